@@ -1,0 +1,51 @@
+"""The public API: load an arch and a workload, simulate, get a `RunResult`."""
+
+from __future__ import annotations
+
+from .arch import ArchBase, load_arch
+from .arch.common import Precision
+from .engines.base import engine_for
+from .results import RunResult
+from .roofline import annotate, roofs_for
+from .workload import Workload, load_workload
+
+__version__ = "0.1.0"
+
+
+def effective_precision(arch: ArchBase, workload: Workload) -> Precision:
+    """The operand precision of a run: the workload's quantization if it states one, else the
+    arch's native precision."""
+    return workload.precision or arch.precision
+
+
+def arch_summary(arch: ArchBase) -> dict:
+    """The arch as a plain dict (the full config, so a result says exactly what was run)."""
+    return arch.model_dump(mode="json")
+
+
+def simulate(arch: ArchBase | str, workload: Workload | str,
+             overrides: list[str] | None = None, trace: bool = False) -> RunResult:
+    """Simulate `workload` on `arch` (models, bundled names or paths) and return the result.
+    With `trace`, engines that simulate events keep a Chrome trace-event timeline
+    (`result.trace_events`)."""
+    if isinstance(arch, str):
+        arch = load_arch(arch, overrides)
+    if isinstance(workload, str):
+        workload = load_workload(workload)
+    precision = effective_precision(arch, workload)
+    engine = engine_for(arch, precision)
+    engine.trace_enabled = trace
+    layers = engine.simulate(workload)
+    peak = engine.peak_macs_per_cycle()
+    roofs = roofs_for(peak, arch.clock_hz, arch.dram.bandwidth_gbps * 1e9, engine.sram_bytes_per_s())
+    for layer in layers:
+        annotate(layer, roofs, arch.clock_hz)
+    summary = workload.summary()
+    summary["precision"] = precision.model_dump()
+    result = RunResult.from_layers(
+        arch=arch_summary(arch), workload=summary, layers=layers, peak_macs_per_cycle=peak,
+        clock_hz=arch.clock_hz, roofline=roofs.as_dict(), assumptions=engine.assumptions(),
+        warnings=engine.warnings(), version=__version__)
+    if trace:
+        result.trace_events = engine.trace_events()
+    return result

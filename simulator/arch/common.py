@@ -1,0 +1,79 @@
+"""Fields every architecture shares: clock, technology, precision, DRAM, energy table."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+
+
+class StrictModel(BaseModel):
+    """Base for all config models: unknown fields are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Precision(StrictModel):
+    """Operand precision. On an arch it is the MAC array's native width; on a workload it is
+    what the network was quantized to (the run uses the workload's when it gives one)."""
+
+    weight_bits: Literal[4, 8, 16, 32] = 8
+    activation_bits: Literal[4, 8, 16, 32] = 8
+    accumulator_bits: Literal[16, 24, 32] = 32
+    number_format: Literal["int", "fp"] = Field(
+        "int", description="int (fixed point) or fp (floating point); fp needs 16 or 32 bits")
+
+    @property
+    def label(self) -> str:
+        """Short label such as `int8`, `int8x16` or `fp16`."""
+        if self.weight_bits == self.activation_bits:
+            return f"{self.number_format}{self.weight_bits}"
+        return f"{self.number_format}{self.activation_bits}x{self.weight_bits}"
+
+    def model_post_init(self, __context: object) -> None:
+        if self.number_format == "fp" and (self.weight_bits < 16 or self.activation_bits < 16):
+            raise ValueError("floating-point operands must be 16 or 32 bits")
+
+
+class DramConfig(StrictModel):
+    """Off-chip memory: a bandwidth, a latency and an energy per bit."""
+
+    bandwidth_gbps: PositiveFloat = Field(
+        description="sustained bandwidth in GB/s (10^9 bytes per second)")
+    latency_ns: float = Field(100.0, ge=0, description="access latency of one request")
+    energy_pj_per_bit: PositiveFloat | None = Field(
+        None, description="energy per bit moved; default from the energy table")
+    capacity_bytes: PositiveInt | None = None
+    technology: str = Field("DRAM", description="label only, e.g. DDR3, LPDDR4, HBM2")
+
+
+class EnergyConfig(StrictModel):
+    """Which energy table to use and what to override in it."""
+
+    table: str = Field("horowitz_45nm", description="bundled table name or path to a YAML table")
+    overrides_pj: dict[str, float] = Field(
+        default_factory=dict, description="table entries to replace, e.g. {dram_pj_per_bit: 15}")
+    scale_to_technology: bool = Field(
+        False, description="scale 45 nm energies to technology_nm (first-order, see docs/models.md)")
+
+
+class ArchBase(StrictModel):
+    """Common fields of every architecture kind."""
+
+    name: str
+    description: str = ""
+    clock_mhz: PositiveFloat
+    technology_nm: PositiveFloat = 45
+    precision: Precision = Field(default_factory=Precision)
+    dram: DramConfig
+    energy: EnergyConfig = Field(default_factory=EnergyConfig)
+    source: str = Field("", description="where the parameters come from (paper, datasheet, ours)")
+
+    @property
+    def clock_hz(self) -> float:
+        return self.clock_mhz * 1e6
+
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        """DRAM bandwidth expressed in bytes per core clock cycle."""
+        return self.dram.bandwidth_gbps * 1e9 / self.clock_hz

@@ -1,0 +1,1 @@
+"""One module per `npusim` subcommand; each defines `register(subparsers)`."""

@@ -1,0 +1,62 @@
+"""`npusim run ARCH WORKLOAD`: simulate one network on one chip and report it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..api import simulate
+from ..arch import load_arch
+from ..errors import NpusimError
+from ..report import files, terminal
+from ..workload import load_workload
+from .common import add_arch_options, parse_precision, positive_batch, write_text
+
+FORMATS = ("table", "json", "csv", "md")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("run", help="simulate a workload on an architecture",
+                            description="Simulate WORKLOAD on ARCH. Both may be bundled names "
+                            "(see `npusim list`) or paths (YAML, SCALE-Sim .cfg/.csv, ONNX).")
+    parser.add_argument("arch", help="arch name or file (YAML or SCALE-Sim .cfg)")
+    parser.add_argument("workload", help="workload name or file (YAML, SCALE-Sim CSV, ONNX)")
+    add_arch_options(parser)
+    parser.add_argument("--format", choices=FORMATS, default="table",
+                        help="output format (default: a table in the terminal)")
+    parser.add_argument("-o", "--output", default=None, help="write the output to this file")
+    parser.add_argument("--report", default=None, metavar="DIR",
+                        help="also write an HTML report with plots into DIR")
+    parser.add_argument("--trace", default=None, metavar="FILE",
+                        help="write a Chrome trace-event timeline (engines that simulate events)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    arch = load_arch(args.arch, args.overrides)
+    workload = load_workload(args.workload, batch=positive_batch(args.batch))
+    precision = parse_precision(args.precision)
+    if precision is not None:
+        workload.precision = precision
+    result = simulate(arch, workload, trace=bool(args.trace))
+    if args.trace:
+        events = result.trace_events
+        if events is None:
+            raise NpusimError(f"the {arch.kind} engine has no event timeline", field="--trace",
+                              fix="use --trace with a tensorcore arch")
+        write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ns"}), args.trace)
+    if args.report:
+        from ..report.html import write_report
+        write_report(result, Path(args.report))
+    if args.quiet and args.output is None:
+        return 0
+    if args.format == "table":
+        if args.output:
+            write_text(files.to_markdown(result), args.output)
+        else:
+            terminal.print_run(result)
+    else:
+        write_text(files.render(result, args.format), args.output)
+    return 0

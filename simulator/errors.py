@@ -1,0 +1,100 @@
+"""User-facing errors.
+
+Every problem with user input is raised as :class:`NpusimError`, which carries the file, the
+field and the fix. The CLI prints it as one line and exits with status 2; no traceback ever
+reaches the user for bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+
+class NpusimError(Exception):
+    """A problem with user input: which file, which field, what to do about it."""
+
+    def __init__(self, message: str, *, file: str | Path | None = None, field: str | None = None,
+                 fix: str | None = None) -> None:
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.field = field
+        self.fix = fix
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """Render as `file: field: message (fix)` on a single line."""
+        parts = []
+        if self.file:
+            parts.append(self.file)
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        head = ": ".join(parts)
+        text = f"{head}: {self.message}" if head else self.message
+        if self.fix:
+            text += f" ({self.fix})"
+        return " ".join(text.split())
+
+
+def _loc_to_path(loc: tuple) -> str:
+    """Turn a pydantic error location into a dotted path, dropping union tag names."""
+    out: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        else:
+            text = str(part)
+            # pydantic puts the chosen union member (e.g. 'systolic', 'conv') in the location
+            if text.startswith("function-") or text in _UNION_TAGS:
+                continue
+            out.append(("." if out else "") + text)
+    return "".join(out)
+
+
+_UNION_TAGS: set[str] = set()
+
+
+def register_union_tags(*tags: str) -> None:
+    """Tell the error formatter which location parts are union tags (hidden from users)."""
+    _UNION_TAGS.update(tags)
+
+
+_FIXES = {
+    "extra_forbidden": "remove it or check the spelling; see docs/formats.md for the fields",
+    "missing": "add it",
+    "greater_than": "use a positive value",
+    "greater_than_equal": "use a larger value",
+    "less_than_equal": "use a smaller value",
+    "literal_error": "use one of the allowed values",
+    "union_tag_invalid": "use one of the allowed values",
+    "int_parsing": "use an integer",
+    "int_type": "use an integer",
+    "float_parsing": "use a number",
+    "float_type": "use a number",
+    "bool_parsing": "use true or false",
+}
+
+
+def from_validation_error(err: ValidationError, file: str | Path | None,
+                          prefix: str = "") -> NpusimError:
+    """Convert the first pydantic validation error into a one-line :class:`NpusimError`."""
+    first = err.errors()[0]
+    path = _loc_to_path(tuple(first.get("loc", ())))
+    if prefix:
+        path = f"{prefix}.{path}" if path and not path.startswith("[") else f"{prefix}{path}"
+    kind = first.get("type", "")
+    msg = first.get("msg", "invalid value")
+    if kind == "extra_forbidden":
+        msg = "unknown field"
+    elif kind == "missing":
+        msg = "required field is missing"
+    else:
+        given = first.get("input")
+        if given is not None and not isinstance(given, (dict, list)):
+            msg = f"{msg}, got {given!r}"
+    fix = _FIXES.get(kind)
+    more = len(err.errors()) - 1
+    if more > 0:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return NpusimError(msg, file=file, field=path or None, fix=fix)

@@ -1,0 +1,95 @@
+"""Rich terminal output: per-layer table, totals, bottleneck and energy split."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from ..results import RunResult
+from .units import energy, nbytes, pct, seconds, si
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def layer_table(result: RunResult) -> Table:
+    table = Table(title=f"{result.workload['name']} on {result.arch['name']} "
+                        f"({result.arch['kind']}, {result.workload['precision'] and _prec(result)})",
+                  show_lines=False, header_style="bold")
+    for col, justify in (("layer", "left"), ("type", "left"), ("MACs", "right"),
+                         ("cycles", "right"), ("stall", "right"), ("util", "right"),
+                         ("DRAM rd", "right"), ("DRAM wr", "right"), ("SRAM rd", "right"),
+                         ("energy", "right"), ("ops/B", "right"), ("bound", "left")):
+        table.add_column(col, justify=justify, no_wrap=col != "layer")
+    for layer in result.layers:
+        stall = layer.stall_cycles / layer.cycles if layer.cycles else 0.0
+        table.add_row(layer.name, layer.type, si(layer.macs), si(layer.cycles),
+                      pct(stall), pct(layer.utilization), nbytes(layer.dram_read_bytes),
+                      nbytes(layer.dram_write_bytes), nbytes(layer.sram_read_bytes),
+                      energy(layer.energy_pj), si(layer.operational_intensity),
+                      "[red]memory[/red]" if layer.bound == "memory" else "compute")
+    t = result.totals
+    table.add_section()
+    table.add_row("[bold]total[/bold]", "", si(t.macs), si(t.cycles),
+                  pct(t.stall_cycles / t.cycles if t.cycles else 0), pct(t.utilization),
+                  nbytes(t.dram_read_bytes), nbytes(t.dram_write_bytes), nbytes(t.sram_read_bytes),
+                  energy(t.energy_pj), si(t.operational_intensity), t.bound)
+    return table
+
+
+def _prec(result: RunResult) -> str:
+    p = result.workload["precision"]
+    fmt = p.get("number_format", "int")
+    if p["weight_bits"] == p["activation_bits"]:
+        return f"{fmt}{p['weight_bits']}"
+    return f"{fmt}{p['activation_bits']}x{p['weight_bits']}"
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    t = result.totals
+    lines = [
+        f"latency {seconds(t.latency_s)} ({t.cycles:,} cycles at {result.arch['clock_mhz']} MHz), "
+        f"{si(t.tops * 1e12, 'OP/s')} achieved of {si(result.roofline.get('peak_ops_per_s', 0), 'OP/s')} peak, "
+        f"utilization {pct(t.utilization)}",
+        f"energy {energy(t.energy_pj)} ({si(t.tops_per_watt, 'TOPS/W')}), "
+        f"DRAM {nbytes(t.dram_read_bytes)} read / {nbytes(t.dram_write_bytes)} written, "
+        f"stalls {pct(t.stall_cycles / t.cycles if t.cycles else 0)} of cycles",
+    ]
+    if t.bottleneck:
+        lines.append(f"bottleneck: {t.bottleneck}")
+    if t.energy_pj:
+        parts = sorted(t.energy_breakdown_pj.items(), key=lambda kv: -kv[1])
+        lines.append("energy split: " + ", ".join(f"{k} {pct(v / t.energy_pj)}" for k, v in parts))
+    if t.stall_breakdown_cycles:
+        parts = sorted(t.stall_breakdown_cycles.items(), key=lambda kv: -kv[1])
+        lines.append("stalls by cause: " + ", ".join(f"{k} {si(v)} cycles" for k, v in parts))
+    ridge = result.roofline.get("ridge_ops_per_byte")
+    if ridge:
+        memory_layers = sum(1 for l in result.layers if l.bound == "memory")
+        lines.append(f"roofline: ridge at {ridge:.1f} ops/DRAM byte; {memory_layers} of "
+                     f"{len(result.layers)} layers memory-bound")
+    return lines
+
+
+def print_run(result: RunResult, console: Console | None = None) -> None:
+    console = console or _console()
+    console.print(layer_table(result))
+    for line in summary_lines(result):
+        console.print(line)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def print_catalogue(archs: list[tuple[str, str, str]], workloads: list[tuple[str, str, str]],
+                    console: Console | None = None) -> None:
+    console = console or _console()
+    for title, rows, kind_label in (("Architectures", archs, "kind"),
+                                    ("Workloads", workloads, "size")):
+        table = Table(title=title, header_style="bold")
+        table.add_column("name", no_wrap=True)
+        table.add_column(kind_label, no_wrap=True)
+        table.add_column("description")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)

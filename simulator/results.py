@@ -1,0 +1,156 @@
+"""Result models: the JSON contract of DESIGN.md section 6 (documented in docs/formats.md).
+
+A `LayerResult` holds the contract keys plus any engine-specific keys (pydantic `extra`), which
+serialise inline next to the contract keys. `RunResult.from_layers` derives the totals, so totals
+always equal the sum over layers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+
+def _add_into(total: dict[str, float], part: dict[str, float]) -> None:
+    for key, value in part.items():
+        total[key] = total.get(key, 0) + value
+
+
+class LayerResult(BaseModel):
+    """One layer's figures. Engines fill the physics; `roofline.annotate` fills the roofline."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    type: str
+    cycles: int = Field(ge=0, description="total cycles = compute_cycles + stall_cycles")
+    compute_cycles: int = Field(ge=0)
+    stall_cycles: int = Field(0, ge=0)
+    stall_breakdown_cycles: dict[str, int] = Field(
+        default_factory=dict, description="stall cycles by cause, e.g. {dram_bandwidth: 1200}")
+    latency_s: float = 0.0
+    macs: int = 0
+    ops: int = Field(0, description="2 per MAC plus element-wise vector operations")
+    energy_pj: float = 0.0
+    energy_breakdown_pj: dict[str, float] = Field(
+        default_factory=dict, description="by component: mac, register, sram:<name>, dram, ...")
+    energy_by_operand_pj: dict[str, float] = Field(
+        default_factory=dict, description="data-movement energy by operand: ifmap, filter, ofmap")
+    dram_read_bytes: int = 0
+    dram_write_bytes: int = 0
+    dram_bytes_by_operand: dict[str, int] = Field(default_factory=dict)
+    sram_read_bytes: int = 0
+    sram_write_bytes: int = 0
+    sram_bytes_by_operand: dict[str, int] = Field(default_factory=dict)
+    utilization: float = Field(0.0, ge=0, description="MACs / (cycles x peak MACs per cycle)")
+    operational_intensity: float = Field(0.0, description="ops per DRAM byte")
+    bound: Literal["compute", "memory"] = "compute"
+    attainable_ops_per_s: float = 0.0
+    achieved_ops_per_s: float = 0.0
+
+    @property
+    def dram_bytes(self) -> int:
+        return self.dram_read_bytes + self.dram_write_bytes
+
+    def engine_fields(self) -> dict[str, Any]:
+        """The engine-specific (non-contract) keys of this layer."""
+        return dict(self.model_extra or {})
+
+
+class Totals(BaseModel):
+    cycles: int
+    latency_s: float
+    macs: int
+    ops: int
+    energy_pj: float
+    energy_breakdown_pj: dict[str, float]
+    energy_by_operand_pj: dict[str, float]
+    dram_read_bytes: int
+    dram_write_bytes: int
+    dram_bytes_by_operand: dict[str, int]
+    sram_read_bytes: int
+    sram_write_bytes: int
+    stall_cycles: int
+    stall_breakdown_cycles: dict[str, int]
+    utilization: float
+    tops: float = Field(description="achieved tera-operations per second (2 ops per MAC)")
+    tops_per_watt: float
+    operational_intensity: float
+    bound: Literal["compute", "memory"]
+    bottleneck: str = Field("", description="the layer that takes the most cycles, and why")
+
+
+class RunResult(BaseModel):
+    """A whole run: arch and workload summaries, totals and per-layer results."""
+
+    arch: dict[str, Any]
+    workload: dict[str, Any]
+    totals: Totals
+    layers: list[LayerResult]
+    roofline: dict[str, float] = Field(default_factory=dict,
+                                       description="peak_ops_per_s, dram_bytes_per_s, ridge_ops_per_byte")
+    assumptions: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    npusim_version: str = ""
+    _trace_events: list[dict] | None = PrivateAttr(default=None)
+
+    @property
+    def trace_events(self) -> list[dict] | None:
+        """Chrome trace events, when the run was traced by an event-driven engine."""
+        return self._trace_events
+
+    @trace_events.setter
+    def trace_events(self, events: list[dict] | None) -> None:
+        self._trace_events = events
+
+    @classmethod
+    def from_layers(cls, *, arch: dict[str, Any], workload: dict[str, Any],
+                    layers: list[LayerResult], peak_macs_per_cycle: float, clock_hz: float,
+                    roofline: dict[str, float], assumptions: list[str] | None = None,
+                    warnings: list[str] | None = None, version: str = "") -> "RunResult":
+        """Sum layers into totals (the only place totals are computed)."""
+        cycles = sum(l.cycles for l in layers)
+        macs = sum(l.macs for l in layers)
+        ops = sum(l.ops for l in layers)
+        energy = sum(l.energy_pj for l in layers)
+        breakdown: dict[str, float] = {}
+        by_operand: dict[str, float] = {}
+        dram_by_operand: dict[str, int] = {}
+        stalls: dict[str, int] = {}
+        for layer in layers:
+            _add_into(breakdown, layer.energy_breakdown_pj)
+            _add_into(by_operand, layer.energy_by_operand_pj)
+            _add_into(dram_by_operand, layer.dram_bytes_by_operand)
+            _add_into(stalls, layer.stall_breakdown_cycles)
+        latency = cycles / clock_hz if clock_hz else 0.0
+        dram_bytes = sum(l.dram_bytes for l in layers)
+        achieved = ops / latency if latency else 0.0
+        watts = (energy * 1e-12) / latency if latency else 0.0
+        intensity = ops / dram_bytes if dram_bytes else float("inf")
+        ridge = roofline.get("ridge_ops_per_byte", 0.0)
+        slowest = max(layers, key=lambda l: l.cycles) if layers else None
+        bottleneck = ""
+        if slowest is not None and cycles:
+            share = slowest.cycles / cycles
+            why = "memory-bound" if slowest.bound == "memory" else "compute-bound"
+            if slowest.stall_cycles > slowest.compute_cycles:
+                cause = max(slowest.stall_breakdown_cycles, key=slowest.stall_breakdown_cycles.get,
+                            default="stalls")
+                why = f"stalled on {cause}"
+            bottleneck = f"{slowest.name} ({share:.0%} of cycles, {why})"
+        totals = Totals(
+            cycles=cycles, latency_s=latency, macs=macs, ops=ops, energy_pj=energy,
+            energy_breakdown_pj=breakdown, energy_by_operand_pj=by_operand,
+            dram_read_bytes=sum(l.dram_read_bytes for l in layers),
+            dram_write_bytes=sum(l.dram_write_bytes for l in layers),
+            dram_bytes_by_operand=dram_by_operand,
+            sram_read_bytes=sum(l.sram_read_bytes for l in layers),
+            sram_write_bytes=sum(l.sram_write_bytes for l in layers),
+            stall_cycles=sum(l.stall_cycles for l in layers), stall_breakdown_cycles=stalls,
+            utilization=macs / (cycles * peak_macs_per_cycle) if cycles and peak_macs_per_cycle else 0.0,
+            tops=achieved / 1e12, tops_per_watt=(achieved / 1e12) / watts if watts else 0.0,
+            operational_intensity=intensity,
+            bound="memory" if intensity < ridge else "compute", bottleneck=bottleneck)
+        return cls(arch=arch, workload=workload, totals=totals, layers=layers, roofline=roofline,
+                   assumptions=assumptions or [], warnings=warnings or [], npusim_version=version)

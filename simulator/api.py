@@ -6,7 +6,7 @@ from .arch import ArchBase, load_arch
 from .arch.common import Precision
 from .engines.base import engine_for
 from .results import RunResult
-from .roofline import annotate, roofs_for
+from .roofline import annotate, roofs_for, weight_bytes_for
 from .workload import Workload, load_workload
 
 __version__ = "0.1.0"
@@ -40,6 +40,10 @@ def simulate(arch: ArchBase | str, workload: Workload | str,
     roofs = roofs_for(peak, arch.clock_hz, arch.dram.bandwidth_gbps * 1e9, engine.sram_bytes_per_s())
     for layer in layers:
         annotate(layer, roofs, arch.clock_hz)
+    specs = {spec.name: spec for spec in workload.layers}
+    for layer in layers:  # stored weight bytes, for the MACs-per-weight-byte roofline
+        if not layer.weight_bytes and layer.name in specs:
+            layer.weight_bytes = weight_bytes_for(specs[layer.name], precision.weight_bits)
     summary = workload.summary()
     summary["precision"] = precision.model_dump()
     result = RunResult.from_layers(

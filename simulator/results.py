@@ -48,6 +48,9 @@ class LayerResult(BaseModel):
     bound: Literal["compute", "memory"] = "compute"
     attainable_ops_per_s: float = 0.0
     achieved_ops_per_s: float = 0.0
+    weight_bytes: int = Field(0, ge=0, description="stored (model) weight bytes of the layer, "
+                              "dense at the weight precision; 0 = none or unknown. Filled by "
+                              "api.simulate for the TPU-paper roofline (MACs per weight byte)")
 
     @property
     def dram_bytes(self) -> int:

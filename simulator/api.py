@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .arch import ArchBase, load_arch
 from .arch.common import Precision
+from .area import area_for
 from .engines.base import engine_for
 from .results import RunResult
 from .roofline import annotate, roofs_for, weight_bytes_for
@@ -50,6 +51,10 @@ def simulate(arch: ArchBase | str, workload: Workload | str,
         arch=arch_summary(arch), workload=summary, layers=layers, peak_macs_per_cycle=peak,
         clock_hz=arch.clock_hz, roofline=roofs.as_dict(), assumptions=engine.assumptions(),
         warnings=engine.warnings(), version=__version__)
+    area = area_for(arch)
+    if area is not None:
+        result.totals.area_mm2 = area.area_mm2
+        result.totals.area_breakdown_mm2 = area.breakdown_mm2
     if trace:
         result.trace_events = engine.trace_events()
     return result

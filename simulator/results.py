@@ -82,6 +82,10 @@ class Totals(BaseModel):
     operational_intensity: float
     bound: Literal["compute", "memory"]
     bottleneck: str = Field("", description="the layer that takes the most cycles, and why")
+    area_mm2: float | None = Field(
+        None, description="modelled chip area at the arch's node, mm^2 (simulator.area; None: no model)")
+    area_breakdown_mm2: dict[str, float] = Field(
+        default_factory=dict, description="area by component: mac, pe_registers, sram:<name>, ...")
 
 
 class RunResult(BaseModel):

@@ -34,6 +34,16 @@ class ShapeError(ValueError):
         self.fix = fix
 
 
+ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "swish", "hardswish", "hardsigmoid", "gelu",
+               "softmax", "layernorm", "identity")
+Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+
+
+def _bytes(elements: int, bits: int) -> int:
+    """Bytes to hold `elements` values of `bits` each (sub-byte values packed, rounded up)."""
+    return -(-elements * bits // 8)
+
+
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
@@ -163,6 +173,23 @@ class LayerBase(StrictModel):
         """True when the layer has MACs (conv, linear, matmul, lstm)."""
         return bool(self.gemms())
 
+    def operand_bytes(self, precision: Precision) -> dict[str, int]:
+        """Bytes of each operand for the whole batch at `precision`: `weights` (stored model
+        weights, dense, at weight_bits; bias and folded-BatchNorm terms excluded), `ifmap` (all
+        input activations, including an activation right-hand operand of a matmul) and `ofmap`
+        (the output), both at activation_bits. Sparse engines size their compressed formats
+        themselves from `weight_density`."""
+        return {"weights": _bytes(self.weight_params, precision.weight_bits),
+                "ifmap": _bytes(self.input_elements, precision.activation_bits),
+                "ofmap": _bytes(self.output_elements, precision.activation_bits)}
+
+    def compulsory_dram_bytes(self, precision: Precision) -> dict[str, int]:
+        """Minimum off-chip traffic if this layer ran alone with infinite on-chip memory: every
+        weight and input read once, every output written once (Hennessy & Patterson's
+        "compulsory" misses). Keys `read` and `write`, in bytes."""
+        operands = self.operand_bytes(precision)
+        return {"read": operands["weights"] + operands["ifmap"], "write": operands["ofmap"]}
+
 
 # ------------------------------------------------------------------------------------------
 # layers with MACs
@@ -181,7 +208,10 @@ class ConvLayer(LayerBase):
     bias: bool = False
     batchnorm: bool = False
     ceil_mode: bool = False
-    activation: str | None = Field(None, description="fused activation, e.g. relu")
+    activation: Activation | None = Field(None, description="fused activation, e.g. relu")
+    ofmap_rule: Literal["pytorch", "scalesim"] = Field(
+        "pytorch", description="pytorch: floor (or ceil with ceil_mode) window count; scalesim: "
+        "ceil((H - R + stride) / stride) as SCALE-Sim sizes its ofmaps (set by the importer)")
 
     def _pads(self) -> tuple[int, int]:
         if self.padding == "same":
@@ -205,8 +235,19 @@ class ConvLayer(LayerBase):
                                                    self._pads(), _pair(self.dilation))
         if ph < 0 or pw < 0:
             raise ShapeError("padding must not be negative", field="padding")
-        ho = _window_out(h, kh, sh, ph, dh, self.ceil_mode)
-        wo = _window_out(w, kw, sw, pw, dw, self.ceil_mode)
+        if self.ofmap_rule == "scalesim":
+            # SCALE-Sim (topology_utils.topo_calc_hyperparams): the ifmap is already padded and
+            # ofmap = ceil((H - R + s) / s); unlike PyTorch's ceil_mode it keeps a last window
+            # that starts past the input when R < s (e.g. 1x1 stride-2 on an even size).
+            if ph or pw or dh != 1 or dw != 1:
+                raise ShapeError("ofmap_rule 'scalesim' needs padding 0 and dilation 1 (the "
+                                 "SCALE-Sim ifmap is already padded)", field="ofmap_rule",
+                                 fix="pad the input size instead, or use ofmap_rule: pytorch")
+            ho = -(-(h - kh + sh) // sh) if h >= kh else 0
+            wo = -(-(w - kw + sw) // sw) if w >= kw else 0
+        else:
+            ho = _window_out(h, kh, sh, ph, dh, self.ceil_mode)
+            wo = _window_out(w, kw, sw, pw, dw, self.ceil_mode)
         if ho <= 0 or wo <= 0:
             raise ShapeError(f"kernel {kh}x{kw} does not fit input {h}x{w} with padding "
                              f"{ph}x{pw}", field="kernel", fix="use a smaller kernel or more padding")
@@ -250,7 +291,7 @@ class LinearLayer(LayerBase):
     out_features: PositiveInt
     bias: bool = True
     tokens: PositiveInt | None = Field(None, description="apply per token (default: inferred)")
-    activation: str | None = None
+    activation: Activation | None = Field(None, description="fused activation, e.g. relu")
 
     def _tokens_and_features(self, shape: Shape) -> tuple[int, int]:
         if self.tokens is not None:
@@ -428,11 +469,41 @@ class GlobalPoolLayer(LayerBase):
         return self.input_elements
 
 
+class AdaptivePoolLayer(LayerBase):
+    """Adaptive average / max pooling to a fixed `output_size` (PyTorch's AdaptiveAvgPool2d):
+    output cell i covers input rows floor(i*H/Ho) .. ceil((i+1)*H/Ho) - 1, so windows may
+    overlap and differ in size. An input already of the output size passes through unchanged."""
+
+    type: Literal["adaptiveavgpool", "adaptivemaxpool"]
+    output_size: IntPair
+
+    def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        shape = input_shapes[0]
+        if len(shape) != 3:
+            raise ShapeError(f"adaptive pooling needs a [C, H, W] input, got {list(shape)}",
+                             field="input")
+        ho, wo = _pair(self.output_size)
+        return (shape[0], ho, wo)
+
+    @staticmethod
+    def _window_total(size: int, out: int) -> int:
+        """Sum of the window lengths along one axis (PyTorch's start/end index rule)."""
+        return sum(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
+
+    @property
+    def vector_ops(self) -> int:
+        _, h, w = self.input_shape
+        c, ho, wo = self.output_shape
+        return self.batch * c * self._window_total(h, ho) * self._window_total(w, wo)
+
+
 class EltwiseLayer(LayerBase):
     """Element-wise add or multiply of two or more inputs (residual add, squeeze-excite
     scale). A (C, 1, 1) operand broadcasts over (C, H, W)."""
 
     type: Literal["add", "mul"]
+    activation: Activation | None = Field(None, description="fused activation after the add, "
+                                          "e.g. relu in a ResNet block")
 
     def infer_shape(self, input_shapes: list[Shape]) -> Shape:
         if len(input_shapes) < 2:
@@ -450,11 +521,7 @@ class EltwiseLayer(LayerBase):
 
     @property
     def vector_ops(self) -> int:
-        return self.output_elements * (len(self._input_shapes) - 1)
-
-
-ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "swish", "hardswish", "hardsigmoid", "gelu",
-               "softmax", "layernorm", "identity")
+        return self.output_elements * (len(self._input_shapes) - 1 + int(bool(self.activation)))
 
 
 class ActivationLayer(LayerBase):
@@ -462,7 +529,7 @@ class ActivationLayer(LayerBase):
     vector-unit work too)."""
 
     type: Literal["activation"]
-    function: Literal[ACTIVATIONS]  # type: ignore[valid-type]
+    function: Activation
 
     @property
     def vector_ops(self) -> int:
@@ -493,12 +560,18 @@ class FlattenLayer(LayerBase):
     def infer_shape(self, input_shapes: list[Shape]) -> Shape:
         return (math.prod(input_shapes[0]),)
 
+    def operand_bytes(self, precision: Precision) -> dict[str, int]:
+        """A reshape moves no data."""
+        return {"weights": 0, "ifmap": 0, "ofmap": 0}
+
 
 Layer = Annotated[Union[ConvLayer, LinearLayer, MatmulLayer, LstmLayer, PoolLayer,
-                        GlobalPoolLayer, EltwiseLayer, ActivationLayer, ConcatLayer, FlattenLayer],
+                        GlobalPoolLayer, AdaptivePoolLayer, EltwiseLayer, ActivationLayer,
+                        ConcatLayer, FlattenLayer],
                   Field(discriminator="type")]
 LAYER_TYPES = ("conv", "linear", "matmul", "lstm", "maxpool", "avgpool", "globalavgpool",
-               "globalmaxpool", "add", "mul", "activation", "concat", "flatten")
+               "globalmaxpool", "adaptiveavgpool", "adaptivemaxpool", "add", "mul", "activation",
+               "concat", "flatten")
 register_union_tags(*LAYER_TYPES)
 _LAYER_ADAPTER: TypeAdapter = TypeAdapter(Layer)
 
@@ -516,12 +589,22 @@ class Workload(StrictModel):
     layers: list[Layer] = Field(min_length=1)
     source: str = ""
 
+    @field_validator("defaults")
+    @classmethod
+    def _known_default_types(cls, defaults: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for layer_type in defaults:
+            if layer_type not in LAYER_TYPES:
+                raise ValueError(f"unknown layer type {layer_type!r}; "
+                                 f"use one of {', '.join(LAYER_TYPES)}")
+        return defaults
+
     @field_validator("layers", mode="before")
     @classmethod
     def _apply_defaults(cls, layers: Any, info: Any) -> Any:
         defaults = (info.data or {}).get("defaults") or {}
         if not defaults or not isinstance(layers, list):
             return layers
+
         out = []
         for layer in layers:
             if isinstance(layer, dict) and layer.get("type") in defaults:

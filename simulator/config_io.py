@@ -37,8 +37,12 @@ def read_yaml(path: Path) -> Any:
         problem = getattr(exc, "problem", None) or "syntax error"
         raise NpusimError(f"malformed YAML{where}: {problem}", file=path,
                           fix="fix the YAML syntax") from None
+    if data is None:
+        raise NpusimError("file is empty", file=path,
+                          fix="see docs/formats.md for the file format")
     if not isinstance(data, dict):
-        raise NpusimError("expected a mapping of fields at the top level", file=path,
+        raise NpusimError("expected a mapping of fields at the top level, got a "
+                          f"{'list' if isinstance(data, list) else type(data).__name__}", file=path,
                           fix="see docs/formats.md for the file format")
     return data
 

@@ -11,6 +11,7 @@ ceil_mode on an already-padded input).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -635,6 +636,8 @@ class Workload(StrictModel):
                 shapes = [tuple(layer.input)]
             elif previous is not None:
                 shapes = [previous]
+            elif isinstance(layer, MatmulLayer):
+                shapes = [(layer.m, layer.k)]  # a matmul states its own operand sizes
             else:
                 raise NpusimError("the first layer needs an input shape", file=source,
                                   field=f"{field_prefix}.input",
@@ -672,12 +675,26 @@ class Workload(StrictModel):
                 "source": self.source}
 
 
+def _name_layer_in_error(error: NpusimError, data: Any) -> NpusimError:
+    """Turn field `layers[3].strid` into `layers[3] (conv2).strid` so users find the line."""
+    match = re.match(r"layers\[(\d+)\](.*)", error.field or "")
+    layers = data.get("layers") if isinstance(data, dict) else None
+    if match and isinstance(layers, list) and int(match.group(1)) < len(layers):
+        layer = layers[int(match.group(1))]
+        if isinstance(layer, dict) and isinstance(layer.get("name"), str):
+            error = NpusimError(error.message, file=error.file,
+                                field=f"layers[{match.group(1)}] ({layer['name']}){match.group(2)}",
+                                fix=error.fix)
+    return error
+
+
 def workload_from_dict(data: dict, source: str | Path = "<workload>") -> Workload:
     """Validate a plain dict (as read from YAML) into a resolved workload."""
     try:
         workload = Workload.model_validate(data)
     except ValidationError as exc:
-        raise from_validation_error(exc, source) from None
+        error = from_validation_error(exc, source)
+        raise _name_layer_in_error(error, data) from None
     workload.source = workload.source or str(source)
     return workload.resolve(source)
 

@@ -152,6 +152,9 @@ def _systolic(arch: Any, table: AreaTable) -> Components:
             fifo_bytes = int(tiles) * pes * precision.weight_bits // 8
             parts["sram:weight_fifo"] = table.sram_um2(fifo_bytes)
             sram_bytes += fifo_bytes
+    lanes = getattr(arch, "vector_rate", None) or getattr(arch, "vector_elements_per_cycle", None)
+    if lanes:  # activation / pooling unit: one MAC-sized lane per element per cycle (estimate)
+        parts["vector_unit"] = float(lanes) * table.mac_um2(precision)
     return parts, pes, sram_bytes
 
 

@@ -28,6 +28,11 @@ from .tiling import TilingProblem, choose_tiling, pipeline_cycles
 OPERANDS = ("ifmap", "filter", "ofmap")
 
 
+def _ceil(value: float) -> int:
+    """Whole bytes, ignoring float noise from fractional tile shares."""
+    return math.ceil(value - 1e-6)
+
+
 @dataclass
 class _Acc:
     """Action counts of one layer, accumulated over its GEMMs."""
@@ -433,10 +438,10 @@ class SystolicEngine(Engine):
             ops=2 * macs + vector_ops, energy_pj=sum(breakdown.values()),
             energy_breakdown_pj=breakdown,
             energy_by_operand_pj={k: v for k, v in by_operand.items() if v},
-            dram_read_bytes=math.ceil(sum(acc.dram_read.values())),
-            dram_write_bytes=math.ceil(sum(acc.dram_write.values())),
-            dram_bytes_by_operand={k: math.ceil(v) for k, v in dram_by_operand.items() if v},
-            sram_read_bytes=math.ceil(sram_read), sram_write_bytes=math.ceil(sram_write),
-            sram_bytes_by_operand={k: math.ceil(v) for k, v in sram_by_operand.items() if v},
+            dram_read_bytes=_ceil(sum(acc.dram_read.values())),
+            dram_write_bytes=_ceil(sum(acc.dram_write.values())),
+            dram_bytes_by_operand={k: _ceil(v) for k, v in dram_by_operand.items() if v},
+            sram_read_bytes=_ceil(sram_read), sram_write_bytes=_ceil(sram_write),
+            sram_bytes_by_operand={k: _ceil(v) for k, v in sram_by_operand.items() if v},
             utilization=macs / (cycles * peak) if cycles and macs else 0.0,
             **acc.extras)

@@ -36,6 +36,11 @@ def simulate(arch: ArchBase | str, workload: Workload | str,
     precision = effective_precision(arch, workload)
     engine = engine_for(arch, precision)
     engine.trace_enabled = trace
+    if hasattr(engine, "set_weight_matrices") and any(
+            getattr(layer, "weights_file", None) for layer in workload.layers):
+        # user weight files are read here, at the boundary, so engines stay free of I/O
+        from .importers.sparse_weights import load_weight_files
+        engine.set_weight_matrices(load_weight_files(workload))
     layers = engine.simulate(workload)
     peak = engine.peak_macs_per_cycle()
     roofs = roofs_for(peak, arch.clock_hz, arch.dram.bandwidth_gbps * 1e9, engine.sram_bytes_per_s())

@@ -40,13 +40,16 @@ class NpusimError(Exception):
 def _loc_to_path(loc: tuple) -> str:
     """Turn a pydantic error location into a dotted path, dropping union tag names."""
     out: list[str] = []
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out.append(f"[{part}]")
         else:
             text = str(part)
-            # pydantic puts the chosen union member (e.g. 'systolic', 'conv') in the location
-            if text.startswith("function-") or text in _UNION_TAGS:
+            # pydantic puts the chosen union member (e.g. 'systolic', 'conv') in the location,
+            # at the start or right after a list index; elsewhere the same word is a field name
+            # (a conv's `activation` field vs the `activation` layer type)
+            is_tag = text in _UNION_TAGS and (i == 0 or isinstance(loc[i - 1], int))
+            if text.startswith("function-") or is_tag:
                 continue
             out.append(("." if out else "") + text)
     return "".join(out)

@@ -172,8 +172,9 @@ def _fix_input_shapes(model, path: Path, batch: int | None,
                 raise NpusimError(f"input {value.name!r} has symbolic dims "
                                   f"{', '.join(missing)} ({shown})", file=path,
                                   field="--input-shape",
-                                  fix=f"give a fixed shape, e.g. --input-shape "
-                                  f"{value.name}={'x'.join(str(d or 224) for d in new)}")
+                                  fix=f"give a fixed shape, e.g. `npusim import {path.name} "
+                                  f"--input-shape {value.name}="
+                                  f"{'x'.join(str(d or 224) for d in new)} -o net.yaml`")
         old = [d.dim_value if d.HasField("dim_value") else 0 for d in dims]
         if new != old:
             changed = True

@@ -324,8 +324,8 @@ class GraphMapper:
             handler(node, index)
         if self.unsupported and not self.skip_unknown:
             raise NpusimError("unsupported ONNX ops: " + _counts(self.unsupported), file=self.path,
-                              fix="pass --skip-unknown to import without them (they are listed "
-                              "in the workload description)")
+                              fix="`npusim import --skip-unknown` imports without them (they "
+                              "are then listed in the workload description)")
         if fuse_activations:
             self._fuse()
         layers = self._finalize()
@@ -444,11 +444,13 @@ class GraphMapper:
         else:
             outs = tuple(ys[2:])
         sym = self._symmetric(sizes, kernel, strides, dilations, totals, outs, prefer_ceil=False)
-        if sym is None:
-            return self.unsupported_op(node, "Conv(padding)")
-        pads, ceil = sym
-        if any(t % 2 for t in totals):
+        prepad = [0, 0] if sym is None else None
+        if sym is None:  # no symmetric pad gives the size: give the layer the padded input
+            sym = ([0] * len(sizes), False)
+            self.folded["Conv asymmetric pads -> pre-padded input"] += 1
+        elif any(t % 2 for t in totals):
             self.folded["Conv asymmetric pads -> symmetric"] += 1
+        pads, ceil = sym
         c_in, f_out = xs[1], ys[1]
         fields: dict[str, Any] = {"name": self.unique_name(node, index), "type": "conv",
                                   "out_channels": f_out, "kernel": self._compact(list(kernel))}
@@ -469,6 +471,8 @@ class GraphMapper:
         out_shape = self.per_sample(ys)
         if one_d:
             in_shape, out_shape = (in_shape[0], 1) + in_shape[1:], (out_shape[0], 1) + out_shape[1:]
+        if prepad is not None:
+            in_shape = (in_shape[0],) + tuple(n + t for n, t in zip(in_shape[1:], totals))
         # MACs = output elements x (C/g) x kh x kw
         macs = math.prod(ys) * (c_in // groups) * math.prod(kernel)
         self.add(Draft(fields, [self.ref(x)], [in_shape], out_shape, macs), list(node.output))
@@ -572,11 +576,14 @@ class GraphMapper:
         totals = self._total_pads(attrs, tuple(xs[2:]), kernel, strides, dilations)
         sym = self._symmetric(tuple(xs[2:]), kernel, strides, dilations, totals, tuple(ys[2:]),
                               prefer_ceil=bool(attrs.get("ceil_mode", 0)))
-        if sym is None:
-            return self.unsupported_op(node, f"{node.op_type}(padding)")
-        pads, ceil = sym
-        if any(t % 2 for t in totals):
+        in_shape = self.per_sample(xs)
+        if sym is None:  # no symmetric pad gives the size: give the layer the padded input
+            sym = ([0, 0], bool(attrs.get("ceil_mode", 0)))
+            in_shape = (in_shape[0],) + tuple(n + t for n, t in zip(in_shape[1:], totals))
+            self.folded[f"{node.op_type} asymmetric pads -> pre-padded input"] += 1
+        elif any(t % 2 for t in totals):
             self.folded[f"{node.op_type} asymmetric pads -> symmetric"] += 1
+        pads, ceil = sym
         fields: dict[str, Any] = {"name": self.unique_name(node, index),
                                   "type": "maxpool" if node.op_type == "MaxPool" else "avgpool",
                                   "kernel": self._compact(list(kernel)),
@@ -585,8 +592,8 @@ class GraphMapper:
             fields["padding"] = self._compact(pads)
         if ceil:
             fields["ceil_mode"] = True
-        self.add(Draft(fields, [self.ref(node.input[0])], [self.per_sample(xs)],
-                       self.per_sample(ys), 0), list(node.output))
+        self.add(Draft(fields, [self.ref(node.input[0])], [in_shape], self.per_sample(ys), 0),
+                 list(node.output))
 
     def _global_pool(self, node, index: int, kind: str | None = None) -> None:
         xs, ys = self.shape(node.input[0], node), self.shape(node.output[0], node)
@@ -792,42 +799,46 @@ class GraphMapper:
 
     # ---- pass 3: finalize -----------------------------------------------------------------
     def _finalize(self) -> list[dict[str, Any]]:
+        self._name_shared_inputs()
         out: list[dict[str, Any]] = []
         seen: dict[str, Shape] = {}
         previous: str | None = None
-        first = True
-        identity_for: dict[str, str] = {}
-        for draft in list(self.drafts.values()):
-            refs = list(draft.refs)
-            if len(refs) > 1 and any(is_graph_input(r) for r in refs):
-                # a multi-input layer reading a graph input: name the input with an identity layer
-                for i, ref in enumerate(refs):
-                    if not is_graph_input(ref):
-                        continue
-                    key = ref or ""
-                    if key not in identity_for:
-                        name = self._identity_name()
-                        identity_for[key] = name
-                        fields = {"name": name, "type": "activation", "function": "identity"}
-                        if not (first and self.input_shape == draft.in_shapes[i]):
-                            fields["input"] = list(draft.in_shapes[i])
-                        layer = self._bind(fields, [draft.in_shapes[i]], draft)
-                        out.append(fields)
-                        seen[name] = layer.output_shape
-                        previous, first = name, False
-                        self.notes.append(f"Layer {name!r} (identity) names a graph input "
-                                          "used by a multi-input layer.")
-                    refs[i] = identity_for[key]
-            fields = dict(draft.fields)
-            fields, layer = self._place(draft, fields, refs, seen, previous, first)
+        for index, draft in enumerate(self.drafts.values()):
+            fields, layer = self._place(draft, dict(draft.fields), list(draft.refs), seen,
+                                        previous, index == 0)
             out.append(fields)
             seen[draft.name] = layer.output_shape
-            previous, first = draft.name, False
+            previous = draft.name
         return out
 
-    def _identity_name(self) -> str:
-        base, n = "input", 2
-        name = base
+    def _name_shared_inputs(self) -> None:
+        """A graph input read by a multi-input layer (a residual add on the network input)
+        must be nameable in `inputs`: it gets an identity activation layer at the top, and
+        every reader of that input reads the identity layer instead."""
+        shared: dict[str, Shape] = {}
+        for draft in self.drafts.values():
+            if len(draft.refs) > 1:
+                for ref, shape in zip(draft.refs, draft.in_shapes):
+                    if is_graph_input(ref) and ref not in shared:
+                        shared[ref or ""] = shape
+        if not shared:
+            return
+        front: dict[str, Draft] = {}
+        rename: dict[str, str] = {}
+        for ref, shape in shared.items():
+            name = self._identity_name(ref[len(INPUT_PREFIX):] if ref else "input")
+            front[name] = Draft({"name": name, "type": "activation", "function": "identity"},
+                                [ref], [shape], shape, 0)
+            rename[ref] = name
+            self.notes.append(f"Layer {name!r} (identity) stands for a graph input that a "
+                              "multi-input layer reads.")
+        for draft in self.drafts.values():
+            draft.refs = [rename.get(r or "", r) for r in draft.refs]
+        self.drafts = {**front, **self.drafts}
+
+    def _identity_name(self, tensor: str) -> str:
+        base = sanitize(tensor) or "input"
+        name, n = base, 2
         while name in self.used_names:
             name, n = f"{base}_{n}", n + 1
         self.used_names.add(name)

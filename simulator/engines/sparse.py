@@ -192,9 +192,12 @@ class SparseEngine(Engine):
             if shared is not None:
                 layout = shared
             elif m not in layouts:
-                row, col = random_coordinates(job.rows, job.cols, layer.weight_density,
-                                              layer_rng(arch.seed, layer.name, 2 * m))
-                layouts[m] = self._layout(row, col, job)
+                if layer.weight_density >= 1.0:
+                    layouts[m] = dense
+                else:
+                    row, col = random_coordinates(job.rows, job.cols, layer.weight_density,
+                                                  layer_rng(arch.seed, layer.name, 2 * m))
+                    layouts[m] = self._layout(row, col, job)
                 layout = layouts[m]
             else:
                 layout = layouts[m]
@@ -318,7 +321,9 @@ class SparseEngine(Engine):
         fields_: dict[str, Any] = {
             "theoretical_cycles": c.theoretical_cycles,
             "no_padding_cycles": c.no_padding_cycles,
-            "load_balance_efficiency": c.busy_pe_cycles / (a.pes * c.cycles) if c.cycles else 1.0,
+            # the paper's Table IV comparison: time at perfect balance over the actual time
+            "load_balance_efficiency": c.theoretical_cycles / c.cycles if c.cycles else 1.0,
+            "pe_busy_fraction": c.busy_pe_cycles / (a.pes * c.cycles) if c.cycles else 1.0,
             "padding_overhead": (c.entries_processed - c.nnz_processed) / c.nnz_processed
             if c.nnz_processed else 0.0,
             "stored_padding_overhead": (layout.total_entries - layout.total_nnz) / layout.total_nnz

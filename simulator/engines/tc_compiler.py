@@ -1,0 +1,852 @@
+"""Tensor-core compiler: workload -> instruction stream (DMA, route, compute, vector ops).
+
+Steps (docs/models/tensorcore.md gives the rules in prose):
+
+1. **Units.** Layers are grouped into compile units. A conv/linear head absorbs the following
+   layers that the core lists in `fusable_post_ops` (activation, pooling, add/mul) when each is
+   the only consumer of the previous one (`compiler.fusion`). An inline `activation:` the core
+   cannot apply becomes a separate vector-unit unit. Non-MAC layers run on a core when it
+   hard-wires them, else on the vector unit; concat/flatten are views (no data moves).
+2. **Allocation.** Each unit's output tensor stays in the shared SRAM when, over its lifetime
+   (producer to last consumer), the live tensors still fit next to the weight staging area;
+   otherwise it lives in DRAM (greedy interval allocation in production order). The network
+   input and the final output are in DRAM; weights always come from DRAM.
+3. **Tiling.** Tiles are sized to half of each core buffer (ping-pong). Conv/linear:
+   tile = (output pixels) x (output channels, multiples of the array width) x (input channels,
+   split only when the weights of one array-width of channels do not fit); the loop order
+   (channels outer or pixels outer) is the one that routes fewer bytes; the operand that stays
+   the same across consecutive tiles is not routed again. Depthwise: channels x pixels.
+4. **Placement.** `split`: every unit across all cores (by output channels when there are at
+   least cores x array-width channels, the input tile then multicast; else by output rows,
+   weights multicast) with a barrier between units. `pipeline`: units round-robin over cores,
+   consecutive units overlapped by tile through row-level data dependencies.
+5. **Program order.** Each op gets a key (software-pipelined: loads two tiles ahead, routes
+   one tile ahead); sorted keys are the program order, which every resource obeys. Keys are
+   strictly increasing along dependencies, so the order is a topological order (no deadlock).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..arch.common import Precision
+from ..arch.tensorcore import TensorCoreArch
+from ..errors import NpusimError
+from ..workload import ConvLayer, LayerBase, LinearLayer, LstmLayer, MatmulLayer, Workload, _pair
+from .tc_ops import Op
+
+#: Element operations per element on the vector unit (int8, a LUT for transcendental ones).
+#: hardswish = x * relu6(x + 3) / 6: add, 2 clamps, 2 multiplies -> 5; hardsigmoid: add,
+#: 2 clamps, multiply -> 4; relu 1 (max); relu6 2 (clamp); sigmoid/tanh: LUT + interpolation 4;
+#: swish = x * sigmoid(x) 5; gelu 6; softmax (exp LUT, sum, divide) 5; layernorm 6.
+VECTOR_OPS_PER_ELEMENT = {"relu": 1, "relu6": 2, "hardsigmoid": 4, "hardswish": 5, "sigmoid": 4,
+                          "tanh": 4, "swish": 5, "gelu": 6, "softmax": 5, "layernorm": 6,
+                          "identity": 0}
+MAC_TYPES = ("conv", "linear", "matmul", "lstm")
+VIEW_TYPES = ("concat", "flatten")
+INPUT = "__input__"
+
+
+def op_name(layer: LayerBase) -> str:
+    """The op name a core lists for this layer (see simulator.arch.tensorcore)."""
+    if isinstance(layer, ConvLayer):
+        return "depthwise" if layer.groups > 1 and layer.groups == layer.in_channels else "conv"
+    if layer.type == "activation":
+        return layer.function  # type: ignore[attr-defined]
+    return {"adaptiveavgpool": "avgpool", "adaptivemaxpool": "maxpool"}.get(layer.type, layer.type)
+
+
+def _rows_of(shape: tuple[int, ...], batch: int) -> int:
+    """Rows a tensor is produced and consumed in (dependency granularity)."""
+    if len(shape) == 3:
+        return batch * shape[1]
+    if len(shape) == 2:
+        return batch * shape[0]
+    return batch
+
+
+@dataclass
+class Tensor:
+    name: str
+    nbytes: int
+    rows: int
+    channels: int
+    in_dram: bool = False
+    base_bank: int = 0
+    producer: int | None = None
+    last_use: int = -1
+    writes: list[tuple[int, int, int]] = field(default_factory=list)  # (row_lo, row_hi, op)
+
+
+@dataclass
+class Unit:
+    """A compile unit: one pass over the data on a core or on the vector unit."""
+
+    kind: str                      # mac | elt | view
+    layer: int                     # layer the cycles are reported under
+    layers: list[int]              # workload layers it covers (head first)
+    engine: str                    # core | vector
+    inputs: list[str]
+    output: str
+    post_ops: int = 0              # fused element ops on the core's output path
+    vector_ops: int = 0            # element ops of an elt unit (at the unit's cost per element)
+    ops_label: str = ""
+
+
+@dataclass
+class MacSpec:
+    """A conv-like layer in the compiler's terms (linear: 1x1 over `tokens` rows)."""
+
+    batch: int
+    cin: int
+    h: int
+    w: int
+    cout: int
+    ho: int
+    wo: int
+    r: int
+    s: int
+    stride: int
+    dilation: int
+    pad: int
+    groups: int
+    weights_from_dram: bool = True
+
+    @property
+    def depthwise(self) -> bool:
+        return self.groups > 1 and self.groups == self.cin
+
+    @property
+    def m(self) -> int:
+        return self.batch * self.ho * self.wo
+
+    @property
+    def cin_g(self) -> int:
+        return self.cin // self.groups
+
+    @property
+    def cout_g(self) -> int:
+        return self.cout // self.groups
+
+    @property
+    def taps(self) -> int:
+        return self.r * self.s
+
+    @classmethod
+    def of(cls, layer: LayerBase) -> "MacSpec":
+        b = layer.batch
+        if isinstance(layer, ConvLayer):
+            c, h, w = layer.input_shape
+            co, ho, wo = layer.output_shape
+            (r, s), (st, _), (dil, _) = _pair(layer.kernel), _pair(layer.stride), _pair(layer.dilation)
+            pad = layer._pads()[0]
+            return cls(b, c, h, w, co, ho, wo, r, s, st, dil, pad, layer.groups)
+        if isinstance(layer, LinearLayer):
+            t = layer.token_count
+            return cls(b, layer.features_in, t, 1, layer.out_features, t, 1, 1, 1, 1, 1, 0, 1)
+        if isinstance(layer, MatmulLayer):
+            return cls(b, layer.k, layer.m, 1, layer.n * layer.count, layer.m, 1, 1, 1, 1, 1, 0,
+                       1, weights_from_dram=layer.weights)
+        if isinstance(layer, LstmLayer):
+            # the gate matmuls of all steps as one GEMM (the step-to-step dependency through
+            # h_{t-1} is not modelled; see docs)
+            t = layer.steps
+            return cls(b, layer.features_in + layer.hidden_size, t, 1, 4 * layer.hidden_size,
+                       t, 1, 1, 1, 1, 1, 0, 1)
+        raise TypeError(f"not a MAC layer: {layer.type}")
+
+    def array_cycles(self, m: int, n: int, k_channels: int, rows: int, cols: int) -> int:
+        """Cycles of the MAC array for m output pixels x n output channels over k_channels
+        input channels (all of a group's channels for grouped/depthwise conv).
+
+        Dense (im2col on the array): reduction K = taps x k_channels over the `rows` lanes,
+        output channels over the `cols` lanes, one output pixel per cycle:
+            m x ceil(K / rows) x ceil(n / cols).
+        Grouped: the same per group, gt = n / cout_g groups one after another.
+        Depthwise: pixels over rows, channels over cols, taps in time:
+            ceil(m / rows) x ceil(n / cols) x taps.
+        """
+        if self.depthwise:
+            return -(-m // rows) * -(-n // cols) * self.taps
+        if self.groups > 1:
+            gt = max(1, n // self.cout_g)
+            return gt * m * -(-(self.taps * self.cin_g) // rows) * -(-self.cout_g // cols)
+        return m * -(-(self.taps * k_channels) // rows) * -(-n // cols)
+
+    def analytic_cycles(self, rows: int, cols: int) -> int:
+        """Compute cycles of the whole layer on one rows x cols array (the closed form the
+        tiled schedule must add up to): dense G x M x ceil(K/rows) x ceil(N/cols);
+        depthwise ceil(M/rows) x ceil(C/cols) x R x S."""
+        if self.depthwise:
+            return -(-self.m // rows) * -(-self.cout // cols) * self.taps
+        return (self.groups * self.m * -(-(self.taps * self.cin_g) // rows)
+                * -(-self.cout_g // cols))
+
+    def in_rows(self, out_lo: int, out_hi: int) -> tuple[int, int]:
+        """Input rows [lo, hi) needed for output rows [out_lo, out_hi] (batch folded in rows)."""
+        lo = out_lo * self.stride - self.pad
+        hi = out_hi * self.stride - self.pad + self.dilation * (self.r - 1) + 1
+        total = self.batch * self.h
+        return max(0, lo), min(total, max(hi, lo + 1))
+
+
+@dataclass
+class Tiling:
+    mt: int
+    nt: int
+    kc: int
+    channels_outer: bool
+
+
+class Compiler:
+    """Builds the instruction stream for one workload on one tensor-core arch."""
+
+    def __init__(self, arch: TensorCoreArch, precision: Precision, workload: Workload) -> None:
+        self.arch = arch
+        self.wl = workload
+        self.ab = precision.activation_bits / 8
+        self.wb = precision.weight_bits / 8
+        self.accb = precision.accumulator_bits / 8
+        core = arch.core
+        div = 2 if core.double_buffering else 1
+        self.slots = div
+        self.ibh = core.input_buffer_bytes // div
+        self.wbh = core.weight_buffer_bytes // div
+        self.obh = core.output_buffer_bytes // div
+        self.rows, self.cols = core.mac_rows, core.mac_cols
+        self.ncores = arch.cores
+        self.hard = set(core.hardwired_ops)
+        self.fusable = set(core.fusable_post_ops)
+        self.ops: list[Op] = []
+        self.tensors: dict[str, Tensor] = {}
+        self.units: list[Unit] = []
+        self.warnings: list[str] = []
+        self.dram_latency = int(round(arch.dram.latency_ns * arch.clock_mhz / 1000))
+        self.dram_bw = arch.dram_bytes_per_cycle
+        self.port_bw = arch.bridge.bytes_per_cycle_per_port
+        self.bank_bw = arch.sram.bytes_per_cycle_per_bank
+        self.analytic: dict[int, int] = {}  # layer index -> closed-form compute cycles (1 core)
+        self._staging: dict[tuple, deque] = {}
+        self._next_core = 0
+        self._unit_floor = 0.0
+
+    # ------------------------------------------------------------------ resources
+    def port(self, client: str | int) -> str:
+        """Bridge port of a client: core c -> c, DMA -> cores, vector unit -> cores + 1."""
+        index = {"dma": self.ncores, "vector": self.ncores + 1}.get(client, client)  # type: ignore[arg-type]
+        return f"port{int(index) % self.arch.bridge.ports}"
+
+    def bank(self, tensor_bank: int, block: int) -> str:
+        return f"bank{(tensor_bank + block) % self.arch.sram.banks}"
+
+    @staticmethod
+    def _xfer(nbytes: float, bandwidth: float) -> int:
+        return 0 if nbytes <= 0 or math.isinf(bandwidth) else math.ceil(nbytes / bandwidth)
+
+    def emit(self, kind: str, layer: int, resources: tuple[str, ...], busy: int, latency: int,
+             deps: list[int], key: float, nbytes: int = 0, label: str = "") -> int:
+        deps = sorted(set(d for d in deps if d is not None and d >= 0))
+        if deps:
+            key = max(key, max(self.ops[d].key for d in deps) + 1e-3)
+        key = max(key, self._unit_floor)
+        op = Op(len(self.ops), kind, layer, resources, int(busy), int(latency), deps, key,
+                int(nbytes), label)
+        self.ops.append(op)
+        return op.id
+
+    # ------------------------------------------------------------------ data movement
+    def read_block(self, tensor: Tensor, block: int, nbytes: float, dests: list[str], layer: int,
+                   deps: list[int], key: float, stream: tuple, label: str) -> int:
+        """Move a block of `tensor` to the clients `dests` (core indices or 'vector'): a DMA
+        load first when the tensor lives in DRAM, then one (multicast) route. Returns the
+        route op (the block has arrived when it is done)."""
+        nbytes = max(1, int(math.ceil(nbytes)))
+        bank = self.bank(tensor.base_bank, block)
+        if tensor.in_dram:
+            queue = self._staging.setdefault(stream, deque())
+            slot_dep = queue[0] if len(queue) >= 2 else None
+            load = self.emit("dma_load", layer, ("dram", self.port("dma"), bank),
+                             self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
+                             self.dram_latency, deps + [slot_dep], key - 1.0, nbytes,
+                             f"load {label}")
+            deps = [load]
+        ports = tuple(sorted({self.port(d) for d in dests}))
+        route = self.emit("route_in", layer, ports + (bank,),
+                          self._xfer(nbytes, min(self.port_bw, self.bank_bw)),
+                          self.arch.bridge.hop_latency_cycles, deps, key, nbytes, label)
+        if tensor.in_dram:
+            queue = self._staging[stream]
+            queue.append(route)
+            if len(queue) > 2:
+                queue.popleft()
+        return route
+
+    def write_block(self, tensor: Tensor, block: int, nbytes: float, src: str | int, layer: int,
+                    deps: list[int], key: float, rows: tuple[int, int], label: str) -> int:
+        """Route a finished block to the shared SRAM, then DMA it out when the tensor lives in
+        DRAM. Records the write so that consumers can depend on these rows."""
+        nbytes = max(1, int(math.ceil(nbytes)))
+        bank = self.bank(tensor.base_bank, block)
+        last = self.emit("route_out", layer, (self.port(src), bank),
+                         self._xfer(nbytes, min(self.port_bw, self.bank_bw)),
+                         self.arch.bridge.hop_latency_cycles, deps, key, nbytes, label)
+        if tensor.in_dram:
+            last = self.emit("dma_store", layer, ("dram", self.port("dma"), bank),
+                             self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
+                             self.dram_latency, [last], key + 0.1, nbytes, f"store {label}")
+        tensor.writes.append((rows[0], rows[1], last))
+        return last
+
+    def producer_deps(self, tensor: Tensor, lo: int, hi: int) -> list[int]:
+        """Ops that complete rows [lo, hi) of `tensor` (pipeline placement only; split
+        placement has a barrier between units)."""
+        if self.arch.compiler.placement == "split":
+            return []
+        return [op for (a, b, op) in tensor.writes if a < hi and b > lo]
+
+    def weight_block(self, unit_i: int, layer: int, block: int, nbytes: float, dests: list[str],
+                     deps: list[int], key: float, from_dram: bool, label: str) -> int:
+        """Weights: DMA DRAM -> SRAM staging (once per block when all the unit's weights fit
+        the staging area, else every time), then route to the cores."""
+        nbytes = max(1, int(math.ceil(nbytes)))
+        bank = self.bank(7 * unit_i + 3, block)
+        stream = ("w", unit_i, tuple(dests))
+        if from_dram:
+            queue = self._staging.setdefault(stream, deque())
+            slot_dep = queue[0] if len(queue) >= 2 else None
+            load = self.emit("dma_load", layer, ("dram", self.port("dma"), bank),
+                             self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
+                             self.dram_latency, deps + [slot_dep], key - 1.0, nbytes,
+                             f"load {label}")
+            deps = [load]
+        ports = tuple(sorted({self.port(d) for d in dests}))
+        route = self.emit("route_in", layer, ports + (bank,),
+                          self._xfer(nbytes, min(self.port_bw, self.bank_bw)),
+                          self.arch.bridge.hop_latency_cycles, deps, key, nbytes, label)
+        if from_dram:
+            queue = self._staging[stream]
+            queue.append(route)
+            if len(queue) > 2:
+                queue.popleft()
+        return route
+
+    # ------------------------------------------------------------------ step 1: units
+    def build_units(self) -> None:
+        layers = self.wl.layers
+        sources: list[list[str]] = []
+        for i, layer in enumerate(layers):
+            if layer.inputs:
+                sources.append(list(layer.inputs))
+            else:
+                sources.append([INPUT if i == 0 else layers[i - 1].name])
+        consumers: dict[str, list[int]] = {}
+        for i, srcs in enumerate(sources):
+            for s in srcs:
+                consumers.setdefault(s, []).append(i)
+        fusion = self.arch.compiler.fusion
+        alias: dict[str, str] = {}  # layer name -> tensor name holding its data
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            ins = [alias.get(s, s) for s in sources[i]]
+            name = op_name(layer)
+            act = getattr(layer, "activation", None) if layer.type != "activation" else None
+            if layer.type in VIEW_TYPES:
+                self.units.append(Unit("view", i, [i], "core", ins, layer.name))
+                i += 1
+                continue
+            if layer.type in MAC_TYPES:
+                engine = "core" if name in self.hard else "vector"
+                unit = Unit("mac", i, [i], engine, ins, layer.name, ops_label=name)
+                self.analytic[i] = MacSpec.of(layer).analytic_cycles(self.rows, self.cols)
+            else:
+                engine = "core" if name in self.hard else "vector"
+                ops = layer.vector_ops - (layer.output_elements if act else 0)
+                if engine == "vector" and layer.type == "activation":
+                    ops = layer.output_elements * VECTOR_OPS_PER_ELEMENT.get(name, 4)
+                unit = Unit("elt", i, [i], engine, ins, layer.name, vector_ops=ops, ops_label=name)
+            pending_act = act
+            if act and unit.engine == "core":
+                can_fuse = act in self.fusable if unit.kind == "mac" else act in self.hard | self.fusable
+                if (fusion or unit.kind == "elt") and can_fuse:
+                    unit.post_ops += layer.output_elements
+                    unit.ops_label += f"+{act}"
+                    pending_act = None
+            # absorb following post-op layers into a MAC head
+            tail = layer.name
+            j = i + 1
+            while (fusion and unit.kind == "mac" and unit.engine == "core" and pending_act is None
+                   and j < len(layers)):
+                nxt = layers[j]
+                nname = op_name(nxt)
+                nact = getattr(nxt, "activation", None) if nxt.type != "activation" else None
+                if (nxt.type in MAC_TYPES or nxt.type in VIEW_TYPES or nname not in self.fusable
+                        or tail not in sources[j] or consumers.get(tail, []) != [j]
+                        or (nact and nact not in self.fusable)):
+                    break
+                unit.layers.append(j)
+                unit.inputs += [alias.get(s, s) for s in sources[j] if s != tail]
+                unit.post_ops += nxt.vector_ops
+                unit.ops_label += f"+{nname}" + (f"+{nact}" if nact else "")
+                tail = nxt.name
+                j += 1
+            for k in unit.layers:
+                alias[layers[k].name] = tail
+            unit.output = tail if pending_act is None else layer.name + "#pre"
+            self.units.append(unit)
+            if pending_act is not None:
+                # the core cannot apply it: a separate pass through SRAM (a core pass when the
+                # core hard-wires it but fusion is off, else the vector unit)
+                engine = "core" if pending_act in self.hard else "vector"
+                per = 1 if engine == "core" else VECTOR_OPS_PER_ELEMENT.get(pending_act, 4)
+                self.units.append(Unit("elt", i, [i], engine, [unit.output], layer.name,
+                                       vector_ops=layer.output_elements * per,
+                                       ops_label=pending_act))
+            i = j
+
+    # ------------------------------------------------------------------ step 2: allocation
+    def allocate(self) -> None:
+        wl = self.wl
+        first = wl.layers[0]
+        in_shape = first.input_shapes[0] if first.input_shapes else (1,)
+        self.tensors[INPUT] = Tensor(INPUT, int(math.ceil(first.input_elements * self.ab)),
+                                     _rows_of(in_shape, wl.batch), in_shape[0], in_dram=True,
+                                     base_bank=0, last_use=0)
+        for u, unit in enumerate(self.units):
+            layer = wl.layers[unit.layers[-1]] if not unit.output.endswith("#pre") else wl.layers[unit.layer]
+            shape = layer.output_shape
+            self.tensors[unit.output] = Tensor(
+                unit.output, int(math.ceil(layer.output_elements * self.ab)),
+                _rows_of(shape, wl.batch), shape[0], producer=u, last_use=u,
+                base_bank=(5 * u + 1) % self.arch.sram.banks)
+            for name in unit.inputs:
+                self.tensors[name].last_use = max(self.tensors[name].last_use, u)
+        last = self.tensors[self.units[-1].output]
+        last.in_dram = True
+        last.last_use = len(self.units)
+        budget = self.arch.sram.size_bytes - self.arch.sram.weight_staging_bytes
+        occupancy = [0] * (len(self.units) + 1)
+        for t in self.tensors.values():
+            if t.in_dram or t.producer is None:
+                continue
+            span = range(t.producer, max(t.last_use, t.producer) + 1)
+            if t.nbytes <= budget and all(occupancy[k] + t.nbytes <= budget for k in span):
+                for k in span:
+                    occupancy[k] += t.nbytes
+            else:
+                t.in_dram = True
+
+    # ------------------------------------------------------------------ step 3-5: ops
+    def compile(self) -> list[Op]:
+        self.build_units()
+        self.allocate()
+        prev_ops: tuple[int, int] = (0, 0)
+        for u, unit in enumerate(self.units):
+            start = len(self.ops)
+            barrier: list[int] = []
+            if self.arch.compiler.placement == "split" and prev_ops[1] > prev_ops[0]:
+                # every op of the previous unit must be done (layer-by-layer schedule)
+                b = self.emit("barrier", unit.layer, (), 0, 0, list(range(*prev_ops)),
+                              0.0, label="barrier")
+                self._unit_floor = self.ops[b].key
+                barrier = [b]
+            if unit.kind == "view":
+                continue
+            if unit.kind == "mac" and unit.engine == "core":
+                self._mac_unit(u, unit, barrier)
+            else:
+                self._elt_unit(u, unit, barrier)
+            if self.arch.compiler.placement == "pipeline":
+                computes = [op.key for op in self.ops[start:] if op.kind in ("compute", "vector")]
+                self._unit_floor = min(computes) if computes else self._unit_floor
+            prev_ops = (start, len(self.ops))
+        order = sorted(range(len(self.ops)), key=lambda i: (self.ops[i].key, i))
+        return [self.ops[i] for i in order]
+
+    def _cores_for(self, unit: Unit) -> list[int]:
+        if self.arch.compiler.placement == "split":
+            return list(range(self.ncores))
+        core = self._next_core % self.ncores
+        self._next_core += 1
+        return [core]
+
+    # ---- MAC units ----------------------------------------------------------------------
+    def _choose_tiling(self, spec: MacSpec, m_share: int, n_share: int, extra_row_bytes: float,
+                       name: str) -> Tiling:
+        """Largest tiles that fit the half buffers; among them the loop order and channel tile
+        that route the fewest bytes (ties: fewer tiles)."""
+        rows, cols = self.rows, self.cols
+        rwin = spec.dilation * (spec.r - 1) + 1
+        chan_unit = cols if spec.groups == 1 or spec.depthwise else spec.cout_g * max(1, cols // spec.cout_g)
+        chan_unit = min(chan_unit, n_share)
+        if spec.groups == 1:
+            kc_unit = rows // math.gcd(rows, spec.taps)
+            kcs = [spec.cin] + [k for k in range((spec.cin - 1) // kc_unit * kc_unit, 0, -kc_unit)][:24]
+        else:
+            kcs = [spec.cin_g]
+        best: tuple | None = None
+        for kc in kcs:
+            if spec.depthwise:
+                w_per_chan = spec.taps * self.wb
+            elif spec.groups > 1:
+                w_per_chan = spec.cin_g * spec.taps * self.wb
+            else:
+                w_per_chan = kc * spec.taps * self.wb
+            nt_max = min(n_share, int(self.wbh // w_per_chan) // chan_unit * chan_unit)
+            if nt_max < 1:
+                continue
+            # candidate channel tiles: the largest that fits, powers of two of the unit and
+            # even splits of the share (rounded up to the unit)
+            nts = {nt_max}
+            k = chan_unit
+            while k < nt_max:
+                nts.add(k)
+                k *= 2
+            for parts in range(1, 9):
+                cand = -(-(-(-n_share // parts)) // chan_unit) * chan_unit
+                if cand <= nt_max:
+                    nts.add(cand)
+            for nt in sorted(nts, reverse=True):
+                in_ch = kc if spec.groups == 1 else (nt // spec.cout_g if not spec.depthwise else nt) * spec.cin_g
+                if spec.depthwise:
+                    in_ch = max(1, nt * spec.cin // spec.cout)
+                    wbytes = nt * spec.taps * self.wb
+                elif spec.groups > 1:
+                    wbytes = nt * spec.cin_g * spec.taps * self.wb
+                else:
+                    wbytes = nt * kc * spec.taps * self.wb
+                if wbytes > self.wbh and spec.weights_from_dram is not None:
+                    continue
+                row_bytes = spec.w * in_ch * self.ab
+                max_in_rows = int((self.ibh - extra_row_bytes) // row_bytes) if row_bytes else 0
+                max_in_rows = min(max_in_rows, spec.batch * spec.h + rwin)
+                if max_in_rows < min(rwin, spec.batch * spec.h):
+                    continue
+                span = (max_in_rows - rwin) // spec.stride + 1
+                if spec.depthwise:
+                    mt = (span - 1) * spec.wo + 1
+                    mt = mt // rows * rows if mt >= rows else mt
+                else:
+                    mt = span * spec.wo
+                mt = min(mt, m_share, int(self.obh // (nt * self.accb)))
+                if mt < 1:
+                    continue
+                m_tiles = -(-m_share // mt)
+                n_tiles = -(-n_share // nt)
+                k_tiles = -(-spec.cin // kc) if spec.groups == 1 else 1
+                in_all = m_share / max(1, spec.ho * spec.wo * spec.batch) * spec.batch * spec.h * spec.w \
+                    * spec.cin * self.ab * (1 + (rwin - spec.stride) * m_tiles / max(1, spec.batch * spec.h))
+                w_all = n_share * spec.cin_g * spec.taps * self.wb
+                if spec.groups > 1:
+                    in_all *= n_share / spec.cout
+                for channels_outer in (True, False):
+                    if channels_outer:
+                        traffic = n_tiles * in_all if spec.groups == 1 else in_all
+                        traffic += w_all * (1 if k_tiles == 1 else m_tiles)
+                    else:
+                        traffic = in_all * (1 if (k_tiles == 1 or spec.groups > 1) else n_tiles)
+                        traffic += w_all * (1 if (n_tiles == 1 and k_tiles == 1) else m_tiles)
+                    steps = m_tiles * n_tiles * k_tiles
+                    cand = (traffic, steps, Tiling(mt, nt, kc, channels_outer))
+                    if best is None or cand[:2] < best[:2]:
+                        best = cand
+        if best is None:
+            raise NpusimError(f"layer {name} does not fit the core buffers", field="core",
+                              fix="increase core.input_buffer_bytes / weight_buffer_bytes / "
+                                  "output_buffer_bytes")
+        return best[2]
+
+    def _mac_unit(self, u: int, unit: Unit, barrier: list[int]) -> None:
+        wl = self.wl
+        head = wl.layers[unit.layer]
+        spec = MacSpec.of(head)
+        out = self.tensors[unit.output]
+        src = self.tensors[unit.inputs[0]]
+        extras = [self.tensors[n] for n in unit.inputs[1:]]
+        cores = self._cores_for(unit)
+        ncores = len(cores)
+        m_all, n_all = spec.m, spec.cout
+        # split dimension: output channels when every core gets a full array width of them
+        chan_step = spec.cout_g if (spec.groups > 1 and not spec.depthwise) else 1
+        by_channels = ncores > 1 and n_all >= ncores * self.cols and (
+            spec.groups == 1 or spec.depthwise or spec.groups >= ncores)
+        shares = []
+        for idx, core in enumerate(cores):
+            if ncores == 1:
+                shares.append((core, 0, m_all, 0, n_all))
+            elif by_channels:
+                per = -(-n_all // ncores)
+                per = -(-per // max(self.cols, chan_step)) * max(self.cols, chan_step) if spec.groups == 1 else -(-per // chan_step) * chan_step
+                lo, hi = idx * per, min(n_all, (idx + 1) * per)
+                if lo < hi:
+                    shares.append((core, 0, m_all, lo, hi))
+            else:
+                per = -(-m_all // ncores)
+                if spec.depthwise:
+                    per = -(-per // self.rows) * self.rows
+                lo, hi = idx * per, min(m_all, (idx + 1) * per)
+                if lo < hi:
+                    shares.append((core, lo, hi, 0, n_all))
+        m_share = max(s[2] - s[1] for s in shares)
+        n_share = max(s[4] - s[3] for s in shares)
+        extra_row_bytes = sum(e.nbytes / max(1, e.rows) for e in extras if e.rows > 1)
+        tiling = self._choose_tiling(spec, m_share, n_share, extra_row_bytes, head.name)
+        k_all = spec.cin if spec.groups == 1 else spec.cin_g
+        # per-core step lists (lockstep across cores so that shared blocks can be multicast)
+        plans = []
+        for core, m0, m1, n0, n1 in shares:
+            m_blocks = [(a, min(m1, a + tiling.mt)) for a in range(m0, m1, tiling.mt)]
+            n_blocks = [(a, min(n1, a + tiling.nt)) for a in range(n0, n1, tiling.nt)]
+            k_blocks = [(a, min(k_all, a + tiling.kc)) for a in range(0, k_all, tiling.kc)] \
+                if spec.groups == 1 else [(0, k_all)]
+            steps = []
+            outer, inner = (n_blocks, m_blocks) if tiling.channels_outer else (m_blocks, n_blocks)
+            for a in outer:
+                for b in inner:
+                    mb, nb = (b, a) if tiling.channels_outer else (a, b)
+                    for ki, kb in enumerate(k_blocks):
+                        steps.append((mb, nb, kb, ki == 0, ki == len(k_blocks) - 1))
+            plans.append((core, steps))
+        out_frac_rows = out.rows / max(1, spec.batch * spec.ho)
+        post_per_out = unit.post_ops / max(1, m_all * n_all)
+        state = {core: {"in": None, "w": None, "in_q": deque(), "w_q": deque(), "o_q": deque(),
+                        "last_compute": None, "out_route": None} for core, _ in plans}
+        n_steps = max(len(s) for _, s in plans)
+        layer_i = unit.layer
+        for t in range(n_steps):
+            base = t
+            active = [(core, steps[t]) for core, steps in plans if t < len(steps)]
+            # ---- input and weight routes (grouped by identical block -> multicast)
+            routes: dict[int, dict[str, int]] = {core: {} for core, _ in active}
+            for operand in ("in", "w"):
+                groups: dict[tuple, list[int]] = {}
+                for core, (mb, nb, kb, first, last) in active:
+                    if operand == "in":
+                        if spec.depthwise:
+                            c0 = nb[0] * spec.cin // spec.cout
+                            c1 = max(c0 + 1, nb[1] * spec.cin // spec.cout)
+                        elif spec.groups > 1:
+                            c0, c1 = nb[0] // spec.cout_g * spec.cin_g, -(-nb[1] // spec.cout_g) * spec.cin_g
+                        else:
+                            c0, c1 = kb
+                        key = ("in", mb, c0, c1)
+                    else:
+                        key = ("w", nb, kb)
+                    if state[core][operand] == key:
+                        continue
+                    groups.setdefault(key, []).append(core)
+                for key, dest in groups.items():
+                    if not self.arch.bridge.multicast:
+                        dest_sets = [[d] for d in dest]
+                    else:
+                        dest_sets = [dest]
+                    for ds in dest_sets:
+                        deps = list(barrier)
+                        for core in ds:
+                            q = state[core][operand + "_q"]
+                            if len(q) >= self.slots:
+                                deps.append(q[0][1])  # buffer half freed by its last compute
+                        if key[0] == "in":
+                            _, mb, c0, c1 = key
+                            orow_lo, orow_hi = mb[0] // spec.wo, (mb[1] - 1) // spec.wo
+                            r0, r1 = spec.in_rows(orow_lo, orow_hi)
+                            nbytes = (r1 - r0) * spec.w * (c1 - c0) * self.ab
+                            src_rows = (int(r0 * src.rows / max(1, spec.batch * spec.h)),
+                                        int(math.ceil(r1 * src.rows / max(1, spec.batch * spec.h))))
+                            deps += self.producer_deps(src, *src_rows)
+                            rid = self.read_block(src, mb[0] // max(1, tiling.mt) + c0, nbytes,
+                                                  ds, layer_i, deps, base - 1 + 0.1,
+                                                  ("in", u, tuple(ds)), f"{head.name} in")
+                        else:
+                            _, nb, kb = key
+                            if spec.depthwise:
+                                nbytes = (nb[1] - nb[0]) * spec.taps * self.wb
+                            elif spec.groups > 1:
+                                nbytes = (nb[1] - nb[0]) * spec.cin_g * spec.taps * self.wb
+                            else:
+                                nbytes = (nb[1] - nb[0]) * (kb[1] - kb[0]) * spec.taps * self.wb
+                            if spec.weights_from_dram:
+                                rid = self.weight_block(u, layer_i, nb[0] // self.cols + kb[0],
+                                                        nbytes, ds, deps, base - 1 + 0.15, True,
+                                                        f"{head.name} w")
+                            else:
+                                rid = self.read_block(src, nb[0] + kb[0], nbytes, ds, layer_i,
+                                                      deps, base - 1 + 0.15, ("w", u, tuple(ds)),
+                                                      f"{head.name} w")
+                        for core in ds:
+                            st = state[core]
+                            st[operand] = key
+                            st[operand + "_q"].append([rid, None])
+                            if len(st[operand + "_q"]) > self.slots:
+                                st[operand + "_q"].popleft()
+                            routes[core][operand] = rid
+            # ---- extra operands of fused add/mul, routed with the last k step
+            for core, (mb, nb, kb, first, last) in active:
+                st = state[core]
+                deps = list(barrier)
+                if st["in_q"]:
+                    deps.append(st["in_q"][-1][0])
+                if st["w_q"]:
+                    deps.append(st["w_q"][-1][0])
+                if last:
+                    for e in extras:
+                        share = (nb[1] - nb[0]) / n_all
+                        if e.rows > 1:
+                            share *= (mb[1] - mb[0]) / m_all
+                        lo = int(mb[0] / m_all * e.rows)
+                        hi = max(lo + 1, int(math.ceil(mb[1] / m_all * e.rows)))
+                        edeps = list(barrier) + self.producer_deps(e, lo, hi)
+                        deps.append(self.read_block(e, t, e.nbytes * share, [core], layer_i, edeps,
+                                                    base - 1 + 0.2, ("x", u, core, e.name),
+                                                    f"{head.name} {e.name}"))
+                if first and len(st["o_q"]) >= self.slots:
+                    deps.append(st["o_q"][0])  # accumulator half free once routed out
+                if st["last_compute"] is not None:
+                    deps.append(st["last_compute"])
+                m, n = mb[1] - mb[0], nb[1] - nb[0]
+                cycles = spec.array_cycles(m, n, kb[1] - kb[0], self.rows, self.cols)
+                if last and unit.post_ops:
+                    cycles = max(cycles, math.ceil(post_per_out * m * n / self.arch.core.vector_lanes))
+                cid = self.emit("compute", layer_i, (f"core{core}",), cycles, 0, deps, base + 0.2,
+                                label=f"{head.name} {unit.ops_label}")
+                st["last_compute"] = cid
+                for q in (st["in_q"], st["w_q"]):
+                    if q:
+                        q[-1][1] = cid
+                if last:
+                    orow_lo = int(mb[0] // spec.wo * out_frac_rows)
+                    orow_hi = max(orow_lo + 1, int(math.ceil(((mb[1] - 1) // spec.wo + 1) * out_frac_rows)))
+                    nbytes = out.nbytes * (m / m_all) * (n / n_all)
+                    wid = self.write_block(out, t * ncores + core, nbytes, core, layer_i,
+                                           [cid], base + 0.3, (orow_lo, orow_hi),
+                                           f"{head.name} out")
+                    # the accumulator half is free once the route out is done
+                    route_out = wid if not out.in_dram else self.ops[wid].deps[0]
+                    st["o_q"].append(route_out)
+                    if len(st["o_q"]) > self.slots:
+                        st["o_q"].popleft()
+
+    # ---- element-wise / pooling / vector units ---------------------------------------------
+    def _elt_unit(self, u: int, unit: Unit, barrier: list[int]) -> None:
+        wl = self.wl
+        layer = wl.layers[unit.layer]
+        out = self.tensors[unit.output]
+        ins = [self.tensors[n] for n in unit.inputs]
+        on_vector = unit.engine == "vector"
+        host = on_vector and self.arch.vector_unit.location == "host"
+        if on_vector:
+            lanes = self.arch.vector_unit.ops_per_cycle
+            clients: list = ["vector"]
+            cap_in = cap_out = self.arch.vector_unit.buffer_bytes / 4
+        else:
+            lanes = self.arch.core.vector_lanes
+            clients = self._cores_for(unit)
+            cap_in, cap_out = self.ibh, self.obh
+        global_pool = out.rows < max(t.rows for t in ins) and out.nbytes < min(t.nbytes for t in ins)
+        if global_pool:
+            # tile over the input rows; the small output is written once at the end
+            rows_total = max(t.rows for t in ins)
+        else:
+            rows_total = out.rows
+        per_row_in = sum(t.nbytes / rows_total for t in ins if t.rows > 1)
+        per_row_out = 0 if global_pool else out.nbytes / rows_total
+        fixed_in = sum(t.nbytes for t in ins if t.rows <= 1)
+        rows_fit = min((cap_in - fixed_in) / per_row_in if per_row_in else rows_total,
+                       cap_out / per_row_out if per_row_out else rows_total)
+        tile_rows = max(1, int(rows_fit))
+        if cap_in - fixed_in <= 0:
+            raise NpusimError(f"layer {layer.name}: a broadcast operand does not fit the buffer",
+                              field="vector_unit.buffer_bytes" if on_vector else "core.input_buffer_bytes",
+                              fix="increase the buffer size")
+        # split rows over the clients
+        per_client = -(-rows_total // len(clients))
+        tile_rows = min(tile_rows, per_client)
+        ops_per_row = unit.vector_ops / rows_total + unit.post_ops / rows_total
+        state = {c: {"q": deque(), "oq": deque(), "last": None, "fixed": False} for c in clients}
+        blocks = {c: [(a, min(rows_total, a + tile_rows), c)
+                      for a in range(i * per_client, min(rows_total, (i + 1) * per_client), tile_rows)]
+                  for i, c in enumerate(clients)}
+        n_steps = max(len(b) for b in blocks.values())
+        for t in range(n_steps):
+            for c in clients:
+                if t >= len(blocks[c]):
+                    continue
+                lo, hi, _ = blocks[c][t]
+                st = state[c]
+                deps = list(barrier)
+                if len(st["q"]) >= self.slots:
+                    deps.append(st["q"][0])
+                arrivals = []
+                for tin in ins:
+                    if tin.rows <= 1:
+                        if st["fixed"]:
+                            continue
+                        nbytes, rlo, rhi = tin.nbytes, 0, 1
+                    else:
+                        frac = (hi - lo) / rows_total
+                        rlo = int(lo / rows_total * tin.rows)
+                        rhi = max(rlo + 1, int(math.ceil(hi / rows_total * tin.rows)))
+                        nbytes = tin.nbytes * frac
+                    rdeps = deps + self.producer_deps(tin, rlo, rhi)
+                    if host:
+                        arrivals.append(self._host_read(tin, t, nbytes, layer, unit.layer, rdeps, t - 1))
+                    else:
+                        arrivals.append(self.read_block(tin, t + len(arrivals), nbytes, [c],
+                                                        unit.layer, rdeps, t - 1 + 0.1,
+                                                        ("e", u, c, tin.name), f"{layer.name} in"))
+                st["fixed"] = True
+                cdeps = arrivals + ([st["last"]] if st["last"] is not None else [])
+                if len(st["oq"]) >= self.slots:
+                    cdeps.append(st["oq"][0])
+                cycles = math.ceil(ops_per_row * (hi - lo) / lanes)
+                cid = self.emit("vector" if on_vector else "compute", unit.layer,
+                                ("vector",) if on_vector else (f"core{c}",), cycles, 0, cdeps,
+                                t + 0.2, label=f"{layer.name} {unit.ops_label}")
+                st["last"] = cid
+                st["q"].append(cid)
+                if len(st["q"]) > self.slots:
+                    st["q"].popleft()
+                last_tile = t == len(blocks[c]) - 1
+                if global_pool and not last_tile:
+                    continue
+                if global_pool:
+                    nbytes, olo, ohi = out.nbytes / len(clients), 0, out.rows
+                else:
+                    nbytes = out.nbytes * (hi - lo) / rows_total
+                    olo, ohi = lo, hi
+                if host:
+                    wid = self._host_write(out, t, nbytes, unit.layer, [cid], t + 0.3, (olo, ohi))
+                else:
+                    wid = self.write_block(out, t, nbytes, c, unit.layer, [cid], t + 0.3,
+                                           (olo, ohi), f"{layer.name} out")
+                st["oq"].append(wid)
+                if len(st["oq"]) > self.slots:
+                    st["oq"].popleft()
+
+    def _host_read(self, tensor: Tensor, block: int, nbytes: float, layer: LayerBase, layer_i: int,
+                   deps: list[int], key: float) -> int:
+        """Host fallback: the tensor must be in DRAM (a DMA store first if it is in SRAM), then
+        the host reads it over the DRAM interface."""
+        if not tensor.in_dram:
+            bank = self.bank(tensor.base_bank, block)
+            deps = [self.emit("dma_store", layer_i, ("dram", self.port("dma"), bank),
+                              self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
+                              self.dram_latency, deps, key - 0.5, int(nbytes),
+                              f"spill {layer.name}")]
+        return self.emit("host_read", layer_i, ("dram",), self._xfer(nbytes, self.dram_bw),
+                         self.dram_latency, deps, key, int(nbytes), f"host read {layer.name}")
+
+    def _host_write(self, tensor: Tensor, block: int, nbytes: float, layer_i: int,
+                    deps: list[int], key: float, rows: tuple[int, int]) -> int:
+        last = self.emit("host_write", layer_i, ("dram",), self._xfer(nbytes, self.dram_bw),
+                         self.dram_latency, deps, key, int(nbytes), "host write")
+        if not tensor.in_dram:
+            bank = self.bank(tensor.base_bank, block)
+            last = self.emit("dma_load", layer_i, ("dram", self.port("dma"), bank),
+                             self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
+                             self.dram_latency, [last], key + 0.1, int(nbytes), "reload")
+        tensor.writes.append((rows[0], rows[1], last))
+        return last

@@ -389,3 +389,61 @@ def test_conv_import_matches_onnx_shape_inference(tmp_path_factory, size, k, str
     layer = load(path).layers[0]
     assert layer.output_shape == (8, ho, wo)
     assert layer.macs == ho * wo * 8 * (4 // groups) * k * k
+
+
+# ------------------------------------------------------------------------------------------
+# exporter idioms: shape sub-graphs, erf GELU, LayerNormalization, mean-pool SE, Constant nodes
+# ------------------------------------------------------------------------------------------
+def test_transformer_export_idioms(tmp_path):
+    """What torch.onnx.export writes for a pre-norm MLP block: LayerNormalization, a dynamic
+    Reshape whose target comes from Shape -> Gather -> Concat, GELU as x*0.5*(1+erf(x/sqrt2))
+    and a residual Add."""
+    t, d, hidden = 4, 8, 32
+    b = Builder("inputs")
+    x = b.input("x", [1, t, d])
+    norm = b.node("LayerNormalization", [x, b.weight("ln_g", [d]), b.weight("ln_b", [d])],
+                  "/ln/LayerNormalization", axis=-1)
+    h = b.matmul_w(norm, d, hidden, "/fc1/MatMul")
+    gate = b.node("Erf", [b.node("Div", [h, b.const(1.4142135)])], "/gelu/Erf")
+    gate = b.node("Add", [gate, b.const(1.0)])
+    h = b.node("Mul", [b.node("Mul", [h, gate]), b.const(0.5)])
+    shape = b.node("Shape", [h])
+    first = b.node("Gather", [shape, b.const([0, 1], "int64")], axis=0)
+    target = b.node("Concat", [first, b.const([hidden], "int64")], axis=0)
+    h = b.node("Reshape", [h, target])
+    h = b.matmul_w(h, hidden, d, "/fc2/MatMul")
+    b.output(b.node("Add", [h, x], "/residual"))
+    report = import_onnx(b.save(tmp_path / "m.onnx"))
+    w = workload_from_dict(report.workload)
+    assert [(l.name, l.type) for l in w.layers] == [
+        ("x", "activation"), ("ln", "activation"), ("fc1", "linear"), ("fc2", "linear"),
+        ("residual", "add")]
+    layers = by_name(w)
+    assert layers["ln"].function == "layernorm" and layers["fc1"].activation == "gelu"
+    # 4 tokens: 4*8*32 = 1,024 MACs per projection
+    assert layers["fc1"].macs == layers["fc2"].macs == 1_024
+    assert layers["residual"].inputs == ["fc2", "x"]
+    assert report.folded["Mul x*gelu(x) -> gelu"] == 1
+    assert not report.skipped
+
+
+def test_reduce_mean_squeeze_excite_and_constant_nodes(tmp_path):
+    b = Builder("inputs", opset=13)
+    x = b.input("x", [1, 8, 6, 6])
+    s = b.node("ReduceMean", [x], "/se/mean", axes=[2, 3], keepdims=1)
+    s = b.node("Sigmoid", [b.conv(s, 8, 8, 1, bias=True, name="/se/fc")])
+    y = b.node("Mul", [x, s], "/se/scale")
+    lo = b.node("Constant", [], value=onnx_scalar(0.0))
+    hi = b.node("Constant", [], value=onnx_scalar(6.0))
+    b.output(b.node("Clip", [y, lo, hi], "/act/relu6"))
+    w = workload_from_dict(import_onnx(b.save(tmp_path / "m.onnx")).workload)
+    assert [(l.name, l.type) for l in w.layers] == [
+        ("x", "activation"), ("se.mean", "globalavgpool"), ("se.fc", "conv"),
+        ("se.scale", "mul")]
+    assert by_name(w)["se.fc"].activation == "sigmoid"
+    assert by_name(w)["se.scale"].activation == "relu6"  # Clip(0, 6) fused into the mul
+
+
+def onnx_scalar(value: float):
+    from onnx import numpy_helper
+    return numpy_helper.from_array(np.array(value, dtype=np.float32))

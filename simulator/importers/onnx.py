@@ -98,6 +98,7 @@ def _weight_like_inputs(graph) -> set[str]:
     or inputs only ever used in a weight slot (shape-only exports that dropped initializers)."""
     initializers = {t.name for t in graph.initializer}
     slots = {"Conv": {1, 2}, "Gemm": {1, 2}, "BatchNormalization": {1, 2, 3, 4},
+             "LayerNormalization": {1, 2},
              "LSTM": {1, 2, 3, 5, 6, 7}, "GRU": {1, 2, 3, 5}, "RNN": {1, 2, 3, 5},
              "MatMul": {1}}
     uses: dict[str, list[tuple[str, int]]] = {}
@@ -111,8 +112,13 @@ def _weight_like_inputs(graph) -> set[str]:
             continue
         used = uses.get(value.name, [])
         rank = len(value.type.tensor_type.shape.dim)
-        if used and all(index in slots.get(op, set()) and (op != "MatMul" or rank == 2)
-                        for op, index in used):
+
+        def weight_slot(op: str, index: int) -> bool:
+            if op in ("Add", "Sub", "Mul", "Div"):
+                return rank <= 1  # a bias or scale vector, never a batched activation
+            return index in slots.get(op, set()) and (op != "MatMul" or rank == 2)
+
+        if used and all(weight_slot(op, index) for op, index in used):
             out.add(value.name)
     return out
 

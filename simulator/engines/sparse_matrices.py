@@ -103,7 +103,10 @@ def kmeans_codebook(values: np.ndarray, clusters: int, iterations: int = 30,
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return np.zeros(0), values
-    k = min(clusters, np.unique(values).size)
+    unique = np.unique(values)
+    if unique.size <= clusters:                  # every value gets its own codeword: exact
+        return unique, values.copy()
+    k = clusters
     centers = np.linspace(values.min(), values.max(), k)
     for _ in range(iterations):
         edges = (centers[1:] + centers[:-1]) / 2
@@ -111,6 +114,9 @@ def kmeans_codebook(values: np.ndarray, clusters: int, iterations: int = 30,
         sums = np.bincount(label, weights=values, minlength=k)
         counts = np.bincount(label, minlength=k)
         new = np.where(counts > 0, sums / np.maximum(counts, 1), centers)
+        for empty in np.flatnonzero(counts == 0):
+            # an empty cluster moves to the worst-quantized value (standard Lloyd repair)
+            new[empty] = values[np.argmax(np.abs(values - new[label]))]
         new.sort()
         if np.allclose(new, centers):
             break

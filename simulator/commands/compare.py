@@ -40,6 +40,15 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("stall_share", "stalled"), ("operational_intensity", "ops/DRAM byte"), ("bound", "bound"),
 )
 
+#: The narrower set the terminal table shows (JSON, CSV, Markdown and HTML have all columns).
+#: Rows are grouped under a bold workload line.
+TERMINAL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("arch", "arch"), ("latency_s", "latency"),
+    ("speedup", "speedup"), ("tops", "TOPS"), ("utilization", "util"), ("energy_pj", "energy"),
+    ("energy_ratio", "energy x"), ("tops_per_watt", "TOPS/W"), ("dram_bytes", "DRAM"),
+    ("bound", "bound"),
+)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -92,7 +101,9 @@ def summary_row(result: RunResult, baseline: RunResult | None = None) -> dict[st
     }
 
     def ratio(v: float) -> str:
-        return "-" if math.isnan(v) else f"{v:.2f}x"
+        if math.isnan(v):
+            return "-"
+        return f"{v:.2f}x" if v >= 0.01 else f"{v:.2g}x"
 
     row["_shown"] = {
         "workload": row["workload"], "arch": row["arch"], "kind": row["kind"],
@@ -153,27 +164,35 @@ def to_markdown(rows: Sequence[dict]) -> str:
 
 
 def print_table(rows: Sequence[dict]) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Side by side (speedup and energy relative to the first arch of each "
-                        "workload)", header_style="bold")
-    for key, label in COLUMNS:
-        table.add_column(label, justify="left" if key in ("workload", "arch", "kind", "precision",
-                                                          "bound") else "right",
-                         no_wrap=key not in ("workload", "arch"))
+    table = Table(title="Side by side (speedup, energy x: relative to the first arch of each "
+                        "workload)", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                  padding=(0, 0), show_edge=False, collapse_padding=True)
+    for key, label in TERMINAL_COLUMNS:
+        table.add_column(label, justify="left" if key in ("arch", "bound") else "right",
+                         no_wrap=True, overflow="ellipsis")
     previous = None
     for r in rows:
-        if previous is not None and r["workload"] != previous:
-            table.add_section()
+        if r["workload"] != previous:
+            if previous is not None:
+                table.add_section()
+            table.add_row(f"[bold]{_rich_escape(r['workload'])}[/bold]")
         previous = r["workload"]
-        table.add_row(*[r["_shown"][k] for k, _ in COLUMNS])
+        table.add_row(*[_rich_escape(r["_shown"][k]) for k, _ in TERMINAL_COLUMNS])
     console = Console(highlight=False)
     console.print(table)
     for r in rows:
         if r["bottleneck"]:
             console.print(f"{r['workload']} on {r['arch']}: bottleneck {r['bottleneck']}",
                           markup=False)
+
+
+def _rich_escape(text: str) -> str:
+    from rich.markup import escape
+    return escape(str(text))
 
 
 def run_pairs(archs: Sequence[str], workloads: Sequence[str], overrides: list[str],

@@ -118,9 +118,21 @@ def _draw_roofs(ax, data: RooflinePlotData, color: str, label_prefix: str = "",
                     xytext=(6, -14), textcoords="offset points", fontsize=8, color=color)
 
 
+def _log_grid(ax) -> None:
+    """Decade grid only: minor log ticks cost a lot of text layout and add little."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    # SI labels (1k, 10 T) instead of mathtext 10^n: readable, and no mathtext parsing cost
+    for axis, unit in ((ax.xaxis, ""), (ax.yaxis, "")):
+        axis.set_major_locator(LogLocator(base=10, numticks=20))
+        axis.set_minor_locator(NullLocator())
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos, u=unit: si(v, u, digits=3)))
+    ax.grid(True, which="major", alpha=0.3)
+
+
 def _marker_area(macs: int, max_macs: int) -> float:
-    """Marker area proportional to MACs (12 to 400 pt^2), so big layers look big."""
-    return 12.0 + 388.0 * (macs / max_macs if max_macs else 0.0)
+    """Marker area proportional to MACs (20 to 400 pt^2), so big layers look big."""
+    return 20.0 + 380.0 * (macs / max_macs if max_macs else 0.0)
 
 
 @_with_rc
@@ -145,7 +157,7 @@ def roofline_figure(data: RooflinePlotData, title: str = "") -> "Figure":
     clipped = [p for p in data.points if p.x_clipped]
     if clipped:
         ax.scatter([p.x for p in clipped], [p.achieved_ops_per_s for p in clipped], marker=">",
-                   s=30, facecolors="none", edgecolors="#555555", zorder=3,
+                   s=40, facecolors="none", edgecolors="#555555", zorder=3, clip_on=False,
                    label="no DRAM/weight bytes (at edge)")
     if data.network is not None:
         ax.scatter([data.network.x], [data.network.achieved_ops_per_s], marker="*", s=260,
@@ -154,10 +166,12 @@ def roofline_figure(data: RooflinePlotData, title: str = "") -> "Figure":
     ax.set_ylim(*data.y_range)
     ax.set_xlabel(data.x_label)
     ax.set_ylabel(data.y_label)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.grid(True, which="minor", alpha=0.08)
+    _log_grid(ax)
     ax.set_title(title or "Roofline")
-    ax.legend(loc="lower right", framealpha=0.9, markerscale=0.6)
+    legend = ax.legend(loc="lower right", framealpha=0.9)
+    for handle, text in zip(legend.legend_handles, legend.get_texts()):
+        if hasattr(handle, "set_sizes"):  # equal-size legend markers (areas mean MACs on the plot)
+            handle.set_sizes([120 if text.get_text() == "whole network" else 40])
     return fig
 
 
@@ -193,7 +207,7 @@ def compare_roofline_figure(runs: Sequence[tuple[str, RooflinePlotData]],
     ax.set_ylim(y_lo, y_hi)
     ax.set_xlabel(runs[0][1].x_label)
     ax.set_ylabel(runs[0][1].y_label)
-    ax.grid(True, which="major", alpha=0.3)
+    _log_grid(ax)
     ax.set_title(title or "Rooflines (stars: whole network, dots: layers)")
     ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
     return fig

@@ -268,7 +268,7 @@ class Compiler:
         if tensor.in_dram:
             queue = self._staging.setdefault(stream, deque())
             slot_dep = queue[0] if len(queue) >= 2 else None
-            load = self.emit("dma_load", layer, ("dram", self.port("dma"), bank),
+            load = self.emit("dma_load", layer, ("dram", self.port("dma")),
                              self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
                              self.dram_latency, deps + [slot_dep], key - 1.0, nbytes,
                              f"load {label}")
@@ -294,7 +294,7 @@ class Compiler:
                          self._xfer(nbytes, min(self.port_bw, self.bank_bw)),
                          self.arch.bridge.hop_latency_cycles, deps, key, nbytes, label)
         if tensor.in_dram:
-            last = self.emit("dma_store", layer, ("dram", self.port("dma"), bank),
+            last = self.emit("dma_store", layer, ("dram", self.port("dma")),
                              self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
                              self.dram_latency, [last], key + 0.1, nbytes, f"store {label}")
         tensor.writes.append((rows[0], rows[1], last))
@@ -317,7 +317,7 @@ class Compiler:
         if from_dram:
             queue = self._staging.setdefault(stream, deque())
             slot_dep = queue[0] if len(queue) >= 2 else None
-            load = self.emit("dma_load", layer, ("dram", self.port("dma"), bank),
+            load = self.emit("dma_load", layer, ("dram", self.port("dma")),
                              self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
                              self.dram_latency, deps + [slot_dep], key - 1.0, nbytes,
                              f"load {label}")
@@ -484,7 +484,15 @@ class Compiler:
         chan_unit = min(chan_unit, n_share)
         if spec.groups == 1:
             kc_unit = rows // math.gcd(rows, spec.taps)
-            kcs = [spec.cin] + [k for k in range((spec.cin - 1) // kc_unit * kc_unit, 0, -kc_unit)][:24]
+            # the whole reduction if one array width of channels fits, else the largest chunk
+            # of a multiple of kc_unit channels (so that every chunk but the last fills whole
+            # row folds: sum of ceil(K_chunk / rows) == ceil(K / rows)) and smaller ones
+            fit = int(self.wbh // (min(cols, n_share) * spec.taps * self.wb)) // kc_unit * kc_unit
+            kcs = [spec.cin] if fit >= spec.cin else []
+            k = min(fit, (spec.cin - 1) // kc_unit * kc_unit)
+            while k >= kc_unit and len(kcs) < 6:
+                kcs.append(k)
+                k = k // 2 // kc_unit * kc_unit
         else:
             kcs = [spec.cin_g]
         best: tuple | None = None
@@ -532,6 +540,8 @@ class Compiler:
                 else:
                     mt = span * spec.wo
                 mt = min(mt, m_share, int(self.obh // (nt * self.accb)))
+                if not spec.depthwise and mt >= spec.wo and mt < m_share:
+                    mt = mt // spec.wo * spec.wo  # whole output rows: no re-read input halo
                 if mt < 1:
                     continue
                 m_tiles = -(-m_share // mt)
@@ -595,6 +605,9 @@ class Compiler:
         extra_row_bytes = sum(e.nbytes / max(1, e.rows) for e in extras if e.rows > 1)
         tiling = self._choose_tiling(spec, m_share, n_share, extra_row_bytes, head.name)
         k_all = spec.cin if spec.groups == 1 else spec.cin_g
+        # all of the unit's weights fit the staging area: each block comes from DRAM once
+        weights_fit = head.weight_params * self.wb <= self.arch.sram.weight_staging_bytes
+        self._w_staged: set = set()
         # per-core step lists (lockstep across cores so that shared blocks can be multicast)
         plans = []
         for core, m0, m1, n0, n1 in shares:
@@ -669,9 +682,11 @@ class Compiler:
                             else:
                                 nbytes = (nb[1] - nb[0]) * (kb[1] - kb[0]) * spec.taps * self.wb
                             if spec.weights_from_dram:
+                                staged = weights_fit and key in self._w_staged
+                                self._w_staged.add(key)
                                 rid = self.weight_block(u, layer_i, nb[0] // self.cols + kb[0],
-                                                        nbytes, ds, deps, base - 1 + 0.15, True,
-                                                        f"{head.name} w")
+                                                        nbytes, ds, deps, base - 1 + 0.15,
+                                                        not staged, f"{head.name} w")
                             else:
                                 rid = self.read_block(src, nb[0] + kb[0], nbytes, ds, layer_i,
                                                       deps, base - 1 + 0.15, ("w", u, tuple(ds)),
@@ -766,9 +781,10 @@ class Compiler:
         tile_rows = min(tile_rows, per_client)
         ops_per_row = unit.vector_ops / rows_total + unit.post_ops / rows_total
         state = {c: {"q": deque(), "oq": deque(), "last": None, "fixed": False} for c in clients}
-        blocks = {c: [(a, min(rows_total, a + tile_rows), c)
+        blocks = {c: [(a, min(rows_total, (i + 1) * per_client, a + tile_rows), c)
                       for a in range(i * per_client, min(rows_total, (i + 1) * per_client), tile_rows)]
                   for i, c in enumerate(clients)}
+        slot = {c: i for i, c in enumerate(clients)}
         n_steps = max(len(b) for b in blocks.values())
         for t in range(n_steps):
             for c in clients:
@@ -794,7 +810,8 @@ class Compiler:
                     if host:
                         arrivals.append(self._host_read(tin, t, nbytes, layer, unit.layer, rdeps, t - 1))
                     else:
-                        arrivals.append(self.read_block(tin, t + len(arrivals), nbytes, [c],
+                        arrivals.append(self.read_block(tin, (t * len(clients) + slot[c]) * len(ins)
+                                                        + len(arrivals), nbytes, [c],
                                                         unit.layer, rdeps, t - 1 + 0.1,
                                                         ("e", u, c, tin.name), f"{layer.name} in"))
                 st["fixed"] = True
@@ -820,7 +837,8 @@ class Compiler:
                 if host:
                     wid = self._host_write(out, t, nbytes, unit.layer, [cid], t + 0.3, (olo, ohi))
                 else:
-                    wid = self.write_block(out, t, nbytes, c, unit.layer, [cid], t + 0.3,
+                    wid = self.write_block(out, t * len(clients) + slot[c], nbytes, c,
+                                           unit.layer, [cid], t + 0.3,
                                            (olo, ohi), f"{layer.name} out")
                 st["oq"].append(wid)
                 if len(st["oq"]) > self.slots:
@@ -832,7 +850,7 @@ class Compiler:
         the host reads it over the DRAM interface."""
         if not tensor.in_dram:
             bank = self.bank(tensor.base_bank, block)
-            deps = [self.emit("dma_store", layer_i, ("dram", self.port("dma"), bank),
+            deps = [self.emit("dma_store", layer_i, ("dram", self.port("dma")),
                               self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
                               self.dram_latency, deps, key - 0.5, int(nbytes),
                               f"spill {layer.name}")]
@@ -845,7 +863,7 @@ class Compiler:
                          self.dram_latency, deps, key, int(nbytes), "host write")
         if not tensor.in_dram:
             bank = self.bank(tensor.base_bank, block)
-            last = self.emit("dma_load", layer_i, ("dram", self.port("dma"), bank),
+            last = self.emit("dma_load", layer_i, ("dram", self.port("dma")),
                              self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
                              self.dram_latency, [last], key + 0.1, int(nbytes), "reload")
         tensor.writes.append((rows[0], rows[1], last))

@@ -197,11 +197,36 @@ def _fix_input_shapes(model, path: Path, batch: int | None,
     return model_batch or 1, changed
 
 
+def _skeleton(model):
+    """The model without its large weight data (dims kept, data marked external), so shape
+    inference does not serialise hundreds of MB; small tensors (reshape targets) stay."""
+    onnx = _onnx()
+    light = onnx.ModelProto()
+    light.ir_version = model.ir_version
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    graph, source = light.graph, model.graph
+    graph.name = source.name
+    for name in ("node", "input", "output", "value_info", "sparse_initializer"):
+        getattr(graph, name).extend(getattr(source, name))
+    for tensor in source.initializer:
+        if math.prod(tensor.dims) <= 4096 or tensor.data_location == onnx.TensorProto.EXTERNAL:
+            graph.initializer.add().CopyFrom(tensor)
+            continue
+        stub = graph.initializer.add()
+        stub.name, stub.data_type = tensor.name, tensor.data_type
+        stub.dims.extend(tensor.dims)
+        stub.data_location = onnx.TensorProto.EXTERNAL
+        entry = stub.external_data.add()
+        entry.key, entry.value = "location", "__npusim_weights_not_needed__"
+    return light
+
+
 def _infer_shapes(model, path: Path):
     onnx = _onnx()
     try:
-        return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
-                                                 data_prop=True)
+        return onnx.shape_inference.infer_shapes(_skeleton(model), check_type=False,
+                                                 strict_mode=False, data_prop=True)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise NpusimError(f"ONNX shape inference failed: {reason[:200]}", file=path,
@@ -221,7 +246,8 @@ def import_onnx(path: str | Path, batch: int | None = None,
     model_batch, _ = _fix_input_shapes(model, path, batch, input_shapes)
     inferred = _infer_shapes(model, path)
     mapper = GraphMapper(inferred, path, model_batch, skip_unknown=skip_unknown,
-                         weights=_weight_like_inputs(model.graph))
+                         weights=_weight_like_inputs(model.graph),
+                         initializers={t.name: t for t in model.graph.initializer})
     report = mapper.run(fuse_activations=fuse_activations)
     workload_name = sanitize(name or model.graph.name or path.stem) or path.stem
     data: dict[str, Any] = {"name": workload_name, "description": report.description(model, path),

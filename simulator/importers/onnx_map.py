@@ -147,7 +147,9 @@ class GraphMapper:
     """Walks one shape-inferred ONNX graph and builds the npusim layer list."""
 
     def __init__(self, model, path: Path, model_batch: int, skip_unknown: bool,
-                 weights: set[str]) -> None:
+                 weights: set[str], initializers: dict[str, Any] | None = None) -> None:
+        """`model` is the shape-inferred graph; `initializers` the original weight tensors
+        (their data gives weight densities), by default the model's own."""
         self.model = model
         self.graph = model.graph
         self.path = path
@@ -155,7 +157,8 @@ class GraphMapper:
         self.skip_unknown = skip_unknown
         self.base_dir = path.parent
         self.shapes: dict[str, Shape | None] = {}
-        self.initializers = {t.name: t for t in self.graph.initializer}
+        self.initializers = initializers if initializers is not None else \
+            {t.name: t for t in self.graph.initializer}
         self.static: set[str] = set(self.initializers) | set(weights)
         self.const_values: dict[str, np.ndarray] = {}
         self.producer: dict[str, str | None] = {}

@@ -5,7 +5,6 @@ channel for a folded BatchNorm (torchvision's count of gamma and beta)."""
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 

@@ -634,10 +634,11 @@ class Workload(StrictModel):
                     shapes = [tuple(layer.input)] + shapes[1:]
             elif layer.input is not None:
                 shapes = [tuple(layer.input)]
+            elif isinstance(layer, MatmulLayer):
+                # a matmul states its own operand sizes: its input is the left (M x K) operand
+                shapes = [(layer.count, layer.m, layer.k) if layer.count > 1 else (layer.m, layer.k)]
             elif previous is not None:
                 shapes = [previous]
-            elif isinstance(layer, MatmulLayer):
-                shapes = [(layer.m, layer.k)]  # a matmul states its own operand sizes
             else:
                 raise NpusimError("the first layer needs an input shape", file=source,
                                   field=f"{field_prefix}.input",

@@ -156,9 +156,14 @@ class SystolicEngine(Engine):
 
     # ---- unified-buffer residency ---------------------------------------------------------
     def _residency(self, workload: Workload) -> list[tuple[list[bool], bool, float]]:
-        """First-fit over layer lifetimes: which tensors live in the unified buffer.
+        """Which activation tensors live in the unified buffer.
 
-        Returns per layer (input-in-DRAM flags, output-to-DRAM flag, free UB bytes)."""
+        Rule (a simple, capacity-monotone compiler policy): a tensor stays on chip iff the live
+        footprint (every tensor produced and not yet consumed, the network input excluded: it
+        streams in from DRAM) fits the buffer at every layer of its lifetime. A tensor without
+        consumers is a network output and goes to DRAM. The staging space for a DRAM-sourced
+        input at layer i is the buffer minus the other tensors live at i.
+        Returns per layer (input-in-DRAM flags, output-to-DRAM flag, staging bytes)."""
         layers = workload.layers
         n = len(layers)
         index = {layer.name: i for i, layer in enumerate(layers)}
@@ -181,21 +186,18 @@ class SystolicEngine(Engine):
                     last_use[p] = max(last_use[p], i)
                     consumed[p] = True
         capacity = float(self.arch.memory.unified_buffer_bytes)
-        usage = [0.0] * n
-        resident = [False] * n
-        for i, layer in enumerate(layers):
-            size = layer.output_elements * self.a_bytes
-            span = range(i, last_use[i] + 1)
-            if consumed[i] and max(usage[j] for j in span) + size <= capacity:
-                resident[i] = True
-                for j in span:
-                    usage[j] += size
+        size = [layer.output_elements * self.a_bytes for layer in layers]
+        live = [0.0] * n
+        for t in range(n):
+            for j in range(t, last_use[t] + 1):
+                live[j] += size[t]
+        resident = [consumed[t] and max(live[t:last_use[t] + 1]) <= capacity for t in range(n)]
         plan = []
         for i in range(n):
             a_dram = [p is None or not resident[p] for p in producers[i]]
-            out_dram = not resident[i]
-            free = max(0.0, capacity - usage[i])
-            plan.append((a_dram, out_dram, free))
+            own = size[i] + sum(size[p] for p in set(producers[i]) if p is not None)
+            staging = max(0.0, capacity - (live[i] - own))
+            plan.append((a_dram, not resident[i], staging))
         return plan
 
     # ---- layers with MACs -----------------------------------------------------------------

@@ -207,6 +207,16 @@ def choose_tiling(p: TilingProblem) -> Tiling:
         fits &= a_tile <= p.cap_a
     if p.cap_b is not None:
         fits &= b_tile <= p.cap_b
+    # Feasible: every tile within max(buffer, that operand's tile in the all-smallest
+    # candidate). When even the smallest tiles overflow a buffer we model them anyway (`fits`
+    # is False and the engine warns); raising the effective cap this way keeps the feasible set
+    # non-empty and growing with buffer size, so more SRAM can never add traffic.
+    smallest = int(np.flatnonzero((tm == tm.min()) & (tk == tk.min()) & (tn == tn.min()))[0])
+    feasible = c_tile <= max(p.cap_c, float(c_tile[smallest]))
+    if p.cap_a is not None:
+        feasible &= a_tile <= max(p.cap_a, float(a_tile[smallest]))
+    if p.cap_b is not None:
+        feasible &= b_tile <= max(p.cap_b, float(b_tile[smallest]))
 
     # overhead of splitting the temporal dimension
     t_tile = {"m": tm, "k": tk, "n": tn}[temporal]
@@ -226,7 +236,7 @@ def choose_tiling(p: TilingProblem) -> Tiling:
         j = {x: _fetch_position(order, trips, INDEX[x]) for x in "abc"}
         fetch = {x: _refetch(order, trips, INDEX[x], j[x]) for x in "abc"}
         visits = fetch["c"]
-        ok = fits if p.allow_psum_spill else fits & (visits == 1)
+        ok = feasible if p.allow_psum_spill else feasible & (visits == 1)
         a_bytes = a_pass * fetch["a"] if p.a_in_dram else np.zeros_like(a_pass)
         b_bytes = b_total * fetch["b"] if p.b_in_dram else np.zeros(tm.shape)
         psum = c_elems * (visits - 1) * p.acc_elem_bytes
@@ -237,19 +247,13 @@ def choose_tiling(p: TilingProblem) -> Tiling:
     # lexicographic choice over (not fitting, traffic, overhead, steps, order index)
     steps = trips["m"] * trips["k"] * trips["n"]
     for oi, (order, j, fetch, ok, a_b, b_b, c_w, c_r, total) in enumerate(results):
-        any_ok = bool(ok.any())
-        # fall back to the smallest footprint when nothing fits (reported via `fits`)
-        footprint = c_tile + (a_tile if p.cap_a is not None else 0) + (b_tile if p.cap_b is not None else 0)
         # exposed transfer: the first tiles and the last output tile
         a_first = np.where(p.a_in_dram, a_tile, 0.0)
         b_first = np.where(p.b_in_dram, np.minimum(b_tile, b_total), 0.0)
         c_last = np.where(p.c_to_dram, np.minimum(tm, p.m) * np.minimum(tn, p.n)
                           * p.out_elem_bytes, 0.0)
         exposed = np.round(a_first + b_first + c_last, 3)
-        if any_ok:
-            keys = (np.where(ok, 0, 1), np.round(total, 3), np.round(overhead, 3), exposed, steps)
-        else:
-            keys = (np.ones_like(steps), footprint, np.round(total, 3), exposed, steps)
+        keys = (np.where(ok, 0, 1), np.round(total, 3), np.round(overhead, 3), exposed, steps)
         idx = int(np.lexsort(keys[::-1])[0])
         score = (0 if bool(ok[idx]) else 1, float(keys[1][idx]), float(keys[2][idx]),
                  float(keys[3][idx]), int(steps[idx]), oi)
@@ -281,7 +285,7 @@ def choose_tiling(p: TilingProblem) -> Tiling:
                   c_dram_write_bytes=float(c_w[i]), c_dram_read_bytes=float(c_r[i]),
                   a_fetches=int(fetch["a"][i]), b_fetches=int(fetch["b"][i]),
                   c_visits=int(fetch["c"][i]), overhead_cycles=float(overhead[i]),
-                  fits=bool(ok[i]), first_bytes=per_event["a"] + per_event["b"],
+                  fits=bool(fits[i]), first_bytes=per_event["a"] + per_event["b"],
                   last_write_bytes=last_write, class_counts=counts,
                   class_bytes=tuple(class_bytes))
 

@@ -168,8 +168,7 @@ def print_table(rows: Sequence[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Side by side (speedup, energy x: relative to the first arch of each "
-                        "workload)", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+    table = Table(title="Side by side (speedup, energy x: vs the first arch)", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
                   padding=(0, 0), show_edge=False, collapse_padding=True)
     for key, label in TERMINAL_COLUMNS:
         table.add_column(label, justify="left" if key in ("arch", "bound") else "right",

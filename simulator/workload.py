@@ -700,9 +700,11 @@ def workload_from_dict(data: dict, source: str | Path = "<workload>") -> Workloa
     return workload.resolve(source)
 
 
-def load_workload(name_or_path: str | Path, batch: int | None = None) -> Workload:
+def load_workload(name_or_path: str | Path, batch: int | None = None,
+                  input_shapes: dict[str, list[int]] | list[int] | None = None,
+                  skip_unknown: bool = False) -> Workload:
     """Load a workload from a bundled name (`resnet50`), a YAML file, a SCALE-Sim topology CSV
-    or an ONNX model."""
+    or an ONNX model (`input_shapes` and `skip_unknown` apply to ONNX only)."""
     from .config_io import WORKLOAD_DIR, read_yaml, resolve_bundled
 
     path = resolve_bundled(str(name_or_path), WORKLOAD_DIR, (".yaml", ".yml", ".csv", ".onnx"),
@@ -712,7 +714,8 @@ def load_workload(name_or_path: str | Path, batch: int | None = None) -> Workloa
         data = read_scalesim_topology(path)
     elif path.suffix == ".onnx":
         from .importers.onnx import onnx_to_workload_dict
-        data = onnx_to_workload_dict(path, batch=batch)
+        data = onnx_to_workload_dict(path, batch=batch, input_shapes=input_shapes,
+                                     skip_unknown=skip_unknown)
     else:
         data = read_yaml(path)
     if batch is not None:

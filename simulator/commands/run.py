@@ -10,7 +10,9 @@ from ..api import simulate
 from ..arch import load_arch
 from ..errors import NpusimError
 from ..report import files, terminal
+from ..report.progress import progress, progress_enabled
 from ..workload import load_workload
+from .import_onnx import _input_shapes
 from .common import add_arch_options, parse_precision, positive_batch, write_text
 
 FORMATS = ("table", "json", "csv", "md")
@@ -30,17 +32,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="also write an HTML report with plots into DIR")
     parser.add_argument("--trace", default=None, metavar="FILE",
                         help="write a Chrome trace-event timeline (engines that simulate events)")
+    parser.add_argument("--input-shape", action="append", default=[], metavar="[NAME=]SHAPE",
+                        help="ONNX only: fixed input shape with the batch, e.g. 1x3x224x224")
+    parser.add_argument("--skip-unknown", action="store_true",
+                        help="ONNX only: treat ops that cannot be mapped as free pass-through")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     arch = load_arch(args.arch, args.overrides)
-    workload = load_workload(args.workload, batch=positive_batch(args.batch))
+    workload = load_workload(args.workload, batch=positive_batch(args.batch),
+                             input_shapes=_input_shapes(args.input_shape),
+                             skip_unknown=args.skip_unknown)
     precision = parse_precision(args.precision)
     if precision is not None:
         workload.precision = precision
-    result = simulate(arch, workload, trace=bool(args.trace))
+    with progress(f"simulating {workload.name} on {arch.name}",
+                  enabled=progress_enabled(args.quiet)):
+        result = simulate(arch, workload, trace=bool(args.trace))
     if args.trace:
         events = result.trace_events
         if events is None:
@@ -49,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
         write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ns"}), args.trace)
     if args.report:
         from ..report.html import write_report
-        write_report(result, Path(args.report))
+        with progress(f"writing the report into {args.report}",
+                      enabled=progress_enabled(args.quiet)):
+            write_report(result, Path(args.report))
     if args.quiet and args.output is None:
         return 0
     if args.format == "table":

@@ -10,7 +10,11 @@ from .units import energy, nbytes, pct, seconds, si
 
 
 def _console() -> Console:
-    return Console(highlight=False)
+    """A console; when output is piped, wide enough that layer names are not truncated."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, 150))
+    return console
 
 
 def layer_table(result: RunResult) -> Table:
@@ -52,7 +56,7 @@ def summary_lines(result: RunResult) -> list[str]:
         f"latency {seconds(t.latency_s)} ({t.cycles:,} cycles at {result.arch['clock_mhz']} MHz), "
         f"{si(t.tops * 1e12, 'OP/s')} achieved of {si(result.roofline.get('peak_ops_per_s', 0), 'OP/s')} peak, "
         f"utilization {pct(t.utilization)}",
-        f"energy {energy(t.energy_pj)} ({si(t.tops_per_watt, 'TOPS/W')}), "
+        f"energy {energy(t.energy_pj)} ({t.tops_per_watt:.3g} TOPS/W), "
         f"DRAM {nbytes(t.dram_read_bytes)} read / {nbytes(t.dram_write_bytes)} written, "
         f"stalls {pct(t.stall_cycles / t.cycles if t.cycles else 0)} of cycles",
     ]

@@ -57,6 +57,7 @@ class ResultStore:
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
+        self._seq: int | None = None  # completion order, kept in memory (no scan per insert)
         if not create and not self.path.exists():
             raise NpusimError("results file not found", file=self.path,
                               fix="give the file written by `npusim sweep -o`")
@@ -106,6 +107,7 @@ class ResultStore:
         if fresh:
             with self.conn:
                 self.conn.execute("DELETE FROM results")
+            self._seq = None
         elif stored is not None and stored != fingerprint:
             raise NpusimError(
                 "this results file holds a sweep over a different base arch, workloads or "
@@ -121,8 +123,10 @@ class ResultStore:
 
     def add(self, row: dict[str, Any]) -> None:
         """Insert (or replace, for a retried error) one finished point and commit it."""
-        seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM results").fetchone()[0]
-        values = dict(row, seq=seq)
+        if self._seq is None:
+            self._seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM results").fetchone()[0]
+        self._seq += 1
+        values = dict(row, seq=self._seq)
         names = [name for name in (*TABLE_COLUMNS, "eval_s", "seq") if name in values]
         with self.conn:
             self.conn.execute(

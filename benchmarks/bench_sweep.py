@@ -1,0 +1,80 @@
+"""Sweep speed: 1,000 design points of ResNet-50 on the systolic (TPUv1-like) engine.
+
+Target (issue 6): 1,000 points in under 60 s on 2 cores. Prints the per-point cost split
+(engine vs sweep overhead, measured in this process) and the end-to-end rate of `run_sweep`
+with a process pool into a fresh SQLite file.
+
+    python benchmarks/bench_sweep.py [--points 1000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from simulator.sweep import WorkerContext, evaluate_task, run_sweep  # noqa: E402
+from simulator.sweep_spec import SweepFile, build_sweep  # noqa: E402
+
+
+def make_sweep(points: int):
+    """rows x cols x unified-buffer sizes, trimmed to `points` design points."""
+    rows = [16 * i for i in range(2, 18)]                      # 32..272 in steps of 16
+    spec = SweepFile(name="bench", base="tpu_v1", workloads=["resnet50"], vary={
+        "array.rows": rows, "array.cols": rows,
+        "memory.unified_buffer_bytes": {"start": 262144, "stop": 33554432, "num": 8, "log": True},
+    })
+    sweep = build_sweep(spec)
+    sweep.points = sweep.points[:points]
+    return sweep
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    sweep = make_sweep(args.points)
+    print(f"sweep file validated: {len(sweep.points)} points in {time.perf_counter() - t0:.2f} s")
+
+    # per-point cost in this process (warm): total vs engine alone
+    ctx = WorkerContext(sweep.base_arch, sweep.workloads, source=sweep.source)
+    tasks = sweep.tasks()[:20]
+    evaluate_task(ctx, tasks[0])  # warm caches (energy/area tables, imports)
+    totals = []
+    for task in tasks:
+        start = time.perf_counter()
+        row = evaluate_task(ctx, task)
+        totals.append(time.perf_counter() - start)
+        assert row["status"] == "ok", row["error"]
+    from simulator.api import simulate
+    arch = sweep.arch_for(tasks[0][1])
+    engine = []
+    for _ in range(10):
+        start = time.perf_counter()
+        simulate(arch, sweep.workloads["resnet50"])
+        engine.append(time.perf_counter() - start)
+    per_point = statistics.median(totals)
+    print(f"one point, in process: {per_point * 1e3:.1f} ms median "
+          f"(api.simulate alone {statistics.median(engine) * 1e3:.1f} ms; overhead = arch "
+          f"validation, area, result JSON)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "bench.sqlite"
+        summary = run_sweep(sweep, store, workers=args.workers)
+        size_mb = store.stat().st_size / 1e6
+    print(f"run_sweep, {args.workers} workers: {summary.computed} points in "
+          f"{summary.elapsed_s:.1f} s = {summary.points_per_s:.1f} points/s "
+          f"({summary.errors} errors, {summary.invalid} invalid); store {size_mb:.0f} MB")
+    print(f"time for 1,000 points: {1000 / summary.points_per_s:.1f} s (target < 60 s on 2 cores)")
+
+
+if __name__ == "__main__":
+    main()

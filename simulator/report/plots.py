@@ -324,39 +324,45 @@ def compare_bars_figure(rows: Sequence[dict], group_key: str = "workload",
     groups = list(dict.fromkeys(r[group_key] for r in rows))
     series = list(dict.fromkeys(r[series_key] for r in rows))
     colors = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(series)}
-    metrics = (("latency_s", "latency (s)", True), ("energy_pj", "energy (J)", True),
-               ("tops", "achieved TOPS", True), ("tops_per_watt", "TOPS/W", True),
-               ("utilization", "MAC utilization (%)", False))
+    metrics = (("latency_s", "latency", "s"), ("energy_pj", "energy", "J"),
+               ("tops", "achieved throughput", "OP/s"), ("tops_per_watt", "efficiency", "OP/s/W"),
+               ("utilization", "MAC utilization (%)", None))
+    scale = {"energy_pj": 1e-12, "tops": 1e12, "tops_per_watt": 1e12, "utilization": 100.0}
     fig = _figure(max(8.0, 1.6 * len(groups) * max(len(series), 1) + 3), 6.5)
     axes = fig.subplots(2, 3).ravel()
     width = 0.8 / max(len(series), 1)
     by_key = {(r[group_key], r[series_key]): r for r in rows}
-    for ax, (key, label, log) in zip(axes, metrics):
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    for ax, (key, label, unit) in zip(axes, metrics):
+        values = []
         for j, s in enumerate(series):
             xs, vals = [], []
             for i, g in enumerate(groups):
                 row = by_key.get((g, s))
                 if row is None:
                     continue
-                value = row[key]
-                if key == "energy_pj":
-                    value *= 1e-12
-                if key == "utilization":
-                    value *= 100
                 xs.append(i + (j - (len(series) - 1) / 2) * width)
-                vals.append(value)
+                vals.append(row[key] * scale.get(key, 1.0))
             ax.bar(xs, vals, width=width, color=colors[s], label=s)
+            values += vals
         ax.set_xticks(range(len(groups)))
         ax.set_xticklabels(groups, rotation=20, fontsize=8)
-        ax.set_title(label)
-        if log and all(r[key] > 0 for r in rows):
+        ax.set_title(f"{label} ({unit})" if unit else label)
+        positive = [v for v in values if v > 0]
+        # bars start at zero on a linear axis; only a spread over 30x switches to log
+        if unit and positive and len(positive) == len(values) and max(positive) / min(positive) > 30:
             ax.set_yscale("log")
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.set_title(f"{label} ({unit}, log scale)")
+        if unit:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p, u=unit: si(v, u)))
         ax.grid(True, axis="y", alpha=0.3)
     axes[-1].axis("off")
     handles, labels = axes[0].get_legend_handles_labels()
     axes[-1].legend(handles, labels, loc="center", title=series_key)
-    fig.suptitle("Side by side (lower latency and energy are better; higher TOPS, TOPS/W, "
-                 "utilization are better)", fontsize=9)
+    fig.suptitle("Side by side (lower latency and energy are better; higher throughput, "
+                 "efficiency and utilization are better)", fontsize=9)
     return fig
 
 

@@ -160,7 +160,7 @@ def utilization_by_pe(rows: Sequence[dict[str, Any]]) -> tuple[list[int], list[s
 
 def flat_row(row: dict[str, Any], fields: Sequence[str], on_front: bool, ok: bool) -> dict:
     """A CSV row: the varied fields as columns, then the figures."""
-    out: dict[str, Any] = {"workload": row["workload"]}
+    out: dict[str, Any] = {"key": row["key"], "workload": row["workload"]}
     out.update({f: row["point"].get(f) for f in fields})
     out["status"] = row["status"]
     out.update({name: row.get(name) for name, _ in FIGURE_COLUMNS})

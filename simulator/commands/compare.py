@@ -66,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", default=None, help="write the output to this file")
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="also write compare.html with grouped bars and overlaid rooflines")
+    parser.add_argument("--ascii", action="store_true",
+                        help="with the table: also draw each run's roofline and latency bars "
+                        "as text")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bar; print only errors (and --format output)")
     parser.set_defaults(func=run)
@@ -189,6 +192,20 @@ def print_table(rows: Sequence[dict]) -> None:
                           markup=False)
 
 
+def print_ascii(results: Sequence[RunResult], rows: Sequence[dict]) -> None:
+    """A text roofline per run, then latency as bars (the terminal plus of `--ascii`)."""
+    from ..report import ascii
+    from ..roofline import roofline_plot_data
+
+    for r in results:
+        if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s"):
+            print(f"\nroofline: {r.workload.get('name')} on {r.arch.get('name')}")
+            print(ascii.roofline(roofline_plot_data(r)))
+    print("\nlatency")
+    print(ascii.bars([f"{row['workload']} / {row['arch']}" for row in rows],
+                     [row["latency_s"] for row in rows], "s"))
+
+
 def _rich_escape(text: str) -> str:
     from rich.markup import escape
     return escape(str(text))
@@ -241,6 +258,8 @@ def run(args: argparse.Namespace) -> int:
             write_text(to_markdown(rows), args.output)
         elif not args.quiet:
             print_table(rows)
+            if args.ascii:
+                print_ascii(results, rows)
     elif args.format == "json":
         write_text(to_json(rows), args.output)
     elif args.format == "csv":

@@ -137,9 +137,11 @@ def arch_rows(result: RunResult) -> list[tuple[str, str]]:
 
 def totals_rows(result: RunResult) -> list[tuple[str, str]]:
     t = result.totals
+    batch = int(result.workload.get("batch", 1) or 1)
     rows = [
         ("latency", f"{seconds(t.latency_s)} ({t.cycles:,} cycles)"),
-        ("throughput", f"{si(t.tops * 1e12, 'OP/s')} achieved ({si(1 / t.latency_s, 'inferences/s') if t.latency_s else '-'} at batch {result.workload.get('batch', 1)})"),
+        ("throughput", f"{si(t.tops * 1e12, 'OP/s')} achieved"
+         + (f", {batch / t.latency_s:,.1f} inferences/s at batch {batch}" if t.latency_s else "")),
         ("MACs", f"{si(t.macs)} ({t.ops:,} ops)"),
         ("MAC utilization", pct(t.utilization)),
         ("energy", f"{energy(t.energy_pj)} ({si(t.tops_per_watt, 'TOPS/W')})"),

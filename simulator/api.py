@@ -56,6 +56,7 @@ def simulate(arch: ArchBase | str, workload: Workload | str,
         arch=arch_summary(arch), workload=summary, layers=layers, peak_macs_per_cycle=peak,
         clock_hz=arch.clock_hz, roofline=roofs.as_dict(), assumptions=engine.assumptions(),
         warnings=engine.warnings(), version=__version__)
+    result.totals.engine_totals = engine.engine_totals()
     area = area_for(arch)
     if area is not None:
         result.totals.area_mm2 = area.area_mm2

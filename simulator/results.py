@@ -86,6 +86,11 @@ class Totals(BaseModel):
         None, description="modelled chip area at the arch's node, mm^2 (simulator.area; None: no model)")
     area_breakdown_mm2: dict[str, float] = Field(
         default_factory=dict, description="area by component: mac, pe_registers, sram:<name>, ...")
+    engine_totals: dict[str, float] = Field(
+        default_factory=dict,
+        description="engine-specific run-level figures that are not sums over layers, with units "
+                    "in their names (e.g. tensorcore: weight_preload_bytes, a one-time cost "
+                    "outside the per-run cycles and traffic)")
 
 
 class RunResult(BaseModel):

@@ -121,6 +121,13 @@ class CompilerConfig(StrictModel):
         "split", description="split: every layer across all cores, layer by layer; pipeline: "
                              "consecutive layers on different cores, overlapped by tile")
     fusion: bool = Field(True, description="fuse conv + activation/pool/add post-ops")
+    weight_residency: Literal["stream", "resident"] = Field(
+        "resident",
+        description="stream: every frame loads all weights from DRAM (cold start, or several "
+                    "models time-sharing the SRAM); resident: steady-state streaming inference, "
+                    "the compiler keeps the weights that pay off in the shared SRAM across "
+                    "frames (loaded once with the model, reported as weight_preload_bytes) "
+                    "and streams the rest")
 
 
 class TensorCoreArch(ArchBase):

@@ -52,6 +52,11 @@ class Engine(ABC):
         """Aggregate on-chip SRAM bandwidth, for the SRAM roof (None if not modelled)."""
         return None
 
+    def engine_totals(self) -> dict[str, float]:
+        """Run-level engine-specific figures of the last `simulate` call that are not sums
+        over layers (units in the key names); copied into `RunResult.totals.engine_totals`."""
+        return {}
+
 
 def engine_for(arch: ArchBase, precision: Precision | None = None) -> Engine:
     """Instantiate the engine for an arch's `kind` (imported lazily: each engine is optional)."""

@@ -8,9 +8,18 @@ Steps (docs/models/tensorcore.md gives the rules in prose):
    cannot apply becomes a separate vector-unit unit. Non-MAC layers run on a core when it
    hard-wires them, else on the vector unit; concat/flatten are views (no data moves).
 2. **Allocation.** Each unit's output tensor stays in the shared SRAM when, over its lifetime
-   (producer to last consumer), the live tensors still fit next to the weight staging area;
-   otherwise it lives in DRAM (greedy interval allocation in production order). The network
-   input and the final output are in DRAM; weights always come from DRAM.
+   (producer to last consumer), the live tensors still fit next to the weight staging area and
+   the resident weights; otherwise it lives in DRAM (greedy interval allocation in production
+   order). The network input and the final output are in DRAM.
+   **Weight residency** (`compiler.weight_residency`). `stream`: every run loads all weights
+   from DRAM. `resident` (steady-state streaming inference): the compiler first compiles a
+   streaming plan to measure, exactly, the DRAM bytes each unit's weights cost per run and the
+   DRAM bytes each activation tensor would cost if it spilled; then it admits units' weights
+   to a resident SRAM region greedily in decreasing order of DRAM bytes saved per byte of SRAM
+   (ties: layer order), each admission only if the weight bytes it saves exceed the activation
+   spill traffic that the smaller activation budget causes (the allocation is re-run for each
+   candidate). Resident weights are loaded once with the model (`resident_weight_bytes`, not
+   part of a run) and are still routed SRAM -> cores every run.
 3. **Tiling.** Tiles are sized to half of each core buffer (ping-pong). Conv/linear:
    tile = (output pixels) x (output channels, multiples of the array width) x (input channels,
    split only when the weights of one array-width of channels do not fit); the loop order
@@ -29,7 +38,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from ..arch.common import Precision
@@ -204,9 +213,12 @@ class Tiling:
 class Compiler:
     """Builds the instruction stream for one workload on one tensor-core arch."""
 
-    def __init__(self, arch: TensorCoreArch, precision: Precision, workload: Workload) -> None:
+    def __init__(self, arch: TensorCoreArch, precision: Precision, workload: Workload,
+                 residency: str | None = None) -> None:
         self.arch = arch
         self.wl = workload
+        self.precision = precision
+        self.residency = residency or arch.compiler.weight_residency
         self.ab = precision.activation_bits / 8
         self.wb = precision.weight_bits / 8
         self.accb = precision.accumulator_bits / 8
@@ -232,6 +244,13 @@ class Compiler:
         self._staging: dict[tuple, deque] = {}
         self._next_core = 0
         self._unit_floor = 0.0
+        # weight residency (step 2) and the byte counts the residency planner reads
+        self.resident_units: set[int] = set()
+        self.resident_weight_bytes = 0
+        self.weight_bytes_of: dict[int, int] = {}          # unit -> stored weight bytes
+        self.weight_dram_bytes: dict[int, int] = defaultdict(int)  # unit -> streamed per run
+        self.tensor_dram_bytes: dict[str, int] = defaultdict(int)  # DMA bytes if in DRAM
+        self.tensor_sram_extra_bytes: dict[str, int] = defaultdict(int)  # host fallback, if in SRAM
 
     # ------------------------------------------------------------------ resources
     def port(self, client: str | int) -> str:
@@ -265,6 +284,7 @@ class Compiler:
         route op (the block has arrived when it is done)."""
         nbytes = max(1, int(math.ceil(nbytes)))
         bank = self.bank(tensor.base_bank, block)
+        self.tensor_dram_bytes[tensor.name] += nbytes  # a DMA load if the tensor is in DRAM
         if tensor.in_dram:
             queue = self._staging.setdefault(stream, deque())
             slot_dep = queue[0] if len(queue) >= 2 else None
@@ -290,6 +310,7 @@ class Compiler:
         DRAM. Records the write so that consumers can depend on these rows."""
         nbytes = max(1, int(math.ceil(nbytes)))
         bank = self.bank(tensor.base_bank, block)
+        self.tensor_dram_bytes[tensor.name] += nbytes  # a DMA store if the tensor is in DRAM
         last = self.emit("route_out", layer, (self.port(src), bank),
                          self._xfer(nbytes, min(self.port_bw, self.bank_bw)),
                          self.arch.bridge.hop_latency_cycles, deps, key, nbytes, label)
@@ -315,6 +336,7 @@ class Compiler:
         bank = self.bank(7 * unit_i + 3, block)
         stream = ("w", unit_i, tuple(dests))
         if from_dram:
+            self.weight_dram_bytes[unit_i] += nbytes
             queue = self._staging.setdefault(stream, deque())
             slot_dep = queue[0] if len(queue) >= 2 else None
             load = self.emit("dma_load", layer, ("dram", self.port("dma")),
@@ -408,7 +430,8 @@ class Compiler:
             i = j
 
     # ------------------------------------------------------------------ step 2: allocation
-    def allocate(self) -> None:
+    def make_tensors(self) -> None:
+        """One tensor per unit output (plus the network input) with its lifetime in units."""
         wl = self.wl
         first = wl.layers[0]
         in_shape = first.input_shapes[0] if first.input_shapes else (1,)
@@ -427,8 +450,18 @@ class Compiler:
         last = self.tensors[self.units[-1].output]
         last.in_dram = True
         last.last_use = len(self.units)
-        budget = self.arch.sram.size_bytes - self.arch.sram.weight_staging_bytes
+
+    def activation_budget_bytes(self, resident_bytes: int = 0) -> int:
+        """Shared SRAM left to activations: size - weight staging - resident weights."""
+        return self.arch.sram.size_bytes - self.arch.sram.weight_staging_bytes - resident_bytes
+
+    def spilled(self, budget: int) -> list[str]:
+        """Tensors that go to DRAM with `budget` bytes of SRAM for activations: greedy interval
+        allocation in production order (a tensor stays on chip when it fits at every unit of
+        its lifetime next to those already placed). The network input and output are in DRAM
+        regardless and are not listed."""
         occupancy = [0] * (len(self.units) + 1)
+        out = []
         for t in self.tensors.values():
             if t.in_dram or t.producer is None:
                 continue
@@ -437,7 +470,52 @@ class Compiler:
                 for k in span:
                     occupancy[k] += t.nbytes
             else:
-                t.in_dram = True
+                out.append(t.name)
+        return out
+
+    def allocate(self) -> None:
+        self.make_tensors()
+        if self.residency == "resident":
+            self.plan_residency()
+        for name in self.spilled(self.activation_budget_bytes(self.resident_weight_bytes)):
+            self.tensors[name].in_dram = True
+
+    def plan_residency(self) -> None:
+        """Choose the units whose weights stay resident in the shared SRAM across runs.
+
+        Exact byte counts come from a streaming compile of the same workload (tiling, and
+        therefore every block transfer, does not depend on the allocation): per unit, the
+        weight bytes it loads from DRAM per run (more than its weights when blocks are
+        re-fetched per pixel tile); per tensor, the DMA bytes it moves if it lives in DRAM.
+        Greedy (a knapsack heuristic): candidates by DRAM bytes saved per SRAM byte, largest
+        first, ties in layer order; a candidate is admitted when it fits what is left of
+        size - staging and the DRAM bytes it saves exceed the extra activation spill traffic
+        of the reduced activation budget. Per-run DRAM bytes therefore never exceed streaming.
+        """
+        dry = Compiler(self.arch, self.precision, self.wl, residency="stream")
+        dry.compile()
+
+        def spill_bytes(budget: int) -> int:
+            return sum(dry.tensor_dram_bytes[n] - dry.tensor_sram_extra_bytes[n]
+                       for n in self.spilled(budget))
+
+        for u, unit in enumerate(self.units):
+            if unit.kind == "mac" and unit.engine == "core" and dry.weight_dram_bytes.get(u):
+                head = self.wl.layers[unit.layer]
+                self.weight_bytes_of[u] = int(math.ceil(head.weight_params * self.wb))
+        candidates = sorted((u for u, w in self.weight_bytes_of.items() if w > 0),
+                            key=lambda u: (-dry.weight_dram_bytes[u] / self.weight_bytes_of[u], u))
+        room = self.activation_budget_bytes()
+        current = spill_bytes(room)
+        for u in candidates:
+            w = self.weight_bytes_of[u]
+            if self.resident_weight_bytes + w > room:
+                continue
+            trial = spill_bytes(room - self.resident_weight_bytes - w)
+            if dry.weight_dram_bytes[u] > trial - current:
+                self.resident_units.add(u)
+                self.resident_weight_bytes += w
+                current = trial
 
     # ------------------------------------------------------------------ step 3-5: ops
     def compile(self) -> list[Op]:
@@ -607,7 +685,10 @@ class Compiler:
         k_all = spec.cin if spec.groups == 1 else spec.cin_g
         # all of the unit's weights fit the staging area: each block comes from DRAM once
         weights_fit = head.weight_params * self.wb <= self.arch.sram.weight_staging_bytes
+        # resident weights are already in the shared SRAM (loaded with the model): routed only
+        resident = u in self.resident_units
         self._w_staged: set = set()
+        w_ordinal: dict[tuple, int] = {}
         # per-core step lists (lockstep across cores so that shared blocks can be multicast)
         plans = []
         for core, m0, m1, n0, n1 in shares:
@@ -682,9 +763,13 @@ class Compiler:
                             else:
                                 nbytes = (nb[1] - nb[0]) * (kb[1] - kb[0]) * spec.taps * self.wb
                             if spec.weights_from_dram:
-                                staged = weights_fit and key in self._w_staged
+                                staged = resident or (weights_fit and key in self._w_staged)
                                 self._w_staged.add(key)
-                                rid = self.weight_block(u, layer_i, nb[0] // self.cols + kb[0],
+                                # tile-interleaved: the unit's weight blocks take consecutive
+                                # banks in emission order, so blocks routed to different cores
+                                # in the same step sit in different banks
+                                ordinal = w_ordinal.setdefault(key, len(w_ordinal))
+                                rid = self.weight_block(u, layer_i, ordinal,
                                                         nbytes, ds, deps, base - 1 + 0.15,
                                                         not staged, f"{head.name} w")
                             else:
@@ -848,8 +933,8 @@ class Compiler:
                    deps: list[int], key: float) -> int:
         """Host fallback: the tensor must be in DRAM (a DMA store first if it is in SRAM), then
         the host reads it over the DRAM interface."""
+        self.tensor_sram_extra_bytes[tensor.name] += int(nbytes)
         if not tensor.in_dram:
-            bank = self.bank(tensor.base_bank, block)
             deps = [self.emit("dma_store", layer_i, ("dram", self.port("dma")),
                               self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
                               self.dram_latency, deps, key - 0.5, int(nbytes),
@@ -861,8 +946,8 @@ class Compiler:
                     deps: list[int], key: float, rows: tuple[int, int]) -> int:
         last = self.emit("host_write", layer_i, ("dram",), self._xfer(nbytes, self.dram_bw),
                          self.dram_latency, deps, key, int(nbytes), "host write")
+        self.tensor_sram_extra_bytes[tensor.name] += int(nbytes)
         if not tensor.in_dram:
-            bank = self.bank(tensor.base_bank, block)
             last = self.emit("dma_load", layer_i, ("dram", self.port("dma")),
                              self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
                              self.dram_latency, [last], key + 0.1, int(nbytes), "reload")

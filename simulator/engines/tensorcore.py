@@ -17,6 +17,11 @@ simpy; this module turns op timings into per-layer `LayerResult`s:
 * **Traffic.** DRAM: DMA loads/stores (and host reads/writes). Shared SRAM: route-ins and DMA
   stores read it (a multicast reads once), route-outs and DMA loads write it. Bridge: bytes per
   destination port.
+* **Weight residency.** With `compiler.weight_residency: resident` the weights the compiler
+  keeps in the shared SRAM are loaded once with the model: their DRAM bytes, time and energy are
+  not in any layer (per-run figures are steady state); `engine_totals()` reports them
+  (`weight_preload_bytes`, `weight_preload_cycles` at the DRAM bandwidth,
+  `weight_preload_energy_pj`). Their SRAM -> core routes are in every run.
 * **Energy.** MACs; core buffers (`sram:core_input`, `sram:core_weight`, `sram:core_output`)
   by their size; `sram:shared` per byte at the bank size; `bridge` per byte per destination;
   `dram`; `vector` (vector unit) and `core_vector` (the cores' hard-wired element ops).
@@ -68,6 +73,7 @@ class TensorCoreEngine(Engine):
         self.compiler: Compiler | None = None
         self.timing: dict[int, OpTiming] = {}
         self.ops: list[Op] = []
+        self._engine_totals: dict[str, float] = {}
 
     def peak_macs_per_cycle(self) -> float:
         return float(self.arch.peak_macs_per_cycle)
@@ -86,7 +92,15 @@ class TensorCoreEngine(Engine):
             "per-layer cycles are the cycles each layer adds to the completion frontier "
             "(they sum to the total)",
             "tensors stay in the shared SRAM when they fit over their lifetime, else go to DRAM; "
-            "weights stream from DRAM through an SRAM staging area",
+            "streamed weights come from DRAM through an SRAM staging area",
+            ("weight residency: resident (steady-state streaming inference): weights the compiler "
+             "keeps in the shared SRAM are loaded once with the model and cost no per-frame DRAM "
+             "traffic (one-time load reported as totals.engine_totals.weight_preload_bytes, not in "
+             "per-frame cycles, traffic or energy); they are still routed SRAM -> cores every "
+             "frame, and their space is taken from the activations' SRAM budget"
+             if a.compiler.weight_residency == "resident" else
+             "weight residency: stream (cold start / SRAM time-shared between models): every "
+             "frame loads all weights from DRAM"),
             f"ops the cores do not hard-wire run on the {a.vector_unit.location} vector unit at "
             f"{a.vector_unit.ops_per_cycle:g} element ops/cycle with an SRAM/DRAM round trip",
             "LSTM gate matmuls of all steps run as one GEMM (step dependency not modelled)",
@@ -98,6 +112,9 @@ class TensorCoreEngine(Engine):
     def trace_events(self) -> list[dict] | None:
         return self._trace
 
+    def engine_totals(self) -> dict[str, float]:
+        return dict(self._engine_totals)
+
     # ------------------------------------------------------------------------------------
     def simulate(self, workload: Workload) -> list[LayerResult]:
         compiler = Compiler(self.arch, self.precision, workload)
@@ -105,6 +122,15 @@ class TensorCoreEngine(Engine):
         timing = simulate_ops(ops)
         self.compiler, self.ops, self.timing = compiler, ops, timing
         self._warnings = list(compiler.warnings)
+        preload = compiler.resident_weight_bytes
+        self._engine_totals = {
+            "weight_preload_bytes": float(preload),
+            "weight_preload_cycles": (float(math.ceil(preload / self.arch.dram_bytes_per_cycle))
+                                      if preload else 0.0),
+            "weight_preload_energy_pj": preload * self.energy.dram_pj_per_byte,
+            "resident_weight_layers": float(len(compiler.resident_units)),
+            "activation_sram_budget_bytes": float(compiler.activation_budget_bytes(preload)),
+        }
         names = [l.name for l in workload.layers]
         self._trace = (_trace_events(ops, timing, self.arch.clock_mhz, names)
                        if self.trace_enabled else None)
@@ -156,6 +182,7 @@ class TensorCoreEngine(Engine):
             dram_r = dram_w = sram_r = sram_w = bridge = port_bytes = 0
             multicast_saved = 0
             weight_routed = input_routed = out_routed = 0
+            dram_by_operand: dict[str, int] = defaultdict(int)
             for op in layer_ops:
                 t = timing[op.id]
                 for r in op.resources:
@@ -165,6 +192,11 @@ class TensorCoreEngine(Engine):
                     wait["core" if cat == "compute" else cat] += t.start - t.ready
                 ports = sum(1 for r in op.resources if r.startswith("port"))
                 port_bytes += op.nbytes * ports
+                if op.kind in ("dma_load", "host_read"):
+                    # operand names as the other engines: filter (weights), ifmap, ofmap
+                    dram_by_operand["filter" if op.label.endswith(" w") else "ifmap"] += op.nbytes
+                elif op.kind in ("dma_store", "host_write"):
+                    dram_by_operand["ofmap"] += op.nbytes
                 if op.kind == "dma_load":
                     dram_r += op.nbytes
                     sram_w += op.nbytes
@@ -241,6 +273,10 @@ class TensorCoreEngine(Engine):
             }
             if i in compiler.analytic:
                 extra["analytic_compute_cycles_one_core"] = compiler.analytic[i]
+            resident = [u for u in compiler.resident_units if compiler.units[u].layer == i]
+            if resident:
+                extra["weights_resident"] = True
+                extra["weight_preload_bytes"] = sum(compiler.weight_bytes_of[u] for u in resident)
             if i in fused_into:
                 extra["fused_into"] = fused_into[i]
             results.append(LayerResult(
@@ -252,6 +288,7 @@ class TensorCoreEngine(Engine):
                 sram_read_bytes=int(sram_r), sram_write_bytes=int(sram_w),
                 sram_bytes_by_operand={"input": int(input_routed), "weights": int(weight_routed),
                                        "output": int(out_routed)},
+                dram_bytes_by_operand=dict(dram_by_operand),
                 utilization=macs / (cycles * peak) if cycles else 0.0, **extra))
         return results
 

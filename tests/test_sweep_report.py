@@ -27,7 +27,7 @@ def test_report_csv_front_and_plots(tmp_path, capsys):
     summary = run_sweep(path, store, workers=1, evaluate=fake_evaluate)
     assert summary.computed == 24  # 12 points x 2 workloads
     out_csv, plots = tmp_path / "r.csv", tmp_path / "plots"
-    assert main(["sweep-report", str(store), "--csv", str(out_csv), "--plots", str(plots)]) == 0
+    assert main(["sweep-report", str(store), "--csv", str(out_csv)]) == 0
     text = capsys.readouterr().out
     assert "Pareto front" in text and "all workloads (sum)" in text and "area_mm2 <= 0.05" in text
     rows = list(csv.DictReader(out_csv.open()))
@@ -40,10 +40,11 @@ def test_report_csv_front_and_plots(tmp_path, capsys):
     front_keys = {r["key"] for r in rows if r["pareto"] == "True" and r["workload"] == "tiny"}
     assert fastest["key"] in front_keys
     assert all(r["feasible"] == "False" for r in rows if float(r["area_mm2"]) > 0.05)
-    assert sorted(p.name for p in plots.iterdir()) == sorted(
-        f"{w}_{k}.png" for w in ("tiny", "tiny_b2", "all_workloads_sum")
-        for k in ("heatmap", "pareto", "sram_tradeoff", "utilization")
-        if not (w == "all_workloads_sum" and k == "utilization"))
+    # plots for one workload (matplotlib is slow; one set is enough to check they are drawn)
+    assert main(["sweep-report", str(store), "--workload", "tiny", "--plots", str(plots)]) == 0
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "tiny_heatmap.png", "tiny_pareto.png", "tiny_sram_tradeoff.png", "tiny_utilization.png"]
+    assert all(p.stat().st_size > 10_000 for p in plots.iterdir())
 
 
 def test_combined_rows_sum_workloads():

@@ -226,7 +226,8 @@ class Sweep:
         """Identifies what points are evaluated on (not which points): base arch, workloads,
         npusim version. A store with another fingerprint must not be resumed."""
         blob = json.dumps({"base": self.base_arch,
-                           "workloads": {k: w.model_dump(mode="json")
+                           # the workload's file path is not part of its identity
+                           "workloads": {k: w.model_dump(mode="json", exclude={"source"})
                                          for k, w in sorted(self.workloads.items())},
                            "version": version}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()

@@ -6,6 +6,10 @@
    run inside its own window, so each serialised resource's busy time fits in it).
 2. Halving the bridge bandwidth never makes a layer faster: every resource serves its ops in a
    fixed program order, so start times are max-plus functions of the durations (monotone).
+   The residency plan depends on bytes only, not on bandwidths, so this holds in both modes.
+3. Resident weights never increase per-frame DRAM traffic versus streaming: the planner admits
+   a layer's weights only when the weight bytes it saves exceed the activation spills it causes.
+Both weight-residency modes are exercised; small SRAM sizes make the trade-off bite.
 """
 
 from __future__ import annotations
@@ -41,14 +45,21 @@ def small_net(draw):
 
 
 ARCH_VARIANTS = st.sampled_from(["bpu", "bpu_no_hswish"])
+RESIDENCY = st.sampled_from(["stream", "resident"])
+# 8 MiB (bpu), 512 KiB and 300 KiB of shared SRAM (staging 256 KiB): the last two leave 256 KiB
+# and 44 KiB to share between resident weights and activations
+SRAM_BYTES = st.sampled_from([8388608, 524288, 307200])
 SETTINGS = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
-@given(small_net(), ARCH_VARIANTS, st.sampled_from([1, 2]), st.booleans())
-def test_cycles_never_beat_compute_bridge_or_dram_bound(wl, arch_name, cores, fusion):
-    arch = load_arch(arch_name, [f"cores={cores}", f"compiler.fusion={str(fusion).lower()}"])
+@given(small_net(), ARCH_VARIANTS, st.sampled_from([1, 2]), st.booleans(), RESIDENCY, SRAM_BYTES)
+def test_cycles_never_beat_compute_bridge_or_dram_bound(wl, arch_name, cores, fusion, residency,
+                                                        sram_bytes):
+    arch = load_arch(arch_name, [f"cores={cores}", f"compiler.fusion={str(fusion).lower()}",
+                                 f"compiler.weight_residency={residency}",
+                                 f"sram.size_bytes={sram_bytes}"])
     result = simulate(arch, wl)
     for layer in result.layers:
         if layer.cycles == 0:
@@ -62,12 +73,14 @@ def test_cycles_never_beat_compute_bridge_or_dram_bound(wl, arch_name, cores, fu
 
 
 @SETTINGS
-@given(small_net(), st.sampled_from(["split", "pipeline"]), st.sampled_from([64, 16, 3]))
-def test_halving_bridge_bandwidth_never_makes_a_layer_faster(wl, placement, port_bw):
-    fast = load_arch("bpu", [f"compiler.placement={placement}",
-                             f"bridge.bytes_per_cycle_per_port={port_bw}"])
-    slow = load_arch("bpu", [f"compiler.placement={placement}",
-                             f"bridge.bytes_per_cycle_per_port={port_bw / 2}"])
+@given(small_net(), st.sampled_from(["split", "pipeline"]), st.sampled_from([64, 16, 3]), RESIDENCY,
+       SRAM_BYTES)
+def test_halving_bridge_bandwidth_never_makes_a_layer_faster(wl, placement, port_bw, residency,
+                                                             sram_bytes):
+    common = [f"compiler.placement={placement}", f"compiler.weight_residency={residency}",
+              f"sram.size_bytes={sram_bytes}"]
+    fast = load_arch("bpu", common + [f"bridge.bytes_per_cycle_per_port={port_bw}"])
+    slow = load_arch("bpu", common + [f"bridge.bytes_per_cycle_per_port={port_bw / 2}"])
     a, b = simulate(fast, wl), simulate(slow, wl)
     assert b.totals.cycles >= a.totals.cycles
     for fast_layer, slow_layer in zip(a.layers, b.layers):
@@ -75,3 +88,27 @@ def test_halving_bridge_bandwidth_never_makes_a_layer_faster(wl, placement, port
         assert slow_layer.finish_cycle is None or slow_layer.finish_cycle >= fast_layer.finish_cycle
         if placement == "split":
             assert slow_layer.cycles >= fast_layer.cycles
+
+
+@SETTINGS
+@given(small_net(), ARCH_VARIANTS, st.sampled_from(["split", "pipeline"]), st.booleans(),
+       SRAM_BYTES)
+def test_resident_weights_never_increase_per_frame_dram_traffic(wl, arch_name, placement, fusion,
+                                                                sram_bytes):
+    common = [f"compiler.placement={placement}", f"compiler.fusion={str(fusion).lower()}",
+              f"sram.size_bytes={sram_bytes}"]
+    stream = simulate(load_arch(arch_name, common + ["compiler.weight_residency=stream"]), wl)
+    res = simulate(load_arch(arch_name, common + ["compiler.weight_residency=resident"]), wl)
+    dram = lambda r: r.totals.dram_read_bytes + r.totals.dram_write_bytes  # noqa: E731
+    assert dram(res) <= dram(stream)
+    preload = res.totals.engine_totals["weight_preload_bytes"]
+    # the resident region fits next to the staging area; streaming preloads nothing
+    assert 0 <= preload <= sram_bytes - 262144
+    assert stream.totals.engine_totals["weight_preload_bytes"] == 0
+    # a resident layer loads no weights per frame
+    for layer in res.layers:
+        if getattr(layer, "weights_resident", False):
+            assert layer.dram_bytes_by_operand.get("filter", 0) == 0
+    # resident weights still travel SRAM -> cores every frame: same weight bytes routed
+    routed = lambda r: sum(l.sram_bytes_by_operand.get("weights", 0) for l in r.layers)  # noqa: E731
+    assert routed(res) == routed(stream)

@@ -81,10 +81,29 @@ class SystolicEngine(Engine):
                 f"(MAC rate / {self.slowdown}, {p.label} MAC energy); a real {native.number_format} "
                 "array would need conversion")
         self._init_warnings = list(self._warnings)
+        mem = arch.memory
+        sizes = {"unified_buffer": mem.unified_buffer_bytes, "accumulators": mem.accumulator_bytes,
+                 "weight_fifo": (mem.weight_fifo_tiles or 0) * arch.array.rows
+                 * arch.array.cols * self.w_bytes,
+                 "ifmap_sram": mem.ifmap_sram_bytes, "filter_sram": mem.filter_sram_bytes,
+                 "ofmap_sram": mem.ofmap_sram_bytes}
+        #: buffer size in bytes and energy per byte read (64-bit accesses, Horowitz table)
+        self.buffer_bytes = {k: float(v) for k, v in sizes.items() if v}
+        self._sram_pj_per_byte = {k: self.energy.sram_pj_per_byte(v, 64)
+                                  for k, v in self.buffer_bytes.items()}
+        self._mac_pj = self.energy.mac_pj(p)
+        self._write_ratio = self.energy.sram_write_to_read_ratio
+        self._vector_pj = self.energy.vector_op_pj(p.activation_bits, p.number_format)
+        self._dram_pj_per_byte = self.energy.dram_pj_per_byte
+        self._reg_pj_per_bit = self.energy.register_pj_per_bit
+        self._pipelined = arch.array.pipelined_folds
+        self._peak = arch.array.rows * arch.array.cols / self.slowdown
+        self._bw = arch.dram_bytes_per_cycle
+        self._latency_cycles = arch.dram.latency_ns * 1e-9 * arch.clock_hz
 
     # ---- engine seam ----------------------------------------------------------------------
     def peak_macs_per_cycle(self) -> float:
-        return self.arch.array.rows * self.arch.array.cols / self.slowdown
+        return self._peak
 
     def warnings(self) -> list[str]:
         return list(dict.fromkeys(self._warnings))
@@ -148,8 +167,9 @@ class SystolicEngine(Engine):
                 ub_free = 0.0
             else:
                 a_dram, out_dram, ub_free = plan[i]
-            if layer.gemms():
-                results.append(self._gemm_layer(layer, a_dram, out_dram, ub_free))
+            gemms = layer.gemms()
+            if gemms:
+                results.append(self._gemm_layer(layer, gemms, a_dram, out_dram, ub_free))
             else:
                 results.append(self._vector_layer(layer, a_dram, out_dram))
         return results
@@ -201,8 +221,8 @@ class SystolicEngine(Engine):
         return plan
 
     # ---- layers with MACs -----------------------------------------------------------------
-    def _gemm_layer(self, layer: LayerBase, a_dram_flags: list[bool], out_dram: bool,
-                    ub_free: float) -> LayerResult:
+    def _gemm_layer(self, layer: LayerBase, gemms: list, a_dram_flags: list[bool],
+                    out_dram: bool, ub_free: float) -> LayerResult:
         arch, mem = self.arch, self.arch.memory
         rows, cols, df = arch.array.rows, arch.array.cols, arch.array.dataflow
         unified = mem.style == "unified"
@@ -212,7 +232,7 @@ class SystolicEngine(Engine):
         folds_total = 0
         eff_weighted = 0.0
         tile_info: dict = {}
-        for gemm in layer.gemms():
+        for gemm in gemms:
             reps = gemm.groups * gemm.steps
             mp = map_gemm(gemm.m, gemm.k, gemm.n, rows, cols, df)
             folds_total += mp.folds * reps
@@ -286,11 +306,11 @@ class SystolicEngine(Engine):
             # ---- stalls: double-buffered DRAM pipeline -----------------------------------
             busy = inst_compute + inst_overhead
             dram_any = t.dram_bytes > 0
-            bw = arch.dram_bytes_per_cycle
+            bw = self._bw
             first_repeat = t.first_bytes
             if b_resident_steps and t.b_fetches:
                 first_repeat = t.first_bytes - t.b_dram_read_bytes / max(1, t.b_fetches)
-            latency = arch.dram.latency_ns * 1e-9 * arch.clock_hz if dram_any else 0.0
+            latency = self._latency_cycles if dram_any else 0.0
             total = pipeline_cycles(t, busy, bw, latency, reps=reps,
                                     first_bytes_repeat=first_repeat)
             acc.total_cycles += total + first_exposed
@@ -330,7 +350,8 @@ class SystolicEngine(Engine):
                              write=reps * (c_writes + t.c_dram_read_bytes))
 
         # fused activation on the vector unit: overlaps the array unless it is slower
-        vec_cycles = layer.vector_ops / arch.vector_rate
+        vector_ops = layer.vector_ops
+        vec_cycles = vector_ops / arch.vector_rate
         busy_now = acc.compute_cycles + sum(acc.stalls.values())
         if vec_cycles > busy_now:
             acc.stall("vector_unit", vec_cycles - busy_now)
@@ -340,7 +361,7 @@ class SystolicEngine(Engine):
                       "tile": tile_info, "scalesim_compute_cycles": acc.scalesim_cycles - 1,
                       "activations_in": "dram" if a_in_dram else "on-chip",
                       "activations_out": "dram" if (out_dram or not unified) else "on-chip"}
-        return self._finish(layer, acc, layer.vector_ops)
+        return self._finish(layer, acc, vector_ops, sum(g.macs for g in gemms))
 
     # ---- layers without MACs --------------------------------------------------------------
     def _vector_layer(self, layer: LayerBase, a_dram_flags: list[bool], out_dram: bool) -> LayerResult:
@@ -352,7 +373,7 @@ class SystolicEngine(Engine):
         vops = layer.vector_ops
         if vops == 0:
             acc.extras = {"dataflow": "vector", "folds": 0, "mapping_efficiency": 0.0}
-            return self._finish(layer, acc, 0)
+            return self._finish(layer, acc, 0, 0)
         compute = vops / arch.vector_rate
         in_bytes_each = [layer.batch * math.prod(s) * self.a_bytes for s in layer.input_shapes]
         out_bytes = layer.output_elements * self.a_bytes
@@ -365,33 +386,23 @@ class SystolicEngine(Engine):
         acc.sram_add(out_buf, "ofmap", write=out_bytes, read=dram_out)
         acc.compute_cycles = compute
         dram_total = dram_in + dram_out
-        latency = arch.dram.latency_ns * 1e-9 * arch.clock_hz if dram_total else 0.0
+        latency = self._latency_cycles if dram_total else 0.0
         acc.total_cycles = max(compute, dram_total / arch.dram_bytes_per_cycle) + latency
         acc.extras = {"dataflow": "vector", "folds": 0, "mapping_efficiency": 0.0,
                       "activations_in": "dram" if dram_in else "on-chip",
                       "activations_out": "dram" if dram_out else "on-chip"}
-        return self._finish(layer, acc, vops)
+        return self._finish(layer, acc, vops, 0)
 
     # ---- energy and result ----------------------------------------------------------------
-    def _sram_size(self, buffer: str) -> float:
-        mem = self.arch.memory
-        return float({"unified_buffer": mem.unified_buffer_bytes or 1,
-                      "accumulators": mem.accumulator_bytes or 1,
-                      "weight_fifo": (mem.weight_fifo_tiles or 1) * self.arch.array.rows
-                      * self.arch.array.cols * self.w_bytes,
-                      "ifmap_sram": mem.ifmap_sram_bytes or 1,
-                      "filter_sram": mem.filter_sram_bytes or 1,
-                      "ofmap_sram": mem.ofmap_sram_bytes or 1}[buffer])
-
-    def _finish(self, layer: LayerBase, acc: _Acc, vector_ops: int) -> LayerResult:
-        e, p = self.energy, self.precision
-        macs = layer.macs
+    def _finish(self, layer: LayerBase, acc: _Acc, vector_ops: int, macs: int) -> LayerResult:
+        """Cycles, stall causes, energy and bytes of one layer from its action counts."""
+        p = self.precision
         # SCALE-Sim's counter reports the last 0-based cycle (folds * per_fold - 1)
-        shift = 1 if macs and not self.arch.array.pipelined_folds else 0
-        lower = math.ceil(macs / self.peak_macs_per_cycle() - 1e-9) if macs else 0
+        shift = 1 if macs and not self._pipelined else 0
+        lower = math.ceil(macs / self._peak - 1e-9) if macs else 0
         compute_cycles = max(lower, math.ceil(acc.compute_cycles - 1e-9) - shift)
         dram_bytes = sum(acc.dram_read.values()) + sum(acc.dram_write.values())
-        dram_lower = math.ceil(dram_bytes / self.arch.dram_bytes_per_cycle - 1e-9)
+        dram_lower = math.ceil(dram_bytes / self._bw - 1e-9)
         cycles = max(compute_cycles, math.ceil(acc.total_cycles - 1e-9) - shift, dram_lower)
         stalls = {k: int(round(v)) for k, v in acc.stalls.items() if round(v) > 0}
         named = sum(stalls.values())
@@ -407,18 +418,18 @@ class SystolicEngine(Engine):
         breakdown: dict[str, float] = {}
         by_operand = dict.fromkeys(OPERANDS, 0.0)
         if macs:
-            breakdown["mac"] = macs * e.mac_pj(p)
+            breakdown["mac"] = macs * self._mac_pj
             reg = {"ifmap": p.activation_bits, "filter": p.weight_bits, "ofmap": p.accumulator_bits}
             breakdown["register"] = 0.0
             for op, bits in reg.items():
-                pj = macs * bits * e.register_pj_per_bit
+                pj = macs * bits * self._reg_pj_per_bit
                 breakdown["register"] += pj
                 by_operand[op] += pj
         sram_read = sram_write = 0.0
         sram_by_operand = dict.fromkeys(OPERANDS, 0.0)
         for (buffer, operand), (rd, wr) in acc.sram.items():
-            per_byte = e.sram_pj_per_byte(self._sram_size(buffer), 64)
-            pj = (rd + wr * e.sram_write_to_read_ratio) * per_byte
+            per_byte = self._sram_pj_per_byte[buffer]
+            pj = (rd + wr * self._write_ratio) * per_byte
             key = f"sram:{buffer}"
             breakdown[key] = breakdown.get(key, 0.0) + pj
             by_operand[operand] += pj
@@ -428,12 +439,12 @@ class SystolicEngine(Engine):
         dram_by_operand = {op: acc.dram_read[op] + acc.dram_write[op] for op in OPERANDS}
         dram_total = sum(dram_by_operand.values())
         if dram_total:
-            breakdown["dram"] = dram_total * e.dram_pj_per_byte
+            breakdown["dram"] = dram_total * self._dram_pj_per_byte
             for op in OPERANDS:
-                by_operand[op] += dram_by_operand[op] * e.dram_pj_per_byte
+                by_operand[op] += dram_by_operand[op] * self._dram_pj_per_byte
         if vector_ops:
-            breakdown["vector"] = vector_ops * e.vector_op_pj(p.activation_bits, p.number_format)
-        peak = self.peak_macs_per_cycle()
+            breakdown["vector"] = vector_ops * self._vector_pj
+        peak = self._peak
         return LayerResult(
             name=layer.name, type=layer.type, cycles=cycles, compute_cycles=compute_cycles,
             stall_cycles=cycles - compute_cycles, stall_breakdown_cycles=stalls, macs=macs,

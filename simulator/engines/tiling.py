@@ -143,32 +143,24 @@ def _a_rows_in(t: np.ndarray, p: TilingProblem) -> np.ndarray:
     return np.where(out_rows < 1.0, p.conv_r * out_rows, full)
 
 
-def _fetch_position(order: tuple[str, str, str], trips: dict[str, np.ndarray],
-                    index: frozenset) -> np.ndarray:
-    """Position of the innermost non-trivial loop indexing an operand (-1: single tile)."""
-    size = next(iter(trips.values())).shape
-    j = np.full(size, -1, dtype=np.int64)
-    for pos, loop in enumerate(order):
-        if loop in index:
-            j = np.where(trips[loop] > 1, pos, j)
-    return j
+_POS = np.arange(3).reshape(1, 3, 1)
+#: in_index[x][o, p]: does the loop at position p of order o index operand x
+_IN_INDEX = {x: np.array([[loop in INDEX[x] for loop in order] for order in ORDERS]
+                         ).reshape(len(ORDERS), 3, 1) for x in "abc"}
 
 
-def _refetch(order: tuple[str, str, str], trips: dict[str, np.ndarray], index: frozenset,
-             j: np.ndarray) -> np.ndarray:
-    """prod of trips of loops outside position j that do not index the operand."""
-    out = np.ones_like(j)
-    for pos, loop in enumerate(order):
-        if loop not in index:
-            out = out * np.where(pos < j, trips[loop], 1)
-    return out
-
-
-def _events(order: tuple[str, str, str], trips: dict[str, np.ndarray], j: np.ndarray) -> np.ndarray:
-    """Steps at which an operand with innermost index position j is (re)loaded."""
-    out = np.ones_like(j)
-    for pos, loop in enumerate(order):
-        out = out * np.where(pos <= j, trips[loop], 1)
+def _order_analysis(trips_at: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For every order (axis 0) and candidate (axis 1): per operand the innermost non-trivial
+    index position j (-1: a single tile), the refetch factor and the number of load events."""
+    nontrivial = trips_at > 1
+    out = {}
+    for x in "abc":
+        inx = _IN_INDEX[x]
+        j = np.where(inx & nontrivial, _POS, -1).max(axis=1)              # (orders, N)
+        jj = j[:, None, :]
+        refetch = np.where(~inx & (_POS < jj), trips_at, 1).prod(axis=1)
+        events = np.where(_POS <= jj, trips_at, 1).prod(axis=1)
+        out[x] = (j, refetch, events)
     return out
 
 
@@ -224,70 +216,61 @@ def choose_tiling(p: TilingProblem) -> Tiling:
     folds = ceil(dims[row_dim] / p.rows) * ceil(dims[col_dim] / p.cols)
     if p.overhead_mode == "pipelined":
         t_full, t_rem = dims[temporal] // t_tile, dims[temporal] % t_tile
-        exposed = (t_full * np.maximum(0, p.shift_cycles - t_tile * p.rate_slowdown)
-                   + (t_rem > 0) * np.maximum(0, p.shift_cycles - t_rem * p.rate_slowdown))
-        overhead = folds * exposed.astype(float)
+        exposed_shift = (t_full * np.maximum(0, p.shift_cycles - t_tile * p.rate_slowdown)
+                         + (t_rem > 0) * np.maximum(0, p.shift_cycles - t_rem * p.rate_slowdown))
+        overhead = folds * exposed_shift.astype(float)
     else:
         overhead = folds * (t_trips - 1) * float(p.fold_overhead_cycles) * p.rate_slowdown
 
-    best: tuple | None = None
-    results = []
-    for order in ORDERS:
-        j = {x: _fetch_position(order, trips, INDEX[x]) for x in "abc"}
-        fetch = {x: _refetch(order, trips, INDEX[x], j[x]) for x in "abc"}
-        visits = fetch["c"]
-        ok = feasible if p.allow_psum_spill else feasible & (visits == 1)
-        a_bytes = a_pass * fetch["a"] if p.a_in_dram else np.zeros_like(a_pass)
-        b_bytes = b_total * fetch["b"] if p.b_in_dram else np.zeros(tm.shape)
-        psum = c_elems * (visits - 1) * p.acc_elem_bytes
-        c_write = (c_elems * p.out_elem_bytes + psum) if p.c_to_dram else psum
-        c_read = psum
-        total = a_bytes + b_bytes + c_write + c_read
-        results.append((order, j, fetch, ok, a_bytes, b_bytes, c_write, c_read, total))
-    # lexicographic choice over (not fitting, traffic, overhead, steps, order index)
+    # all six loop orders at once: arrays of shape (orders, candidates)
+    trips_at = np.stack([np.stack([trips[loop] for loop in order]) for order in ORDERS])
+    an = _order_analysis(trips_at)
+    visits = an["c"][1]
+    ok = feasible[None, :] if p.allow_psum_spill else feasible[None, :] & (visits == 1)
+    ok = np.broadcast_to(ok, visits.shape)
+    a_bytes = a_pass * an["a"][1] if p.a_in_dram else np.zeros(visits.shape)
+    b_bytes = b_total * an["b"][1] if p.b_in_dram else np.zeros(visits.shape)
+    psum = c_elems * (visits - 1) * p.acc_elem_bytes
+    c_write = (c_elems * p.out_elem_bytes + psum) if p.c_to_dram else psum
+    c_read = psum
+    total = a_bytes + b_bytes + c_write + c_read
+    # exposed transfer of a run: the first tiles and the last output tile
+    exposed = ((a_tile if p.a_in_dram else 0.0) + (np.minimum(b_tile, b_total) if p.b_in_dram else 0.0)
+               + (np.minimum(tm, p.m) * np.minimum(tn, p.n) * p.out_elem_bytes if p.c_to_dram else 0.0))
     steps = trips["m"] * trips["k"] * trips["n"]
-    for oi, (order, j, fetch, ok, a_b, b_b, c_w, c_r, total) in enumerate(results):
-        # exposed transfer: the first tiles and the last output tile
-        a_first = np.where(p.a_in_dram, a_tile, 0.0)
-        b_first = np.where(p.b_in_dram, np.minimum(b_tile, b_total), 0.0)
-        c_last = np.where(p.c_to_dram, np.minimum(tm, p.m) * np.minimum(tn, p.n)
-                          * p.out_elem_bytes, 0.0)
-        exposed = np.round(a_first + b_first + c_last, 3)
-        keys = (np.where(ok, 0, 1), np.round(total, 3), np.round(overhead, 3), exposed, steps)
-        idx = int(np.lexsort(keys[::-1])[0])
-        score = (0 if bool(ok[idx]) else 1, float(keys[1][idx]), float(keys[2][idx]),
-                 float(keys[3][idx]), int(steps[idx]), oi)
-        if best is None or score < best[0]:
-            best = (score, oi, idx)
-    assert best is not None
-    _, oi, i = best
-    order, j, fetch, ok, a_b, b_b, c_w, c_r, total = results[oi]
+    shape = visits.shape
+    order_index = np.broadcast_to(np.arange(len(ORDERS))[:, None], shape)
+    # lexicographic: feasible first, then traffic, tiling overhead, exposed bytes, steps, order
+    keys = (order_index.ravel(), np.broadcast_to(steps, shape).ravel(),
+            np.broadcast_to(np.round(exposed, 3), shape).ravel(),
+            np.broadcast_to(np.round(overhead, 3), shape).ravel(), np.round(total, 3).ravel(),
+            np.where(ok, 0, 1).ravel())
+    flat = int(np.lexsort(keys)[0])
+    oi, i = divmod(flat, shape[1])
+    order = ORDERS[oi]
     t3 = tuple(int(trips[loop][i]) for loop in order)
-    # stall-model bytes: events per operand and bytes per event
-    ev = {x: int(_events(order, {d: trips[d][i:i + 1] for d in "mkn"}, j[x][i:i + 1])[0])
-          for x in "abc"}
-    per_event = {"a": float(a_b[i]) / ev["a"], "b": float(b_b[i]) / ev["b"]}
-    c_total = float(c_w[i] + c_r[i])
+    j = {x: int(an[x][0][oi, i]) for x in "abc"}
+    ev = {x: int(an[x][2][oi, i]) for x in "abc"}
+    a_b, b_b = float(a_bytes[oi, i]), float(b_bytes[oi, i])
+    c_w, c_r = float(c_write[oi, i] if np.ndim(c_write) else c_write), float(c_read[oi, i])
+    per_event = {"a": a_b / ev["a"], "b": b_b / ev["b"]}
+    c_total = c_w + c_r
     last_write = c_total / ev["c"] if ev["c"] else 0.0
     c_event = (c_total - last_write) / (ev["c"] - 1) if ev["c"] > 1 else 0.0
     counts = (t3[0] - 1, t3[0] * (t3[1] - 1), t3[0] * t3[1] * (t3[2] - 1))
     class_bytes = []
     for pos in range(3):
-        b = 0.0
-        for x in "ab":
-            if pos <= int(j[x][i]):
-                b += per_event[x]
-        if pos <= int(j["c"][i]):
-            b += c_event
-        class_bytes.append(b)
+        nbytes = sum(per_event[x] for x in "ab" if pos <= j[x])
+        if pos <= j["c"]:
+            nbytes += c_event
+        class_bytes.append(nbytes)
     return Tiling(tm=int(tm[i]), tk=int(tk[i]), tn=int(tn[i]), order="".join(order), trips=t3,
-                  a_dram_read_bytes=float(a_b[i]), b_dram_read_bytes=float(b_b[i]),
-                  c_dram_write_bytes=float(c_w[i]), c_dram_read_bytes=float(c_r[i]),
-                  a_fetches=int(fetch["a"][i]), b_fetches=int(fetch["b"][i]),
-                  c_visits=int(fetch["c"][i]), overhead_cycles=float(overhead[i]),
-                  fits=bool(fits[i]), first_bytes=per_event["a"] + per_event["b"],
-                  last_write_bytes=last_write, class_counts=counts,
-                  class_bytes=tuple(class_bytes))
+                  a_dram_read_bytes=a_b, b_dram_read_bytes=b_b, c_dram_write_bytes=c_w,
+                  c_dram_read_bytes=c_r, a_fetches=int(an["a"][1][oi, i]),
+                  b_fetches=int(an["b"][1][oi, i]), c_visits=int(visits[oi, i]),
+                  overhead_cycles=float(overhead[i]), fits=bool(fits[i]),
+                  first_bytes=per_event["a"] + per_event["b"], last_write_bytes=last_write,
+                  class_counts=counts, class_bytes=tuple(class_bytes))
 
 
 def pipeline_cycles(t: Tiling, compute_cycles: float, bytes_per_cycle: float,

@@ -2,7 +2,8 @@
 
 Prints the wall time of simulating each bundled network on `bpu` (the issue asks for ResNet-50
 in under 10 s), the number of simulated ops (events), and the figures docs/models/tensorcore.md
-quotes: fusion on/off on ResNet-50 and the MobileNetV2 / V3-Large orderings.
+quotes: fusion on/off on ResNet-50, the MobileNetV2 / V3-Large orderings in both weight-residency
+modes, ResNet-50's partial residency and the sensitivity of these to the shared SRAM size.
 """
 
 from __future__ import annotations
@@ -55,21 +56,45 @@ def main() -> None:
           f"{(off.dram_read_bytes + off.dram_write_bytes - on.dram_read_bytes - on.dram_write_bytes) / 1e6:.2f} MB DRAM, "
           f"{(off.cycles - on.cycles) / off.cycles:.1%} of the cycles")
 
-    print("\n== MobileNetV2 vs MobileNetV3-Large (cycles per image) ==")
-    cases = [("bpu", [], 1), ("bpu_no_hswish", [], 1),
-             ("bpu", ["dram.bandwidth_gbps=25.6"], 4), ("bpu_no_hswish", ["dram.bandwidth_gbps=25.6"], 4)]
-    for arch_name, sets, batch in cases:
+    print("\n== weight residency, batch 1 (cycles and DRAM bytes per frame) ==")
+    for arch_name in ("bpu", "bpu_no_hswish"):
+        for residency in ("resident", "stream"):
+            sets = [f"compiler.weight_residency={residency}"]
+            cyc = {}
+            for name in ("mobilenet_v2", "mobilenet_v3_large") + (("resnet50",) if arch_name == "bpu" else ()):
+                r, _ = timed(load_arch(arch_name, sets), name)
+                t = r.totals
+                cyc[name] = t.cycles
+                vec = t.stall_breakdown_cycles.get("vector_unit", 0)
+                print(f"{arch_name:14s} {residency:9s} {name:19s} {t.cycles:>10,d} cycles "
+                      f"{t.latency_s * 1e3:6.3f} ms  DRAM {(t.dram_read_bytes + t.dram_write_bytes) / 1e6:6.2f} MB/frame "
+                      f"(weights {t.dram_bytes_by_operand.get('filter', 0) / 1e6:6.2f})  "
+                      f"preload {t.engine_totals['weight_preload_bytes'] / 1e6:5.2f} MB  "
+                      f"activation SRAM {t.engine_totals['activation_sram_budget_bytes'] / 2**20:4.2f} MiB  "
+                      f"vector-unit stall {vec:>8,d}  energy {t.energy_pj / 1e6:7.1f} uJ")
+            faster = "V3" if cyc["mobilenet_v3_large"] < cyc["mobilenet_v2"] else "V2"
+            print(f"  -> {faster} is faster")
+
+    print("\n== sensitivity to the shared SRAM size (bpu, resident, batch 1; cycles) ==")
+    for mib in (2, 4, 6, 8, 16):
+        sets = [f"sram.size_bytes={mib * 2**20}"]
+        row = []
+        for arch_name, name in (("bpu", "mobilenet_v2"), ("bpu", "mobilenet_v3_large"),
+                                ("bpu_no_hswish", "mobilenet_v3_large"), ("bpu", "resnet50")):
+            r, _ = timed(load_arch(arch_name, sets), name)
+            row.append(f"{arch_name}/{name} {r.totals.cycles:>9,d} "
+                       f"(preload {r.totals.engine_totals['weight_preload_bytes'] / 1e6:4.1f} MB)")
+        print(f"{mib:2d} MiB  " + "  ".join(row))
+
+    print("\n== batch 4, 64-bit LPDDR4 (25.6 GB/s), stream (cycles per image) ==")
+    for arch_name in ("bpu", "bpu_no_hswish"):
         cyc = {}
         for name in ("mobilenet_v2", "mobilenet_v3_large"):
-            r, _ = timed(load_arch(arch_name, sets), load_workload(name, batch=batch))
-            cyc[name] = r.totals.cycles / batch
-            vec = r.totals.stall_breakdown_cycles.get("vector_unit", 0) / batch
-            dram = (r.totals.dram_read_bytes + r.totals.dram_write_bytes) / batch / 1e6
-            print(f"{arch_name:14s} {' '.join(sets) or 'default':26s} batch {batch}  {name:19s} "
-                  f"{cyc[name]:>10,.0f} cycles  DRAM {dram:5.2f} MB/image  vector-unit stall {vec:>9,.0f}")
-        faster = "V3" if cyc["mobilenet_v3_large"] < cyc["mobilenet_v2"] else "V2"
-        print(f"  -> {faster} is faster")
-
+            r, _ = timed(load_arch(arch_name, ["dram.bandwidth_gbps=25.6", "compiler.weight_residency=stream"]),
+                         load_workload(name, batch=4))
+            cyc[name] = r.totals.cycles / 4
+            print(f"{arch_name:14s} {name:19s} {cyc[name]:>10,.0f} cycles/image")
+        print(f"  -> {'V3' if cyc['mobilenet_v3_large'] < cyc['mobilenet_v2'] else 'V2'} is faster")
 
 if __name__ == "__main__":
     main()

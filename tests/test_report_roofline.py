@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from report_fixtures import CLOCK_HZ, DRAM_BYTES_PER_S, layer, synthetic_result
+from report_fixtures import layer, synthetic_result
 from simulator.roofline import roofline_plot_data, weight_bytes_for
 
 # Made-up TPUv1-like machine: peak = 2 ops/MAC * 256*256 MACs * 700e6 Hz = 91.7504e12 ops/s.

@@ -7,7 +7,6 @@ tested without an engine's numbers; `test_real_engine_tiny_sweep` runs the real 
 from __future__ import annotations
 
 import functools
-import os
 import signal
 import subprocess
 import sys

@@ -23,6 +23,7 @@ from ..arch import load_arch
 from ..errors import NpusimError
 from ..report.files import _finite
 from ..report.progress import progress, progress_enabled
+from ..report.terminal import make_console
 from ..report.units import energy, nbytes, pct, seconds, si
 from ..results import RunResult
 from ..workload import load_workload
@@ -168,7 +169,6 @@ def to_markdown(rows: Sequence[dict]) -> str:
 
 def print_table(rows: Sequence[dict]) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="Side by side (speedup, energy x: vs the first arch)", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
@@ -184,7 +184,7 @@ def print_table(rows: Sequence[dict]) -> None:
             table.add_row(f"[bold]{_rich_escape(r['workload'])}[/bold]")
         previous = r["workload"]
         table.add_row(*[_rich_escape(r["_shown"][k]) for k, _ in TERMINAL_COLUMNS])
-    console = Console(highlight=False)
+    console = make_console()
     console.print(table)
     for r in rows:
         if r["bottleneck"]:

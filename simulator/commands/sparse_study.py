@@ -9,6 +9,7 @@ weights, `activation_density` its input density.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..api import simulate
 from ..arch import load_arch
 from ..config_io import parse_override
 from ..errors import NpusimError
+from ..report.terminal import make_console
 from ..workload import Workload, load_workload, workload_from_dict
 from .common import write_text
 
@@ -120,11 +122,11 @@ def run(args: argparse.Namespace) -> int:
         write_text(json.dumps({"field": field, "rows": rows}, indent=2), args.output)
         return 0
     if args.output:
-        console = Console(record=True, width=200, file=open("/dev/null", "w"))
+        console = Console(record=True, width=200, file=io.StringIO())
         console.print(_table(field, rows))
         write_text(console.export_text(), args.output)
     else:
-        console = Console(highlight=False)
+        console = make_console()
         console.print(_table(field, rows))
         for warning in sorted({w for row in rows for w in row["warnings"]}):
             console.print(f"warning: {warning}")

@@ -8,11 +8,11 @@ import csv
 from pathlib import Path
 from typing import Any, Sequence
 
-from rich.console import Console
 from rich.table import Table
 
 from ..errors import NpusimError
 from ..report.units import energy, nbytes, seconds
+from ..report.terminal import make_console
 from ..sweep_spec import METRICS
 
 
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_results(args.results, objectives, args.constraint, args.workload)
     if args.top < 1:
         raise NpusimError("--top must be at least 1", field="--top")
-    console = Console()
+    console = make_console()
     total = sum(len(r) for w, r in data.rows_by_workload.items() if w != ALL_WORKLOADS)
     constraint_text = ", ".join(str(c) for c in data.constraints) or "none"
     console.print(f"[bold]{data.name}[/bold]: {total} evaluated rows, {len(data.failed)} failed; "

@@ -28,7 +28,7 @@ from ..arch.sparse import SparseArch
 from ..energy import EnergyTable
 from ..errors import NpusimError
 from ..results import LayerResult
-from ..workload import ConvLayer, LayerBase, MatmulLayer, Workload
+from ..workload import ConvLayer, LayerBase, Workload
 from .base import Engine
 from .sparse_csc import CscLayout, dense_layout, layout_from_coordinates, words_spanned
 from .sparse_matrices import (codebook_error, layer_rng, matrix_coordinates, matrix_values,

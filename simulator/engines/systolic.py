@@ -115,8 +115,8 @@ class SystolicEngine(Engine):
         a = self.arch
         mem = a.memory
         out = [
-            f"GEMM lowering (im2col): M = N*Ho*Wo, K = R*S*C/groups, N = filters/groups; grouped "
-            f"and depthwise convs run one GEMM per group, one after another.",
+            "GEMM lowering (im2col): M = N*Ho*Wo, K = R*S*C/groups, N = filters/groups; grouped "
+            "and depthwise convs run one GEMM per group, one after another.",
             f"Mapping {a.array.dataflow.upper()} on {a.array.rows}x{a.array.cols} with "
             "SCALE-Sim's conventions (Samajdar et al., ISPASS 2020): folds = ceil(Sr/rows) * "
             "ceil(Sc/cols).",

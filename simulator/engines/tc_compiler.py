@@ -37,7 +37,6 @@ Steps (docs/models/tensorcore.md gives the rules in prose):
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..results import RunResult
 from .units import energy, nbytes, pct, seconds, si
 
 
-def _console() -> Console:
+def make_console() -> Console:
     """A console; when output is piped, wide enough that layer names are not truncated."""
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -18,8 +19,9 @@ def _console() -> Console:
 
 
 def layer_table(result: RunResult) -> Table:
-    table = Table(title=f"{result.workload['name']} on {result.arch['name']} "
-                        f"({result.arch['kind']}, {result.workload['precision'] and _prec(result)})",
+    title = (f"{result.workload['name']} on {result.arch['name']} "
+             f"({result.arch['kind']}, {_prec(result)})")
+    table = Table(title=escape(title),
                   show_lines=False, header_style="bold")
     for col, justify in (("layer", "left"), ("type", "left"), ("MACs", "right"),
                          ("cycles", "right"), ("stall", "right"), ("util", "right"),
@@ -28,7 +30,7 @@ def layer_table(result: RunResult) -> Table:
         table.add_column(col, justify=justify, no_wrap=col != "layer")
     for layer in result.layers:
         stall = layer.stall_cycles / layer.cycles if layer.cycles else 0.0
-        table.add_row(layer.name, layer.type, si(layer.macs), si(layer.cycles),
+        table.add_row(escape(layer.name), layer.type, si(layer.macs), si(layer.cycles),
                       pct(stall), pct(layer.utilization), nbytes(layer.dram_read_bytes),
                       nbytes(layer.dram_write_bytes), nbytes(layer.sram_read_bytes),
                       energy(layer.energy_pj), si(layer.operational_intensity),
@@ -77,7 +79,7 @@ def summary_lines(result: RunResult) -> list[str]:
 
 
 def print_run(result: RunResult, console: Console | None = None) -> None:
-    console = console or _console()
+    console = console or make_console()
     console.print(layer_table(result))
     for line in summary_lines(result):
         console.print(line)
@@ -87,7 +89,7 @@ def print_run(result: RunResult, console: Console | None = None) -> None:
 
 def print_catalogue(archs: list[tuple[str, str, str]], workloads: list[tuple[str, str, str]],
                     console: Console | None = None) -> None:
-    console = console or _console()
+    console = console or make_console()
     for title, rows, kind_label in (("Architectures", archs, "kind"),
                                     ("Workloads", workloads, "size")):
         table = Table(title=title, header_style="bold")

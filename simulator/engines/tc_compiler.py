@@ -284,7 +284,15 @@ class Compiler:
         nbytes = max(1, int(math.ceil(nbytes)))
         bank = self.bank(tensor.base_bank, block)
         self.tensor_dram_bytes[tensor.name] += nbytes  # a DMA load if the tensor is in DRAM
-        if tensor.in_dram:
+        return self._staged_route(layer, bank, nbytes, dests, deps, key, stream, tensor.in_dram,
+                                  label)
+
+    def _staged_route(self, layer: int, bank: str, nbytes: int, dests: list, deps: list[int],
+                      key: float, stream: tuple, from_dram: bool, label: str) -> int:
+        """Route a block from SRAM bank `bank` to `dests` (multicast), preceded by a DMA load
+        into a double-buffered staging slot when it comes from DRAM: a load may start once the
+        route two blocks back on the same stream has freed its slot."""
+        if from_dram:
             queue = self._staging.setdefault(stream, deque())
             slot_dep = queue[0] if len(queue) >= 2 else None
             load = self.emit("dma_load", layer, ("dram", self.port("dma")),
@@ -296,7 +304,7 @@ class Compiler:
         route = self.emit("route_in", layer, ports + (bank,),
                           self._xfer(nbytes, min(self.port_bw, self.bank_bw)),
                           self.arch.bridge.hop_latency_cycles, deps, key, nbytes, label)
-        if tensor.in_dram:
+        if from_dram:
             queue = self._staging[stream]
             queue.append(route)
             if len(queue) > 2:
@@ -336,23 +344,7 @@ class Compiler:
         stream = ("w", unit_i, tuple(dests))
         if from_dram:
             self.weight_dram_bytes[unit_i] += nbytes
-            queue = self._staging.setdefault(stream, deque())
-            slot_dep = queue[0] if len(queue) >= 2 else None
-            load = self.emit("dma_load", layer, ("dram", self.port("dma")),
-                             self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
-                             self.dram_latency, deps + [slot_dep], key - 1.0, nbytes,
-                             f"load {label}")
-            deps = [load]
-        ports = tuple(sorted({self.port(d) for d in dests}))
-        route = self.emit("route_in", layer, ports + (bank,),
-                          self._xfer(nbytes, min(self.port_bw, self.bank_bw)),
-                          self.arch.bridge.hop_latency_cycles, deps, key, nbytes, label)
-        if from_dram:
-            queue = self._staging[stream]
-            queue.append(route)
-            if len(queue) > 2:
-                queue.popleft()
-        return route
+        return self._staged_route(layer, bank, nbytes, dests, deps, key, stream, from_dram, label)
 
     # ------------------------------------------------------------------ step 1: units
     def build_units(self) -> None:

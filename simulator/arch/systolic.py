@@ -1,6 +1,6 @@
 """Systolic-array architecture (TPUv1 style, or SCALE-Sim style split SRAMs).
 
-Model documented in docs/models/systolic.md.
+Model documented in docs/models.md (section 3).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Per layer:
 3. Count SRAM / DRAM / register / MAC / vector actions and price them with the energy table.
 Layers without MACs run on the vector (activation / pooling) unit at
 `arch.vector_rate` element operations per cycle, with their memory traffic.
-Formulas and assumptions: docs/models/systolic.md and docs/models/energy.md.
+Formulas and assumptions: docs/models.md (sections 2 and 3).
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ A's DRAM footprint is the real input tensor, not its im2col expansion: an M tile
 the input rows under its output rows, halo included ((rows_out - 1) * stride + R rows), so small
 M tiles re-fetch halo rows.
 
+An operand whose whole tensor fits its buffer is fetched once whatever the loop order, and
+partial sums that all fit the output buffer never spill to DRAM.
+
 Choice: the candidate with the least DRAM traffic; ties go to the least tiling overhead (extra
 fill/drain or exposed stationary loads), then to the fewest steps. The choice never depends on
 DRAM bandwidth, so more bandwidth can only shorten a run, and every tiling that fits a buffer also
@@ -225,12 +228,34 @@ def choose_tiling(p: TilingProblem) -> Tiling:
     # all six loop orders at once: arrays of shape (orders, candidates)
     trips_at = np.stack([np.stack([trips[loop] for loop in order]) for order in ORDERS])
     an = _order_analysis(trips_at)
+    # An operand whose whole tensor fits its buffer is loaded once and stays, whatever the loop
+    # order (nothing evicts it); likewise partial sums that all fit the output buffer never
+    # spill. Without this, e.g. a batch-1 FC layer on an OS array would keep its 9 KB input
+    # "tile-resident" only by splitting K into 8-deep chunks, repeating a fold's fill/drain
+    # thousands of times for no traffic saved.
+    resident = {"a": p.a_in_dram and p.cap_a is not None and p.a_unique_bytes <= p.cap_a,
+                "b": p.b_in_dram and p.cap_b is not None and b_total <= p.cap_b}
+    for x in "ab":
+        if resident[x]:
+            j, refetch, events = an[x]
+            an[x] = (np.full_like(j, -1), np.ones_like(refetch), np.ones_like(events))
+    if p.accumulator_rows:
+        c_full = p.m * (-(-p.n // p.cols) * p.cols) * p.acc_elem_bytes
+    else:
+        c_full = c_elems * p.acc_elem_bytes
+    psums_on_chip = c_full <= p.cap_c
     visits = an["c"][1]
-    ok = feasible[None, :] if p.allow_psum_spill else feasible[None, :] & (visits == 1)
+    ok = feasible[None, :] if (p.allow_psum_spill or psums_on_chip) else \
+        feasible[None, :] & (visits == 1)
     ok = np.broadcast_to(ok, visits.shape)
-    a_bytes = a_pass * an["a"][1] if p.a_in_dram else np.zeros(visits.shape)
+    if not p.a_in_dram:
+        a_bytes = np.zeros(visits.shape)
+    elif resident["a"]:
+        a_bytes = np.full(visits.shape, float(p.a_unique_bytes))
+    else:
+        a_bytes = a_pass * an["a"][1]
     b_bytes = b_total * an["b"][1] if p.b_in_dram else np.zeros(visits.shape)
-    psum = c_elems * (visits - 1) * p.acc_elem_bytes
+    psum = np.zeros(visits.shape) if psums_on_chip else c_elems * (visits - 1) * p.acc_elem_bytes
     c_write = (c_elems * p.out_elem_bytes + psum) if p.c_to_dram else psum
     c_read = psum
     total = a_bytes + b_bytes + c_write + c_read

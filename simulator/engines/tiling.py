@@ -237,8 +237,9 @@ def choose_tiling(p: TilingProblem) -> Tiling:
                 "b": p.b_in_dram and p.cap_b is not None and b_total <= p.cap_b}
     for x in "ab":
         if resident[x]:
+            # still filled progressively on the first pass (same load events), never refetched
             j, refetch, events = an[x]
-            an[x] = (np.full_like(j, -1), np.ones_like(refetch), np.ones_like(events))
+            an[x] = (j, np.ones_like(refetch), events)
     if p.accumulator_rows:
         c_full = p.m * (-(-p.n // p.cols) * p.cols) * p.acc_elem_bytes
     else:

@@ -80,7 +80,6 @@ def test_report_errors_are_one_line(tmp_path, capsys):
 def test_real_engine_tiny_sweep(tmp_path):
     """The real systolic engine through the sweep: every point evaluates, the stored area is
     the area model's, DRAM traffic does not grow with the ifmap SRAM for a fixed array."""
-    pytest.importorskip("simulator.engines.systolic")
     path = write_files(tmp_path, SWEEP)
     store = tmp_path / "r.sqlite"
     summary = run_sweep(path, store, workers=2)

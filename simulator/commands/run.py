@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="ONNX only: fixed input shape with the batch, e.g. 1x3x224x224")
     parser.add_argument("--skip-unknown", action="store_true",
                         help="ONNX only: treat ops that cannot be mapped as free pass-through")
+    parser.add_argument("--ascii", action="store_true",
+                        help="also draw a text roofline in the terminal")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     parser.set_defaults(func=run)
 
@@ -69,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
             write_text(files.to_markdown(result), args.output)
         else:
             terminal.print_run(result)
+            if args.ascii:
+                from ..report.ascii import roofline
+                from ..roofline import roofline_plot_data
+                print(roofline(roofline_plot_data(result)))
     else:
         write_text(files.render(result, args.format), args.output)
     return 0

@@ -70,6 +70,12 @@ def summary_lines(result: RunResult) -> list[str]:
     if t.stall_breakdown_cycles:
         parts = sorted(t.stall_breakdown_cycles.items(), key=lambda kv: -kv[1])
         lines.append("stalls by cause: " + ", ".join(f"{k} {si(v)} cycles" for k, v in parts))
+    if t.engine_totals:
+        lines.append("engine totals: " + ", ".join(
+            f"{k} {si(v) if isinstance(v, (int, float)) else v}" for k, v in t.engine_totals.items()))
+    if t.area_mm2:
+        lines.append(f"area {t.area_mm2:.3g} mm^2 at {result.arch.get('technology_nm', 45)} nm "
+                     "(first-order model, docs/area.md)")
     ridge = result.roofline.get("ridge_ops_per_byte")
     if ridge:
         memory_layers = sum(1 for l in result.layers if l.bound == "memory")

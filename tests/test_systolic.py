@@ -302,3 +302,30 @@ def test_batch1_fc_on_os_array_is_dram_bound_not_fill_drain_bound():
     assert r.dram_bytes == 9216 + 37_748_736 + 4096
     assert r.compute_cycles == 1_187_583
     assert 3_776_205 <= r.cycles <= 3_776_205 * 1.01
+
+
+def test_unified_buffer_runs_a_batch_that_spills_in_sub_batches():
+    # Two 3x3 convs 16 -> 16 channels on 16x16, int8: each activation is 16*16*16 = 4 KiB per
+    # image. While c2 runs, c1's output and c2's output are both live: 2 x 4 KiB x batch. A
+    # 20 KiB unified buffer holds that at batch 2 (16 KiB) but not at batch 4 (32 KiB), when
+    # c1's 16 KiB output spills to DRAM (written, then read back). Two sub-batches of 2 keep it
+    # on chip and re-stream the 2 x 2,304 B of weights once more: fewer bytes, so the engine
+    # runs 2 sub-batches of 2 (4 of 1 would re-stream the weights 3 more times), and every
+    # layer reports exactly twice the batch-2 figures.
+    arch = unified_arch(rows=4, cols=4, ub=20 * 1024, acc=1 << 16)
+    net = {"name": "w", "layers": [
+        {"name": "c1", "type": "conv", "input": [16, 16, 16], "out_channels": 16, "kernel": 3,
+         "padding": 1},
+        {"name": "c2", "type": "conv", "out_channels": 16, "kernel": 3, "padding": 1}]}
+    four = simulate(arch, workload_from_dict({**net, "batch": 4}))
+    two = simulate(arch, workload_from_dict({**net, "batch": 2}))
+    for a, b in zip(four.layers, two.layers):
+        assert a.engine_fields()["sub_batches"] == 2
+        assert a.cycles == 2 * b.cycles and a.dram_bytes == 2 * b.dram_bytes
+    # input 4 x 4 KiB read once, 2 x 2,304 B of weights per sub-batch, output 16 KiB written
+    assert four.totals.dram_read_bytes + four.totals.dram_write_bytes == \
+        16384 + 2 * 2 * 2304 + 16384
+    whole = SystolicEngine(arch)._simulate_batch(workload_from_dict({**net, "batch": 4}))
+    assert sum(r.dram_bytes for r in whole) > four.totals.dram_read_bytes + \
+        four.totals.dram_write_bytes
+    assert whole[0].engine_fields()["activations_out"] == "dram"

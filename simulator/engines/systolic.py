@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ..arch.systolic import SystolicArch
 from ..results import LayerResult
-from ..workload import ConvLayer, LayerBase, Workload, _pair
+from ..workload import ConvLayer, LayerBase, Workload, _pair, workload_from_dict
 from .base import Engine
 from .systolic_mapping import map_gemm
 from .tiling import TilingProblem, choose_tiling, pipeline_cycles
@@ -133,7 +133,10 @@ class SystolicEngine(Engine):
             out.append("Activations stay in the unified buffer while the live tensors fit "
                        "(first fit over layer lifetimes); the network input, network outputs and "
                        "spilled tensors are DRAM traffic. Weights always stream from DRAM "
-                       "through the weight FIFO; partial sums never leave the accumulators.")
+                       "through the weight FIFO; partial sums never leave the accumulators. "
+                       "When a batch's activations spill, the batch runs in the equal "
+                       "sub-batches with the least DRAM traffic (weights re-streamed per "
+                       "sub-batch; layers report the sum and `sub_batches`).")
         else:
             out.append("Split SRAMs (SCALE-Sim style): every layer reads its inputs and weights "
                        "from DRAM and writes its outputs back.")
@@ -156,6 +159,48 @@ class SystolicEngine(Engine):
 
     # ---- main loop ------------------------------------------------------------------------
     def simulate(self, workload: Workload) -> list[LayerResult]:
+        """Simulate the workload; on a unified buffer, run the batch in the sub-batches (equal
+        divisors of the batch) with the least DRAM traffic, as a TPU compiler would when a
+        batch's activations do not fit on chip: each sub-batch re-streams the weights, but
+        keeps its activations in the unified buffer. Choosing by traffic (ties: cycles) keeps
+        the choice independent of DRAM bandwidth, and traffic only falls as the buffer grows."""
+        full = self._simulate_batch(workload)
+        if (self.arch.memory.style != "unified" or workload.batch == 1
+                or not self._spills_activations(workload)):
+            return full
+        best, best_key, best_warnings = full, self._cost(full), self._warnings
+        data = workload.model_dump(exclude_none=True)
+        for sub in range(1, workload.batch):
+            if workload.batch % sub:
+                continue
+            part = self._simulate_batch(workload_from_dict({**data, "batch": sub},
+                                                           workload.source or "<workload>"))
+            repeated = [_repeat(r, workload.batch // sub) for r in part]
+            key = self._cost(repeated)
+            if key < best_key:
+                best, best_key, best_warnings = repeated, key, self._warnings
+        self._warnings = best_warnings
+        return best
+
+    @staticmethod
+    def _cost(results: list[LayerResult]) -> tuple[int, int]:
+        return (sum(r.dram_read_bytes + r.dram_write_bytes for r in results),
+                sum(r.cycles for r in results))
+
+    def _spills_activations(self, workload: Workload) -> bool:
+        """True when some intermediate activation does not stay in the unified buffer."""
+        consumers = {name for layer in workload.layers for name in (layer.inputs or [])}
+        names = [layer.name for layer in workload.layers]
+        plan = self._residency(workload)
+        for i, (_, out_dram, _) in enumerate(plan):
+            consumed = names[i] in consumers or (i + 1 < len(names)
+                                                  and not workload.layers[i + 1].inputs
+                                                  and workload.layers[i + 1].input is None)
+            if out_dram and consumed:
+                return True
+        return False
+
+    def _simulate_batch(self, workload: Workload) -> list[LayerResult]:
         self._warnings = list(self._init_warnings)
         layers = workload.layers
         plan = self._residency(workload) if self.arch.memory.style == "unified" else None
@@ -182,7 +227,8 @@ class SystolicEngine(Engine):
         footprint (every tensor produced and not yet consumed, the network input excluded: it
         streams in from DRAM) fits the buffer at every layer of its lifetime. A tensor without
         consumers is a network output and goes to DRAM. The staging space for a DRAM-sourced
-        input at layer i is the buffer minus the other tensors live at i.
+        input at layer i is the buffer minus the other resident tensors live at i (spilled
+        tensors occupy no buffer space).
         Returns per layer (input-in-DRAM flags, output-to-DRAM flag, staging bytes)."""
         layers = workload.layers
         n = len(layers)
@@ -212,11 +258,17 @@ class SystolicEngine(Engine):
             for j in range(t, last_use[t] + 1):
                 live[j] += size[t]
         resident = [consumed[t] and max(live[t:last_use[t] + 1]) <= capacity for t in range(n)]
+        # only resident tensors occupy the buffer; spilled ones live in DRAM
+        held = [0.0] * n
+        for t in range(n):
+            if resident[t]:
+                for j in range(t, last_use[t] + 1):
+                    held[j] += size[t]
         plan = []
         for i in range(n):
             a_dram = [p is None or not resident[p] for p in producers[i]]
-            own = size[i] + sum(size[p] for p in set(producers[i]) if p is not None)
-            staging = max(0.0, capacity - (live[i] - own))
+            own = sum(size[t] for t in {i, *producers[i]} if t is not None and resident[t])
+            staging = max(0.0, capacity - (held[i] - own))
             plan.append((a_dram, not resident[i], staging))
         return plan
 
@@ -458,3 +510,22 @@ class SystolicEngine(Engine):
             sram_bytes_by_operand={k: _ceil(v) for k, v in sram_by_operand.items() if v},
             utilization=macs / (cycles * peak) if cycles and macs else 0.0,
             **acc.extras)
+
+
+_ADDITIVE = ("cycles", "compute_cycles", "stall_cycles", "macs", "ops", "energy_pj",
+             "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes")
+_ADDITIVE_MAPS = ("stall_breakdown_cycles", "energy_breakdown_pj", "energy_by_operand_pj",
+                  "dram_bytes_by_operand", "sram_bytes_by_operand")
+
+
+def _repeat(result: LayerResult, times: int) -> LayerResult:
+    """A layer run `times` times back to back (sub-batches): additive figures multiply,
+    ratios (utilization) and the mapping stay."""
+    update: dict = {key: getattr(result, key) * times for key in _ADDITIVE}
+    for key in _ADDITIVE_MAPS:
+        update[key] = {k: v * times for k, v in getattr(result, key).items()}
+    extra = dict(result.model_extra or {})
+    if "scalesim_compute_cycles" in extra:
+        extra["scalesim_compute_cycles"] = (extra["scalesim_compute_cycles"] + 1) * times - 1
+    extra["sub_batches"] = times
+    return result.model_copy(update={**update, **extra})

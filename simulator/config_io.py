@@ -57,12 +57,20 @@ def resolve_bundled(name_or_path: str, directory: Path, suffixes: tuple[str, ...
         for suffix in suffixes:
             bundled = directory / f"{name_or_path}{suffix}"
             if bundled.exists():
-                return bundled
+                return _display_path(bundled)
         names = ", ".join(sorted(bundled_names(directory, suffixes)))
         raise NpusimError(f"no bundled {what} or file named '{name_or_path}'", file=name_or_path,
                           fix=f"use a path or one of: {names}")
     raise NpusimError("file not found", file=name_or_path,
                       fix=f"check the path, or give a bundled {what} name (`npusim list`)")
+
+
+def _display_path(path: Path) -> Path:
+    """The path relative to the working directory when it lies below it (shorter messages)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def bundled_names(directory: Path, suffixes: tuple[str, ...]) -> list[str]:

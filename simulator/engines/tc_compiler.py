@@ -100,6 +100,7 @@ class Unit:
     inputs: list[str]
     output: str
     post_ops: int = 0              # fused element ops on the core's output path
+    gate_engine: str = ""          # lstm units: where the element-wise gate math runs
     vector_ops: int = 0            # element ops of an elt unit (at the unit's cost per element)
     ops_label: str = ""
 
@@ -122,10 +123,16 @@ class MacSpec:
     pad: int
     groups: int
     weights_from_dram: bool = True
+    #: sequential repeats of this GEMM with the same weights, each depending on the previous
+    #: one (LSTM time steps: the spec then describes ONE step)
+    steps: int = 1
+    #: run depthwise conv in the core's depthwise mode; False when the core hard-wires only
+    #: dense conv: a depthwise layer then runs as a grouped conv (one channel per group)
+    depthwise_mode: bool = True
 
     @property
     def depthwise(self) -> bool:
-        return self.groups > 1 and self.groups == self.cin
+        return self.depthwise_mode and self.groups > 1 and self.groups == self.cin
 
     @property
     def m(self) -> int:
@@ -144,27 +151,37 @@ class MacSpec:
         return self.r * self.s
 
     @classmethod
-    def of(cls, layer: LayerBase) -> "MacSpec":
+    def of(cls, layer: LayerBase, depthwise_mode: bool = True) -> "MacSpec":
         b = layer.batch
         if isinstance(layer, ConvLayer):
             c, h, w = layer.input_shape
             co, ho, wo = layer.output_shape
             (r, s), (st, _), (dil, _) = _pair(layer.kernel), _pair(layer.stride), _pair(layer.dilation)
             pad = layer._pads()[0]
-            return cls(b, c, h, w, co, ho, wo, r, s, st, dil, pad, layer.groups)
+            return cls(b, c, h, w, co, ho, wo, r, s, st, dil, pad, layer.groups,
+                       depthwise_mode=depthwise_mode)
         if isinstance(layer, LinearLayer):
+            # tokens are output pixels: M = batch x tokens rows share the weights
             t = layer.token_count
             return cls(b, layer.features_in, t, 1, layer.out_features, t, 1, 1, 1, 1, 1, 0, 1)
         if isinstance(layer, MatmulLayer):
-            return cls(b, layer.k, layer.m, 1, layer.n * layer.count, layer.m, 1, 1, 1, 1, 1, 0,
-                       1, weights_from_dram=layer.weights)
+            # `count` independent (m x k) @ (k x n) products, each with its own left operand
+            # and its own right operand: a grouped GEMM with count groups (K = k, N = n per
+            # group), as Layer.gemms() lowers it
+            c = layer.count
+            return cls(b, layer.k * c, layer.m, 1, layer.n * c, layer.m, 1, 1, 1, 1, 1, 0,
+                       c, weights_from_dram=layer.weights)
         if isinstance(layer, LstmLayer):
-            # the gate matmuls of all steps as one GEMM (the step-to-step dependency through
-            # h_{t-1} is not modelled; see docs)
-            t = layer.steps
-            return cls(b, layer.features_in + layer.hidden_size, t, 1, 4 * layer.hidden_size,
-                       t, 1, 1, 1, 1, 1, 0, 1)
+            # ONE time step: [x_t, h_{t-1}] (batch x (I+H)) @ W ((I+H) x 4H); `steps` of them
+            # in sequence (h_{t-1} comes from the previous step), as Layer.gemms() lowers it
+            return cls(b, layer.features_in + layer.hidden_size, 1, 1, 4 * layer.hidden_size,
+                       1, 1, 1, 1, 1, 1, 0, 1, steps=layer.steps)
         raise TypeError(f"not a MAC layer: {layer.type}")
+
+    @property
+    def macs(self) -> int:
+        """MACs of all steps (equals Layer.macs)."""
+        return self.steps * self.m * self.cout_g * self.cin_g * self.taps * self.groups
 
     def array_cycles(self, m: int, n: int, k_channels: int, rows: int, cols: int) -> int:
         """Cycles of the MAC array for m output pixels x n output channels over k_channels
@@ -189,8 +206,8 @@ class MacSpec:
         tiled schedule must add up to): dense G x M x ceil(K/rows) x ceil(N/cols);
         depthwise ceil(M/rows) x ceil(C/cols) x R x S."""
         if self.depthwise:
-            return -(-self.m // rows) * -(-self.cout // cols) * self.taps
-        return (self.groups * self.m * -(-(self.taps * self.cin_g) // rows)
+            return self.steps * -(-self.m // rows) * -(-self.cout // cols) * self.taps
+        return (self.steps * self.groups * self.m * -(-(self.taps * self.cin_g) // rows)
                 * -(-self.cout_g // cols))
 
     def in_rows(self, out_lo: int, out_hi: int) -> tuple[int, int]:
@@ -199,6 +216,18 @@ class MacSpec:
         hi = out_hi * self.stride - self.pad + self.dilation * (self.r - 1) + 1
         total = self.batch * self.h
         return max(0, lo), min(total, max(hi, lo + 1))
+
+
+@dataclass
+class PassCtx:
+    """What one MAC pass hands to the next pass of the same unit (LSTM steps): the key the
+    pass's program order starts at, the per-core routing state (which weight block each core
+    holds, buffer-half queues) and the weight blocks already staged from DRAM."""
+
+    key0: float = 0.0
+    step: int | None = None
+    state: dict | None = None
+    w_staged: set | None = None
 
 
 @dataclass
@@ -277,13 +306,16 @@ class Compiler:
 
     # ------------------------------------------------------------------ data movement
     def read_block(self, tensor: Tensor, block: int, nbytes: float, dests: list[str], layer: int,
-                   deps: list[int], key: float, stream: tuple, label: str) -> int:
+                   deps: list[int], key: float, stream: tuple, label: str,
+                   count: bool = True) -> int:
         """Move a block of `tensor` to the clients `dests` (core indices or 'vector'): a DMA
         load first when the tensor lives in DRAM, then one (multicast) route. Returns the
-        route op (the block has arrived when it is done)."""
+        route op (the block has arrived when it is done). `count`: add the bytes to the
+        tensor's would-be DRAM traffic (False when the caller accounts for it)."""
         nbytes = max(1, int(math.ceil(nbytes)))
         bank = self.bank(tensor.base_bank, block)
-        self.tensor_dram_bytes[tensor.name] += nbytes  # a DMA load if the tensor is in DRAM
+        if count:
+            self.tensor_dram_bytes[tensor.name] += nbytes  # a DMA load if the tensor is in DRAM
         return self._staged_route(layer, bank, nbytes, dests, deps, key, stream, tensor.in_dram,
                                   label)
 
@@ -312,12 +344,14 @@ class Compiler:
         return route
 
     def write_block(self, tensor: Tensor, block: int, nbytes: float, src: str | int, layer: int,
-                    deps: list[int], key: float, rows: tuple[int, int], label: str) -> int:
+                    deps: list[int], key: float, rows: tuple[int, int], label: str,
+                    count: bool = True) -> int:
         """Route a finished block to the shared SRAM, then DMA it out when the tensor lives in
         DRAM. Records the write so that consumers can depend on these rows."""
         nbytes = max(1, int(math.ceil(nbytes)))
         bank = self.bank(tensor.base_bank, block)
-        self.tensor_dram_bytes[tensor.name] += nbytes  # a DMA store if the tensor is in DRAM
+        if count:
+            self.tensor_dram_bytes[tensor.name] += nbytes  # a DMA store if the tensor is in DRAM
         last = self.emit("route_out", layer, (self.port(src), bank),
                          self._xfer(nbytes, min(self.port_bw, self.bank_bw)),
                          self.arch.bridge.hop_latency_cycles, deps, key, nbytes, label)
@@ -350,11 +384,20 @@ class Compiler:
     def build_units(self) -> None:
         layers = self.wl.layers
         sources: list[list[str]] = []
+        self.fresh_inputs: dict[str, int] = {}  # external input tensor -> its layer
         for i, layer in enumerate(layers):
             if layer.inputs:
                 sources.append(list(layer.inputs))
+            elif i == 0:
+                sources.append([INPUT])
+            elif layer.input is not None or isinstance(layer, MatmulLayer):
+                # an explicit input shape (or a matmul stating its own operands) starts a new
+                # external input (Workload.resolve): it comes from DRAM, not from layer i-1
+                name = f"{INPUT}:{layer.name}"
+                self.fresh_inputs[name] = i
+                sources.append([name])
             else:
-                sources.append([INPUT if i == 0 else layers[i - 1].name])
+                sources.append([layers[i - 1].name])
         consumers: dict[str, list[int]] = {}
         for i, srcs in enumerate(sources):
             for s in srcs:
@@ -372,9 +415,19 @@ class Compiler:
                 i += 1
                 continue
             if layer.type in MAC_TYPES:
-                engine = "core" if name in self.hard else "vector"
-                unit = Unit("mac", i, [i], engine, ins, layer.name, ops_label=name)
-                self.analytic[i] = MacSpec.of(layer).analytic_cycles(self.rows, self.cols)
+                unit = Unit("mac", i, [i], "core", ins, layer.name,
+                            ops_label=self._mac_op_label(layer))
+                self.analytic[i] = self.mac_spec(layer).analytic_cycles(self.rows, self.cols)
+                if isinstance(layer, LstmLayer):
+                    # the gate GEMM of every step on the cores, then the element-wise gate
+                    # math (on the cores' element path when they hard-wire lstm, else on the
+                    # vector unit) with an SRAM round trip per step: see _lstm_unit
+                    unit.vector_ops = layer.vector_ops
+                    unit.gate_engine = "core" if "lstm" in self.hard else "vector"
+                    unit.ops_label += f"+gates@{unit.gate_engine}"
+                    self.units.append(unit)
+                    i += 1
+                    continue
             else:
                 engine = "core" if name in self.hard else "vector"
                 ops = layer.vector_ops - (layer.output_elements if act else 0)
@@ -420,6 +473,30 @@ class Compiler:
                                        ops_label=pending_act))
             i = j
 
+    def _mac_op_label(self, layer: LayerBase) -> str:
+        """The core op a MAC layer runs as, or a one-line error when no core can run it.
+
+        conv needs `conv`; depthwise runs in the depthwise mode when listed, else as a grouped
+        conv when `conv` is listed; linear, matmul and the LSTM gate GEMM are GEMMs on the
+        array: they need their own op name or `linear` (a GEMM is a 1x1 conv over tokens).
+        The vector unit has no MAC array, so a MAC layer no core runs is rejected."""
+        name = op_name(layer)
+        if name in self.hard:
+            return name
+        if name == "depthwise" and "conv" in self.hard:
+            return "conv(depthwise as grouped)"
+        if name in ("matmul", "lstm") and "linear" in self.hard:
+            return "linear"
+        need = {"depthwise": "depthwise or conv", "matmul": "matmul or linear",
+                "lstm": "lstm or linear"}.get(name, name)
+        raise NpusimError(f"layer {layer.name}: no core hard-wires {need} and the vector unit "
+                          "has no MAC array", field="core.hardwired_ops",
+                          fix=f"add {need.split(' or ')[-1]} to core.hardwired_ops")
+
+    def mac_spec(self, layer: LayerBase) -> MacSpec:
+        """The layer's MacSpec in the mode the cores run it (depthwise mode or grouped)."""
+        return MacSpec.of(layer, depthwise_mode="depthwise" in self.hard)
+
     # ------------------------------------------------------------------ step 2: allocation
     def make_tensors(self) -> None:
         """One tensor per unit output (plus the network input) with its lifetime in units."""
@@ -429,6 +506,12 @@ class Compiler:
         self.tensors[INPUT] = Tensor(INPUT, int(math.ceil(first.input_elements * self.ab)),
                                      _rows_of(in_shape, wl.batch), in_shape[0], in_dram=True,
                                      base_bank=0, last_use=0)
+        for name, i in self.fresh_inputs.items():
+            layer = wl.layers[i]
+            shape = layer.input_shapes[0]
+            self.tensors[name] = Tensor(name, int(math.ceil(layer.input_elements * self.ab)),
+                                        _rows_of(shape, wl.batch), shape[0], in_dram=True,
+                                        base_bank=(3 * i) % self.arch.sram.banks, last_use=0)
         for u, unit in enumerate(self.units):
             layer = wl.layers[unit.layers[-1]] if not unit.output.endswith("#pre") else wl.layers[unit.layer]
             shape = layer.output_shape
@@ -438,6 +521,17 @@ class Compiler:
                 base_bank=(5 * u + 1) % self.arch.sram.banks)
             for name in unit.inputs:
                 self.tensors[name].last_use = max(self.tensors[name].last_use, u)
+            if isinstance(layer, LstmLayer) and unit.kind == "mac":
+                # per-step scratch tensors: the gates of one step (batch x 4H, requantised to
+                # the activation width), the cell state c (batch x H) and the staged GEMM
+                # input [x_t, h_{t-1}] (batch x (I+H)) when x or h lives in DRAM
+                for suffix, elements in (("#gates", 4 * layer.hidden_size),
+                                         ("#c", layer.hidden_size),
+                                         ("#xh", layer.features_in + layer.hidden_size)):
+                    self.tensors[unit.output + suffix] = Tensor(
+                        unit.output + suffix, int(math.ceil(wl.batch * elements * self.ab)),
+                        wl.batch, elements, producer=u, last_use=u,
+                        base_bank=(5 * u + 3 + len(suffix)) % self.arch.sram.banks)
         last = self.tensors[self.units[-1].output]
         last.in_dram = True
         last.last_use = len(self.units)
@@ -556,12 +650,22 @@ class Compiler:
             # the whole reduction if one array width of channels fits, else the largest chunk
             # of a multiple of kc_unit channels (so that every chunk but the last fills whole
             # row folds: sum of ceil(K_chunk / rows) == ceil(K / rows)) and smaller ones
-            fit = int(self.wbh // (min(cols, n_share) * spec.taps * self.wb)) // kc_unit * kc_unit
-            kcs = [spec.cin] if fit >= spec.cin else []
+            fit_raw = int(self.wbh // (min(cols, n_share) * spec.taps * self.wb))
+            fit = fit_raw // kc_unit * kc_unit
+            kcs = [spec.cin] if fit_raw >= spec.cin else []
             k = min(fit, (spec.cin - 1) // kc_unit * kc_unit)
             while k >= kc_unit and len(kcs) < 6:
                 kcs.append(k)
                 k = k // 2 // kc_unit * kc_unit
+            if not kcs:
+                # not even kc_unit channels of an array width fit (large kernels: 11x11 needs
+                # kc_unit = 32 channels x 121 taps x 32 columns = 124 KB): chunks that do not
+                # fill whole row folds, each paying its own last partial fold; down to one
+                # input channel (partial sums accumulate in the output buffer)
+                k = min(max(1, fit_raw), spec.cin - 1)
+                while k >= 1 and len(kcs) < 6:
+                    kcs.append(k)
+                    k //= 2
         else:
             kcs = [spec.cin_g]
         best: tuple | None = None
@@ -573,6 +677,9 @@ class Compiler:
             else:
                 w_per_chan = kc * spec.taps * self.wb
             nt_max = min(n_share, int(self.wbh // w_per_chan) // chan_unit * chan_unit)
+            if nt_max < 1 and spec.groups == 1:
+                # fewer output channels than the array width (idle columns): the smallest tile
+                nt_max = min(n_share, int(self.wbh // w_per_chan))
             if nt_max < 1:
                 continue
             # candidate channel tiles: the largest that fits, powers of two of the unit and
@@ -633,19 +740,185 @@ class Compiler:
                     if best is None or cand[:2] < best[:2]:
                         best = cand
         if best is None:
-            raise NpusimError(f"layer {name} does not fit the core buffers", field="core",
+            raise NpusimError(f"layer {name} does not fit the core buffers even as its smallest "
+                              f"tile (one output row of one output channel over one input "
+                              f"channel's {spec.r}x{spec.s} window)", field="core",
                               fix="increase core.input_buffer_bytes / weight_buffer_bytes / "
                                   "output_buffer_bytes")
         return best[2]
 
     def _mac_unit(self, u: int, unit: Unit, barrier: list[int]) -> None:
+        head = self.wl.layers[unit.layer]
+        if isinstance(head, LstmLayer):
+            self._lstm_unit(u, unit, barrier)
+            return
+        spec = self.mac_spec(head)
+        src = self.tensors[unit.inputs[0]]
+        self._mac_pass(u, unit, barrier, spec, [(src, 0, spec.cin)], self.tensors[unit.output],
+                       [self.tensors[n] for n in unit.inputs[1:]], self._cores_for(unit),
+                       PassCtx())
+
+    def _lstm_unit(self, u: int, unit: Unit, barrier: list[int]) -> None:
+        """An LSTM layer as `steps` sequential passes (Layer.gemms(): steps repeats that reuse
+        the weights, each depending on the previous step's output).
+
+        Step t: the gate GEMM [x_t, h_{t-1}] (batch x (I+H)) @ W ((I+H) x 4H) on the cores
+        (x_t read from the layer's input, h_{t-1} from its output tensor; h_0 = 0 is not read),
+        gates to the shared SRAM; then the element-wise gate math (sigmoid/tanh LUTs, products,
+        c_t = f c_{t-1} + i g, h_t = o tanh(c_t): Layer.vector_ops per step) reads the gates
+        and c_{t-1}, writes h_t and c_t; a barrier, because every core's next GEMM needs all
+        of h_t. Weights: resident in the shared SRAM or staged (then loaded from DRAM once when
+        they fit the staging area, else re-streamed every step); a core whose whole weight
+        share is one block keeps it in its weight buffer across steps (not routed again)."""
+        head = self.wl.layers[unit.layer]
+        assert isinstance(head, LstmLayer)
+        spec = self.mac_spec(head)
+        src = self.tensors[unit.inputs[0]]
+        out = self.tensors[unit.output]
+        gates = self.tensors[unit.output + "#gates"]
+        cell = self.tensors[unit.output + "#c"]
+        cores = self._cores_for(unit)
+        gate_clients: list = cores if unit.gate_engine == "core" else ["vector"]
+        xh = self.tensors[unit.output + "#xh"]
+        ctx = PassCtx()
+        fin = self.fresh_ops_mark()
+        deps = list(barrier)
+        n_in = head.features_in
+        x_bytes = head.batch * n_in * self.ab
+        h_bytes = head.batch * head.hidden_size * self.ab
+        gemm_done: int | None = None
+        for t in range(spec.steps):
+            ctx.key0 = self._unit_floor
+            ctx.step = t
+            # x_t: one row per sequence of the input; staged into the SRAM scratch by one DMA
+            # load when the input lives in DRAM (after the previous GEMM has read x_{t-1})
+            self.tensor_dram_bytes[src.name] += int(math.ceil(x_bytes))
+            step_deps = list(deps)
+            x_src = src
+            if src.in_dram:
+                x_src = xh
+                step_deps.append(self._dma("dma_load", unit.layer, x_bytes,
+                                           list(barrier) + ([gemm_done] if gemm_done else []),
+                                           ctx.key0 - 1.0, f"{head.name} x_t"))
+            h_src = xh if out.in_dram else out
+            parts = [(x_src, 0, n_in)] + ([(h_src, n_in, spec.cin)] if t > 0 else [])
+            self._mac_pass(u, unit, step_deps, spec, parts, gates, [], cores, ctx)
+            gemm_done = self._join(unit.layer, fin, "gemm done")
+            fin = self.fresh_ops_mark()
+            self._lstm_gates(u, unit, head, t, gates, cell, out, xh, gate_clients, [gemm_done])
+            self.tensor_dram_bytes[out.name] += int(math.ceil(h_bytes))  # h_t stored once
+            deps = [self._join(unit.layer, fin, "step done")]
+            fin = self.fresh_ops_mark()
+
+    def _dma(self, kind: str, layer: int, nbytes: float, deps: list[int], key: float,
+             label: str) -> int:
+        """One DMA transfer between DRAM and the shared SRAM (load or store)."""
+        nbytes = max(1, int(math.ceil(nbytes)))
+        return self.emit(kind, layer, ("dram", self.port("dma")),
+                         self._xfer(nbytes, min(self.dram_bw, self.port_bw, self.bank_bw)),
+                         self.dram_latency, deps, key, nbytes, label)
+
+    def fresh_ops_mark(self) -> int:
+        return len(self.ops)
+
+    def _join(self, layer: int, since: int, label: str) -> int:
+        """A zero-time barrier on every op emitted since `since`; later ops sort after it."""
+        b = self.emit("barrier", layer, (), 0, 0, list(range(since, len(self.ops))), 0.0,
+                      label=label)
+        self._unit_floor = self.ops[b].key
+        return b
+
+    def _lstm_gates(self, u: int, unit: Unit, head: LstmLayer, t: int, gates: Tensor,
+                    cell: Tensor, out: Tensor, xh: Tensor, clients: list,
+                    deps: list[int]) -> None:
+        """Element-wise gate math of step t over batch x H hidden units, tiled to the buffers
+        of the clients (the vector unit: half of its buffer in, half out, each ping-pong; a
+        core: its input / output buffer halves). Per hidden unit: 4 gate values and c_{t-1}
+        in (c_0 = 0 is not read), h_t and c_t out, `vector_ops / (batch x steps x H)` element
+        ops at the client's lanes per cycle."""
+        on_vector = clients == ["vector"]
+        host = on_vector and self.arch.vector_unit.location == "host"
+        if on_vector:
+            lanes = self.arch.vector_unit.ops_per_cycle
+            cap_in = cap_out = self.arch.vector_unit.buffer_bytes / 4
+        else:
+            lanes = self.arch.core.vector_lanes
+            cap_in, cap_out = self.ibh, self.obh
+        hidden = gates.channels // 4
+        elements = head.batch * hidden
+        ops_per_element = head.vector_ops / max(1, head.batch * head.steps * hidden)
+        in_per = (4 + (1 if t > 0 else 0)) * self.ab
+        out_per = 2 * self.ab
+        tile = int(min(cap_in // in_per, cap_out // out_per))
+        if tile < 1:
+            raise NpusimError(f"layer {head.name}: one hidden unit's gate math does not fit the "
+                              "buffer", field="vector_unit.buffer_bytes" if on_vector
+                              else "core.input_buffer_bytes", fix="increase the buffer size")
+        per_client = -(-elements // len(clients))
+        key0 = self._unit_floor
+        for slot, c in enumerate(clients):
+            lo0, hi0 = slot * per_client, min(elements, (slot + 1) * per_client)
+            q: deque = deque()
+            oq: deque = deque()
+            last = None
+            for k, lo in enumerate(range(lo0, hi0, tile)):
+                e = min(hi0, lo + tile) - lo
+                key = key0 + k
+                rdeps = list(deps) + ([q[0]] if len(q) >= self.slots else [])
+                arrivals = []
+                for tensor, per in ((gates, 4), (cell, 1 if t > 0 else 0)):
+                    if per == 0:
+                        continue
+                    nbytes = e * per * self.ab
+                    if host:
+                        arrivals.append(self._host_read(tensor, k, nbytes, head, unit.layer,
+                                                        rdeps, key - 1))
+                    else:
+                        arrivals.append(self.read_block(
+                            tensor, 2 * k + len(arrivals) + slot, nbytes, [c], unit.layer, rdeps,
+                            key - 1 + 0.1, ("g", u, c, tensor.name), f"{head.name} gates in"))
+                cdeps = arrivals + ([last] if last is not None else []) \
+                    + ([oq[0]] if len(oq) >= self.slots else [])
+                cid = self.emit("vector" if on_vector else "compute", unit.layer,
+                                ("vector",) if on_vector else (f"core{c}",),
+                                math.ceil(ops_per_element * e / lanes), 0, cdeps, key + 0.2,
+                                label=f"{head.name} gates t{t}")
+                last = cid
+                q.append(cid)
+                if len(q) > self.slots:
+                    q.popleft()
+                wid = None
+                # h_t to the output (via the SRAM scratch and one DMA store when the output
+                # lives in DRAM: the next step reads h_t from the scratch), c_t to its tensor
+                h_dst = xh if out.in_dram else out
+                for tensor, rows in ((h_dst, (0, out.rows)), (cell, (0, cell.rows))):
+                    nbytes = e * self.ab
+                    wdeps = [cid] + ([wid] if wid is not None else [])
+                    if host:
+                        wid = self._host_write(tensor, k, nbytes, unit.layer, wdeps, key + 0.3,
+                                               rows)
+                    else:
+                        wid = self.write_block(tensor, 2 * k + slot, nbytes, c, unit.layer,
+                                               wdeps, key + 0.3, rows, f"{head.name} h,c out",
+                                               count=tensor is cell)
+                    if tensor is xh:
+                        store = self._dma("dma_store", unit.layer, nbytes, [wid], key + 0.4,
+                                          f"store {head.name} h")
+                        out.writes.append((0, out.rows, store))
+                oq.append(wid)
+                if len(oq) > self.slots:
+                    oq.popleft()
+
+    def _mac_pass(self, u: int, unit: Unit, barrier: list[int], spec: MacSpec,
+                  srcs: list[tuple[Tensor, int, int]], out: Tensor, extras: list[Tensor],
+                  cores: list[int], ctx: "PassCtx") -> None:
+        """The tiled instruction stream of one GEMM/conv pass on `cores`. `srcs` maps the
+        input channel range [lo, hi) of the reduction to the tensor holding it (one tensor for
+        a layer; x_t and h_{t-1} for an LSTM step); `extras` are the other operands of fused
+        add/mul post-ops. `ctx` carries what persists across the steps of an LSTM."""
         wl = self.wl
         head = wl.layers[unit.layer]
-        spec = MacSpec.of(head)
-        out = self.tensors[unit.output]
-        src = self.tensors[unit.inputs[0]]
-        extras = [self.tensors[n] for n in unit.inputs[1:]]
-        cores = self._cores_for(unit)
+        src = srcs[0][0]
         ncores = len(cores)
         m_all, n_all = spec.m, spec.cout
         # split dimension: output channels when every core gets a full array width of them
@@ -678,7 +951,9 @@ class Compiler:
         weights_fit = head.weight_params * self.wb <= self.arch.sram.weight_staging_bytes
         # resident weights are already in the shared SRAM (loaded with the model): routed only
         resident = u in self.resident_units
-        self._w_staged: set = set()
+        if ctx.w_staged is None:
+            ctx.w_staged = set()
+        self._w_staged = ctx.w_staged
         w_ordinal: dict[tuple, int] = {}
         # per-core step lists (lockstep across cores so that shared blocks can be multicast)
         plans = []
@@ -697,12 +972,17 @@ class Compiler:
             plans.append((core, steps))
         out_frac_rows = out.rows / max(1, spec.batch * spec.ho)
         post_per_out = unit.post_ops / max(1, m_all * n_all)
-        state = {core: {"in": None, "w": None, "in_q": deque(), "w_q": deque(), "o_q": deque(),
-                        "last_compute": None, "out_route": None} for core, _ in plans}
+        if ctx.state is None:
+            ctx.state = {core: {"in": None, "w": None, "in_q": deque(), "w_q": deque(),
+                                "o_q": deque(), "last_compute": None, "out_route": None}
+                         for core, _ in plans}
+        state = ctx.state
+        for st in state.values():
+            st["in"] = None  # new input data every pass (LSTM step); weights may stay
         n_steps = max(len(s) for _, s in plans)
         layer_i = unit.layer
         for t in range(n_steps):
-            base = t
+            base = ctx.key0 + t
             active = [(core, steps[t]) for core, steps in plans if t < len(steps)]
             # ---- input and weight routes (grouped by identical block -> multicast)
             routes: dict[int, dict[str, int]] = {core: {} for core, _ in active}
@@ -738,13 +1018,25 @@ class Compiler:
                             _, mb, c0, c1 = key
                             orow_lo, orow_hi = mb[0] // spec.wo, (mb[1] - 1) // spec.wo
                             r0, r1 = spec.in_rows(orow_lo, orow_hi)
-                            nbytes = (r1 - r0) * spec.w * (c1 - c0) * self.ab
-                            src_rows = (int(r0 * src.rows / max(1, spec.batch * spec.h)),
-                                        int(math.ceil(r1 * src.rows / max(1, spec.batch * spec.h))))
-                            deps += self.producer_deps(src, *src_rows)
-                            rid = self.read_block(src, mb[0] // max(1, tiling.mt) + c0, nbytes,
-                                                  ds, layer_i, deps, base - 1 + 0.1,
-                                                  ("in", u, tuple(ds)), f"{head.name} in")
+                            reads = []
+                            for tensor, lo, hi in srcs:
+                                a, b = max(c0, lo), min(c1, hi)
+                                if a >= b:
+                                    continue
+                                nbytes = (r1 - r0) * spec.w * (b - a) * self.ab
+                                if ctx.step is None:
+                                    src_rows = (int(r0 * tensor.rows / max(1, spec.batch * spec.h)),
+                                                int(math.ceil(r1 * tensor.rows / max(1, spec.batch * spec.h))))
+                                else:  # an LSTM step reads one row per sequence: all rows
+                                    src_rows = (0, tensor.rows)
+                                rdeps = deps + self.producer_deps(tensor, *src_rows)
+                                reads.append(self.read_block(
+                                    tensor, mb[0] // max(1, tiling.mt) + a, nbytes, ds, layer_i,
+                                    rdeps, base - 1 + 0.1, ("in", u, tuple(ds), tensor.name),
+                                    f"{head.name} in", count=ctx.step is None))
+                            rid = reads[0] if len(reads) == 1 else self.emit(
+                                "barrier", layer_i, (), 0, 0, reads, base - 1 + 0.1,
+                                label=f"{head.name} in")
                         else:
                             _, nb, kb = key
                             if spec.depthwise:

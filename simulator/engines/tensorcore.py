@@ -36,7 +36,7 @@ from ..arch.tensorcore import TensorCoreArch
 from ..results import LayerResult
 from ..workload import Workload
 from .base import Engine
-from .tc_compiler import Compiler, MacSpec, Unit
+from .tc_compiler import Compiler, Unit
 from .tc_ops import KIND_CATEGORY, Op, resource_category
 from .tc_sim import OpTiming, simulate_ops
 from .trace import trace_events as _trace_events
@@ -103,7 +103,10 @@ class TensorCoreEngine(Engine):
              "frame loads all weights from DRAM"),
             f"ops the cores do not hard-wire run on the {a.vector_unit.location} vector unit at "
             f"{a.vector_unit.ops_per_cycle:g} element ops/cycle with an SRAM/DRAM round trip",
-            "LSTM gate matmuls of all steps run as one GEMM (step dependency not modelled)",
+            "LSTM: one gate GEMM per time step on the cores, each after the previous step's "
+            "element-wise gate math (vector unit unless the cores hard-wire lstm); weights "
+            "re-routed from the shared SRAM (or re-streamed from DRAM) every step unless a "
+            "core's share stays in its weight buffer",
         ]
 
     def warnings(self) -> list[str]:
@@ -228,19 +231,20 @@ class TensorCoreEngine(Engine):
                       "dram": (dram_r + dram_w) / a.dram_bytes_per_cycle}
             # ---- energy
             units = units_of.get(i, [])
-            vector_ops = sum(u.vector_ops for u in units if u.engine == "vector")
-            core_vector_ops = sum(u.post_ops + (u.vector_ops if u.engine == "core" else 0)
-                                  for u in units)
+            # element ops by where they run (an LSTM unit's gate math: its gate_engine)
+            vector_ops = sum(u.vector_ops for u in units if (u.gate_engine or u.engine) == "vector")
+            core_vector_ops = sum(u.post_ops + (u.vector_ops if (u.gate_engine or u.engine) == "core"
+                                                else 0) for u in units)
             macs = layer.macs
             energy: dict[str, float] = {}
             if macs:
                 energy["mac"] = macs * mac_pj
             if layer.is_compute and any(u.kind == "mac" and u.engine == "core" for u in units):
-                spec = MacSpec.of(layer)
+                spec = compiler.mac_spec(layer)
                 reuse = 1 if spec.depthwise else min(a.core.mac_cols, spec.cout_g)
                 kfolds = 1 if spec.depthwise else -(-(spec.taps * spec.cin_g) // a.core.mac_rows)
                 in_reads = macs * ab / reuse
-                acc_bytes = spec.m * spec.cout * (2 * kfolds - 1) * accb
+                acc_bytes = spec.steps * spec.m * spec.cout * (2 * kfolds - 1) * accb
                 energy["sram:core_input"] = (input_routed + in_reads) * e.sram_pj_per_byte(a.core.input_buffer_bytes)
                 energy["sram:core_weight"] = 2 * weight_routed * e.sram_pj_per_byte(a.core.weight_buffer_bytes)
                 energy["sram:core_output"] = (acc_bytes + out_routed) * e.sram_pj_per_byte(a.core.output_buffer_bytes)

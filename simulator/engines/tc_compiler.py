@@ -1137,19 +1137,32 @@ class Compiler:
         per_row_in = sum(t.nbytes / rows_total for t in ins if t.rows > 1)
         per_row_out = 0 if global_pool else out.nbytes / rows_total
         fixed_in = sum(t.nbytes for t in ins if t.rows <= 1)
-        rows_fit = min((cap_in - fixed_in) / per_row_in if per_row_in else rows_total,
-                       cap_out / per_row_out if per_row_out else rows_total)
+        # Channel chunks: when one row of every operand plus the whole of the single-row
+        # operands (a broadcast SE scale vector, or a 1-D tensor such as a linear output) do
+        # not fit the buffer, the element work is split into `chunks` equal slices of the
+        # channel (element) dimension, each with its slice of every operand; the single-row
+        # operands are then loaded once per chunk instead of once. Smallest tile: one row of
+        # one element per operand.
+        pool_out = out.nbytes / len(clients) if global_pool else 0.0
+        chunks = max(1, math.ceil(max((fixed_in + per_row_in) / cap_in,
+                                      (per_row_out + pool_out) / cap_out)))
+        if chunks > max([t.nbytes for t in ins] + [1]):
+            raise NpusimError(f"layer {layer.name}: not even one element of each operand fits "
+                              "the buffer", field="vector_unit.buffer_bytes" if on_vector
+                              else "core.input_buffer_bytes", fix="increase the buffer size")
+        rows_fit = min((cap_in - fixed_in / chunks) / (per_row_in / chunks) if per_row_in
+                       else rows_total,
+                       (cap_out - pool_out / chunks) / (per_row_out / chunks) if per_row_out
+                       else rows_total)
         tile_rows = max(1, int(rows_fit))
-        if cap_in - fixed_in <= 0:
-            raise NpusimError(f"layer {layer.name}: a broadcast operand does not fit the buffer",
-                              field="vector_unit.buffer_bytes" if on_vector else "core.input_buffer_bytes",
-                              fix="increase the buffer size")
         # split rows over the clients
         per_client = -(-rows_total // len(clients))
         tile_rows = min(tile_rows, per_client)
-        ops_per_row = unit.vector_ops / rows_total + unit.post_ops / rows_total
+        ops_per_row = (unit.vector_ops / rows_total + unit.post_ops / rows_total) / chunks
         state = {c: {"q": deque(), "oq": deque(), "last": None, "fixed": False} for c in clients}
-        blocks = {c: [(a, min(rows_total, (i + 1) * per_client, a + tile_rows), c)
+        # per client: chunk outer (its slice of the single-row operands stays), rows inner
+        blocks = {c: [(a, min(rows_total, (i + 1) * per_client, a + tile_rows), ch)
+                      for ch in range(chunks)
                       for a in range(i * per_client, min(rows_total, (i + 1) * per_client), tile_rows)]
                   for i, c in enumerate(clients)}
         slot = {c: i for i, c in enumerate(clients)}
@@ -1158,8 +1171,10 @@ class Compiler:
             for c in clients:
                 if t >= len(blocks[c]):
                     continue
-                lo, hi, _ = blocks[c][t]
+                lo, hi, chunk = blocks[c][t]
                 st = state[c]
+                if st.get("chunk") != chunk:
+                    st["chunk"], st["fixed"] = chunk, False  # next slice of the 1-row operands
                 deps = list(barrier)
                 if len(st["q"]) >= self.slots:
                     deps.append(st["q"][0])
@@ -1168,12 +1183,12 @@ class Compiler:
                     if tin.rows <= 1:
                         if st["fixed"]:
                             continue
-                        nbytes, rlo, rhi = tin.nbytes, 0, 1
+                        nbytes, rlo, rhi = tin.nbytes / chunks, 0, 1
                     else:
                         frac = (hi - lo) / rows_total
                         rlo = int(lo / rows_total * tin.rows)
                         rhi = max(rlo + 1, int(math.ceil(hi / rows_total * tin.rows)))
-                        nbytes = tin.nbytes * frac
+                        nbytes = tin.nbytes * frac / chunks
                     rdeps = deps + self.producer_deps(tin, rlo, rhi)
                     if host:
                         arrivals.append(self._host_read(tin, t, nbytes, layer, unit.layer, rdeps, t - 1))
@@ -1194,13 +1209,13 @@ class Compiler:
                 st["q"].append(cid)
                 if len(st["q"]) > self.slots:
                     st["q"].popleft()
-                last_tile = t == len(blocks[c]) - 1
+                last_tile = t == len(blocks[c]) - 1 or blocks[c][t + 1][2] != chunk
                 if global_pool and not last_tile:
                     continue
                 if global_pool:
-                    nbytes, olo, ohi = out.nbytes / len(clients), 0, out.rows
+                    nbytes, olo, ohi = out.nbytes / len(clients) / chunks, 0, out.rows
                 else:
-                    nbytes = out.nbytes * (hi - lo) / rows_total
+                    nbytes = out.nbytes * (hi - lo) / rows_total / chunks
                     olo, ohi = lo, hi
                 if host:
                     wid = self._host_write(out, t, nbytes, unit.layer, [cid], t + 0.3, (olo, ohi))

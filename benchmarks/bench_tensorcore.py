@@ -96,5 +96,18 @@ def main() -> None:
             print(f"{arch_name:14s} {name:19s} {cyc[name]:>10,.0f} cycles/image")
         print(f"  -> {'V3' if cyc['mobilenet_v3_large'] < cyc['mobilenet_v2'] else 'V2'} is faster")
 
+    print("\n== every bundled workload on bpu at its own batch (resident) ==")
+    for name in ("alexnet", "vgg16", "googlenet", "resnet50", "mobilenet_v2",
+                 "mobilenet_v3_large", "squeezenet", "tpu_mlp0", "lstm_lm", "eie_benchmarks"):
+        wl = load_workload(name)
+        r, seconds = timed(load_arch("bpu"), wl)
+        t = r.totals
+        print(f"{name:19s} batch {wl.batch:3d}  {seconds:5.2f} s wall  {t.cycles:>12,d} cycles  "
+              f"{t.latency_s * 1e3:8.3f} ms  utilization {t.utilization:.3f}  "
+              f"DRAM {(t.dram_read_bytes + t.dram_write_bytes) / 1e6:7.2f} MB  "
+              f"preload {t.engine_totals['weight_preload_bytes'] / 1e6:5.2f} MB  "
+              f"energy {t.energy_pj / 1e6:8.1f} uJ")
+
+
 if __name__ == "__main__":
     main()

@@ -52,7 +52,7 @@ def test_mobilenet_orderings_in_steady_state_with_resident_weights():
     # Measured: V2 298,141 cycles; V3-Large hard-wired 295,704 (0.8 % faster: 28 % fewer MACs,
     # but its narrow 16/24/40-channel layers fill a 32x32 array worse, so its closed-form
     # compute is only 14 % lower, and per-frame weight routing SRAM -> cores is bridge-bound in
-    # both); V3-Large without hardswish / SE hard-wired 533,462 (247 k cycles on the vector
+    # both); V3-Large without hardswish / SE hard-wired 532,949 (247 k cycles on the vector
     # unit and its SRAM round trips).
     assert v3_hard.totals.cycles < v2.totals.cycles < v3_soft.totals.cycles
 

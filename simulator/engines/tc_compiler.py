@@ -25,6 +25,10 @@ Steps (docs/models/tensorcore.md gives the rules in prose):
    split only when the weights of one array-width of channels do not fit); the loop order
    (channels outer or pixels outer) is the one that routes fewer bytes; the operand that stays
    the same across consecutive tiles is not routed again. Depthwise: channels x pixels.
+   Oversized layers split the reduction down to one input channel (partial sums in the output
+   buffer) and the channel tile below the array width; element-wise passes split into channel
+   slices. Only a layer whose smallest tile does not fit is rejected.
+   LSTM: one gate GEMM per time step, each after the previous step's gate math (_lstm_unit).
 4. **Placement.** `split`: every unit across all cores (by output channels when there are at
    least cores x array-width channels, the input tile then multicast; else by output rows,
    weights multicast) with a barrier between units. `pipeline`: units round-robin over cores,

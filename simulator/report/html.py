@@ -144,7 +144,7 @@ def totals_rows(result: RunResult) -> list[tuple[str, str]]:
          + (f", {batch / t.latency_s:,.1f} inferences/s at batch {batch}" if t.latency_s else "")),
         ("MACs", f"{si(t.macs)} ({t.ops:,} ops)"),
         ("MAC utilization", pct(t.utilization)),
-        ("energy", f"{energy(t.energy_pj)} ({si(t.tops_per_watt, 'TOPS/W')})"),
+        ("energy", f"{energy(t.energy_pj)} ({t.tops_per_watt:.3g} TOPS/W)"),
         ("average power", si(t.energy_pj * 1e-12 / t.latency_s, "W") if t.latency_s else "-"),
         ("DRAM traffic", f"{nbytes(t.dram_read_bytes)} read, {nbytes(t.dram_write_bytes)} written"),
         ("SRAM traffic", f"{nbytes(t.sram_read_bytes)} read, {nbytes(t.sram_write_bytes)} written"),

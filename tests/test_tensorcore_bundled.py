@@ -13,13 +13,13 @@ from functools import lru_cache
 import pytest
 
 from simulator.api import simulate
-from simulator.arch import arch_from_dict, load_arch
+from simulator.arch import load_arch
 from simulator.errors import NpusimError
 from simulator.workload import load_workload, workload_from_dict
 
 BUNDLED = ["alexnet", "vgg16", "googlenet", "resnet50", "mobilenet_v2", "mobilenet_v3_large",
            "squeezenet", "tpu_mlp0", "lstm_lm", "eie_benchmarks"]
-INF = float("inf")
+from test_tensorcore import ideal_arch  # one core, unbounded bandwidths, zero latencies
 
 
 @lru_cache(maxsize=None)
@@ -47,14 +47,6 @@ def test_bundled_workload_is_physically_possible_on_bpu(name):
         assert layer.utilization <= 1, layer.name
 
 
-def ideal_arch(cores: int = 1, **core) -> object:
-    """One core, unbounded bridge / bank / DRAM bandwidth and zero latencies."""
-    return arch_from_dict({
-        "name": "ideal", "kind": "tensorcore", "clock_mhz": 1000, "cores": cores,
-        "core": {"mac_rows": 32, "mac_cols": 32, **core},
-        "bridge": {"bytes_per_cycle_per_port": INF, "hop_latency_cycles": 0},
-        "sram": {"bytes_per_cycle_per_bank": INF},
-        "dram": {"bandwidth_gbps": INF, "latency_ns": 0}})
 
 
 def net(*layers, input, batch=1):

@@ -58,7 +58,26 @@ def test_alexnet_fc8_has_no_padding(base):
     fields = base["Alex-8"].engine_fields()
     assert fields["padding_overhead"] == 0
     assert fields["theoretical_cycles"] * US_PER_CYCLE == pytest.approx(7.5, rel=0.01)
-    assert base["Alex-8"].cycles * US_PER_CYCLE == pytest.approx(8.1, rel=0.03)
+
+
+def test_alexnet_fc8_actual_and_balance(base):
+    # Actual time = perfect balance / efficiency. With the calibrated row-density spread
+    # (row_density_cv 0.125, reports/eie_validation/calibrate_row_cv.py) the efficiency is
+    # 0.89, the paper's is 8.9 / 9.9 = 0.899; so 7.5 / 0.89 = 8.45 us, -14.7 % from 9.9 us.
+    # (The remaining gap is the perfect-balance time, which no independent matrix can close.)
+    layer = base["Alex-8"]
+    assert layer.engine_fields()["load_balance_efficiency"] == pytest.approx(0.899, abs=0.02)
+    assert layer.cycles * US_PER_CYCLE == pytest.approx(8.45, rel=0.02)
+    assert layer.cycles * US_PER_CYCLE == pytest.approx(9.9, rel=0.15)
+
+
+def test_bernoulli_rows_balance_better_than_the_paper():
+    # row_density_cv = 0 (i.i.d. weights): a PE's 16 rows of Alex-8 hold binomial counts, so the
+    # PEs balance better than the paper's measured 0.899: ours 0.92, 8.1 us. This is why the
+    # default spreads row densities (docs/models/sparse.md, "Matrices").
+    layer = simulate(load_arch("eie", ["row_density_cv=0"]), subset(["Alex-8"])).layers[0]
+    assert layer.engine_fields()["load_balance_efficiency"] == pytest.approx(0.92, abs=0.01)
+    assert layer.cycles * US_PER_CYCLE == pytest.approx(8.1, rel=0.02)
 
 
 def test_queue_depth_trend():

@@ -87,6 +87,42 @@ def test_padding_matches_closed_form():
     assert lay.total_nnz / (4096 * 2048) == pytest.approx(0.09, rel=0.01)
 
 
+def test_row_density_spread_matches_the_negative_binomial_moments():
+    # Row i keeps each of K weights with probability d r_i, r_i ~ Gamma(mean 1, cv c). Its count
+    # n_i then has E[n] = K d and Var[n] = E[Var(n|r)] + Var(E[n|r])
+    # = K d - K d^2 (1 + c^2) + K^2 d^2 c^2. For K = 4096, d = 0.25, c = 0.5:
+    # E = 1024, Var = 1024 - 320 + 65536 = 66240, so the row-count CV is 257.4 / 1024 = 0.251
+    # (against sqrt(0.75 / 1024) = 0.027 for Bernoulli rows).
+    rows, cols, d, c = 2000, 4096, 0.25, 0.5
+    row, col = random_coordinates(rows, cols, d, np.random.default_rng(7), row_density_cv=c)
+    counts = np.bincount(row, minlength=rows)
+    assert counts.mean() == pytest.approx(cols * d, rel=0.03)
+    expected_var = cols * d - cols * d**2 * (1 + c**2) + cols**2 * d**2 * c**2
+    assert counts.var() == pytest.approx(expected_var, rel=0.1)
+    # column-major order, no duplicate coordinate, all inside the matrix
+    assert np.all(np.diff(col) >= 0)
+    same_col = col[1:] == col[:-1]
+    assert np.all(row[1:][same_col] > row[:-1][same_col])
+    assert row.min() >= 0 and row.max() < rows and col.max() < cols
+    # cv = 0 is the plain Bernoulli matrix, whose row-count variance is K d (1 - d) = 768
+    row0, _ = random_coordinates(rows, cols, d, np.random.default_rng(7), row_density_cv=0.0)
+    assert np.bincount(row0, minlength=rows).var() == pytest.approx(768, rel=0.1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 40), cols=st.integers(1, 300), density=st.floats(0.01, 0.99),
+       cv=st.floats(0.05, 2.0), seed=st.integers(0, 2**16))
+def test_dispersed_coordinates_are_a_valid_csc_scan(rows, cols, density, cv, seed):
+    # any spread (even rows with density clipped to 1, which exercise the redraw path) yields
+    # distinct in-range coordinates in column-major order
+    row, col = random_coordinates(rows, cols, density, np.random.default_rng(seed), cv)
+    assert row.size == col.size
+    if row.size:
+        assert row.min() >= 0 and row.max() < rows and col.min() >= 0 and col.max() < cols
+        flat = col * rows + row
+        assert np.all(np.diff(flat) > 0)
+
+
 def test_dense_layout_and_batches():
     # NT-Wd: 8791 rows on 64 PEs -> PEs hold 138 or 137 rows -> 3 passes of <= 64 rows
     assert output_batches(8791, 64, 64) == 3

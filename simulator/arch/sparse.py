@@ -43,6 +43,11 @@ class SparseArch(ArchBase):
                            "report the codebook error")
     seed: int = Field(0, ge=0, description="seed of the random matrices and activation vectors "
                                            "(each layer derives its own stream from it)")
+    row_density_cv: float = Field(
+        0.125, ge=0.0, le=2.0,
+        description="spread of the per-row weight density of the random matrices (coefficient of "
+                    "variation of a Gamma row factor; 0 = i.i.d. Bernoulli weights). The default "
+                    "is calibrated to EIE Table IV's actual/theoretical ratios (docs/models/sparse.md)")
 
     @property
     def entry_bits(self) -> int:

@@ -149,8 +149,10 @@ class SparseEngine(Engine):
             f"only non-zero activations are broadcast, one per cycle; activation queues of depth "
             f"{a.queue_depth}; a PE works one entry per cycle and at least one cycle (the pointer "
             "read) per broadcast activation",
-            "without a weights_file, W is a Bernoulli matrix at the layer's weight_density and the "
-            f"input has exactly round(activation_density x K) non-zeros (seed {a.seed})",
+            "without a weights_file, W is random at the layer's weight_density, each row with its "
+            f"own density (Gamma spread, coefficient of variation {a.row_density_cv:g}; 0 = "
+            "Bernoulli), and the input has exactly round(activation_density x K) non-zeros "
+            f"(seed {a.seed})",
             f"a PE accumulates {a.activation_registers} output rows at a time; more rows take "
             "extra passes over the input (output batches)",
             "conv layers are rejected; pooling, element-wise, activation and LSTM gate math run on "
@@ -181,7 +183,8 @@ class SparseEngine(Engine):
                 extra["codebook_entries"] = 1 << arch.weight_index_bits
         else:
             shared = None
-            extra["matrix_source"] = f"random Bernoulli(weight_density), seed {arch.seed}"
+            extra["matrix_source"] = (f"random, weight_density with row_density_cv "
+                                      f"{arch.row_density_cv:g}, seed {arch.seed}")
 
         pairs = [(m, v) for m in range(job.matrices) for v in range(job.vectors)]
         simulated = pairs[:MAX_SIMULATED_VECTORS]
@@ -196,7 +199,8 @@ class SparseEngine(Engine):
                     layouts[m] = dense
                 else:
                     row, col = random_coordinates(job.rows, job.cols, layer.weight_density,
-                                                  layer_rng(arch.seed, layer.name, 2 * m))
+                                                  layer_rng(arch.seed, layer.name, 2 * m),
+                                                  arch.row_density_cv)
                     layouts[m] = self._layout(row, col, job)
                 layout = layouts[m]
             else:

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.engines.sparse_csc import (dense_layout, expected_padding_per_slice,
-                                          layout_from_coordinates, output_batches, words_spanned)
+                                          layout_from_coordinates, output_batches,
+                                          pointer_placement, words_spanned)
 from simulator.engines.sparse_matrices import random_coordinates
 from simulator.engines.sparse_queue import simulate_queues
 
@@ -121,6 +122,21 @@ def test_dispersed_coordinates_are_a_valid_csc_scan(rows, cols, density, cv, see
         assert row.min() >= 0 and row.max() < rows and col.min() >= 0 and col.max() < cols
         flat = col * rows + row
         assert np.all(np.diff(flat) > 0)
+
+
+def test_pointer_placement_by_hand():
+    # 6 columns -> pointers 0..6; the pointer SRAM holds 0..3; 4, 5 share Spmat word 0 and 6
+    # sits in word 1 (2 pointers per word). Column j needs pointers j and j + 1:
+    # j = 0..2 both in SRAM; j = 3: pointer 3 in SRAM, 4 in word 0; j = 4: 4, 5 in word 0;
+    # j = 5: 5 in word 0 and 6 in word 1.
+    place = pointer_placement(1, 6, capacity=4, pointers_per_word=2)
+    assert place.sram_reads.tolist() == [[2, 2, 2, 1, 0, 0]]
+    assert place.spmat_words.tolist() == [[0, 0, 0, 1, 1, 2]]
+    # two output batches of 2 columns: pointers 0, 1, 2 (batch 0) and 3, 4, 5 (batch 1);
+    # capacity 3 -> batch 1's pointers are spilled: (3, 4) -> words 0, 0; (4, 5) -> words 0, 1
+    place = pointer_placement(2, 2, capacity=3, pointers_per_word=2)
+    assert place.sram_reads.tolist() == [[2, 2], [0, 0]]
+    assert place.spmat_words.tolist() == [[0, 0], [1, 2]]
 
 
 def test_dense_layout_and_batches():

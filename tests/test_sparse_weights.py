@@ -46,6 +46,16 @@ def test_dense_npy_counts(tmp_path):
     assert layer.cycles == 97
 
 
+def test_single_bank_pointer_sram_takes_two_cycles_per_column(tmp_path):
+    # As above, but with one pointer bank the two pointers of a column take two reads, so every
+    # broadcast costs 2 cycles on each PE (a slice holds at most 1 entry): with queues never
+    # full, PE finish times are 1 + 2, then + 2 per broadcast: 3 + 95 x 2 = 193 cycles
+    w = pruned()
+    np.save(tmp_path / "w.npy", w)
+    layer = run_file(tmp_path, "w.npy", ["pointer_banks=1"])
+    assert layer.cycles == 193
+
+
 def test_sparse_npz_formats_match_dense(tmp_path):
     sparse = pytest.importorskip("scipy.sparse")
     w = pruned()

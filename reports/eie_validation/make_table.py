@@ -26,6 +26,13 @@ def _err(ours: float, ref: float) -> str:
     return f"{100 * (ours - ref) / ref:+.1f} %"
 
 
+def _fits(fields) -> str:
+    if not fields["fits_on_chip"]:
+        return "no (DRAM)"
+    spilled = fields.get("pointers_in_spmat_bytes_per_pe", 0)
+    return f"yes ({spilled:,} B of pointers in Spmat)" if spilled else "yes"
+
+
 def _subset(workload, names):
     data = workload.model_dump(exclude_none=True)
     data["layers"] = [l for l in data["layers"] if l["name"] in names]
@@ -69,7 +76,7 @@ def main() -> None:
             f"{ref[0] if ref else '-'} | {_err(theory, ref[0]) if ref else '-'} | {actual:.1f} | "
             f"{ref[1] if ref else '-'} | {_err(actual, ref[1]) if ref else '-'} | "
             f"{100 * f['load_balance_efficiency']:.0f} % | {100 * f['padding_overhead']:.1f} | "
-            f"{'yes' if f['fits_on_chip'] else 'no (DRAM)'} |")
+            f"{_fits(f)} |")
 
     alex = _subset(workload, list(PAPER_US))
     lines += ["", "## Queue depth (AlexNet FC6-8, actual us; PE busy fraction)", "",

@@ -35,6 +35,10 @@ class SparseArch(ArchBase):
     pointer_banks: Literal[1, 2] = Field(2, description="2: even/odd banks, both column pointers "
                                          "in one cycle; 1: two reads per column")
     pointer_bits: PositiveInt = Field(16, le=32)
+    pointer_overflow: Literal["spmat", "dram"] = Field(
+        "spmat", description="where column pointers that do not fit the pointer SRAM go: 'spmat' "
+                             "keeps them in free Spmat words, read through the Spmat port (if "
+                             "they fit there), 'dram' streams them from DRAM for every vector")
     activation_sram_bytes: PositiveInt = Field(2048, description="activation SRAM per PE")
     activation_registers: PositiveInt = Field(
         64, description="entries per activation register file per PE (source and destination)")
@@ -60,12 +64,25 @@ class SparseArch(ArchBase):
         return self.spmat_word_bits // self.entry_bits
 
     @property
+    def pointer_sram_capacity(self) -> int:
+        """Column pointers the pointer SRAM holds (EIE: 32 KB / 16 bits = 16,384)."""
+        return self.pointer_sram_bytes * 8 // self.pointer_bits
+
+    @property
+    def pointers_per_spmat_word(self) -> int:
+        """Pointers packed in one Spmat word when they spill there (EIE: 64 / 16 = 4)."""
+        return max(1, self.spmat_word_bits // self.pointer_bits)
+
+    @property
     def max_zero_run(self) -> int:
         """Longest run of zeros a relative index can skip (EIE: 2^4 - 1 = 15)."""
         return (1 << self.index_bits) - 1
 
     @model_validator(mode="after")
     def _consistent(self) -> "SparseArch":
+        if self.spmat_word_bits < self.pointer_bits and self.pointer_overflow == "spmat":
+            raise ValueError(f"spmat_word_bits ({self.spmat_word_bits}) must hold a pointer of "
+                             f"pointer_bits = {self.pointer_bits} when pointer_overflow is spmat")
         if self.spmat_word_bits < self.entry_bits:
             raise ValueError(f"spmat_word_bits ({self.spmat_word_bits}) must hold at least one "
                              f"entry of index_bits + weight_index_bits = {self.entry_bits} bits")

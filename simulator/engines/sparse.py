@@ -30,7 +30,8 @@ from ..errors import NpusimError
 from ..results import LayerResult
 from ..workload import ConvLayer, LayerBase, Workload
 from .base import Engine
-from .sparse_csc import CscLayout, dense_layout, layout_from_coordinates, words_spanned
+from .sparse_csc import (CscLayout, PointerPlacement, dense_layout, layout_from_coordinates,
+                         pointer_placement, words_spanned)
 from .sparse_matrices import (codebook_error, layer_rng, matrix_coordinates, matrix_values,
                               random_activation_positions, random_coordinates)
 from .sparse_queue import simulate_queues
@@ -53,7 +54,9 @@ class SpmvCounts:
     nnz_processed: int = 0           # useful MACs
     entries_processed: int = 0       # non-zeros + padding zeros worked through
     spmat_words: int = 0
-    pointer_reads: int = 0           # (PE, broadcast) pairs: one read of both pointers
+    pointer_reads: int = 0           # (PE, broadcast) pairs: one lookup of both pointers
+    pointer_sram_accesses: int = 0   # pointer-SRAM reads (2 per lookup unless spilled)
+    pointer_spmat_words: int = 0     # Spmat words read for pointers spilled there
     source_sram_reads: int = 0
     dest_sram_writes: int = 0
     work_per_pe: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -226,16 +229,36 @@ class SparseEngine(Engine):
                                        a.activation_registers)
 
     def _spmv(self, layout: CscLayout, active: np.ndarray) -> SpmvCounts:
-        """Count one product of `layout` with a vector whose non-zeros sit at `active`."""
+        """Count one product of `layout` with a vector whose non-zeros sit at `active`.
+
+        A PE's time for one broadcast column is the busiest of its three resources, which
+        pipeline across columns: the arithmetic unit (one entry per cycle), the pointer SRAM
+        (both pointers in one cycle with even/odd banks, two cycles with one bank) and the Spmat
+        port (the words the entries span, plus the words of pointers spilled into Spmat);
+        at least one cycle.
+        """
         a = self.arch
         entries = layout.entries[:, :, active]               # [batch, pe, T0]
         nnz = layout.nnz[:, :, active]
-        work = np.maximum(entries, 1)                        # the pointer read costs a cycle
+        words = words_spanned(layout.offset[:, :, active], entries, a.entries_per_word)
+        placement = self._placement(layout)
+        broadcasts = layout.batches * active.size
+        if placement is None:
+            pointer_cycles = 1 if a.pointer_banks == 2 else 2
+            work = np.maximum(entries, pointer_cycles)
+            sram_accesses, spilled_words = 2 * broadcasts * layout.pes, 0
+        else:
+            sram = placement.sram_reads[:, active][:, None, :]        # [batch, 1, T0]
+            spill = placement.spmat_words[:, active][:, None, :]
+            pointer_cycles = -(-sram // a.pointer_banks)
+            work = np.maximum(np.maximum(entries, pointer_cycles), words + spill)
+            work = np.maximum(work, 1)
+            sram_accesses = int(sram.sum()) * layout.pes
+            spilled_words = int(spill.sum()) * layout.pes
         steps = np.moveaxis(work, 1, 2).reshape(-1, layout.pes)   # batches one after the other
         timing = simulate_queues(steps, a.queue_depth)
         total_entries = int(entries.sum())
         total_nnz = int(nnz.sum())
-        broadcasts = layout.batches * active.size
         source_in_sram = layout.cols > a.activation_registers * a.pes
         return SpmvCounts(
             cycles=timing.cycles,
@@ -244,25 +267,55 @@ class SparseEngine(Engine):
             queue_full_stall_cycles=timing.queue_full_stall_cycles,
             busy_pe_cycles=int(timing.busy_cycles_per_pe.sum()),
             broadcasts=broadcasts, nnz_processed=total_nnz, entries_processed=total_entries,
-            spmat_words=int(words_spanned(layout.offset[:, :, active], entries,
-                                          a.entries_per_word).sum()),
+            spmat_words=int(words.sum()),
             pointer_reads=broadcasts * layout.pes,
+            pointer_sram_accesses=sram_accesses, pointer_spmat_words=spilled_words,
             source_sram_reads=broadcasts if source_in_sram else 0,
             dest_sram_writes=layout.rows if layout.batches > 1 else 0,
             work_per_pe=timing.busy_cycles_per_pe)
 
     # ---- storage, energy and the result ----------------------------------------------------
+    def _spilled_pointers(self, layout: CscLayout) -> tuple[int, int]:
+        """(pointers beyond the pointer SRAM, Spmat bytes they take if packed there)."""
+        a = self.arch
+        spilled = max(0, layout.batches * (layout.cols + 1) - a.pointer_sram_capacity)
+        words = -(-spilled // a.pointers_per_spmat_word)
+        return spilled, words * (a.spmat_word_bits // 8)
+
+    def _entry_bytes_per_pe(self, layout: CscLayout) -> np.ndarray:
+        """Spmat bytes of each PE's entries (whole words)."""
+        a = self.arch
+        return -(-layout.entries_per_pe() // a.entries_per_word) * (a.spmat_word_bits // 8)
+
+    def _pointers_in_spmat(self, layout: CscLayout) -> bool:
+        """True when pointers overflow the pointer SRAM and the policy and free Spmat space
+        allow keeping them in Spmat words after the entries."""
+        spilled, spill_bytes = self._spilled_pointers(layout)
+        return (spilled > 0 and self.arch.pointer_overflow == "spmat"
+                and int(self._entry_bytes_per_pe(layout).max()) + spill_bytes
+                <= self.arch.spmat_sram_bytes)
+
+    def _placement(self, layout: CscLayout) -> PointerPlacement | None:
+        """Where each column's pointers are read from, or None when all sit in the pointer
+        SRAM (or the overflow streams from DRAM, where the pointer SRAM pace is kept)."""
+        if not self._pointers_in_spmat(layout):
+            return None
+        a = self.arch
+        return pointer_placement(layout.batches, layout.cols, a.pointer_sram_capacity,
+                                 a.pointers_per_spmat_word)
+
     def _storage(self, layout: CscLayout) -> dict[str, Any]:
         """Bytes each PE must hold, and whether that fits its SRAMs."""
         a = self.arch
-        word_bytes = a.spmat_word_bits // 8
-        per_pe = layout.entries_per_pe()
-        spmat_bytes = -(-per_pe // a.entries_per_word) * word_bytes
+        spmat_bytes = self._entry_bytes_per_pe(layout)
         pointer_bytes = layout.batches * (layout.cols + 1) * a.pointer_bits // 8
+        in_spmat = self._pointers_in_spmat(layout)
+        spill_bytes = self._spilled_pointers(layout)[1] if in_spmat else 0
         spmat_over = np.maximum(0, spmat_bytes - a.spmat_sram_bytes)
-        pointer_over = max(0, pointer_bytes - a.pointer_sram_bytes)
+        pointer_over = 0 if in_spmat else max(0, pointer_bytes - a.pointer_sram_bytes)
         return {"spmat_bytes_per_pe_max": int(spmat_bytes.max()),
                 "pointer_bytes_per_pe": int(pointer_bytes),
+                "pointers_in_spmat_bytes_per_pe": int(spill_bytes),
                 "fits_on_chip": bool(spmat_over.max() == 0 and pointer_over == 0),
                 "overflow_bytes": int(spmat_over.sum() + pointer_over * layout.pes),
                 "compressed_weight_bytes": int(spmat_bytes.sum() + pointer_bytes * layout.pes)}
@@ -272,10 +325,13 @@ class SparseEngine(Engine):
         a, e, p = self.arch, self.energy, self.precision
         reg_bit = e.register_pj_per_bit
         act_bits = p.activation_bits
-        spmat = c.spmat_words * e.sram_pj_per_access(a.spmat_sram_bytes, a.spmat_word_bits)
-        # both pointers of a column: one access per bank (two accesses of one bank if unbanked)
+        spmat_word_pj = e.sram_pj_per_access(a.spmat_sram_bytes, a.spmat_word_bits)
+        spmat = c.spmat_words * spmat_word_pj
+        # both pointers of a column: one access per bank (two accesses of one bank if unbanked);
+        # pointers spilled into Spmat cost a Spmat word read
         bank_bytes = a.pointer_sram_bytes / a.pointer_banks
-        pointer = c.pointer_reads * 2 * e.sram_pj_per_access(bank_bytes, a.pointer_bits)
+        pointer = (c.pointer_sram_accesses * e.sram_pj_per_access(bank_bytes, a.pointer_bits)
+                   + c.pointer_spmat_words * spmat_word_pj)
         # every entry (padding zeros too) looks up the codebook and multiply-accumulates
         arithmetic = c.entries_processed * (e.mac_pj(p) + a.codebook_value_bits * reg_bit)
         # destination register read-modify-write per entry; source read per broadcast;
@@ -310,6 +366,14 @@ class SparseEngine(Engine):
                 f"{storage['spmat_bytes_per_pe_max']:,} B of {a.spmat_sram_bytes:,} B, pointers "
                 f"{storage['pointer_bytes_per_pe']:,} B of {a.pointer_sram_bytes:,} B per PE); "
                 f"{storage['overflow_bytes']:,} B are streamed from DRAM per input vector")
+        if storage["pointers_in_spmat_bytes_per_pe"]:
+            spilled = self._spilled_pointers(layout)[0]
+            self._warnings.append(
+                f"{layer.name}: {layout.batches * (job.cols + 1):,} column pointers per PE "
+                f"({storage['pointer_bytes_per_pe']:,} B) exceed the {a.pointer_sram_bytes:,} B "
+                f"pointer SRAM; the last {spilled:,} are kept in free Spmat words "
+                f"({storage['pointers_in_spmat_bytes_per_pe']:,} B per PE) and read through the "
+                "Spmat port (pointer_overflow: dram streams them from DRAM instead)")
         cycles = c.cycles + dram_stall
         compute = min(c.theoretical_cycles, cycles)
         stall_breakdown = {"load_imbalance": c.cycles - compute}
@@ -317,7 +381,8 @@ class SparseEngine(Engine):
             stall_breakdown["dram_bandwidth"] = dram_stall
         word_bytes = a.spmat_word_bits // 8
         spmat_bytes = c.spmat_words * word_bytes
-        pointer_bytes = c.pointer_reads * 2 * a.pointer_bits // 8
+        pointer_bytes = (c.pointer_sram_accesses * a.pointer_bits // 8
+                         + c.pointer_spmat_words * word_bytes)
         act_bytes = self.precision.activation_bits // 8 or 1
         dense_energy = sum(self._energy(dense, job.cols).values())
         per_pe = layout.entries_per_pe()
@@ -339,6 +404,7 @@ class SparseEngine(Engine):
                                    "mean": float(c.work_per_pe.mean()),
                                    "max": int(c.work_per_pe.max())},
             "spmat_reads": c.spmat_words, "pointer_reads": c.pointer_reads,
+            "pointer_spmat_reads": c.pointer_spmat_words,
             "broadcasts": c.broadcasts, "output_batches": layout.batches,
             "matrix_shape": [job.rows, job.cols], "matrix_vector_products": products,
             "simulated_products": simulated,

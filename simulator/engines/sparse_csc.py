@@ -148,3 +148,34 @@ def words_spanned(offset: np.ndarray, entries: np.ndarray, entries_per_word: int
     last = offset + entries - 1
     spanned = last // entries_per_word - offset // entries_per_word + 1
     return np.where(entries > 0, spanned, 0)
+
+
+@dataclass(frozen=True)
+class PointerPlacement:
+    """Where each column's two pointers (start, end) are read from, per (batch, column).
+
+    The pointer SRAM holds the first `capacity` pointers of the PE's pointer array (batch-major,
+    K + 1 per batch); the rest, if any, sit packed in free Spmat words after the entries.
+    """
+
+    sram_reads: np.ndarray     # pointer-SRAM accesses for the column's pair (0, 1 or 2)
+    spmat_words: np.ndarray    # Spmat words read for its spilled pointers (0, 1 or 2)
+
+
+def pointer_placement(batches: int, cols: int, capacity: int,
+                      pointers_per_word: int) -> PointerPlacement:
+    """Place pointers 0..capacity-1 in the pointer SRAM and the rest in Spmat words.
+
+    Column j of batch b needs pointers i = b (K + 1) + j and i + 1; a spilled pointer p lives in
+    Spmat word (p - capacity) div pointers_per_word, so a spilled pair costs one word, or two
+    when it straddles a word boundary.
+    """
+    start = (np.arange(batches)[:, None] * (cols + 1) + np.arange(cols)[None, :]).astype(np.int64)
+    end = start + 1
+    start_spilled = start >= capacity
+    end_spilled = end >= capacity
+    same_word = (start - capacity) // pointers_per_word == (end - capacity) // pointers_per_word
+    words = (start_spilled.astype(np.int64) + end_spilled
+             - (start_spilled & end_spilled & same_word))
+    sram = (~start_spilled).astype(np.int64) + (~end_spilled)
+    return PointerPlacement(sram_reads=sram, spmat_words=words)

@@ -194,6 +194,8 @@ class SparseEngine(Engine):
         counts = SpmvCounts()
         dense_counts = SpmvCounts()
         dense = dense_layout(job.rows, job.cols, arch.pes, arch.activation_registers)
+        dense_placement = self._placement(dense)
+        placements: dict[int, PointerPlacement] = {}
         for m, v in simulated:
             if shared is not None:
                 layout = shared
@@ -208,10 +210,12 @@ class SparseEngine(Engine):
                 layout = layouts[m]
             else:
                 layout = layouts[m]
+            if m not in placements:
+                placements[m] = self._placement(layout)
             active = random_activation_positions(
                 job.cols, layer.activation_density, layer_rng(arch.seed, layer.name, 2 * v + 1))
-            counts.add(self._spmv(layout, active))
-            dense_counts.add(self._spmv(dense, active))
+            counts.add(self._spmv(layout, placements[m], active))
+            dense_counts.add(self._spmv(dense, dense_placement, active))
         if len(pairs) > len(simulated):
             factor = len(pairs) / len(simulated)
             counts = counts.scaled(factor)
@@ -228,33 +232,27 @@ class SparseEngine(Engine):
         return layout_from_coordinates(row, col, job.rows, job.cols, a.pes, a.index_bits,
                                        a.activation_registers)
 
-    def _spmv(self, layout: CscLayout, active: np.ndarray) -> SpmvCounts:
+    def _spmv(self, layout: CscLayout, placement: PointerPlacement,
+              active: np.ndarray) -> SpmvCounts:
         """Count one product of `layout` with a vector whose non-zeros sit at `active`.
 
         A PE's time for one broadcast column is the busiest of its three resources, which
         pipeline across columns: the arithmetic unit (one entry per cycle), the pointer SRAM
         (both pointers in one cycle with even/odd banks, two cycles with one bank) and the Spmat
         port (the words the entries span, plus the words of pointers spilled into Spmat);
-        at least one cycle.
+        at least one cycle (every column reads two pointers from one of the two SRAMs).
         """
         a = self.arch
         entries = layout.entries[:, :, active]               # [batch, pe, T0]
         nnz = layout.nnz[:, :, active]
         words = words_spanned(layout.offset[:, :, active], entries, a.entries_per_word)
-        placement = self._placement(layout)
         broadcasts = layout.batches * active.size
-        if placement is None:
-            pointer_cycles = 1 if a.pointer_banks == 2 else 2
-            work = np.maximum(entries, pointer_cycles)
-            sram_accesses, spilled_words = 2 * broadcasts * layout.pes, 0
-        else:
-            sram = placement.sram_reads[:, active][:, None, :]        # [batch, 1, T0]
-            spill = placement.spmat_words[:, active][:, None, :]
-            pointer_cycles = -(-sram // a.pointer_banks)
-            work = np.maximum(np.maximum(entries, pointer_cycles), words + spill)
-            work = np.maximum(work, 1)
-            sram_accesses = int(sram.sum()) * layout.pes
-            spilled_words = int(spill.sum()) * layout.pes
+        sram = placement.sram_reads[:, active][:, None, :]        # [batch, 1, T0]
+        spill = placement.spmat_words[:, active][:, None, :]
+        pointer_cycles = -(-sram // a.pointer_banks)
+        work = np.maximum(np.maximum(entries, pointer_cycles), words + spill)
+        sram_accesses = int(sram.sum()) * layout.pes
+        spilled_words = int(spill.sum()) * layout.pes
         steps = np.moveaxis(work, 1, 2).reshape(-1, layout.pes)   # batches one after the other
         timing = simulate_queues(steps, a.queue_depth)
         total_entries = int(entries.sum())
@@ -295,14 +293,13 @@ class SparseEngine(Engine):
                 and int(self._entry_bytes_per_pe(layout).max()) + spill_bytes
                 <= self.arch.spmat_sram_bytes)
 
-    def _placement(self, layout: CscLayout) -> PointerPlacement | None:
-        """Where each column's pointers are read from, or None when all sit in the pointer
-        SRAM (or the overflow streams from DRAM, where the pointer SRAM pace is kept)."""
-        if not self._pointers_in_spmat(layout):
-            return None
+    def _placement(self, layout: CscLayout) -> PointerPlacement:
+        """Where each column's pointers are read from. Pointers that overflow to DRAM stream
+        into the pointer SRAM, so they are read at its pace, as if it held them all."""
         a = self.arch
-        return pointer_placement(layout.batches, layout.cols, a.pointer_sram_capacity,
-                                 a.pointers_per_spmat_word)
+        capacity = (a.pointer_sram_capacity if self._pointers_in_spmat(layout)
+                    else layout.batches * (layout.cols + 1))
+        return pointer_placement(layout.batches, layout.cols, capacity, a.pointers_per_spmat_word)
 
     def _storage(self, layout: CscLayout) -> dict[str, Any]:
         """Bytes each PE must hold, and whether that fits its SRAMs."""

@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 
 from simulator.api import simulate
-from simulator.arch import load_arch
-from simulator.engines import systolic_mapping, tiling
-from simulator.workload import load_workload
+from simulator.kinds.registry import load_arch
+from simulator.kinds.systolic import mapping as systolic_mapping
+from simulator.kinds.systolic import tiling
+from simulator.core.workload import load_workload
 
 TIMING = Path(__file__).resolve().parent.parent / "reports" / "scalesim_validation" / "scalesim_alexnet_timing.json"
 

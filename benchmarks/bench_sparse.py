@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from simulator.arch import load_arch
-from simulator.engines.sparse import SparseEngine
-from simulator.workload import load_workload, workload_from_dict
+from simulator.kinds.registry import load_arch
+from simulator.kinds.sparse.engine import SparseEngine
+from simulator.core.workload import load_workload, workload_from_dict
 
 
 def main() -> None:

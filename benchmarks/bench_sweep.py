@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from simulator.sweep import WorkerContext, evaluate_task, run_sweep  # noqa: E402
-from simulator.sweep_spec import SweepFile, build_sweep  # noqa: E402
+from simulator.dse.runner import WorkerContext, evaluate_task, run_sweep  # noqa: E402
+from simulator.dse.spec import SweepFile, build_sweep  # noqa: E402
 
 
 def make_sweep(points: int):

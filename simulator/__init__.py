@@ -5,9 +5,9 @@
     >>> result.totals.cycles
 """
 
-from .api import __version__, simulate
-from .arch import load_arch
-from .errors import NpusimError
-from .workload import load_workload
+from simulator.api import __version__, simulate
+from simulator.kinds.registry import load_arch
+from simulator.core.errors import NpusimError
+from simulator.core.workload import load_workload
 
 __all__ = ["NpusimError", "__version__", "load_arch", "load_workload", "simulate"]

@@ -1,5 +1,5 @@
 """`python -m simulator` is the same as the `npusim` command."""
 
-from .cli import main
+from simulator.cli.main import main
 
 raise SystemExit(main())

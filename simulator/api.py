@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from .arch import ArchBase, load_arch
-from .arch.common import Precision
-from .area import area_for
-from .engines.base import engine_for
-from .results import RunResult
-from .roofline import annotate, roofs_for, weight_bytes_for
-from .workload import Workload, load_workload
+from simulator.kinds.registry import ArchBase, load_arch
+from simulator.core.arch import Precision
+from simulator.core.area import area_for
+from simulator.kinds.base import engine_for
+from simulator.core.results import RunResult
+from simulator.core.roofline import annotate, roofs_for, weight_bytes_for
+from simulator.core.workload import Workload, load_workload
 
 __version__ = "0.1.0"
 
@@ -39,7 +39,7 @@ def simulate(arch: ArchBase | str, workload: Workload | str,
     if hasattr(engine, "set_weight_matrices") and any(
             getattr(layer, "weights_file", None) for layer in workload.layers):
         # user weight files are read here, at the boundary, so engines stay free of I/O
-        from .importers.sparse_weights import load_weight_files
+        from simulator.io.weights import load_weight_files
         engine.set_weight_matrices(load_weight_files(workload))
     layers = engine.simulate(workload)
     peak = engine.peak_macs_per_cycle()

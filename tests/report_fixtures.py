@@ -4,8 +4,8 @@ independently of the engines."""
 
 from __future__ import annotations
 
-from simulator.results import LayerResult, RunResult
-from simulator.roofline import annotate, roofs_for
+from simulator.core.results import LayerResult, RunResult
+from simulator.core.roofline import annotate, roofs_for
 
 #: A made-up TPUv1-like machine: 256 x 256 MACs at 700 MHz, 34 GB/s DRAM.
 #: peak = 2 * 65536 * 700e6 = 91.75 TOPS; ridge = 91.75e12 / 34e9 = 2698.4 ops/byte.

@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from simulator.results import LayerResult, RunResult
+from simulator.core.results import LayerResult, RunResult
 
 TINY_WORKLOAD = """\
 name: tiny

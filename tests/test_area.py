@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.arch import arch_from_dict
-from simulator.arch.common import Precision
-from simulator.area import area_for, load_area_table
+from simulator.kinds.registry import arch_from_dict
+from simulator.core.arch import Precision
+from simulator.core.area import area_for, load_area_table
 
 TINY = {
     "name": "t", "kind": "systolic", "clock_mhz": 1000, "technology_nm": 45,
@@ -64,7 +64,7 @@ def test_node_scaling_is_ideal_square():
 
 
 def test_tpu_matrix_unit_mac_area():
-    from simulator.arch import load_arch
+    from simulator.kinds.registry import load_arch
     tpu = load_arch("tpu_v1")
     report = area_for(tpu)
     # 65,536 int8 MACs x 419 um^2 = 27.46 mm^2 at 45 nm, x (28/45)^2 = 0.3872 -> 10.63 mm^2

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from simulator import load_arch, load_workload, simulate
-from simulator.config_io import WORKLOAD_DIR, bundled_names
+from simulator.io.config import WORKLOAD_DIR, bundled_names
 
 WORKLOADS = bundled_names(WORKLOAD_DIR, (".yaml",))
 SYSTOLIC = ["tpu_v1", "edge_32x32", "eyeriss"]

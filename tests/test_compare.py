@@ -11,9 +11,9 @@ import math
 import pytest
 
 from report_fixtures import MALICIOUS, synthetic_result
-from simulator.cli import main
-from simulator.commands import compare
-from simulator.errors import NpusimError
+from simulator.cli.main import main
+from simulator.cli import compare
+from simulator.core.errors import NpusimError
 
 TINY_CNN = """
 name: tiny_cnn

@@ -2,9 +2,9 @@
 
 import pytest
 
-from simulator.arch import arch_from_dict, load_arch
-from simulator.config_io import apply_overrides, parse_override
-from simulator.errors import NpusimError
+from simulator.kinds.registry import arch_from_dict, load_arch
+from simulator.io.config import apply_overrides, parse_override
+from simulator.core.errors import NpusimError
 
 
 def test_parse_override_reads_yaml_values():

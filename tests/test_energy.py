@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from simulator.arch.common import EnergyConfig, Precision
-from simulator.energy import load_energy_table, technology_energy_scale
-from simulator.errors import NpusimError
+from simulator.core.arch import EnergyConfig, Precision
+from simulator.core.energy import load_energy_table, technology_energy_scale
+from simulator.core.errors import NpusimError
 
 
 @pytest.fixture(scope="module")

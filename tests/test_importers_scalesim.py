@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from simulator.arch import arch_from_dict, load_arch
-from simulator.config_io import ARCH_DIR, WORKLOAD_DIR
-from simulator.errors import NpusimError
-from simulator.importers.scalesim import read_scalesim_cfg, read_scalesim_topology
-from simulator.workload import load_workload, workload_from_dict
+from simulator.kinds.registry import arch_from_dict, load_arch
+from simulator.io.config import ARCH_DIR, WORKLOAD_DIR
+from simulator.core.errors import NpusimError
+from simulator.io.scalesim import read_scalesim_cfg, read_scalesim_topology
+from simulator.core.workload import load_workload, workload_from_dict
 
 CONV_HEADER = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
                "Num Filter, Strides,\n")

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from onnx_builders import Builder, resnet50
-from simulator.cli import main
-from simulator.workload import load_workload
+from simulator.cli.main import main
+from simulator.core.workload import load_workload
 
 
 def _small_net(tmp_path):

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from onnx_builders import Builder, resnet50
-from simulator.errors import NpusimError
-from simulator.importers.onnx import import_onnx, onnx_to_workload_dict
-from simulator.importers.onnx_map import sanitize
-from simulator.workload import load_workload, workload_from_dict
+from simulator.core.errors import NpusimError
+from simulator.io.onnx.reader import import_onnx, onnx_to_workload_dict
+from simulator.io.onnx.mapper import sanitize
+from simulator.core.workload import load_workload, workload_from_dict
 
 
 def load(path: Path, **kwargs):

@@ -6,7 +6,7 @@ import math
 
 from report_fixtures import synthetic_result
 from simulator.report import ascii
-from simulator.roofline import roofline_plot_data
+from simulator.core.roofline import roofline_plot_data
 
 
 def _grid(text: str) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from report_fixtures import MALICIOUS, synthetic_result
 from simulator.api import simulate
-from simulator.cli import main
+from simulator.cli.main import main
 from simulator.report.html import write_report
 
 
@@ -150,7 +150,7 @@ def test_malicious_names_are_escaped(malicious_report):
 
 
 def test_report_into_a_file_path_is_a_user_error(tmp_path):
-    from simulator.errors import NpusimError
+    from simulator.core.errors import NpusimError
 
     target = tmp_path / "file.txt"
     target.write_text("x")

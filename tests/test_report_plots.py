@@ -44,8 +44,8 @@ def test_svg_fragment_prefixes_ids():
 
 
 def test_compare_figures(tmp_path):
-    from simulator.commands.compare import summary_rows
-    from simulator.roofline import roofline_plot_data
+    from simulator.cli.compare import summary_rows
+    from simulator.core.roofline import roofline_plot_data
 
     a = synthetic_result()
     b = synthetic_result(arch_name="small", peak_macs_per_cycle=32 * 32)
@@ -59,6 +59,6 @@ def test_compare_figures(tmp_path):
 
 def test_importing_the_package_does_not_import_matplotlib():
     code = ("import sys, simulator, simulator.report.html, simulator.report.plots, "
-            "simulator.commands.compare, simulator.cli; "
+            "simulator.cli.compare, simulator.cli; "
             "sys.exit(1 if 'matplotlib' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

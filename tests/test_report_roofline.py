@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from report_fixtures import layer, synthetic_result
-from simulator.roofline import roofline_plot_data, weight_bytes_for
+from simulator.core.roofline import roofline_plot_data, weight_bytes_for
 
 # Made-up TPUv1-like machine: peak = 2 ops/MAC * 256*256 MACs * 700e6 Hz = 91.7504e12 ops/s.
 PEAK = 2 * 256 * 256 * 700e6
@@ -117,7 +117,7 @@ def test_unknown_axis_and_missing_roofline():
 
 
 def test_weight_bytes_for_workload_layers():
-    from simulator.workload import load_workload
+    from simulator.core.workload import load_workload
 
     net = load_workload("resnet50")
     conv1, fc = net.layer("conv1"), net.layer(net.layers[-1].name)
@@ -132,7 +132,7 @@ def test_weight_bytes_for_workload_layers():
 
 def test_simulate_fills_weight_bytes_for_the_tpu_axis():
     from simulator.api import simulate
-    from simulator.workload import workload_from_dict
+    from simulator.core.workload import workload_from_dict
 
     net = workload_from_dict({"name": "tiny", "input": [16, 8, 8], "layers": [
         {"name": "c", "type": "conv", "out_channels": 32, "kernel": 3, "padding": 1},

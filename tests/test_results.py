@@ -5,7 +5,7 @@ import json
 import pytest
 
 from simulator.report import files
-from simulator.results import LayerResult, RunResult
+from simulator.core.results import LayerResult, RunResult
 
 
 def make_result():

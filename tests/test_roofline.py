@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from simulator.results import LayerResult
-from simulator.roofline import (annotate, lower_bound_cycles, operational_intensity, roofs_for,
+from simulator.core.results import LayerResult
+from simulator.core.roofline import (annotate, lower_bound_cycles, operational_intensity, roofs_for,
                                 weight_intensity)
 
 

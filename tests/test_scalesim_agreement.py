@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.engines.scalesim_reference import reference_workload, simulate_record
+from simulator.kinds.systolic.scalesim_reference import reference_workload, simulate_record
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reports" / "scalesim_validation" / "scalesim_reference.json"
 RECORDS = json.loads(REFERENCE.read_text())

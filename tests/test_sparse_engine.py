@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from simulator.api import simulate
-from simulator.arch import load_arch
-from simulator.cli import main
-from simulator.workload import load_workload, workload_from_dict
+from simulator.kinds.registry import load_arch
+from simulator.cli.main import main
+from simulator.core.workload import load_workload, workload_from_dict
 
 US_PER_CYCLE = 1 / 800          # 800 MHz
 

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.engines.sparse_csc import (dense_layout, expected_padding_per_slice,
+from simulator.kinds.sparse.csc import (dense_layout, expected_padding_per_slice,
                                           layout_from_coordinates, output_batches,
                                           pointer_placement, words_spanned)
-from simulator.engines.sparse_matrices import random_coordinates
-from simulator.engines.sparse_queue import simulate_queues
+from simulator.kinds.sparse.matrices import random_coordinates
+from simulator.kinds.sparse.queue import simulate_queues
 
 
 def coords(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

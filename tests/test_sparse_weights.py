@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from simulator.api import simulate
-from simulator.arch import load_arch
-from simulator.cli import main
-from simulator.engines.sparse_matrices import codebook_error, kmeans_codebook
-from simulator.workload import load_workload
+from simulator.kinds.registry import load_arch
+from simulator.cli.main import main
+from simulator.kinds.sparse.matrices import codebook_error, kmeans_codebook
+from simulator.core.workload import load_workload
 
 LAYER = ("name: w\nlayers:\n  - {{name: fc, type: linear, input: [96], out_features: 64, "
          "activation_density: 1.0, weights_file: {file}}}\n")

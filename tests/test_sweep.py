@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from simulator.errors import NpusimError
-from simulator.pareto import best_by, dominates, pareto_front
-from simulator.sweep import run_sweep
-from simulator.sweep_spec import RangeSpec, load_sweep, parse_constraint
-from simulator.sweep_store import ResultStore
+from simulator.core.errors import NpusimError
+from simulator.dse.pareto import best_by, dominates, pareto_front
+from simulator.dse.runner import run_sweep
+from simulator.dse.spec import RangeSpec, load_sweep, parse_constraint
+from simulator.dse.store import ResultStore
 
 import sweep_fakes
 from sweep_fakes import fake_evaluate, write_files
@@ -81,7 +81,7 @@ def test_invalid_sweeps_fail_before_any_work(tmp_path, vary, needle):
 
 
 def test_cli_invalid_path_is_one_line_exit_2(tmp_path, capsys):
-    from simulator.cli import main
+    from simulator.cli.main import main
     path = write_files(tmp_path, "base: tiny_arch.yaml\nworkloads: [tiny.yaml]\n"
                                  "vary: {array.rowz: [2]}\n")
     assert main(["sweep", str(path), "-o", str(tmp_path / "r.sqlite"), "-q"]) == 2
@@ -158,7 +158,7 @@ def test_killed_process_loses_nothing(tmp_path):
         import functools, sys
         sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parent.parent)!r}]
         from sweep_fakes import fake_evaluate
-        from simulator.sweep import run_sweep
+        from simulator.dse.runner import run_sweep
         run_sweep({str(path)!r}, {str(store)!r}, workers=1,
                   evaluate=functools.partial(fake_evaluate, sleep_s=0.2))
     """))

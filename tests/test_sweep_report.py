@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from simulator.area import area_for
-from simulator.cli import main
-from simulator.sweep import run_sweep
-from simulator.sweep_analysis import combine, load_results, pivot
-from simulator.sweep_spec import load_sweep
-from simulator.sweep_store import ResultStore
+from simulator.core.area import area_for
+from simulator.cli.main import main
+from simulator.dse.runner import run_sweep
+from simulator.dse.analysis import combine, load_results, pivot
+from simulator.dse.spec import load_sweep
+from simulator.dse.store import ResultStore
 
 from sweep_fakes import fake_evaluate, write_files
 from test_sweep import SWEEP

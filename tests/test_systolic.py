@@ -5,13 +5,13 @@ import math
 import pytest
 
 from simulator.api import simulate
-from simulator.arch import arch_from_dict
-from simulator.arch.common import Precision
-from simulator.engines.systolic import SystolicEngine
-from simulator.engines.systolic_mapping import map_gemm
-from simulator.engines.tiling import TilingProblem, choose_tiling
-from simulator.energy import load_energy_table
-from simulator.workload import workload_from_dict
+from simulator.kinds.registry import arch_from_dict
+from simulator.core.arch import Precision
+from simulator.kinds.systolic.engine import SystolicEngine
+from simulator.kinds.systolic.mapping import map_gemm
+from simulator.kinds.systolic.tiling import TilingProblem, choose_tiling
+from simulator.core.energy import load_energy_table
+from simulator.core.workload import workload_from_dict
 
 
 def split_arch(rows=4, cols=4, dataflow="os", sram=1 << 20, bw=10.0, **extra):

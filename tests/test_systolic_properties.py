@@ -6,11 +6,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.api import simulate
-from simulator.engines.systolic import SystolicEngine
-from simulator.arch import arch_from_dict
-from simulator.engines.base import engine_for
-from simulator.roofline import lower_bound_cycles, roofs_for
-from simulator.workload import workload_from_dict
+from simulator.kinds.systolic.engine import SystolicEngine
+from simulator.kinds.registry import arch_from_dict
+from simulator.kinds.base import engine_for
+from simulator.core.roofline import lower_bound_cycles, roofs_for
+from simulator.core.workload import workload_from_dict
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

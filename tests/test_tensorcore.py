@@ -9,11 +9,11 @@ import sys
 import pytest
 
 from simulator.api import simulate
-from simulator.arch import arch_from_dict, load_arch
-from simulator.engines.tc_compiler import Compiler
-from simulator.engines.tc_sim import schedule_reference, simulate_ops
-from simulator.errors import NpusimError
-from simulator.workload import workload_from_dict
+from simulator.kinds.registry import arch_from_dict, load_arch
+from simulator.kinds.tensorcore.compiler import Compiler
+from simulator.kinds.tensorcore.schedule import schedule_reference, simulate_ops
+from simulator.core.errors import NpusimError
+from simulator.core.workload import workload_from_dict
 
 INF = float("inf")
 

@@ -13,9 +13,9 @@ from functools import lru_cache
 import pytest
 
 from simulator.api import simulate
-from simulator.arch import load_arch
-from simulator.errors import NpusimError
-from simulator.workload import load_workload, workload_from_dict
+from simulator.kinds.registry import load_arch
+from simulator.core.errors import NpusimError
+from simulator.core.workload import load_workload, workload_from_dict
 
 BUNDLED = ["alexnet", "vgg16", "googlenet", "resnet50", "mobilenet_v2", "mobilenet_v3_large",
            "squeezenet", "tpu_mlp0", "lstm_lm", "eie_benchmarks"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from simulator.api import simulate
-from simulator.arch import load_arch
-from simulator.workload import load_workload
+from simulator.kinds.registry import load_arch
+from simulator.core.workload import load_workload
 
 STREAM = ["compiler.weight_residency=stream"]
 

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.api import simulate
-from simulator.arch import load_arch
-from simulator.workload import workload_from_dict
+from simulator.kinds.registry import load_arch
+from simulator.core.workload import workload_from_dict
 
 
 @st.composite

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.arch.common import Precision
-from simulator.errors import NpusimError
-from simulator.workload import workload_from_dict
+from simulator.core.arch import Precision
+from simulator.core.errors import NpusimError
+from simulator.core.workload import workload_from_dict
 
 INT8 = Precision(weight_bits=8, activation_bits=8)
 

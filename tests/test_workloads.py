@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.config_io import WORKLOAD_DIR, bundled_names, read_yaml
-from simulator.workload import ConvLayer, load_workload
+from simulator.io.config import WORKLOAD_DIR, bundled_names, read_yaml
+from simulator.core.workload import ConvLayer, load_workload
 
 TORCHVISION = {  # name: (parameters, MACs)
     "alexnet": (61_100_840, 0.714e9),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from simulator.engines.scalesim_reference import simulate_record
+from simulator.kinds.systolic.scalesim_reference import simulate_record
 
 HERE = Path(__file__).resolve().parent
 

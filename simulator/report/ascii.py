@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from ..roofline import RooflinePlotData
-from .units import si
+from simulator.core.roofline import RooflinePlotData
+from simulator.report.units import si
 
 #: Characters: layer point, several layers in one cell, whole network, ridge, roofs.
 LAYER, MANY, NETWORK, RIDGE, COMPUTE_ROOF, BW_ROOF = "o", "O", "*", "+", "-", "/"

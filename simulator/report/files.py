@@ -7,9 +7,9 @@ import io
 import json
 import math
 
-from ..results import LayerResult, RunResult
-from .terminal import summary_lines
-from .units import energy, nbytes, pct, si
+from simulator.core.results import LayerResult, RunResult
+from simulator.report.terminal import summary_lines
+from simulator.report.units import energy, nbytes, pct, si
 
 
 def _finite(value):

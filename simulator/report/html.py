@@ -14,9 +14,9 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ..errors import NpusimError
-from ..results import RunResult
-from .units import energy, nbytes, pct, seconds, si
+from simulator.core.errors import NpusimError
+from simulator.core.results import RunResult
+from simulator.report.units import energy, nbytes, pct, seconds, si
 
 REPORT_FILE = "report.html"
 COMPARE_FILE = "compare.html"
@@ -283,7 +283,7 @@ def _write(path: Path, text: str) -> None:
 
 def write_report(result: RunResult, out_dir: Path) -> Path:
     """Write `report.html` and the plots (PNG and SVG) into `out_dir`; returns the HTML path."""
-    from . import plots
+    from simulator.report import plots
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -346,8 +346,8 @@ def write_compare_report(results: Sequence[RunResult], table_rows: Sequence[dict
                          columns: Sequence[tuple[str, str]], out_dir: Path,
                          labels: Sequence[str]) -> Path:
     """Write `compare.html` with grouped bars and overlaid rooflines (plus PNG/SVG files)."""
-    from . import plots
-    from ..roofline import roofline_plot_data
+    from simulator.report import plots
+    from simulator.core.roofline import roofline_plot_data
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():

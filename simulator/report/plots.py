@@ -18,14 +18,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from ..errors import NpusimError
-from ..roofline import RooflinePlotData, roofline_plot_data
-from .units import si
+from simulator.core.errors import NpusimError
+from simulator.core.roofline import RooflinePlotData, roofline_plot_data
+from simulator.report.units import si
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from ..results import RunResult
+    from simulator.core.results import RunResult
 
 #: Output formats of saved figures.
 FORMATS = ("png", "svg")

@@ -13,11 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..api import simulate
-from ..config_io import REPO_ROOT
-from ..errors import NpusimError
-from . import files
-from .html import write_compare_report, write_report
+from simulator.api import simulate
+from simulator.io.config import REPO_ROOT
+from simulator.core.errors import NpusimError
+from simulator.report import files
+from simulator.report.html import write_compare_report, write_report
 
 #: The single-run examples: (arch, workload, why it is worth looking at).
 EXAMPLES: tuple[tuple[str, str, str], ...] = (
@@ -86,8 +86,8 @@ def validation_index(reports_dir: Path) -> list[str]:
 
 def regenerate(out: Path, only: str | None = None, log=print) -> list[Path]:
     """Write the examples and the index; returns the HTML pages written."""
-    from ..api import __version__
-    from ..commands.compare import COLUMNS, summary_rows, to_markdown
+    from simulator.api import __version__
+    from simulator.cli.compare import COLUMNS, summary_rows, to_markdown
 
     examples_dir = out / "examples"
     written: list[Path] = []

@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import RunResult
-from .units import energy, nbytes, pct, seconds, si
+from simulator.core.results import RunResult
+from simulator.report.units import energy, nbytes, pct, seconds, si
 
 
 def make_console() -> Console:

@@ -1,0 +1,81 @@
+"""`npusim run ARCH WORKLOAD`: simulate one network on one chip and report it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from simulator.api import simulate
+from simulator.kinds.registry import load_arch
+from simulator.core.errors import NpusimError
+from simulator.report import files
+from simulator.report import terminal
+from simulator.report.progress import progress, progress_enabled
+from simulator.core.workload import load_workload
+from simulator.cli.import_onnx import _input_shapes
+from simulator.cli.common import add_arch_options, parse_precision, positive_batch, write_text
+
+FORMATS = ("table", "json", "csv", "md")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("run", help="simulate a workload on an architecture",
+                            description="Simulate WORKLOAD on ARCH. Both may be bundled names "
+                            "(see `npusim list`) or paths (YAML, SCALE-Sim .cfg/.csv, ONNX).")
+    parser.add_argument("arch", help="arch name or file (YAML or SCALE-Sim .cfg)")
+    parser.add_argument("workload", help="workload name or file (YAML, SCALE-Sim CSV, ONNX)")
+    add_arch_options(parser)
+    parser.add_argument("--format", choices=FORMATS, default="table",
+                        help="output format (default: a table in the terminal)")
+    parser.add_argument("-o", "--output", default=None, help="write the output to this file")
+    parser.add_argument("--report", default=None, metavar="DIR",
+                        help="also write an HTML report with plots into DIR")
+    parser.add_argument("--trace", default=None, metavar="FILE",
+                        help="write a Chrome trace-event timeline (engines that simulate events)")
+    parser.add_argument("--input-shape", action="append", default=[], metavar="[NAME=]SHAPE",
+                        help="ONNX only: fixed input shape with the batch, e.g. 1x3x224x224")
+    parser.add_argument("--skip-unknown", action="store_true",
+                        help="ONNX only: treat ops that cannot be mapped as free pass-through")
+    parser.add_argument("--ascii", action="store_true",
+                        help="also draw a text roofline in the terminal")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    arch = load_arch(args.arch, args.overrides)
+    workload = load_workload(args.workload, batch=positive_batch(args.batch),
+                             input_shapes=_input_shapes(args.input_shape),
+                             skip_unknown=args.skip_unknown)
+    precision = parse_precision(args.precision)
+    if precision is not None:
+        workload.precision = precision
+    with progress(f"simulating {workload.name} on {arch.name}",
+                  enabled=progress_enabled(args.quiet)):
+        result = simulate(arch, workload, trace=bool(args.trace))
+    if args.trace:
+        events = result.trace_events
+        if events is None:
+            raise NpusimError(f"the {arch.kind} engine has no event timeline", field="--trace",
+                              fix="use --trace with a tensorcore arch")
+        write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ns"}), args.trace)
+    if args.report:
+        from simulator.report.html import write_report
+        with progress(f"writing the report into {args.report}",
+                      enabled=progress_enabled(args.quiet)):
+            write_report(result, Path(args.report))
+    if args.quiet and args.output is None:
+        return 0
+    if args.format == "table":
+        if args.output:
+            write_text(files.to_markdown(result), args.output)
+        else:
+            terminal.print_run(result)
+            if args.ascii:
+                from simulator.report.ascii import roofline
+                from simulator.core.roofline import roofline_plot_data
+                print(roofline(roofline_plot_data(result)))
+    else:
+        write_text(files.render(result, args.format), args.output)
+    return 0

@@ -1,0 +1,70 @@
+"""`npusim sweep SWEEP.yaml -o results.sqlite`: evaluate a design-space sweep (resumable)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from simulator.core.errors import NpusimError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "sweep", help="evaluate a design-space sweep into a SQLite results file",
+        description="Evaluate every design point x workload of a sweep file (docs/sweeps.md) "
+        "and store each result as it finishes. Re-running the same command resumes: points "
+        "already in the results file are skipped.")
+    parser.add_argument("sweep", help="sweep file (YAML), or a bundled sweep name (tpu_sram_pe)")
+    parser.add_argument("-o", "--output", default=None,
+                        help="results file (SQLite; default: <sweep name>.sqlite)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (default: all CPUs; 1 runs in this process)")
+    parser.add_argument("--dask", default=None, metavar="ADDRESS",
+                        help="run on a Dask cluster: a scheduler address, or 'local' "
+                             "(needs the optional extra npusim[dask])")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="stop after N new points (resume later)")
+    parser.add_argument("--retry-errors", action="store_true",
+                        help="re-evaluate points stored with an unexpected error")
+    parser.add_argument("--fresh", action="store_true",
+                        help="discard the points stored in the results file and start over")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    parser.set_defaults(func=run)
+
+
+def resolve_sweep_path(text: str) -> Path:
+    """A path, or the name of a bundled sweep in arch_configs/sweeps/."""
+    from simulator.io.config import ARCH_DIR, resolve_bundled
+    return resolve_bundled(text, ARCH_DIR / "sweeps", (".yaml", ".yml"), "sweep")
+
+
+def run(args: argparse.Namespace) -> int:
+    from simulator.dse.runner import run_sweep
+    from simulator.dse.spec import load_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise NpusimError(f"--workers must be at least 1, got {args.workers}", field="--workers")
+    if args.limit is not None and args.limit < 0:
+        raise NpusimError(f"--limit must not be negative, got {args.limit}", field="--limit")
+    sweep = load_sweep(resolve_sweep_path(args.sweep))
+    output = Path(args.output or f"{sweep.name}.sqlite")
+    try:
+        summary = run_sweep(sweep, output, workers=args.workers, dask=args.dask,
+                            max_points=args.limit, retry_errors=args.retry_errors,
+                            fresh=args.fresh, progress=not args.quiet and sys.stderr.isatty())
+    except KeyboardInterrupt:
+        print(f"npusim: interrupted; finished points are saved in {output}: re-run the same "
+              "command to resume", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        rate = f" ({summary.points_per_s:.1f} points/s)" if summary.computed else ""
+        print(f"{summary.total} rows (design points x workloads): {summary.skipped} already "
+              f"stored, {summary.computed} computed in {summary.elapsed_s:.1f} s{rate}; "
+              f"{summary.invalid} invalid, {summary.errors} errors. Results: {output}")
+        for sample in summary.error_samples:
+            print(f"  e.g. {sample}", file=sys.stderr)
+        if summary.stopped_early:
+            print("stopped at --limit: re-run to continue", file=sys.stderr)
+        print(f"Next: npusim sweep-report {output}")
+    return 0

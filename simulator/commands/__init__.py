@@ -1,1 +1,0 @@
-"""One module per `npusim` subcommand; each defines `register(subparsers)`."""

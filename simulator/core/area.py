@@ -1,0 +1,229 @@
+"""Chip area from a per-unit table (default arch_configs/energy/area_45nm.yaml).
+
+Area = sum over units of count x area per unit, scaled to the arch's technology node.
+The model (documented with sources in docs/area.md):
+- A MAC is one multiplier at the operand widths plus one adder at the accumulator width
+  (Horowitz, ISSCC 2014, 45 nm area figures). Integer widths missing from the table are
+  interpolated in log-log between the 8- and 32-bit points, as `simulator.energy` does for
+  energy; a mixed a x w multiplier costs as a sqrt(a*w)-bit square one.
+- Each PE also holds flip-flops: the operand pipeline registers and a partial-sum register
+  (plus a second weight register when weights are double-buffered in the array, as in TPUv1,
+  Jouppi et al., ISCA 2017, Sec. 2). Flip-flop area per bit: NanGate 45 nm DFF_X1.
+- SRAM area = bits x 6T bitcell area / array efficiency (periphery overhead).
+- Technology scaling: area x (technology_nm / table_nm)^exponent, ideal exponent 2.
+  Energy node scaling is separate (`EnergyConfig.scale_to_technology`,
+  `simulator.energy.technology_energy_scale`).
+- Not modelled: control logic, NoC / bridge wiring, DRAM PHYs, I/O pads, clock tree. The total
+  is the area of the datapath and on-chip memories, a lower bound on a die.
+
+Arch models are read defensively (``getattr`` with defaults), so refinements of the arch
+classes do not break the area model; every on-chip buffer field named ``*_bytes`` of a
+systolic arch's ``memory`` block counts as SRAM.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel, Field, PositiveFloat, ValidationError
+
+from simulator.core.arch import Precision, StrictModel
+from simulator.io.config import ARCH_DIR, read_yaml
+from simulator.core.errors import NpusimError, from_validation_error
+
+AREA_DIR = ARCH_DIR / "energy"
+UM2_PER_MM2 = 1e6
+
+
+class AreaTable(StrictModel):
+    """Silicon area per unit at `technology_nm` (see arch_configs/energy/area_45nm.yaml)."""
+
+    name: str
+    technology_nm: PositiveFloat = 45
+    arithmetic_um2: dict[str, PositiveFloat]
+    register_um2_per_bit: PositiveFloat
+    sram_bitcell_um2: PositiveFloat
+    sram_array_efficiency: float = Field(gt=0, le=1)
+    area_scaling_exponent: PositiveFloat = 2.0
+
+    # ---- arithmetic ---------------------------------------------------------------------
+    def _int_um2(self, op: str, bits: float) -> float:
+        """Integer unit area; missing widths by log-log interpolation between 8 and 32 bits."""
+        if float(bits).is_integer() and f"int{int(bits)}_{op}" in self.arithmetic_um2:
+            return self.arithmetic_um2[f"int{int(bits)}_{op}"]
+        lo, hi = self.arithmetic_um2[f"int8_{op}"], self.arithmetic_um2[f"int32_{op}"]
+        slope = math.log(hi / lo) / math.log(32 / 8)
+        return lo * (bits / 8) ** slope
+
+    def add_um2(self, bits: int, number_format: str = "int") -> float:
+        if number_format == "fp":
+            return self.arithmetic_um2[f"fp{32 if bits > 16 else 16}_add"]
+        return self._int_um2("add", bits)
+
+    def mult_um2(self, a_bits: int, b_bits: int, number_format: str = "int") -> float:
+        if number_format == "fp":
+            return self.arithmetic_um2[f"fp{32 if max(a_bits, b_bits) > 16 else 16}_mult"]
+        return self._int_um2("mult", math.sqrt(a_bits * b_bits))
+
+    def mac_um2(self, precision: Precision) -> float:
+        """One multiplier at the operand widths plus one accumulator adder."""
+        fmt = getattr(precision, "number_format", "int")
+        acc = getattr(precision, "accumulator_bits", 32)
+        return (self.mult_um2(precision.activation_bits, precision.weight_bits, fmt)
+                + self.add_um2(acc, fmt))
+
+    # ---- storage ------------------------------------------------------------------------
+    def register_um2(self, bits: float) -> float:
+        return bits * self.register_um2_per_bit
+
+    def sram_um2(self, size_bytes: float) -> float:
+        """A 6T SRAM macro of `size_bytes`: bitcells divided by the array efficiency."""
+        return size_bytes * 8 * self.sram_bitcell_um2 / self.sram_array_efficiency
+
+    def node_scale(self, technology_nm: float) -> float:
+        """Ideal area scaling from the table's node to `technology_nm`."""
+        return (technology_nm / self.technology_nm) ** self.area_scaling_exponent
+
+
+class AreaReport(BaseModel):
+    """Total area, its split by component, and the sizes that drive it."""
+
+    area_mm2: float = Field(description="total modelled area at the arch's node, mm^2")
+    breakdown_mm2: dict[str, float] = Field(default_factory=dict)
+    pe_count: int = Field(0, description="MAC units (PEs) on the chip")
+    sram_bytes: int = Field(0, description="total on-chip SRAM capacity")
+    technology_nm: float = 45
+    node_scale: float = Field(1.0, description="area factor applied for the node (1 at 45 nm)")
+
+
+@lru_cache(maxsize=8)
+def _read_table(path: str) -> AreaTable:
+    try:
+        return AreaTable.model_validate(read_yaml(Path(path)))
+    except ValidationError as exc:
+        raise from_validation_error(exc, path) from None
+
+
+def load_area_table(name_or_path: str = "area_45nm") -> AreaTable:
+    """Load a bundled (`area_45nm`) or user area table; parsed once per process."""
+    path = Path(name_or_path)
+    if not path.exists():
+        path = AREA_DIR / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise NpusimError(f"area table {name_or_path!r} not found",
+                              fix="give a path to a YAML area table or use area_45nm")
+    return _read_table(str(path.resolve()))
+
+
+# ---- per-kind component lists --------------------------------------------------------------
+# Each returns {component: area in um^2 at the table's node}, plus (pe_count, sram_bytes).
+Components = tuple[dict[str, float], int, int]
+
+
+def _pe_register_bits(precision: Precision, double_buffered_weight: bool) -> int:
+    """Operand pipeline registers (activation, weight), a partial-sum register, and a second
+    weight register when weights are double-buffered in the PE."""
+    weight = precision.weight_bits * (2 if double_buffered_weight else 1)
+    return precision.activation_bits + weight + getattr(precision, "accumulator_bits", 32)
+
+
+def _systolic(arch: Any, table: AreaTable) -> Components:
+    array = arch.array
+    pes = int(array.rows) * int(array.cols)
+    precision = arch.precision
+    dataflow = getattr(array, "dataflow", "ws")
+    parts = {
+        "mac": pes * table.mac_um2(precision),
+        "pe_registers": pes * table.register_um2(_pe_register_bits(precision, dataflow == "ws")),
+    }
+    sram_bytes = 0
+    memory = getattr(arch, "memory", None)
+    if memory is not None:
+        for name in type(memory).model_fields:
+            value = getattr(memory, name, None)
+            if name.endswith("_bytes") and isinstance(value, int) and value > 0:
+                parts[f"sram:{name.removesuffix('_bytes')}"] = table.sram_um2(value)
+                sram_bytes += value
+        tiles = getattr(memory, "weight_fifo_tiles", None)
+        if tiles:  # TPUv1: the weight FIFO holds `tiles` array-sized weight tiles on chip
+            fifo_bytes = int(tiles) * pes * precision.weight_bits // 8
+            parts["sram:weight_fifo"] = table.sram_um2(fifo_bytes)
+            sram_bytes += fifo_bytes
+    lanes = getattr(arch, "vector_rate", None) or getattr(arch, "vector_elements_per_cycle", None)
+    if lanes:  # activation / pooling unit: one MAC-sized lane per element per cycle (estimate)
+        parts["vector_unit"] = float(lanes) * table.mac_um2(precision)
+    return parts, pes, sram_bytes
+
+
+def _sparse(arch: Any, table: AreaTable) -> Components:
+    """EIE-style: per PE one MAC, its SRAMs (sparse matrix, pointers, activations), the weight
+    codebook and the activation queue (Han et al., ISCA 2016, Sec. IV)."""
+    pes = int(getattr(arch, "pes", 1))
+    precision = arch.precision
+    per_pe_sram = {
+        name: int(getattr(arch, f"{name}_sram_bytes", 0) or 0)
+        for name in ("spmat", "pointer", "activation")
+    }
+    codebook_bits = (2 ** int(getattr(arch, "weight_index_bits", 4))
+                     * int(getattr(arch, "codebook_value_bits", 16)))
+    queue_bits = int(getattr(arch, "queue_depth", 8)) * (
+        precision.activation_bits + int(getattr(arch, "pointer_bits", 16)))
+    parts = {
+        "mac": pes * table.mac_um2(precision),
+        "pe_registers": pes * table.register_um2(
+            _pe_register_bits(precision, False) + codebook_bits + queue_bits),
+    }
+    for name, size in per_pe_sram.items():
+        if size:
+            parts[f"sram:{name}"] = pes * table.sram_um2(size)
+    return parts, pes, pes * sum(per_pe_sram.values())
+
+
+def _tensorcore(arch: Any, table: AreaTable) -> Components:
+    """Cores of mac_rows x mac_cols MACs with private buffers, a shared SRAM and a vector unit
+    (one MAC-sized lane per vector op per cycle). The routing bridge is not modelled."""
+    cores = int(getattr(arch, "cores", 1))
+    core = arch.core
+    precision = arch.precision
+    macs_per_core = int(getattr(core, "mac_rows", 1)) * int(getattr(core, "mac_cols", 1))
+    pes = cores * macs_per_core
+    parts = {
+        "mac": pes * table.mac_um2(precision),
+        "pe_registers": pes * table.register_um2(_pe_register_bits(precision, False)),
+    }
+    sram_bytes = 0
+    for name in type(core).model_fields:
+        value = getattr(core, name, None)
+        if name.endswith("_bytes") and isinstance(value, int) and value > 0:
+            parts[f"sram:core_{name.removesuffix('_bytes')}"] = cores * table.sram_um2(value)
+            sram_bytes += cores * value
+    shared = getattr(getattr(arch, "sram", None), "size_bytes", None)
+    if shared:
+        parts["sram:shared"] = table.sram_um2(shared)
+        sram_bytes += int(shared)
+    lanes = float(getattr(arch, "vector_ops_per_cycle", 0) or 0)
+    if lanes:
+        parts["vector_unit"] = lanes * table.mac_um2(precision)
+    return parts, pes, sram_bytes
+
+
+AREA_MODELS: dict[str, Callable[[Any, AreaTable], Components]] = {
+    "systolic": _systolic, "sparse": _sparse, "tensorcore": _tensorcore,
+}
+
+
+def area_for(arch: Any, table: AreaTable | None = None) -> AreaReport | None:
+    """The modelled area of `arch` at its `technology_nm`; None for a kind without a model."""
+    model = AREA_MODELS.get(getattr(arch, "kind", ""))
+    if model is None:
+        return None
+    table = table or load_area_table()
+    parts_um2, pes, sram_bytes = model(arch, table)
+    node = float(getattr(arch, "technology_nm", table.technology_nm))
+    scale = table.node_scale(node)
+    breakdown = {name: um2 * scale / UM2_PER_MM2 for name, um2 in parts_um2.items()}
+    return AreaReport(area_mm2=sum(breakdown.values()), breakdown_mm2=breakdown, pe_count=pes,
+                      sram_bytes=sram_bytes, technology_nm=node, node_scale=scale)

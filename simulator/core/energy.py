@@ -1,0 +1,158 @@
+"""Energy per action from a data table (default: Horowitz 45 nm, ISSCC 2014).
+
+Energy = sum over actions of count x energy per action. This module only prices actions; the
+engines count them. Assumptions (see docs/models.md):
+- A MAC costs one multiply at the operand widths plus one add at the accumulator width.
+- Integer widths missing from the table are interpolated in log-log between the 8- and 32-bit
+  points (the fitted exponents are ~0.87 for add and ~1.98 for multiply, i.e. add ~ linear and
+  multiply ~ quadratic in width, as expected for ripple adders and array multipliers). A mixed
+  a x w multiply costs as a sqrt(a*w)-bit square multiply.
+- An SRAM access of `width_bits` costs width/64 x the 64-bit figure for an array of that size;
+  sizes between table points are interpolated in log-log, outside the table the nearest
+  segment's slope is extended.
+- DRAM costs a fixed energy per bit.
+- Optional first-order technology scaling (constant voltage): energy ~ feature size.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, PositiveFloat, ValidationError
+
+from simulator.core.arch import EnergyConfig, Precision, StrictModel
+from simulator.io.config import ARCH_DIR, read_yaml
+from simulator.core.errors import NpusimError, from_validation_error
+
+ENERGY_DIR = ARCH_DIR / "energy"
+
+
+class EnergyTable(StrictModel):
+    """A table of energies per action (see arch_configs/energy/horowitz_45nm.yaml)."""
+
+    name: str
+    technology_nm: PositiveFloat = 45
+    arithmetic_pj: dict[str, PositiveFloat]
+    sram_pj_per_64bit: dict[int, PositiveFloat] = Field(min_length=1)
+    dram_pj_per_bit: PositiveFloat
+    register_pj_per_32bit: PositiveFloat
+    sram_write_to_read_ratio: PositiveFloat = 1.0
+    scale: PositiveFloat = Field(1.0, description="multiplier applied to every entry")
+
+    # ---- arithmetic ---------------------------------------------------------------------
+    def _int_op(self, op: str, bits: float) -> float:
+        key = f"int{int(bits)}_{op}" if float(bits).is_integer() else ""
+        if key in self.arithmetic_pj:
+            return self.arithmetic_pj[key]
+        lo, hi = self.arithmetic_pj[f"int8_{op}"], self.arithmetic_pj[f"int32_{op}"]
+        slope = math.log(hi / lo) / math.log(32 / 8)
+        return lo * (bits / 8) ** slope
+
+    def add_pj(self, bits: int, number_format: str = "int") -> float:
+        if number_format == "fp":
+            return self.scale * self.arithmetic_pj[f"fp{bits}_add"]
+        return self.scale * self._int_op("add", bits)
+
+    def mult_pj(self, a_bits: int, b_bits: int, number_format: str = "int") -> float:
+        if number_format == "fp":
+            return self.scale * self.arithmetic_pj[f"fp{max(a_bits, b_bits)}_mult"]
+        if a_bits == b_bits:
+            return self.scale * self._int_op("mult", a_bits)
+        return self.scale * self._int_op("mult", math.sqrt(a_bits * b_bits))
+
+    def mac_pj(self, precision: Precision) -> float:
+        """One multiply at operand widths plus one accumulate at the accumulator width."""
+        fmt = precision.number_format
+        acc_bits = precision.accumulator_bits if fmt == "int" else max(
+            16, min(32, precision.accumulator_bits))
+        if fmt == "fp" and acc_bits not in (16, 32):
+            acc_bits = 32
+        return (self.mult_pj(precision.activation_bits, precision.weight_bits, fmt)
+                + self.add_pj(acc_bits, fmt))
+
+    def vector_op_pj(self, bits: int, number_format: str = "int") -> float:
+        """An element-wise operation (compare, add, activation step): one add at `bits`."""
+        return self.add_pj(max(bits, 8) if number_format == "int" else max(bits, 16), number_format)
+
+    # ---- storage ------------------------------------------------------------------------
+    def sram_pj_per_access(self, size_bytes: float, width_bits: int = 64) -> float:
+        """Energy of one read of `width_bits` from an SRAM array of `size_bytes`."""
+        points = sorted(self.sram_pj_per_64bit.items())
+        if len(points) == 1:
+            per64 = points[0][1]
+        else:
+            size = max(float(size_bytes), 1.0)
+            if size <= points[0][0]:
+                (s0, e0), (s1, e1) = points[0], points[1]
+            elif size >= points[-1][0]:
+                (s0, e0), (s1, e1) = points[-2], points[-1]
+            else:
+                i = next(i for i in range(1, len(points)) if size <= points[i][0])
+                (s0, e0), (s1, e1) = points[i - 1], points[i]
+            slope = math.log(e1 / e0) / math.log(s1 / s0)
+            per64 = e0 * (size / s0) ** slope
+        return self.scale * per64 * width_bits / 64
+
+    def sram_pj_per_byte(self, size_bytes: float, width_bits: int = 64) -> float:
+        """Energy per byte read from an SRAM accessed `width_bits` at a time."""
+        return self.sram_pj_per_access(size_bytes, width_bits) / (width_bits / 8)
+
+    @property
+    def register_pj_per_bit(self) -> float:
+        return self.scale * self.register_pj_per_32bit / 32
+
+    @property
+    def dram_pj_per_byte(self) -> float:
+        return self.scale * self.dram_pj_per_bit * 8
+
+
+@lru_cache(maxsize=32)
+def _read_table(path: str) -> dict:
+    return read_yaml(Path(path))
+
+
+def technology_energy_scale(technology_nm: float, table_nm: float = 45.0) -> float:
+    """First-order constant-voltage scaling: switched capacitance, hence energy per action,
+    shrinks linearly with feature size. A rough guide only; real nodes also lower voltage."""
+    return technology_nm / table_nm
+
+
+def load_energy_table(config: EnergyConfig | None = None, technology_nm: float = 45.0,
+                      dram_pj_per_bit: float | None = None) -> EnergyTable:
+    """Load the table an arch asks for, apply its overrides and (optionally) node scaling."""
+    config = config or EnergyConfig()
+    path = Path(config.table)
+    if not path.exists():
+        bundled = ENERGY_DIR / f"{config.table}.yaml"
+        if not bundled.exists():
+            raise NpusimError(f"energy table {config.table!r} not found", field="energy.table",
+                              fix="give a path to a YAML table or use horowitz_45nm")
+        path = bundled
+    data = dict(_read_table(str(path.resolve())))
+    data["arithmetic_pj"] = dict(data.get("arithmetic_pj", {}))
+    for key, value in config.overrides_pj.items():
+        if key in data["arithmetic_pj"] or key.startswith(("int", "fp")):
+            data["arithmetic_pj"][key] = value
+        elif key in ("dram_pj_per_bit", "register_pj_per_32bit"):
+            data[key] = value
+        else:
+            raise NpusimError(f"unknown energy entry {key!r}", field="energy.overrides_pj",
+                              fix="override an arithmetic entry such as int8_mult, or "
+                                  "dram_pj_per_bit / register_pj_per_32bit")
+    if dram_pj_per_bit is not None:
+        data["dram_pj_per_bit"] = dram_pj_per_bit
+    try:
+        table = EnergyTable.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, path) from None
+    if config.scale_to_technology:
+        table = table.model_copy(update={"scale": technology_energy_scale(technology_nm,
+                                                                          table.technology_nm)})
+    return table
+
+
+def energy_table_for(arch) -> EnergyTable:
+    """The energy table of an arch (its energy block, node and DRAM energy)."""
+    return load_energy_table(arch.energy, arch.technology_nm, arch.dram.energy_pj_per_bit)

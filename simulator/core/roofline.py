@@ -1,0 +1,249 @@
+"""Roofline model (Williams, Waterman, Patterson, CACM 2009; as used in the TPUv1 paper).
+
+Attainable throughput = min(compute roof, operational intensity x DRAM bandwidth), where
+operational intensity is ops per DRAM byte (2 ops per MAC). A layer whose intensity is below
+the ridge point (compute roof / DRAM bandwidth) is memory-bound. The TPU paper plots MACs per
+*weight* byte instead; `weight_intensity` gives that x-axis.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from simulator.core.results import LayerResult
+
+
+@dataclass(frozen=True)
+class Roofs:
+    """The two roofs of a machine: peak compute and DRAM bandwidth (optionally an SRAM roof)."""
+
+    peak_ops_per_s: float
+    dram_bytes_per_s: float
+    sram_bytes_per_s: float | None = None
+
+    @property
+    def ridge_ops_per_byte(self) -> float:
+        """Operational intensity where the DRAM roof meets the compute roof."""
+        return self.peak_ops_per_s / self.dram_bytes_per_s
+
+    def attainable_ops_per_s(self, intensity: float) -> float:
+        return min(self.peak_ops_per_s, intensity * self.dram_bytes_per_s)
+
+    def bound(self, intensity: float) -> str:
+        return "memory" if intensity < self.ridge_ops_per_byte else "compute"
+
+    def as_dict(self) -> dict[str, float]:
+        out = {"peak_ops_per_s": self.peak_ops_per_s, "dram_bytes_per_s": self.dram_bytes_per_s,
+               "ridge_ops_per_byte": self.ridge_ops_per_byte}
+        if self.sram_bytes_per_s:
+            out["sram_bytes_per_s"] = self.sram_bytes_per_s
+        return out
+
+
+def roofs_for(peak_macs_per_cycle: float, clock_hz: float, dram_bytes_per_s: float,
+              sram_bytes_per_s: float | None = None) -> Roofs:
+    """Roofs of a machine from its peak MAC rate (2 ops per MAC) and DRAM bandwidth."""
+    return Roofs(2.0 * peak_macs_per_cycle * clock_hz, dram_bytes_per_s, sram_bytes_per_s)
+
+
+def operational_intensity(ops: float, dram_bytes: float) -> float:
+    """Ops per DRAM byte; a layer that touches no DRAM has infinite intensity."""
+    return ops / dram_bytes if dram_bytes else float("inf")
+
+
+def weight_intensity(macs: float, weight_bytes: float) -> float:
+    """The TPU paper's x-axis: MACs per weight byte."""
+    return macs / weight_bytes if weight_bytes else float("inf")
+
+
+def annotate(layer: LayerResult, roofs: Roofs, clock_hz: float) -> LayerResult:
+    """Fill a layer's roofline fields from its ops, DRAM bytes and cycles (in place)."""
+    intensity = operational_intensity(layer.ops, layer.dram_bytes)
+    layer.operational_intensity = intensity
+    layer.bound = roofs.bound(intensity)  # type: ignore[assignment]
+    layer.attainable_ops_per_s = roofs.attainable_ops_per_s(intensity)
+    layer.latency_s = layer.cycles / clock_hz
+    layer.achieved_ops_per_s = layer.ops / layer.latency_s if layer.latency_s else 0.0
+    return layer
+
+
+def lower_bound_cycles(ops: float, dram_bytes: float, roofs: Roofs, clock_hz: float) -> float:
+    """No schedule beats max(compute bound, DRAM bound): the roofline as a latency bound."""
+    seconds = max(ops / roofs.peak_ops_per_s, dram_bytes / roofs.dram_bytes_per_s)
+    return seconds * clock_hz
+
+
+# ------------------------------------------------------------------------------------------
+# Data behind the roofline plots (report/plots.py only draws what these functions compute)
+# ------------------------------------------------------------------------------------------
+#: The two x-axes a roofline can be drawn on.
+X_AXES = ("ops_per_dram_byte", "macs_per_weight_byte")
+
+
+def weight_bytes_for(layer, weight_bits: int) -> int:
+    """Bytes of stored (model) weights a workload layer reads, dense, at `weight_bits`.
+
+    The TPU paper (Jouppi et al., ISCA 2017, Sec. 4 and Fig. 5) counts operational intensity
+    as MACs per weight byte, the weights being the operand that streams from DRAM. Activation x
+    activation products (attention) have no stored weights and count 0. Sparsity is ignored:
+    the paper's axis is about the dense model size.
+    """
+    return (int(layer.weight_params) * int(weight_bits) + 7) // 8
+
+
+@dataclass(frozen=True)
+class RoofSegment:
+    """One roof: `y = min(slope_ops_per_unit * x, ceiling_ops_per_s)` from x_min to x_max.
+
+    Bandwidth roofs are diagonals (slope = bytes/s, or 2 x bytes/s on the MACs per weight byte
+    axis since one MAC is two ops); the compute roof is the horizontal ceiling.
+    """
+
+    label: str
+    kind: str                      # "compute" | "dram" | "sram"
+    slope_ops_per_unit: float      # ops/s per unit of x (inf for the compute roof)
+    ceiling_ops_per_s: float
+    ridge_x: float                 # where this roof meets the compute roof
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RooflinePoint:
+    """One plotted point: a layer (or the whole network) at its intensity and achieved rate."""
+
+    name: str
+    type: str
+    x: float                       # intensity on the chosen axis (finite; see x_clipped)
+    achieved_ops_per_s: float
+    attainable_ops_per_s: float    # the roof above x
+    macs: int
+    bound: str                     # "compute" | "memory" by this axis' ridge
+    x_clipped: bool = False        # True when the true intensity is infinite (no DRAM bytes /
+                                   # no weights) and the point is drawn at the right edge
+
+
+@dataclass(frozen=True)
+class RooflinePlotData:
+    """Everything a roofline figure shows, computed from a `RunResult`."""
+
+    x_axis: str
+    x_label: str
+    y_label: str
+    peak_ops_per_s: float
+    dram_bytes_per_s: float
+    sram_bytes_per_s: float | None
+    ridge_x: float                 # ridge of the DRAM roof, on this axis
+    roofs: tuple[RoofSegment, ...]
+    points: tuple[RooflinePoint, ...]
+    network: RooflinePoint | None
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    skipped: tuple[str, ...] = ()  # layers not plotted (no ops or no time), by name
+
+
+def roofs_of(result) -> Roofs:
+    """The `Roofs` recorded in a `RunResult` (`result.roofline`)."""
+    roof = result.roofline
+    if not roof.get("peak_ops_per_s") or not roof.get("dram_bytes_per_s"):
+        raise ValueError("the result has no roofline (peak_ops_per_s, dram_bytes_per_s)")
+    return Roofs(float(roof["peak_ops_per_s"]), float(roof["dram_bytes_per_s"]),
+                 float(roof["sram_bytes_per_s"]) if roof.get("sram_bytes_per_s") else None)
+
+
+def _layer_x(layer, x_axis: str) -> float:
+    if x_axis == "ops_per_dram_byte":
+        return operational_intensity(layer.ops, layer.dram_bytes)
+    return weight_intensity(layer.macs, getattr(layer, "weight_bytes", 0) or 0)
+
+
+def _decade_floor(v: float) -> float:
+    return 10.0 ** math.floor(math.log10(v))
+
+
+def _decade_ceil(v: float) -> float:
+    return 10.0 ** math.ceil(math.log10(v))
+
+
+def roofline_plot_data(result, x_axis: str = "ops_per_dram_byte") -> RooflinePlotData:
+    """Roofs, ridge and points of a run's roofline on one of two x-axes.
+
+    * ``ops_per_dram_byte`` (Williams et al., CACM 2009): x = ops / DRAM bytes (read + write),
+      DRAM roof y = x * B_dram, ridge at peak_ops / B_dram; an SRAM roof y = x * B_sram is drawn
+      when the engine models one (a hierarchical roofline: its ridge is peak_ops / B_sram).
+    * ``macs_per_weight_byte`` (Jouppi et al., TPU, ISCA 2017, Fig. 5): x = MACs / weight bytes;
+      streaming weights at B_dram gives y = 2 ops/MAC * x * B_dram, so the ridge is at
+      peak_ops / (2 B_dram) = peak MACs/s / B_dram (~1350 for TPUv1: 46 TMAC/s over 34 GB/s).
+
+    y is achieved ops/s = ops / latency. Layers with no ops or no latency are not plotted
+    (listed in `skipped`); layers with infinite intensity are drawn at the right edge of the
+    axis with `x_clipped`. Bound classification of a point uses this axis' ridge.
+    """
+    if x_axis not in X_AXES:
+        raise ValueError(f"x_axis must be one of {X_AXES}, got {x_axis!r}")
+    roofs = roofs_of(result)
+    peak = roofs.peak_ops_per_s
+    ops_per_x_byte = 1.0 if x_axis == "ops_per_dram_byte" else 2.0  # 2 ops per MAC
+    dram_slope = ops_per_x_byte * roofs.dram_bytes_per_s
+    ridge = peak / dram_slope
+
+    raw: list[tuple[object, float]] = []
+    skipped: list[str] = []
+    for layer in result.layers:
+        if layer.ops <= 0 or layer.latency_s <= 0:
+            skipped.append(layer.name)
+            continue
+        raw.append((layer, _layer_x(layer, x_axis)))
+    t = result.totals
+    if x_axis == "ops_per_dram_byte":
+        net_x = operational_intensity(t.ops, t.dram_read_bytes + t.dram_write_bytes)
+    else:
+        net_x = weight_intensity(t.macs, sum(getattr(l, "weight_bytes", 0) or 0
+                                             for l in result.layers))
+    finite = [x for _, x in raw if math.isfinite(x) and x > 0]
+    if math.isfinite(net_x) and net_x > 0:
+        finite.append(net_x)
+    sram_slope = (roofs.sram_bytes_per_s if x_axis == "ops_per_dram_byte"
+                  and roofs.sram_bytes_per_s else None)
+    anchors = finite + [ridge]
+    x_min = _decade_floor(min(anchors) / 2)
+    x_max = _decade_ceil(max(anchors) * 4)
+    if sram_slope:
+        x_min = min(x_min, _decade_floor(peak / sram_slope / 2))
+
+    def point(name: str, type_: str, x: float, achieved: float, macs: int) -> RooflinePoint:
+        clipped = not math.isfinite(x)
+        shown = x_max if clipped else max(x, x_min)
+        attainable = min(peak, shown * dram_slope) if not clipped else peak
+        bound = "compute" if clipped or x >= ridge else "memory"
+        return RooflinePoint(name, type_, shown, achieved, attainable, int(macs), bound, clipped)
+
+    points = tuple(point(l.name, l.type, x, l.achieved_ops_per_s, l.macs) for l, x in raw)
+    network = (point("network", "network", net_x, t.ops / t.latency_s, t.macs)
+               if t.latency_s > 0 and t.ops > 0 else None)
+
+    roof_list = [RoofSegment("peak compute", "compute", math.inf, peak, ridge,
+                             (ridge, x_max), (peak, peak))]
+    roof_list.append(RoofSegment(
+        f"DRAM {roofs.dram_bytes_per_s / 1e9:.3g} GB/s", "dram", dram_slope, peak, ridge,
+        (x_min, ridge), (x_min * dram_slope, peak)))
+    if sram_slope:
+        sram_ridge = peak / sram_slope
+        roof_list.append(RoofSegment(
+            f"SRAM {sram_slope / 1e9:.3g} GB/s", "sram", sram_slope, peak, sram_ridge,
+            (x_min, sram_ridge), (x_min * sram_slope, peak)))
+    ys = [p.achieved_ops_per_s for p in points if p.achieved_ops_per_s > 0]
+    ys += [r.ys[0] for r in roof_list]
+    y_min = _decade_floor(min(ys) / 2)
+    y_max = _decade_ceil(peak * 2)
+    if x_axis == "ops_per_dram_byte":
+        x_label = "operational intensity (ops per DRAM byte)"
+    else:
+        x_label = "operational intensity (MACs per weight byte)"
+    return RooflinePlotData(
+        x_axis=x_axis, x_label=x_label, y_label="achieved throughput (ops/s)",
+        peak_ops_per_s=peak, dram_bytes_per_s=roofs.dram_bytes_per_s,
+        sram_bytes_per_s=roofs.sram_bytes_per_s, ridge_x=ridge, roofs=tuple(roof_list),
+        points=points, network=network, x_range=(x_min, x_max), y_range=(y_min, y_max),
+        skipped=tuple(skipped))

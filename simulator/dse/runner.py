@@ -1,0 +1,338 @@
+"""Run a sweep: evaluate every (design point, workload) not yet in the store, in parallel.
+
+Execution model:
+- The main process validates the whole sweep first (`sweep_spec.load_sweep`), opens the store,
+  skips keys already stored and feeds the rest to a backend: in-process (`workers=1`), a
+  `ProcessPoolExecutor` (default) or a Dask distributed cluster (`dask=`).
+- Work that does not depend on the varied fields is done once per worker: the base arch dict
+  and the resolved workloads travel to each worker once (pool initializer / Dask scatter), so a
+  point costs one dict copy + arch validation + the engine run.
+- Only the main process writes the store, one committed row per finished point, so Ctrl-C or a
+  crash loses nothing that finished. At most `window` points are in flight at once.
+- A point the model rejects (`NpusimError`, e.g. a design the engine cannot map) is stored with
+  status `invalid`; an unexpected exception with status `error` (retried by `retry_errors`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from simulator.core.area import area_for
+from simulator.core.errors import NpusimError
+from simulator.core.results import RunResult
+from simulator.dse.spec import Sweep, apply_point, load_sweep, point_json
+from simulator.dse.store import ResultStore
+from simulator.kinds.registry import arch_from_dict
+from simulator.core.workload import Workload
+
+Evaluate = Callable[[Any, Workload], RunResult]
+Task = tuple[str, dict[str, Any], str]
+
+
+def default_evaluate(arch: Any, workload: Workload) -> RunResult:
+    """The real model: `simulator.api.simulate`."""
+    from simulator.api import simulate
+    return simulate(arch, workload)
+
+
+@dataclass
+class WorkerContext:
+    """What every evaluation needs and no design point changes (shipped once per worker)."""
+
+    base_arch: dict[str, Any]
+    workloads: dict[str, Workload]
+    evaluate: Evaluate = default_evaluate
+    source: str = "<sweep>"
+
+
+def layer_class(layer: Any) -> str:
+    """Utilization class of a layer: depthwise and grouped convs apart from dense ones."""
+    if getattr(layer, "type", "") == "conv":
+        if getattr(layer, "is_depthwise", False):
+            return "depthwise_conv"
+        if getattr(layer, "groups", 1) > 1:
+            return "grouped_conv"
+    return str(getattr(layer, "type", "other"))
+
+
+def utilization_by_class(workload: Workload, result: RunResult) -> dict[str, float]:
+    """Cycle-weighted utilization per layer class = sum(MACs) / (peak x sum(cycles)) over the
+    class's MAC layers (layer utilization x cycles = MACs / peak)."""
+    classes = {layer.name: layer_class(layer) for layer in workload.layers}
+    busy: dict[str, float] = {}
+    cycles: dict[str, float] = {}
+    for layer in result.layers:
+        if layer.macs <= 0 or layer.cycles <= 0:
+            continue
+        cls = classes.get(layer.name, layer.type)
+        busy[cls] = busy.get(cls, 0.0) + layer.utilization * layer.cycles
+        cycles[cls] = cycles.get(cls, 0.0) + layer.cycles
+    return {cls: busy[cls] / cycles[cls] for cls in sorted(busy)}
+
+
+def _figures(result: RunResult) -> dict[str, Any]:
+    t = result.totals
+    energy_j = t.energy_pj * 1e-12
+    return {"cycles": t.cycles, "latency_s": t.latency_s, "energy_pj": t.energy_pj,
+            "edp_js": energy_j * t.latency_s, "macs": t.macs, "ops": t.ops, "tops": t.tops,
+            "tops_per_watt": t.tops_per_watt, "utilization": t.utilization,
+            "dram_read_bytes": t.dram_read_bytes, "dram_write_bytes": t.dram_write_bytes,
+            "dram_bytes": t.dram_read_bytes + t.dram_write_bytes,
+            "sram_read_bytes": t.sram_read_bytes, "sram_write_bytes": t.sram_write_bytes,
+            "stall_cycles": t.stall_cycles}
+
+
+def evaluate_task(ctx: WorkerContext, task: Task) -> dict[str, Any]:
+    """Evaluate one (point, workload) and return its store row (never raises for model errors)."""
+    key, point, label = task
+    started = time.perf_counter()
+    row: dict[str, Any] = {"key": key, "point_json": point_json(point), "workload": label,
+                           "status": "ok", "error": ""}
+    try:
+        arch = arch_from_dict(apply_point(ctx.base_arch, point, ctx.source), ctx.source)
+        area = area_for(arch)
+        if area is not None:
+            row.update(pe_count=area.pe_count, sram_bytes=area.sram_bytes, area_mm2=area.area_mm2,
+                       area_breakdown_json=json.dumps(area.breakdown_mm2, sort_keys=True))
+        workload = ctx.workloads[label]
+        result = ctx.evaluate(arch, workload)
+        if area is not None and result.totals.area_mm2 is None:
+            result.totals.area_mm2 = area.area_mm2
+            result.totals.area_breakdown_mm2 = area.breakdown_mm2
+        row.update(_figures(result))
+        row["util_by_class_json"] = json.dumps(utilization_by_class(workload, result),
+                                               sort_keys=True)
+        row["result_json"] = result.model_dump_json()
+    except NpusimError as exc:
+        row.update(status="invalid", error=exc.one_line())
+    except Exception as exc:  # noqa: BLE001 - a model bug must not kill the sweep; stored as error
+        row.update(status="error", error=f"{type(exc).__name__}: {exc}")
+    row["eval_s"] = time.perf_counter() - started
+    return row
+
+
+# ---- backends ------------------------------------------------------------------------------
+_CONTEXT: WorkerContext | None = None
+
+
+def _init_worker(ctx: WorkerContext) -> None:
+    """Process-pool initializer: keep the context; leave Ctrl-C to the main process."""
+    global _CONTEXT
+    _CONTEXT = ctx
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _pool_task(task: Task) -> dict[str, Any]:
+    assert _CONTEXT is not None, "worker not initialised"
+    return evaluate_task(_CONTEXT, task)
+
+
+def _dask_task(ctx: WorkerContext, task: Task) -> dict[str, Any]:
+    return evaluate_task(ctx, task)
+
+
+@dataclass
+class SweepSummary:
+    """What a run did: rows in the sweep, already stored, computed now, failed."""
+
+    total: int
+    skipped: int
+    computed: int = 0
+    invalid: int = 0
+    errors: int = 0
+    elapsed_s: float = 0.0
+    stopped_early: bool = False
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def points_per_s(self) -> float:
+        return self.computed / self.elapsed_s if self.elapsed_s else 0.0
+
+
+def _drive(pending: set, tasks: Iterator[Task], submit: Callable[[Task], Any],
+           wait_any: Callable[[set], set], window: int,
+           handle: Callable[[dict[str, Any]], bool]) -> None:
+    """Keep up to `window` tasks in flight (`pending` may hold some already); hand each finished
+    row to `handle` (which returns False to stop)."""
+    pending = set(pending)
+    while len(pending) < window:
+        task = next(tasks, None)
+        if task is None:
+            break
+        pending.add(submit(task))
+    while pending:
+        for future in wait_any(pending):
+            pending.discard(future)
+            if not handle(future.result()):
+                for other in pending:
+                    other.cancel()
+                return
+            task = next(tasks, None)
+            if task is not None:
+                pending.add(submit(task))
+
+
+def run_sweep(sweep: Sweep | str | Path, store_path: str | Path, *, workers: int | None = None,
+              dask: str | None = None, evaluate: Evaluate = default_evaluate,
+              max_points: int | None = None, retry_errors: bool = False, fresh: bool = False,
+              progress: bool = False,
+              on_row: Callable[[dict[str, Any]], None] | None = None) -> SweepSummary:
+    """Evaluate every row of `sweep` missing from the store at `store_path`.
+
+    `workers` processes (default: all CPUs; 1 runs in this process), or a Dask cluster
+    (`dask="local"` or a scheduler address). `max_points` stops after that many new rows.
+    `on_row` sees every stored row (after it is committed); if it raises, the sweep stops and
+    the exception propagates (everything stored so far stays).
+    """
+    from simulator.api import __version__
+
+    if not isinstance(sweep, Sweep):
+        sweep = load_sweep(sweep)
+    workers = max(1, workers or os.cpu_count() or 1)
+    spec_json = json.dumps({**sweep.spec, "objectives": sweep.objectives,
+                            "constraints": [str(c) for c in sweep.constraints],
+                            "fields": sweep.fields, "source": sweep.source}, sort_keys=True)
+    with ResultStore(store_path) as store:
+        store.claim(sweep.fingerprint(__version__), spec_json, fresh=fresh)
+        done = store.done_keys(include_errors=not retry_errors)
+        todo = [t for t in sweep.tasks() if t[0] not in done]
+        summary = SweepSummary(total=len(sweep.tasks()), skipped=len(sweep.tasks()) - len(todo))
+        if max_points is not None:
+            todo = todo[:max(0, max_points)]
+            summary.stopped_early = len(todo) < summary.total - summary.skipped
+        ctx = WorkerContext(sweep.base_arch, sweep.workloads, evaluate, sweep.source)
+        started = time.perf_counter()
+        bar = _Progress(len(todo), summary.skipped, sweep.name) if progress and todo else None
+
+        def handle(row: dict[str, Any]) -> bool:
+            store.add(row)
+            summary.computed += 1
+            if row["status"] == "invalid":
+                summary.invalid += 1
+            elif row["status"] == "error":
+                summary.errors += 1
+            if row["status"] != "ok":
+                if len(summary.error_samples) < 3:
+                    summary.error_samples.append(f"{row['point_json']} on {row['workload']}: "
+                                                 f"{row['error']}")
+            if bar:
+                bar.advance()
+            if on_row:
+                on_row(row)
+            return True
+
+        try:
+            if not todo:
+                pass  # everything is stored already
+            elif dask:
+                _run_dask(dask, ctx, iter(todo), workers, handle, bar)
+            elif workers == 1 or len(todo) == 1:
+                if bar:
+                    bar.start()
+                for task in todo:
+                    handle(evaluate_task(ctx, task))
+            else:
+                _run_pool(ctx, iter(todo), min(workers, len(todo)), handle, bar)
+        finally:
+            if bar:
+                bar.stop()
+            summary.elapsed_s = time.perf_counter() - started
+    return summary
+
+
+def _run_pool(ctx: WorkerContext, tasks: Iterator[Task], workers: int,
+              handle: Callable[[dict[str, Any]], bool], bar: "_Progress | None") -> None:
+    executor = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(ctx,))
+    try:
+        first = next(tasks, None)
+        if first is None:
+            return
+        # the first submit forks the workers: do it before the progress bar starts its thread
+        head = executor.submit(_pool_task, first)
+        if bar:
+            bar.start()
+        _drive({head}, tasks, lambda task: executor.submit(_pool_task, task),
+               lambda pending: wait(pending, return_when=FIRST_COMPLETED).done,
+               workers * 4, handle)
+    except BaseException:
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+
+
+def _run_dask(address: str, ctx: WorkerContext, tasks: Iterator[Task], workers: int,
+              handle: Callable[[dict[str, Any]], bool], bar: "_Progress | None") -> None:
+    try:
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import wait as dask_wait
+    except ImportError:
+        raise NpusimError("Dask is not installed", field="--dask",
+                          fix="pip install 'npusim[dask]' (dask[distributed])") from None
+    cluster = None
+    try:
+        if address == "local":
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        else:
+            client = Client(address, timeout=30)
+    except OSError as exc:
+        raise NpusimError(f"cannot reach the Dask scheduler ({exc})", field="--dask",
+                          fix="give a scheduler address such as tcp://host:8786, or 'local'") from None
+    try:
+        shared = client.scatter(ctx, broadcast=True)
+        if bar:
+            bar.start()
+        size = max(1, sum(w.get("nthreads", 1) for w in
+                          client.scheduler_info().get("workers", {}).values()))
+
+        def submit(task: Task) -> Any:
+            return client.submit(_dask_task, shared, task, pure=False)
+
+        def wait_any(pending: set) -> set:
+            return set(dask_wait(list(pending), return_when="FIRST_COMPLETED").done)
+
+        _drive(set(), tasks, submit, wait_any, size * 4, handle)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+class _Progress:
+    """A rich progress bar on stderr: done / total, points per second, elapsed, ETA."""
+
+    def __init__(self, total: int, skipped: int, name: str) -> None:
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=False)
+        suffix = f" ({skipped} already stored)" if skipped else ""
+        self.task = self.progress.add_task(f"{name}{suffix}", total=total, rate="")
+        self.started = 0.0
+        self.done = 0
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+        self.progress.start()
+
+    def advance(self) -> None:
+        self.done += 1
+        elapsed = time.perf_counter() - self.started
+        rate = f"{self.done / elapsed:.1f} pts/s" if elapsed > 0 else ""
+        self.progress.update(self.task, advance=1, rate=rate)
+
+    def stop(self) -> None:
+        self.progress.stop()

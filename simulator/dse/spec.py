@@ -1,0 +1,353 @@
+"""The sweep file (YAML): base arch, workloads, fields to vary, links, constraints, objectives.
+
+Everything is validated before any work: every field path is checked by applying each design
+point's overrides to the base arch and validating it with the arch model, ranges must not be
+empty, metrics in constraints and objectives must exist. See docs/sweeps.md for the format.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import operator
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
+
+from simulator.kinds.registry import ArchBase, arch_from_dict
+from simulator.core.arch import StrictModel
+from simulator.io.config import ARCH_DIR, read_yaml, resolve_bundled, set_dotted
+from simulator.core.errors import NpusimError, from_validation_error
+from simulator.core.workload import Workload, load_workload
+
+# ---- metrics ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A figure of a design point: its store column, whether lower is better, its unit."""
+
+    column: str
+    minimize: bool
+    unit: str
+    label: str
+
+
+METRICS: dict[str, Metric] = {
+    "latency_s": Metric("latency_s", True, "s", "latency"),
+    "energy_pj": Metric("energy_pj", True, "pJ", "energy"),
+    "edp_js": Metric("edp_js", True, "J*s", "energy-delay product"),
+    "area_mm2": Metric("area_mm2", True, "mm^2", "area"),
+    "tops_per_watt": Metric("tops_per_watt", False, "TOPS/W", "efficiency"),
+    "tops": Metric("tops", False, "TOPS", "throughput"),
+    "utilization": Metric("utilization", False, "", "utilization"),
+    "dram_bytes": Metric("dram_bytes", True, "B", "DRAM traffic"),
+    "cycles": Metric("cycles", True, "cycles", "cycles"),
+    "pe_count": Metric("pe_count", True, "PEs", "PE count"),
+    "sram_bytes": Metric("sram_bytes", True, "B", "on-chip SRAM"),
+}
+ALIASES = {"latency": "latency_s", "energy": "energy_pj", "edp": "edp_js", "area": "area_mm2",
+           "tops/w": "tops_per_watt", "efficiency": "tops_per_watt", "throughput": "tops",
+           "dram": "dram_bytes", "util": "utilization"}
+
+
+def metric_name(text: str, where: str) -> str:
+    """Resolve a metric name or alias (`latency`, `area_mm2`, `TOPS/W`)."""
+    name = ALIASES.get(text.strip().lower(), text.strip().lower())
+    if name not in METRICS:
+        raise NpusimError(f"unknown metric {text!r}", field=where,
+                          fix=f"use one of: {', '.join(sorted(set(METRICS) | set(ALIASES)))}")
+    return name
+
+
+_OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt,
+        "==": operator.eq}
+_CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_/][A-Za-z0-9_/]*)\s*(<=|>=|==|<|>)\s*([-+0-9.eE_]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    metric: str
+    op: str
+    value: float
+
+    def holds(self, row: dict[str, Any]) -> bool:
+        got = row.get(METRICS[self.metric].column)
+        return got is not None and _OPS[self.op](got, self.value)
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+
+def parse_constraint(text: str, where: str = "constraints") -> Constraint:
+    """Parse `area_mm2 <= 50` (metric, comparison, number)."""
+    match = _CONSTRAINT_RE.match(str(text))
+    if not match:
+        raise NpusimError(f"cannot read constraint {text!r}", field=where,
+                          fix="write METRIC OP NUMBER, e.g. 'area_mm2 <= 50'")
+    try:
+        value = float(match.group(3))
+    except ValueError:
+        raise NpusimError(f"constraint {text!r} has no valid number", field=where,
+                          fix="write METRIC OP NUMBER, e.g. 'area_mm2 <= 50'") from None
+    return Constraint(metric_name(match.group(1), where), match.group(2), value)
+
+
+# ---- value axes -------------------------------------------------------------------------------
+
+
+class RangeSpec(StrictModel):
+    """`{start, stop, step}` (arithmetic), `{start, stop, num, log}` (linear or log-spaced) or
+    `{start, stop, factor}` (geometric, e.g. factor 2 for powers of two). `stop` is included
+    when the sequence lands on it. Integer endpoints give integer values."""
+
+    start: float
+    stop: float
+    step: float | None = None
+    num: NonNegativeInt | None = None
+    log: bool = False
+    factor: float | None = Field(None, description="multiply by this (> 1) from start to stop")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "RangeSpec":
+        given = [n for n in ("step", "num", "factor") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of step, num or factor")
+        if self.step is not None and self.step == 0:
+            raise ValueError("step must not be 0")
+        if self.factor is not None and self.factor <= 1:
+            raise ValueError("factor must be greater than 1")
+        if (self.log or self.factor) and (self.start <= 0 or self.stop <= 0):
+            raise ValueError("log-spaced and geometric ranges need positive start and stop")
+        return self
+
+    def values(self, integers: bool) -> list[float]:
+        out: list[float] = []
+        if self.step is not None:
+            count = math.floor((self.stop - self.start) / self.step + 1e-9) + 1
+            out = [self.start + i * self.step for i in range(max(count, 0))]
+        elif self.factor is not None:
+            value = self.start
+            while value <= self.stop * (1 + 1e-9):
+                out.append(value)
+                value *= self.factor
+        elif self.num:
+            if self.num == 1:
+                out = [self.start]
+            elif self.log:
+                ratio = (self.stop / self.start) ** (1 / (self.num - 1))
+                out = [self.start * ratio ** i for i in range(self.num)]
+            else:
+                out = [self.start + i * (self.stop - self.start) / (self.num - 1)
+                       for i in range(self.num)]
+        if integers:
+            out = list(dict.fromkeys(int(round(v)) for v in out))
+        return out
+
+
+class LinkSpec(StrictModel):
+    """A field that follows another: `target = scale x source`."""
+
+    same_as: str
+    scale: float = 1.0
+
+
+class WorkloadRef(StrictModel):
+    name: str = Field(description="bundled name or path")
+    batch: PositiveInt | None = None
+
+
+class SweepFile(StrictModel):
+    """The sweep file as written (see docs/sweeps.md)."""
+
+    name: str = "sweep"
+    description: str = ""
+    base: str = Field(description="base arch: bundled name or path (relative to the sweep file)")
+    set: dict[str, Any] = Field(default_factory=dict,
+                                description="fixed overrides applied to the base arch")
+    workloads: list[Union[str, WorkloadRef]] = Field(min_length=1)
+    vary: dict[str, Union[RangeSpec, list[Any], str, int, float, bool]] = Field(
+        default_factory=dict)
+    link: dict[str, Union[str, LinkSpec]] = Field(default_factory=dict)
+    constraints: list[str] = Field(default_factory=list)
+    objectives: list[str] = Field(default_factory=lambda: ["latency_s", "energy_pj", "area_mm2"])
+    kind: Literal["sweep"] = "sweep"
+
+
+# ---- the resolved sweep -----------------------------------------------------------------------
+
+
+def canonical(value: Any) -> Any:
+    """Integral floats become ints so 262144 and 262144.0 name the same point."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def point_key(point: dict[str, Any], workload: str) -> str:
+    """Stable key of a (design point, workload) row."""
+    text = json.dumps({"point": point, "workload": workload}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def point_json(point: dict[str, Any]) -> str:
+    return json.dumps(point, sort_keys=True)
+
+
+def apply_point(base: dict, point: dict[str, Any], source: str | Path = "<sweep>") -> dict:
+    """A deep copy of the base arch dict with the point's dotted overrides set."""
+    data = copy.deepcopy(base)
+    for path, value in point.items():
+        set_dotted(data, path.split("."), value, source)
+    return data
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: base arch dict, resolved workloads, every design point."""
+
+    name: str
+    source: str
+    base_arch: dict[str, Any]
+    workloads: dict[str, Workload]
+    points: list[dict[str, Any]]
+    fields: list[str]
+    constraints: list[Constraint]
+    objectives: list[str]
+    spec: dict[str, Any]
+
+    def fingerprint(self, version: str) -> str:
+        """Identifies what points are evaluated on (not which points): base arch, workloads,
+        npusim version. A store with another fingerprint must not be resumed."""
+        blob = json.dumps({"base": self.base_arch,
+                           # the workload's file path is not part of its identity
+                           "workloads": {k: w.model_dump(mode="json", exclude={"source"})
+                                         for k, w in sorted(self.workloads.items())},
+                           "version": version}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def tasks(self) -> list[tuple[str, dict[str, Any], str]]:
+        """(key, point, workload label) for every row of the results table."""
+        return [(point_key(p, w), p, w) for p in self.points for w in self.workloads]
+
+    def arch_for(self, point: dict[str, Any]) -> ArchBase:
+        return arch_from_dict(apply_point(self.base_arch, point, self.source), self.source)
+
+
+def _resolve_relative(text: str, sweep_dir: Path) -> str:
+    candidate = sweep_dir / text
+    return str(candidate) if candidate.exists() and not Path(text).is_absolute() else text
+
+
+def _axis_values(path: str, spec: Any, source: str) -> list[Any]:
+    where = f"vary.{path}"
+    if isinstance(spec, RangeSpec):
+        integers = all(float(v).is_integer() for v in (spec.start, spec.stop)) and (
+            spec.step is None or float(spec.step).is_integer())
+        values = spec.values(integers)
+    elif isinstance(spec, list):
+        values = [canonical(v) for v in spec]
+    else:
+        values = [canonical(spec)]
+    if not values:
+        raise NpusimError("the range is empty (no values to sweep)", file=source, field=where,
+                          fix="check start/stop/step (stop is included; step sign matters) "
+                              "or give a non-empty list")
+    unique = dict.fromkeys(json.dumps(v, sort_keys=True) for v in values)
+    return [json.loads(text) for text in unique]
+
+
+def _expand(file: SweepFile, source: str) -> list[dict[str, Any]]:
+    axes = {path: _axis_values(path, spec, source) for path, spec in file.vary.items()}
+    links = {target: (LinkSpec(same_as=spec) if isinstance(spec, str) else spec)
+             for target, spec in file.link.items()}
+    for target, link in links.items():
+        if target in axes:
+            raise NpusimError("a linked field cannot also be varied", file=source,
+                              field=f"link.{target}", fix="remove it from vary or from link")
+        if link.same_as not in axes:
+            raise NpusimError(f"links to {link.same_as!r}, which is not a varied field",
+                              file=source, field=f"link.{target}",
+                              fix="link to a field listed under vary")
+    points = []
+    for combo in itertools.product(*axes.values()):
+        point = dict(zip(axes, combo))
+        for target, link in links.items():
+            value = point[link.same_as]
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                if link.scale != 1:
+                    raise NpusimError("only numeric fields can be linked with a scale",
+                                      file=source, field=f"link.{target}")
+                point[target] = value
+            else:
+                scaled = value * link.scale
+                point[target] = int(round(scaled)) if isinstance(value, int) and float(
+                    scaled).is_integer() else canonical(scaled)
+        points.append(dict(sorted(point.items())))
+    return points
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file completely (no simulation happens here)."""
+    path = Path(path)
+    raw = read_yaml(path)
+    try:
+        file = SweepFile.model_validate(raw)
+    except ValidationError as exc:
+        raise from_validation_error(exc, path) from None
+    return build_sweep(file, path)
+
+
+def build_sweep(file: SweepFile, path: str | Path = "<sweep>") -> Sweep:
+    """Resolve the base arch and workloads, expand and validate every design point."""
+    source = str(path)
+    sweep_dir = Path(path).parent if source != "<sweep>" else Path.cwd()
+    base_path = resolve_bundled(_resolve_relative(file.base, sweep_dir), ARCH_DIR,
+                                (".yaml", ".yml"), "arch")
+    base = read_yaml(base_path)
+    for dotted, value in file.set.items():
+        set_dotted(base, dotted.split("."), value, source)
+    # the base itself must be valid (names the file and field if not)
+    arch_from_dict(copy.deepcopy(base), source)
+
+    workloads: dict[str, Workload] = {}
+    for ref in file.workloads:
+        ref = WorkloadRef(name=ref) if isinstance(ref, str) else ref
+        workload = load_workload(_resolve_relative(ref.name, sweep_dir), batch=ref.batch)
+        label = Path(ref.name).stem + (f"@b{ref.batch}" if ref.batch else "")
+        if label in workloads:
+            raise NpusimError(f"workload {label!r} is listed twice", file=source,
+                              field="workloads", fix="list each workload once")
+        workloads[label] = workload
+
+    points = _expand(file, source)
+    seen: set[str] = set()
+    for point in points:  # every point must be a valid arch: catches bad paths and values
+        text = point_json(point)
+        if text in seen:
+            continue
+        seen.add(text)
+        try:
+            arch_from_dict(apply_point(base, point, source), source)
+        except NpusimError as exc:
+            raise NpusimError(f"design point {text}: {exc.message}", file=source,
+                              field=exc.field, fix=exc.fix or "check the vary/link paths "
+                              "against the arch fields (docs/formats.md)") from None
+    unique = [json.loads(t) for t in dict.fromkeys(point_json(p) for p in points)]
+
+    constraints = [parse_constraint(c, f"constraints[{i}]") for i, c in enumerate(file.constraints)]
+    objectives = list(dict.fromkeys(metric_name(o, f"objectives[{i}]")
+                                    for i, o in enumerate(file.objectives)))
+    if not objectives:
+        raise NpusimError("no objectives", file=source, field="objectives",
+                          fix="list at least one, e.g. [latency, energy, area]")
+    fields = sorted({k for p in unique for k in p})
+    return Sweep(name=file.name, source=source, base_arch=base, workloads=workloads,
+                 points=unique, fields=fields, constraints=constraints, objectives=objectives,
+                 spec=file.model_dump(mode="json"))

@@ -1,0 +1,433 @@
+"""EIE-style sparse engine: compressed FC and LSTM layers as sparse matrix x sparse vector.
+
+Model (Han et al., "EIE: Efficient Inference Engine on Compressed Deep Neural Network",
+ISCA 2016, Sec. III-IV; formulas and validation in docs/models/sparse.md):
+- each FC / LSTM-gate / weight-matmul layer is a matrix W (N outputs x K inputs) times input
+  vectors, one vector at a time (EIE is a batch-1 design);
+- W is stored per PE in CSC with padding zeros (`sparse_csc`), built from the user's pruned
+  weights or from a seeded Bernoulli matrix at the layer's weight density (`sparse_matrices`);
+- only the non-zero activations are broadcast, and the PEs work through them behind activation
+  queues of depth D (`sparse_queue`, an exact cycle recurrence, not an average);
+- energy = sum of counted actions x the energy table (Spmat words, pointer pairs, MACs with the
+  codebook lookup, activation register/SRAM traffic, queue pushes/pops, DRAM if W does not fit).
+
+Conv layers are rejected (EIE runs FC/LSTM layers); layers without MACs (pooling, element-wise,
+activations, flatten, LSTM gate math) are left to the host and cost no EIE cycles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from simulator.core.arch import ArchBase, Precision
+from simulator.kinds.sparse.arch import SparseArch
+from simulator.core.energy import EnergyTable
+from simulator.core.errors import NpusimError
+from simulator.core.results import LayerResult
+from simulator.core.workload import ConvLayer, LayerBase, Workload
+from simulator.kinds.base import Engine
+from simulator.kinds.sparse.csc import (CscLayout, PointerPlacement, dense_layout, layout_from_coordinates,
+                         pointer_placement, words_spanned)
+from simulator.kinds.sparse.matrices import (codebook_error, layer_rng, matrix_coordinates, matrix_values,
+                              random_activation_positions, random_coordinates)
+from simulator.kinds.sparse.queue import simulate_queues
+
+#: Input vectors simulated per layer; more (batch > 8, long LSTM sequences) are extrapolated
+#: from the mean of these, and the run says so in its warnings.
+MAX_SIMULATED_VECTORS = 8
+
+
+@dataclass
+class SpmvCounts:
+    """Counted actions of one or more matrix-vector products (all additive)."""
+
+    cycles: int = 0
+    theoretical_cycles: int = 0
+    no_padding_cycles: int = 0
+    queue_full_stall_cycles: int = 0
+    busy_pe_cycles: int = 0          # sum over PEs of their busy cycles
+    broadcasts: int = 0              # activations broadcast (summed over output batches)
+    nnz_processed: int = 0           # useful MACs
+    entries_processed: int = 0       # non-zeros + padding zeros worked through
+    spmat_words: int = 0
+    pointer_reads: int = 0           # (PE, broadcast) pairs: one lookup of both pointers
+    pointer_sram_accesses: int = 0   # pointer-SRAM reads (2 per lookup unless spilled)
+    pointer_spmat_words: int = 0     # Spmat words read for pointers spilled there
+    source_sram_reads: int = 0
+    dest_sram_writes: int = 0
+    work_per_pe: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def add(self, other: "SpmvCounts") -> None:
+        for f in fields(self):
+            if f.name == "work_per_pe":
+                mine = self.work_per_pe
+                self.work_per_pe = other.work_per_pe.copy() if mine.size == 0 else mine + other.work_per_pe
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def scaled(self, factor: float) -> "SpmvCounts":
+        out = SpmvCounts()
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "work_per_pe":
+                out.work_per_pe = np.rint(value * factor).astype(np.int64)
+            else:
+                setattr(out, f.name, int(round(value * factor)))
+        return out
+
+
+@dataclass(frozen=True)
+class SpmvJob:
+    """One weight matrix of a layer and how many input vectors go through it."""
+
+    rows: int                 # N, outputs
+    cols: int                 # K, inputs
+    matrices: int             # distinct matrices of this size (matmul `count`)
+    vectors: int              # input vectors per matrix (batch x tokens / steps)
+
+
+def _lower(layer: LayerBase, index: int) -> SpmvJob | None:
+    """The matrix-vector work of a layer on EIE; None for host layers; an error for conv."""
+    where = f"layers[{index}] ({layer.name})"
+    if isinstance(layer, ConvLayer):
+        raise NpusimError(f"conv layer {layer.name!r} cannot run on a sparse (EIE) arch: it runs "
+                          "FC and LSTM layers only", field=where,
+                          fix="simulate the conv layers on a systolic or tensorcore arch, or "
+                              "give the sparse arch only the FC/LSTM part of the network")
+    gemms = layer.gemms()
+    if not gemms:
+        return None
+    if len(gemms) != 1:
+        raise NpusimError(f"layer {layer.name!r} lowers to {len(gemms)} products; the sparse "
+                          "engine handles one weight matrix per layer", field=where)
+    gemm = gemms[0]
+    if gemm.weights_are_activations:
+        raise NpusimError(f"matmul {layer.name!r} multiplies two activations; EIE stores only "
+                          "weight matrices", field=where,
+                          fix="set weights: true if the K x N operand is a weight matrix")
+    return SpmvJob(rows=gemm.n, cols=gemm.k, matrices=gemm.groups, vectors=gemm.m * gemm.steps)
+
+
+class SparseEngine(Engine):
+    """Han et al., EIE (ISCA 2016) as a cycle-level model of the broadcast and PE queues."""
+
+    kind = "sparse"
+
+    def __init__(self, arch: ArchBase, precision: Precision | None = None,
+                 energy: EnergyTable | None = None,
+                 weight_matrices: dict[str, Any] | None = None) -> None:
+        if not isinstance(arch, SparseArch):
+            raise TypeError("SparseEngine needs a SparseArch")
+        super().__init__(arch, precision, energy)
+        self.arch: SparseArch = arch
+        self.weight_matrices: dict[str, Any] = dict(weight_matrices or {})
+        self._warnings: list[str] = []
+
+    # ---- the Engine interface --------------------------------------------------------------
+    def set_weight_matrices(self, matrices: dict[str, Any]) -> None:
+        """User weights by layer name, as read by `simulator.importers.sparse_weights`."""
+        self.weight_matrices = dict(matrices)
+
+    def peak_macs_per_cycle(self) -> float:
+        return float(self.arch.pes)
+
+    def sram_bytes_per_s(self) -> float | None:
+        # each PE reads one Spmat word per cycle at most
+        return self.arch.pes * self.arch.spmat_word_bits / 8 * self.arch.clock_hz
+
+    def warnings(self) -> list[str]:
+        return list(self._warnings)
+
+    def assumptions(self) -> list[str]:
+        a = self.arch
+        return [
+            f"EIE model (Han et al., ISCA 2016): {a.pes} PEs, row i on PE i mod {a.pes}; CSC "
+            f"entries of {a.entry_bits} bits ({a.weight_index_bits}-bit codebook index + "
+            f"{a.index_bits}-bit relative row index), a padding zero per {1 << a.index_bits} "
+            "zeros in a run",
+            f"only non-zero activations are broadcast, one per cycle; activation queues of depth "
+            f"{a.queue_depth}; a PE works one entry per cycle and at least one cycle (the pointer "
+            "read) per broadcast activation",
+            "without a weights_file, W is random at the layer's weight_density, each row with its "
+            f"own density (Gamma spread, coefficient of variation {a.row_density_cv:g}; 0 = "
+            "Bernoulli), and the input has exactly round(activation_density x K) non-zeros "
+            f"(seed {a.seed})",
+            f"a PE accumulates {a.activation_registers} output rows at a time; more rows take "
+            "extra passes over the input (output batches)",
+            "conv layers are rejected; pooling, element-wise, activation and LSTM gate math run on "
+            "the host (0 EIE cycles); weights stay in on-chip SRAM unless they do not fit",
+            "energy is dynamic only (no leakage, LNZD or central control unit)",
+        ]
+
+    def simulate(self, workload: Workload) -> list[LayerResult]:
+        self._warnings = []
+        return [self._layer(layer, i) for i, layer in enumerate(workload.layers)]
+
+    # ---- one layer -------------------------------------------------------------------------
+    def _layer(self, layer: LayerBase, index: int) -> LayerResult:
+        job = _lower(layer, index)
+        if job is None:
+            return LayerResult(name=layer.name, type=getattr(layer, "type", "?"), cycles=0,
+                               compute_cycles=0, executed_on="host")
+        arch = self.arch
+        matrix = self.weight_matrices.get(layer.name)
+        layouts: dict[int, CscLayout] = {}
+        extra: dict[str, Any] = {}
+        if matrix is not None:
+            row, col = matrix_coordinates(matrix, job.rows, job.cols, layer.name)
+            shared = self._layout(row, col, job)
+            extra["matrix_source"] = f"weights_file {layer.weights_file}"
+            if arch.weight_sharing:
+                extra.update(codebook_error(matrix_values(matrix), 1 << arch.weight_index_bits))
+                extra["codebook_entries"] = 1 << arch.weight_index_bits
+        else:
+            shared = None
+            extra["matrix_source"] = (f"random, weight_density with row_density_cv "
+                                      f"{arch.row_density_cv:g}, seed {arch.seed}")
+
+        pairs = [(m, v) for m in range(job.matrices) for v in range(job.vectors)]
+        simulated = pairs[:MAX_SIMULATED_VECTORS]
+        counts = SpmvCounts()
+        dense_counts = SpmvCounts()
+        dense = dense_layout(job.rows, job.cols, arch.pes, arch.activation_registers)
+        dense_placement = self._placement(dense)
+        placements: dict[int, PointerPlacement] = {}
+        for m, v in simulated:
+            if shared is not None:
+                layout = shared
+            elif m not in layouts:
+                if layer.weight_density >= 1.0:
+                    layouts[m] = dense
+                else:
+                    row, col = random_coordinates(job.rows, job.cols, layer.weight_density,
+                                                  layer_rng(arch.seed, layer.name, 2 * m),
+                                                  arch.row_density_cv)
+                    layouts[m] = self._layout(row, col, job)
+                layout = layouts[m]
+            else:
+                layout = layouts[m]
+            if m not in placements:
+                placements[m] = self._placement(layout)
+            active = random_activation_positions(
+                job.cols, layer.activation_density, layer_rng(arch.seed, layer.name, 2 * v + 1))
+            counts.add(self._spmv(layout, placements[m], active))
+            dense_counts.add(self._spmv(dense, dense_placement, active))
+        if len(pairs) > len(simulated):
+            factor = len(pairs) / len(simulated)
+            counts = counts.scaled(factor)
+            dense_counts = dense_counts.scaled(factor)
+            self._warnings.append(
+                f"{layer.name}: simulated {len(simulated)} of {len(pairs)} matrix-vector products "
+                "and scaled the counts to all of them")
+        layout = shared if shared is not None else layouts[0]
+        return self._result(layer, job, layout, counts, dense_counts, len(pairs),
+                            len(simulated), extra)
+
+    def _layout(self, row: np.ndarray, col: np.ndarray, job: SpmvJob) -> CscLayout:
+        a = self.arch
+        return layout_from_coordinates(row, col, job.rows, job.cols, a.pes, a.index_bits,
+                                       a.activation_registers)
+
+    def _spmv(self, layout: CscLayout, placement: PointerPlacement,
+              active: np.ndarray) -> SpmvCounts:
+        """Count one product of `layout` with a vector whose non-zeros sit at `active`.
+
+        A PE's time for one broadcast column is the busiest of its three resources, which
+        pipeline across columns: the arithmetic unit (one entry per cycle), the pointer SRAM
+        (both pointers in one cycle with even/odd banks, two cycles with one bank) and the Spmat
+        port (the words the entries span, plus the words of pointers spilled into Spmat);
+        at least one cycle (every column reads two pointers from one of the two SRAMs).
+        """
+        a = self.arch
+        entries = layout.entries[:, :, active]               # [batch, pe, T0]
+        nnz = layout.nnz[:, :, active]
+        words = words_spanned(layout.offset[:, :, active], entries, a.entries_per_word)
+        broadcasts = layout.batches * active.size
+        sram = placement.sram_reads[:, active][:, None, :]        # [batch, 1, T0]
+        spill = placement.spmat_words[:, active][:, None, :]
+        pointer_cycles = -(-sram // a.pointer_banks)
+        work = np.maximum(np.maximum(entries, pointer_cycles), words + spill)
+        sram_accesses = int(sram.sum()) * layout.pes
+        spilled_words = int(spill.sum()) * layout.pes
+        steps = np.moveaxis(work, 1, 2).reshape(-1, layout.pes)   # batches one after the other
+        timing = simulate_queues(steps, a.queue_depth)
+        total_entries = int(entries.sum())
+        total_nnz = int(nnz.sum())
+        source_in_sram = layout.cols > a.activation_registers * a.pes
+        return SpmvCounts(
+            cycles=timing.cycles,
+            theoretical_cycles=math.ceil(total_entries / layout.pes),
+            no_padding_cycles=math.ceil(total_nnz / layout.pes),
+            queue_full_stall_cycles=timing.queue_full_stall_cycles,
+            busy_pe_cycles=int(timing.busy_cycles_per_pe.sum()),
+            broadcasts=broadcasts, nnz_processed=total_nnz, entries_processed=total_entries,
+            spmat_words=int(words.sum()),
+            pointer_reads=broadcasts * layout.pes,
+            pointer_sram_accesses=sram_accesses, pointer_spmat_words=spilled_words,
+            source_sram_reads=broadcasts if source_in_sram else 0,
+            dest_sram_writes=layout.rows if layout.batches > 1 else 0,
+            work_per_pe=timing.busy_cycles_per_pe)
+
+    # ---- storage, energy and the result ----------------------------------------------------
+    def _spilled_pointers(self, layout: CscLayout) -> tuple[int, int]:
+        """(pointers beyond the pointer SRAM, Spmat bytes they take if packed there)."""
+        a = self.arch
+        spilled = max(0, layout.batches * (layout.cols + 1) - a.pointer_sram_capacity)
+        words = -(-spilled // a.pointers_per_spmat_word)
+        return spilled, words * (a.spmat_word_bits // 8)
+
+    def _entry_bytes_per_pe(self, layout: CscLayout) -> np.ndarray:
+        """Spmat bytes of each PE's entries (whole words)."""
+        a = self.arch
+        return -(-layout.entries_per_pe() // a.entries_per_word) * (a.spmat_word_bits // 8)
+
+    def _pointers_in_spmat(self, layout: CscLayout) -> bool:
+        """True when pointers overflow the pointer SRAM and the policy and free Spmat space
+        allow keeping them in Spmat words after the entries."""
+        spilled, spill_bytes = self._spilled_pointers(layout)
+        return (spilled > 0 and self.arch.pointer_overflow == "spmat"
+                and int(self._entry_bytes_per_pe(layout).max()) + spill_bytes
+                <= self.arch.spmat_sram_bytes)
+
+    def _placement(self, layout: CscLayout) -> PointerPlacement:
+        """Where each column's pointers are read from. Pointers that overflow to DRAM stream
+        into the pointer SRAM, so they are read at its pace, as if it held them all."""
+        a = self.arch
+        capacity = (a.pointer_sram_capacity if self._pointers_in_spmat(layout)
+                    else layout.batches * (layout.cols + 1))
+        return pointer_placement(layout.batches, layout.cols, capacity, a.pointers_per_spmat_word)
+
+    def _storage(self, layout: CscLayout) -> dict[str, Any]:
+        """Bytes each PE must hold, and whether that fits its SRAMs."""
+        a = self.arch
+        spmat_bytes = self._entry_bytes_per_pe(layout)
+        pointer_bytes = layout.batches * (layout.cols + 1) * a.pointer_bits // 8
+        in_spmat = self._pointers_in_spmat(layout)
+        spill_bytes = self._spilled_pointers(layout)[1] if in_spmat else 0
+        spmat_over = np.maximum(0, spmat_bytes - a.spmat_sram_bytes)
+        pointer_over = 0 if in_spmat else max(0, pointer_bytes - a.pointer_sram_bytes)
+        return {"spmat_bytes_per_pe_max": int(spmat_bytes.max()),
+                "pointer_bytes_per_pe": int(pointer_bytes),
+                "pointers_in_spmat_bytes_per_pe": int(spill_bytes),
+                "fits_on_chip": bool(spmat_over.max() == 0 and pointer_over == 0),
+                "overflow_bytes": int(spmat_over.sum() + pointer_over * layout.pes),
+                "compressed_weight_bytes": int(spmat_bytes.sum() + pointer_bytes * layout.pes)}
+
+    def _energy(self, c: SpmvCounts, cols: int) -> dict[str, float]:
+        """Energy by component, pJ (EIE Sec. VI power breakdown categories)."""
+        a, e, p = self.arch, self.energy, self.precision
+        reg_bit = e.register_pj_per_bit
+        act_bits = p.activation_bits
+        spmat_word_pj = e.sram_pj_per_access(a.spmat_sram_bytes, a.spmat_word_bits)
+        spmat = c.spmat_words * spmat_word_pj
+        # both pointers of a column: one access per bank (two accesses of one bank if unbanked);
+        # pointers spilled into Spmat cost a Spmat word read
+        bank_bytes = a.pointer_sram_bytes / a.pointer_banks
+        pointer = (c.pointer_sram_accesses * e.sram_pj_per_access(bank_bytes, a.pointer_bits)
+                   + c.pointer_spmat_words * spmat_word_pj)
+        # every entry (padding zeros too) looks up the codebook and multiply-accumulates
+        arithmetic = c.entries_processed * (e.mac_pj(p) + a.codebook_value_bits * reg_bit)
+        # destination register read-modify-write per entry; source read per broadcast;
+        # activation SRAM for long vectors and output batches
+        act_sram = e.sram_pj_per_access(a.activation_sram_bytes, act_bits)
+        activation = (c.entries_processed * 2 * act_bits * reg_bit
+                      + (c.broadcasts - c.source_sram_reads) * act_bits * reg_bit
+                      + (c.source_sram_reads + c.dest_sram_writes) * act_sram)
+        # each PE's queue: one push and one pop of (value, column index) per broadcast
+        queue_bits = act_bits + max(1, math.ceil(math.log2(max(cols, 2))))
+        queue = c.pointer_reads * 2 * queue_bits * reg_bit
+        return {"spmat_read": spmat, "pointer_read": pointer, "arithmetic": arithmetic,
+                "activation_rw": activation, "queue": queue}
+
+    def _result(self, layer: LayerBase, job: SpmvJob, layout: CscLayout, c: SpmvCounts,
+                dense: SpmvCounts, products: int, simulated: int,
+                extra: dict[str, Any]) -> LayerResult:
+        a = self.arch
+        storage = self._storage(layout)
+        breakdown = self._energy(c, job.cols)
+        dram_bytes = 0
+        dram_stall = 0
+        if not storage["fits_on_chip"]:
+            # the part that does not fit is streamed from DRAM for every input vector,
+            # overlapped with compute
+            dram_bytes = storage["overflow_bytes"] * products
+            dram_cycles = math.ceil(dram_bytes / a.dram_bytes_per_cycle)
+            dram_stall = max(0, dram_cycles - c.cycles)
+            breakdown["dram"] = dram_bytes * self.energy.dram_pj_per_byte
+            self._warnings.append(
+                f"{layer.name}: compressed weights do not fit on chip (Spmat "
+                f"{storage['spmat_bytes_per_pe_max']:,} B of {a.spmat_sram_bytes:,} B, pointers "
+                f"{storage['pointer_bytes_per_pe']:,} B of {a.pointer_sram_bytes:,} B per PE); "
+                f"{storage['overflow_bytes']:,} B are streamed from DRAM per input vector")
+        if storage["pointers_in_spmat_bytes_per_pe"]:
+            spilled = self._spilled_pointers(layout)[0]
+            self._warnings.append(
+                f"{layer.name}: {layout.batches * (job.cols + 1):,} column pointers per PE "
+                f"({storage['pointer_bytes_per_pe']:,} B) exceed the {a.pointer_sram_bytes:,} B "
+                f"pointer SRAM; the last {spilled:,} are kept in free Spmat words "
+                f"({storage['pointers_in_spmat_bytes_per_pe']:,} B per PE) and read through the "
+                "Spmat port (pointer_overflow: dram streams them from DRAM instead)")
+        cycles = c.cycles + dram_stall
+        compute = min(c.theoretical_cycles, cycles)
+        stall_breakdown = {"load_imbalance": c.cycles - compute}
+        if dram_stall:
+            stall_breakdown["dram_bandwidth"] = dram_stall
+        word_bytes = a.spmat_word_bits // 8
+        spmat_bytes = c.spmat_words * word_bytes
+        pointer_bytes = (c.pointer_sram_accesses * a.pointer_bits // 8
+                         + c.pointer_spmat_words * word_bytes)
+        act_bytes = self.precision.activation_bits // 8 or 1
+        dense_energy = sum(self._energy(dense, job.cols).values())
+        per_pe = layout.entries_per_pe()
+        weight_total = job.rows * job.cols
+        fields_: dict[str, Any] = {
+            "theoretical_cycles": c.theoretical_cycles,
+            "no_padding_cycles": c.no_padding_cycles,
+            # the paper's Table IV comparison: time at perfect balance over the actual time
+            "load_balance_efficiency": c.theoretical_cycles / c.cycles if c.cycles else 1.0,
+            "pe_busy_fraction": c.busy_pe_cycles / (a.pes * c.cycles) if c.cycles else 1.0,
+            "padding_overhead": (c.entries_processed - c.nnz_processed) / c.nnz_processed
+            if c.nnz_processed else 0.0,
+            "stored_padding_overhead": (layout.total_entries - layout.total_nnz) / layout.total_nnz
+            if layout.total_nnz else 0.0,
+            "queue_full_stall_cycles": c.queue_full_stall_cycles,
+            "entries_per_pe": {"min": int(per_pe.min()), "mean": float(per_pe.mean()),
+                               "max": int(per_pe.max())},
+            "work_per_pe_cycles": {"min": int(c.work_per_pe.min()),
+                                   "mean": float(c.work_per_pe.mean()),
+                                   "max": int(c.work_per_pe.max())},
+            "spmat_reads": c.spmat_words, "pointer_reads": c.pointer_reads,
+            "pointer_spmat_reads": c.pointer_spmat_words,
+            "broadcasts": c.broadcasts, "output_batches": layout.batches,
+            "matrix_shape": [job.rows, job.cols], "matrix_vector_products": products,
+            "simulated_products": simulated,
+            "weight_density_actual": layout.total_nnz / weight_total,
+            "activation_density": layer.activation_density,
+            "dense_macs": layer.macs,
+            **storage,
+            "dense_baseline": {"cycles": dense.cycles, "latency_s": dense.cycles / a.clock_hz,
+                               "energy_pj": dense_energy,
+                               "speedup": dense.cycles / cycles if cycles else 0.0,
+                               "energy_ratio": dense_energy / sum(breakdown.values())
+                               if breakdown else 0.0},
+            **extra,
+        }
+        return LayerResult(
+            name=layer.name, type=getattr(layer, "type", "?"), cycles=cycles,
+            compute_cycles=compute, stall_cycles=cycles - compute,
+            stall_breakdown_cycles=stall_breakdown, macs=c.nnz_processed,
+            ops=2 * c.nnz_processed, energy_pj=sum(breakdown.values()),
+            energy_breakdown_pj=breakdown,
+            dram_read_bytes=dram_bytes, dram_bytes_by_operand={"filter": dram_bytes} if dram_bytes else {},
+            sram_read_bytes=spmat_bytes + pointer_bytes + c.source_sram_reads * act_bytes,
+            sram_write_bytes=c.dest_sram_writes * act_bytes,
+            sram_bytes_by_operand={"filter": spmat_bytes + pointer_bytes,
+                                   "ifmap": c.source_sram_reads * act_bytes,
+                                   "ofmap": c.dest_sram_writes * act_bytes},
+            utilization=c.nnz_processed / (cycles * a.pes) if cycles else 0.0,
+            weight_bytes=storage["compressed_weight_bytes"],
+            **fields_)

@@ -13,8 +13,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from onnx_builders import resnet50  # noqa: E402
-from simulator.io.onnx.reader import import_onnx, workload_to_yaml  # noqa: E402
+
 from simulator.core.workload import workload_from_dict  # noqa: E402
+from simulator.io.onnx.reader import import_onnx, workload_to_yaml  # noqa: E402
 
 
 def main() -> None:

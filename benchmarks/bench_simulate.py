@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 from simulator.api import simulate
-from simulator.kinds.registry import load_arch
+from simulator.io.load import load_arch, load_workload
 from simulator.kinds.systolic import mapping as systolic_mapping
 from simulator.kinds.systolic import tiling
-from simulator.core.workload import load_workload
 
 TIMING = Path(__file__).resolve().parent.parent / "reports" / "scalesim_validation" / "scalesim_alexnet_timing.json"
 

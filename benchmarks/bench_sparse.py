@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from simulator.kinds.registry import load_arch
+from simulator.core.workload import workload_from_dict
+from simulator.io.load import load_arch, load_workload
 from simulator.kinds.sparse.engine import SparseEngine
-from simulator.core.workload import load_workload, workload_from_dict
 
 
 def main() -> None:

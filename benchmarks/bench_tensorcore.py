@@ -15,9 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simulator.api import simulate
-from simulator.kinds.registry import load_arch
+from simulator.io.load import load_arch, load_workload
 from simulator.kinds.tensorcore.engine import TensorCoreEngine
-from simulator.core.workload import load_workload
 
 
 def timed(arch, workload):

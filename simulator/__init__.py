@@ -6,8 +6,7 @@
 """
 
 from simulator.api import __version__, simulate
-from simulator.kinds.registry import load_arch
 from simulator.core.errors import NpusimError
-from simulator.core.workload import load_workload
+from simulator.io.load import load_arch, load_workload
 
 __all__ = ["NpusimError", "__version__", "load_arch", "load_workload", "simulate"]

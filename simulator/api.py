@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from simulator.kinds.registry import ArchBase, load_arch
-from simulator.core.arch import Precision
-from simulator.core.area import area_for
-from simulator.kinds.base import engine_for
+from simulator.core.arch import ArchBase, Precision
 from simulator.core.results import RunResult
 from simulator.core.roofline import annotate, roofs_for, weight_bytes_for
-from simulator.core.workload import Workload, load_workload
+from simulator.core.workload import Workload
+from simulator.io.load import load_arch, load_workload
+from simulator.kinds.base import engine_for
+from simulator.kinds.registry import chip_area
 
 __version__ = "0.1.0"
 
@@ -57,7 +57,7 @@ def simulate(arch: ArchBase | str, workload: Workload | str,
         clock_hz=arch.clock_hz, roofline=roofs.as_dict(), assumptions=engine.assumptions(),
         warnings=engine.warnings(), version=__version__)
     result.totals.engine_totals = engine.engine_totals()
-    area = area_for(arch)
+    area = chip_area(arch)
     if area is not None:
         result.totals.area_mm2 = area.area_mm2
         result.totals.area_breakdown_mm2 = area.breakdown_mm2

@@ -21,8 +21,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from simulator.api import simulate  # noqa: E402
-from simulator.kinds.registry import load_arch  # noqa: E402
-from simulator.core.workload import load_workload, workload_from_dict  # noqa: E402
+from simulator.core.workload import workload_from_dict  # noqa: E402
+from simulator.io.load import (
+    load_arch,  # noqa: E402
+    load_workload,
+)
 
 LAYERS = ("Alex-6", "Alex-7", "Alex-8")
 PAPER_THEORETICAL_US = np.array([28.1, 11.7, 8.9])

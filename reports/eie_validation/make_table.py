@@ -13,8 +13,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from simulator.api import simulate  # noqa: E402
-from simulator.kinds.registry import load_arch  # noqa: E402
-from simulator.core.workload import load_workload, workload_from_dict  # noqa: E402
+from simulator.core.workload import workload_from_dict  # noqa: E402
+from simulator.io.load import (
+    load_arch,  # noqa: E402
+    load_workload,
+)
 
 OUT = Path(__file__).with_name("eie_validation.md")
 PAPER_US = {"Alex-6": (28.1, 30.3), "Alex-7": (11.7, 12.2), "Alex-8": (8.9, 9.9)}

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import platform
-import sys
 import time
 
 from scalesim.scale_sim import scalesim

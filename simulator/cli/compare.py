@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from simulator.api import simulate
-from simulator.kinds.registry import load_arch
+from simulator.cli.common import add_arch_options, parse_precision, positive_batch, write_text
 from simulator.core.errors import NpusimError
+from simulator.core.results import RunResult
+from simulator.io.load import load_arch, load_workload
 from simulator.report.files import _finite
 from simulator.report.progress import progress, progress_enabled
 from simulator.report.terminal import make_console
 from simulator.report.units import energy, nbytes, pct, seconds, si
-from simulator.core.results import RunResult
-from simulator.core.workload import load_workload
-from simulator.cli.common import add_arch_options, parse_precision, positive_batch, write_text
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -194,8 +193,8 @@ def print_table(rows: Sequence[dict]) -> None:
 
 def print_ascii(results: Sequence[RunResult], rows: Sequence[dict]) -> None:
     """A text roofline per run, then latency as bars (the terminal plus of `--ascii`)."""
-    from simulator.report import ascii
     from simulator.core.roofline import roofline_plot_data
+    from simulator.report import ascii
 
     for r in results:
         if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s"):

@@ -8,10 +8,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from simulator.core.errors import NpusimError
-from simulator.io.onnx.reader import import_onnx, parse_shape, workload_to_yaml
-from simulator.core.workload import workload_from_dict
 from simulator.cli.common import positive_batch, write_text
+from simulator.core.errors import NpusimError
+from simulator.core.workload import workload_from_dict
+from simulator.io.onnx.reader import import_onnx, parse_shape, workload_to_yaml
 
 
 def register(sub: argparse._SubParsersAction) -> None:

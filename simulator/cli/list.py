@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.io.config import ARCH_DIR, WORKLOAD_DIR, read_yaml
 from simulator.core.errors import NpusimError
+from simulator.io.config import ARCH_DIR, WORKLOAD_DIR, read_yaml
 from simulator.report.terminal import print_catalogue
 
 

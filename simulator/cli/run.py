@@ -7,14 +7,12 @@ import json
 from pathlib import Path
 
 from simulator.api import simulate
-from simulator.kinds.registry import load_arch
-from simulator.core.errors import NpusimError
-from simulator.report import files
-from simulator.report import terminal
-from simulator.report.progress import progress, progress_enabled
-from simulator.core.workload import load_workload
-from simulator.cli.import_onnx import _input_shapes
 from simulator.cli.common import add_arch_options, parse_precision, positive_batch, write_text
+from simulator.cli.import_onnx import _input_shapes
+from simulator.core.errors import NpusimError
+from simulator.io.load import load_arch, load_workload
+from simulator.report import files, terminal
+from simulator.report.progress import progress, progress_enabled
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -73,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             terminal.print_run(result)
             if args.ascii:
-                from simulator.report.ascii import roofline
                 from simulator.core.roofline import roofline_plot_data
+                from simulator.report.ascii import roofline
                 print(roofline(roofline_plot_data(result)))
     else:
         write_text(files.render(result, args.format), args.output)

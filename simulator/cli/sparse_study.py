@@ -17,12 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator.api import simulate
-from simulator.kinds.registry import load_arch
-from simulator.io.config import parse_override
-from simulator.core.errors import NpusimError
-from simulator.report.terminal import make_console
-from simulator.core.workload import Workload, load_workload, workload_from_dict
 from simulator.cli.common import write_text
+from simulator.core.errors import NpusimError
+from simulator.core.workload import Workload, workload_from_dict
+from simulator.io.config import parse_override
+from simulator.io.load import load_arch, load_workload
+from simulator.report.terminal import make_console
 
 WORKLOAD_FIELDS = {"density": "weight_density", "weight_density": "weight_density",
                    "activation_density": "activation_density"}

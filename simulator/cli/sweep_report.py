@@ -11,9 +11,9 @@ from typing import Any, Sequence
 from rich.table import Table
 
 from simulator.core.errors import NpusimError
-from simulator.report.units import energy, nbytes, seconds
-from simulator.report.terminal import make_console
 from simulator.dse.spec import METRICS
+from simulator.report.terminal import make_console
+from simulator.report.units import energy, nbytes, seconds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -132,8 +132,14 @@ def _utilization_table(rows) -> Table | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.dse.analysis import (ALL_WORKLOADS, best_points, feasible, flat_row, front,
-                                  load_results)
+    from simulator.dse.analysis import (
+        ALL_WORKLOADS,
+        best_points,
+        feasible,
+        flat_row,
+        front,
+        load_results,
+    )
 
     objectives = args.objectives.split(",") if args.objectives else None
     data = load_results(args.results, objectives, args.constraint, args.workload)

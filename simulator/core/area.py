@@ -4,7 +4,7 @@ Area = sum over units of count x area per unit, scaled to the arch's technology 
 The model (documented with sources in docs/area.md):
 - A MAC is one multiplier at the operand widths plus one adder at the accumulator width
   (Horowitz, ISSCC 2014, 45 nm area figures). Integer widths missing from the table are
-  interpolated in log-log between the 8- and 32-bit points, as `simulator.energy` does for
+  interpolated in log-log between the 8- and 32-bit points, as `simulator.core.energy` does for
   energy; a mixed a x w multiplier costs as a sqrt(a*w)-bit square one.
 - Each PE also holds flip-flops: the operand pipeline registers and a partial-sum register
   (plus a second weight register when weights are double-buffered in the array, as in TPUv1,
@@ -12,13 +12,12 @@ The model (documented with sources in docs/area.md):
 - SRAM area = bits x 6T bitcell area / array efficiency (periphery overhead).
 - Technology scaling: area x (technology_nm / table_nm)^exponent, ideal exponent 2.
   Energy node scaling is separate (`EnergyConfig.scale_to_technology`,
-  `simulator.energy.technology_energy_scale`).
+  `simulator.core.energy.technology_energy_scale`).
 - Not modelled: control logic, NoC / bridge wiring, DRAM PHYs, I/O pads, clock tree. The total
   is the area of the datapath and on-chip memories, a lower bound on a die.
 
-Arch models are read defensively (``getattr`` with defaults), so refinements of the arch
-classes do not break the area model; every on-chip buffer field named ``*_bytes`` of a
-systolic arch's ``memory`` block counts as SRAM.
+This module knows no kind of chip: each kind lists its components in its own `area.py`
+(`simulator/kinds/<kind>/area.py`), and `area_report` turns that list into mm^2 at the node.
 """
 
 from __future__ import annotations
@@ -26,13 +25,13 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field, PositiveFloat, ValidationError
 
 from simulator.core.arch import Precision, StrictModel
-from simulator.io.config import ARCH_DIR, read_yaml
 from simulator.core.errors import NpusimError, from_validation_error
+from simulator.io.config import ARCH_DIR, read_yaml
 
 AREA_DIR = ARCH_DIR / "energy"
 UM2_PER_MM2 = 1e6
@@ -70,10 +69,9 @@ class AreaTable(StrictModel):
 
     def mac_um2(self, precision: Precision) -> float:
         """One multiplier at the operand widths plus one accumulator adder."""
-        fmt = getattr(precision, "number_format", "int")
-        acc = getattr(precision, "accumulator_bits", 32)
+        fmt = precision.number_format
         return (self.mult_um2(precision.activation_bits, precision.weight_bits, fmt)
-                + self.add_um2(acc, fmt))
+                + self.add_um2(precision.accumulator_bits, fmt))
 
     # ---- storage ------------------------------------------------------------------------
     def register_um2(self, bits: float) -> float:
@@ -118,112 +116,27 @@ def load_area_table(name_or_path: str = "area_45nm") -> AreaTable:
     return _read_table(str(path.resolve()))
 
 
-# ---- per-kind component lists --------------------------------------------------------------
-# Each returns {component: area in um^2 at the table's node}, plus (pe_count, sram_bytes).
-Components = tuple[dict[str, float], int, int]
+class AreaComponents(NamedTuple):
+    """A kind's area model output: um^2 per component at the table's node, the MAC count and
+    the on-chip SRAM bytes."""
+
+    parts_um2: dict[str, float]
+    pe_count: int
+    sram_bytes: int
 
 
-def _pe_register_bits(precision: Precision, double_buffered_weight: bool) -> int:
+def pe_register_bits(precision: Precision, double_buffered_weight: bool) -> int:
     """Operand pipeline registers (activation, weight), a partial-sum register, and a second
     weight register when weights are double-buffered in the PE."""
     weight = precision.weight_bits * (2 if double_buffered_weight else 1)
-    return precision.activation_bits + weight + getattr(precision, "accumulator_bits", 32)
+    return precision.activation_bits + weight + precision.accumulator_bits
 
 
-def _systolic(arch: Any, table: AreaTable) -> Components:
-    array = arch.array
-    pes = int(array.rows) * int(array.cols)
-    precision = arch.precision
-    dataflow = getattr(array, "dataflow", "ws")
-    parts = {
-        "mac": pes * table.mac_um2(precision),
-        "pe_registers": pes * table.register_um2(_pe_register_bits(precision, dataflow == "ws")),
-    }
-    sram_bytes = 0
-    memory = getattr(arch, "memory", None)
-    if memory is not None:
-        for name in type(memory).model_fields:
-            value = getattr(memory, name, None)
-            if name.endswith("_bytes") and isinstance(value, int) and value > 0:
-                parts[f"sram:{name.removesuffix('_bytes')}"] = table.sram_um2(value)
-                sram_bytes += value
-        tiles = getattr(memory, "weight_fifo_tiles", None)
-        if tiles:  # TPUv1: the weight FIFO holds `tiles` array-sized weight tiles on chip
-            fifo_bytes = int(tiles) * pes * precision.weight_bits // 8
-            parts["sram:weight_fifo"] = table.sram_um2(fifo_bytes)
-            sram_bytes += fifo_bytes
-    lanes = getattr(arch, "vector_rate", None) or getattr(arch, "vector_elements_per_cycle", None)
-    if lanes:  # activation / pooling unit: one MAC-sized lane per element per cycle (estimate)
-        parts["vector_unit"] = float(lanes) * table.mac_um2(precision)
-    return parts, pes, sram_bytes
-
-
-def _sparse(arch: Any, table: AreaTable) -> Components:
-    """EIE-style: per PE one MAC, its SRAMs (sparse matrix, pointers, activations), the weight
-    codebook and the activation queue (Han et al., ISCA 2016, Sec. IV)."""
-    pes = int(getattr(arch, "pes", 1))
-    precision = arch.precision
-    per_pe_sram = {
-        name: int(getattr(arch, f"{name}_sram_bytes", 0) or 0)
-        for name in ("spmat", "pointer", "activation")
-    }
-    codebook_bits = (2 ** int(getattr(arch, "weight_index_bits", 4))
-                     * int(getattr(arch, "codebook_value_bits", 16)))
-    queue_bits = int(getattr(arch, "queue_depth", 8)) * (
-        precision.activation_bits + int(getattr(arch, "pointer_bits", 16)))
-    parts = {
-        "mac": pes * table.mac_um2(precision),
-        "pe_registers": pes * table.register_um2(
-            _pe_register_bits(precision, False) + codebook_bits + queue_bits),
-    }
-    for name, size in per_pe_sram.items():
-        if size:
-            parts[f"sram:{name}"] = pes * table.sram_um2(size)
-    return parts, pes, pes * sum(per_pe_sram.values())
-
-
-def _tensorcore(arch: Any, table: AreaTable) -> Components:
-    """Cores of mac_rows x mac_cols MACs with private buffers, a shared SRAM and a vector unit
-    (one MAC-sized lane per vector op per cycle). The routing bridge is not modelled."""
-    cores = int(getattr(arch, "cores", 1))
-    core = arch.core
-    precision = arch.precision
-    macs_per_core = int(getattr(core, "mac_rows", 1)) * int(getattr(core, "mac_cols", 1))
-    pes = cores * macs_per_core
-    parts = {
-        "mac": pes * table.mac_um2(precision),
-        "pe_registers": pes * table.register_um2(_pe_register_bits(precision, False)),
-    }
-    sram_bytes = 0
-    for name in type(core).model_fields:
-        value = getattr(core, name, None)
-        if name.endswith("_bytes") and isinstance(value, int) and value > 0:
-            parts[f"sram:core_{name.removesuffix('_bytes')}"] = cores * table.sram_um2(value)
-            sram_bytes += cores * value
-    shared = getattr(getattr(arch, "sram", None), "size_bytes", None)
-    if shared:
-        parts["sram:shared"] = table.sram_um2(shared)
-        sram_bytes += int(shared)
-    lanes = float(getattr(arch, "vector_ops_per_cycle", 0) or 0)
-    if lanes:
-        parts["vector_unit"] = lanes * table.mac_um2(precision)
-    return parts, pes, sram_bytes
-
-
-AREA_MODELS: dict[str, Callable[[Any, AreaTable], Components]] = {
-    "systolic": _systolic, "sparse": _sparse, "tensorcore": _tensorcore,
-}
-
-
-def area_for(arch: Any, table: AreaTable | None = None) -> AreaReport | None:
-    """The modelled area of `arch` at its `technology_nm`; None for a kind without a model."""
-    model = AREA_MODELS.get(getattr(arch, "kind", ""))
-    if model is None:
-        return None
-    table = table or load_area_table()
-    parts_um2, pes, sram_bytes = model(arch, table)
-    node = float(getattr(arch, "technology_nm", table.technology_nm))
-    scale = table.node_scale(node)
-    breakdown = {name: um2 * scale / UM2_PER_MM2 for name, um2 in parts_um2.items()}
-    return AreaReport(area_mm2=sum(breakdown.values()), breakdown_mm2=breakdown, pe_count=pes,
-                      sram_bytes=sram_bytes, technology_nm=node, node_scale=scale)
+def area_report(components: AreaComponents, technology_nm: float,
+                table: AreaTable) -> AreaReport:
+    """Scale a kind's component list to `technology_nm` and sum it."""
+    scale = table.node_scale(technology_nm)
+    breakdown = {name: um2 * scale / UM2_PER_MM2 for name, um2 in components.parts_um2.items()}
+    return AreaReport(area_mm2=sum(breakdown.values()), breakdown_mm2=breakdown,
+                      pe_count=components.pe_count, sram_bytes=components.sram_bytes,
+                      technology_nm=technology_nm, node_scale=scale)

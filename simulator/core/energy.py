@@ -23,8 +23,8 @@ from pathlib import Path
 from pydantic import Field, PositiveFloat, ValidationError
 
 from simulator.core.arch import EnergyConfig, Precision, StrictModel
-from simulator.io.config import ARCH_DIR, read_yaml
 from simulator.core.errors import NpusimError, from_validation_error
+from simulator.io.config import ARCH_DIR, read_yaml
 
 ENERGY_DIR = ARCH_DIR / "energy"
 

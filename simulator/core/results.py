@@ -83,7 +83,7 @@ class Totals(BaseModel):
     bound: Literal["compute", "memory"]
     bottleneck: str = Field("", description="the layer that takes the most cycles, and why")
     area_mm2: float | None = Field(
-        None, description="modelled chip area at the arch's node, mm^2 (simulator.area; None: no model)")
+        None, description="modelled chip area at the arch's node, mm^2 (simulator.core.area; None: no model)")
     area_breakdown_mm2: dict[str, float] = Field(
         default_factory=dict, description="area by component: mac, pe_registers, sram:<name>, ...")
     engine_totals: dict[str, float] = Field(

@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from simulator.core.area import area_for
 from simulator.core.errors import NpusimError
 from simulator.core.results import RunResult
+from simulator.core.workload import Workload
 from simulator.dse.spec import Sweep, apply_point, load_sweep, point_json
 from simulator.dse.store import ResultStore
-from simulator.kinds.registry import arch_from_dict
-from simulator.core.workload import Workload
+from simulator.kinds.registry import arch_from_dict, chip_area
 
 Evaluate = Callable[[Any, Workload], RunResult]
 Task = tuple[str, dict[str, Any], str]
@@ -97,7 +96,7 @@ def evaluate_task(ctx: WorkerContext, task: Task) -> dict[str, Any]:
                            "status": "ok", "error": ""}
     try:
         arch = arch_from_dict(apply_point(ctx.base_arch, point, ctx.source), ctx.source)
-        area = area_for(arch)
+        area = chip_area(arch)
         if area is not None:
             row.update(pe_count=area.pe_count, sram_bytes=area.sram_bytes, area_mm2=area.area_mm2,
                        area_breakdown_json=json.dumps(area.breakdown_mm2, sort_keys=True))
@@ -311,8 +310,14 @@ class _Progress:
 
     def __init__(self, total: int, skipped: int, name: str) -> None:
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -20,11 +20,12 @@ from typing import Any, Literal, Union
 
 from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
 
-from simulator.kinds.registry import ArchBase, arch_from_dict
-from simulator.core.arch import StrictModel
-from simulator.io.config import ARCH_DIR, read_yaml, resolve_bundled, set_dotted
+from simulator.core.arch import ArchBase, StrictModel
 from simulator.core.errors import NpusimError, from_validation_error
-from simulator.core.workload import Workload, load_workload
+from simulator.core.workload import Workload
+from simulator.io.config import ARCH_DIR, read_yaml, resolve_bundled, set_dotted
+from simulator.io.load import load_workload
+from simulator.kinds.registry import arch_from_dict
 
 # ---- metrics ----------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Reading YAML safely, resolving bundled names, and applying `--set dotted.path=value` overrides.
 
 Nothing here knows about architectures or workloads; it only turns files and strings into plain
-Python data and reports problems as one-line :class:`~simulator.errors.NpusimError`.
+Python data and reports problems as one-line :class:`~simulator.core.errors.NpusimError`.
 """
 
 from __future__ import annotations

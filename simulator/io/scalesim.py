@@ -2,7 +2,7 @@
 
 Both return plain dicts in npusim's own formats (a workload dict, an arch dict), which the
 usual pydantic models then validate; every problem with the file is a one-line
-:class:`~simulator.errors.NpusimError` naming the file, the row or key, and the fix.
+:class:`~simulator.core.errors.NpusimError` naming the file, the row or key, and the fix.
 
 What SCALE-Sim means by its files (read from its source, `scalesim` 2.x/3.0,
 `topology_utils.py` and `scale_config.py`; Samajdar et al., ISPASS 2020):

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from simulator.kinds.sparse.matrices import SparseWeights
 from simulator.core.errors import NpusimError
 from simulator.core.workload import Workload
+from simulator.kinds.sparse.matrices import SparseWeights
 
 _DENSE_KEYS = ("weight", "weights", "W")
 

@@ -1,53 +1,68 @@
-"""Architecture configs: one discriminated union on `kind`, loaded from YAML or SCALE-Sim .cfg."""
+"""The kinds of chip npusim knows: one line per kind, naming the package that defines it.
+
+Adding a kind: a folder `simulator/kinds/<name>/` whose `__init__.py` defines
+`KIND = Kind(name, arch_model, engine_path, area)`, and one line in `KIND_PACKAGES`. Nothing else
+in the core names a kind (docs/architecture.md).
+"""
 
 from __future__ import annotations
 
+from functools import cache
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated, Union
+from typing import TYPE_CHECKING
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from simulator.io.config import ARCH_DIR, apply_overrides, read_yaml, resolve_bundled
-from simulator.core.errors import NpusimError, from_validation_error, register_union_tags
-from simulator.core.arch import ArchBase, DramConfig, EnergyConfig, Precision, StrictModel
-from simulator.kinds.sparse.arch import SparseArch
-from simulator.kinds.systolic.arch import ArrayConfig, SystolicArch, SystolicMemory
-from simulator.kinds.tensorcore.arch import TensorCoreArch
+from simulator.core.arch import ArchBase
+from simulator.core.errors import NpusimError, from_validation_error
+from simulator.kinds.spec import Kind
 
-Arch = Annotated[Union[SystolicArch, SparseArch, TensorCoreArch], Field(discriminator="kind")]
-ARCH_KINDS = ("systolic", "sparse", "tensorcore")
-register_union_tags(*ARCH_KINDS)
+if TYPE_CHECKING:  # pragma: no cover
+    from simulator.core.area import AreaReport, AreaTable
 
-_ADAPTER: TypeAdapter = TypeAdapter(Arch)
-
-__all__ = ["Arch", "ArchBase", "ArrayConfig", "DramConfig", "EnergyConfig", "Precision",
-           "SparseArch", "StrictModel", "SystolicArch", "SystolicMemory", "TensorCoreArch",
-           "arch_from_dict", "load_arch"]
+KIND_PACKAGES: dict[str, str] = {
+    "systolic": "simulator.kinds.systolic",
+    "sparse": "simulator.kinds.sparse",
+    "tensorcore": "simulator.kinds.tensorcore",
+}
 
 
-def arch_from_dict(data: dict, source: str | Path = "<arch>",
-                   overrides: list[str] | None = None) -> ArchBase:
-    """Validate a plain dict (as read from YAML) into an arch model."""
-    data = apply_overrides(dict(data), overrides, source)
+def kind_names() -> tuple[str, ...]:
+    return tuple(KIND_PACKAGES)
+
+
+@cache
+def get_kind(name: str) -> Kind:
+    """The `Kind` registered under `name` (its package is imported on first use)."""
+    if name not in KIND_PACKAGES:
+        raise KeyError(name)
+    return import_module(KIND_PACKAGES[name]).KIND
+
+
+def kind_of(arch: ArchBase) -> Kind:
+    return get_kind(arch.kind)
+
+
+def arch_from_dict(data: dict, source: str | Path = "<arch>") -> ArchBase:
+    """Validate a plain dict (as read by `simulator.io`) into the arch model of its `kind`."""
     kind = data.get("kind")
+    names = ", ".join(KIND_PACKAGES)
     if kind is None:
         raise NpusimError("required field is missing", file=source, field="kind",
-                          fix=f"add kind: one of {', '.join(ARCH_KINDS)}")
-    if kind not in ARCH_KINDS:
+                          fix=f"add kind: one of {names}")
+    if not isinstance(kind, str) or kind not in KIND_PACKAGES:
         raise NpusimError(f"unknown arch kind {kind!r}", file=source, field="kind",
-                          fix=f"use one of {', '.join(ARCH_KINDS)}")
+                          fix=f"use one of {names}")
     try:
-        return _ADAPTER.validate_python(data)
+        return get_kind(kind).arch_model.model_validate(data)
     except ValidationError as exc:
         raise from_validation_error(exc, source) from None
 
 
-def load_arch(name_or_path: str | Path, overrides: list[str] | None = None) -> ArchBase:
-    """Load an arch from a bundled name (`tpu_v1`), a YAML path, or a SCALE-Sim `.cfg`."""
-    path = resolve_bundled(str(name_or_path), ARCH_DIR, (".yaml", ".yml", ".cfg"), "arch")
-    if path.suffix == ".cfg":
-        from simulator.io.scalesim import read_scalesim_cfg
-        data = read_scalesim_cfg(path)
-    else:
-        data = read_yaml(path)
-    return arch_from_dict(data, path, overrides)
+def chip_area(arch: ArchBase, table: "AreaTable | None" = None) -> "AreaReport":
+    """The modelled area of `arch` at its `technology_nm` (docs/area.md)."""
+    from simulator.core.area import area_report, load_area_table
+
+    table = table or load_area_table()
+    return area_report(kind_of(arch).area(arch, table), arch.technology_nm, table)

@@ -1,6 +1,6 @@
 """Compact text views for the terminal: a log-log roofline on a character grid, and bars.
 
-Only draws: the roofs, ridge and points come from `simulator.roofline.roofline_plot_data`.
+Only draws: the roofs, ridge and points come from `simulator.core.roofline.roofline_plot_data`.
 Plain ASCII, so it survives any terminal, pipe or log file.
 """
 

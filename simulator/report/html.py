@@ -346,8 +346,8 @@ def write_compare_report(results: Sequence[RunResult], table_rows: Sequence[dict
                          columns: Sequence[tuple[str, str]], out_dir: Path,
                          labels: Sequence[str]) -> Path:
     """Write `compare.html` with grouped bars and overlaid rooflines (plus PNG/SVG files)."""
-    from simulator.report import plots
     from simulator.core.roofline import roofline_plot_data
+    from simulator.report import plots
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():

@@ -1,7 +1,7 @@
 """Matplotlib figures of a run: roofline, energy breakdown, latency split, utilization.
 
 This module only draws. Every number it shows comes from the `RunResult` or from
-`simulator.roofline.roofline_plot_data` (roofs, ridge and points are computed there, not here).
+`simulator.core.roofline.roofline_plot_data` (roofs, ridge and points are computed there, not here).
 
 Headless-safe: figures are built with the object-oriented API (`matplotlib.figure.Figure`)
 rendered by the Agg/SVG canvases, so no GUI backend is ever selected and the global pyplot

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from simulator.api import simulate
-from simulator.io.config import REPO_ROOT
 from simulator.core.errors import NpusimError
+from simulator.io.config import REPO_ROOT
 from simulator.report import files
 from simulator.report.html import write_compare_report, write_report
 

@@ -36,7 +36,8 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from simulator.core.errors import NpusimError
-from simulator.core.workload import Layer, ShapeError
+from simulator.core.layer_base import ShapeError
+from simulator.core.layers import Layer
 
 Shape = tuple[int, ...]
 _LAYER = TypeAdapter(Layer)
@@ -400,13 +401,13 @@ class GraphMapper:
         npusim pads symmetrically; an asymmetric ONNX pad (begin != end, e.g. TensorFlow
         'SAME' with stride 2) is replaced by floor or ceil of half the total so that the output
         size, hence the MACs, stay exact."""
-        from simulator.core.workload import _window_out
+        from simulator.core.geometry import window_out
 
         for ceil in ((True, False) if prefer_ceil else (False, True)):
             choice = []
             for n, k, s, d, total, out in zip(sizes, kernel, strides, dilations, totals, outs):
                 for pad in dict.fromkeys((total // 2, (total + 1) // 2)):
-                    if _window_out(n, k, s, pad, d, ceil) == out:
+                    if window_out(n, k, s, pad, d, ceil) == out:
                         choice.append(pad)
                         break
                 else:
@@ -890,7 +891,7 @@ class GraphMapper:
         except ValidationError as exc:
             raise NpusimError(f"internal import error for {draft.name!r}: {exc.errors()[0]['msg']}",
                               file=self.path) from None
-        layer._bind([tuple(s) for s in shapes], self.model_batch)
+        layer.bind([tuple(s) for s in shapes], self.model_batch)
         return layer
 
     @staticmethod

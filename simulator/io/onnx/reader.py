@@ -10,7 +10,7 @@ Symbolic dimensions: the batch dimension of every data input is fixed to ``batch
 any other symbolic dimension must come from ``input_shapes`` (``--input-shape`` on the command
 line), otherwise the import stops with an error naming the dimension.
 
-The node -> layer mapping lives in :mod:`simulator.importers.onnx_map`; docs/onnx.md lists it.
+The node -> layer mapping lives in :mod:`simulator.io.onnx.mapper`; docs/onnx.md lists it.
 """
 
 from __future__ import annotations

@@ -24,16 +24,30 @@ from typing import Any
 import numpy as np
 
 from simulator.core.arch import ArchBase, Precision
-from simulator.kinds.sparse.arch import SparseArch
 from simulator.core.energy import EnergyTable
 from simulator.core.errors import NpusimError
+from simulator.core.layer_base import LayerBase
+from simulator.core.layers import ConvLayer
 from simulator.core.results import LayerResult
-from simulator.core.workload import ConvLayer, LayerBase, Workload
+from simulator.core.workload import Workload
 from simulator.kinds.base import Engine
-from simulator.kinds.sparse.csc import (CscLayout, PointerPlacement, dense_layout, layout_from_coordinates,
-                         pointer_placement, words_spanned)
-from simulator.kinds.sparse.matrices import (codebook_error, layer_rng, matrix_coordinates, matrix_values,
-                              random_activation_positions, random_coordinates)
+from simulator.kinds.sparse.arch import SparseArch
+from simulator.kinds.sparse.csc import (
+    CscLayout,
+    PointerPlacement,
+    dense_layout,
+    layout_from_coordinates,
+    pointer_placement,
+    words_spanned,
+)
+from simulator.kinds.sparse.matrices import (
+    codebook_error,
+    layer_rng,
+    matrix_coordinates,
+    matrix_values,
+    random_activation_positions,
+    random_coordinates,
+)
 from simulator.kinds.sparse.queue import simulate_queues
 
 #: Input vectors simulated per layer; more (batch > 8, long LSTM sequences) are extrapolated
@@ -129,7 +143,7 @@ class SparseEngine(Engine):
 
     # ---- the Engine interface --------------------------------------------------------------
     def set_weight_matrices(self, matrices: dict[str, Any]) -> None:
-        """User weights by layer name, as read by `simulator.importers.sparse_weights`."""
+        """User weights by layer name, as read by `simulator.io.weights`."""
         self.weight_matrices = dict(matrices)
 
     def peak_macs_per_cycle(self) -> float:

@@ -1,5 +1,5 @@
 """The matrices and vectors a sparse run works on: seeded random ones at a layer's densities, or a
-user's pruned weights (already read by `simulator.importers.sparse_weights`; nothing here does
+user's pruned weights (already read by `simulator.io.weights`; nothing here does
 I/O). Also the optional k-means weight sharing of Han et al., "Deep Compression", ICLR 2016.
 
 Random model (our choice, documented in docs/models/sparse.md):

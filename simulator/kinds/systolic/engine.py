@@ -18,10 +18,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from simulator.kinds.systolic.arch import SystolicArch
+from simulator.core.geometry import pair
+from simulator.core.layer_base import LayerBase
+from simulator.core.layers import ConvLayer
 from simulator.core.results import LayerResult
-from simulator.core.workload import ConvLayer, LayerBase, Workload, _pair, workload_from_dict
+from simulator.core.workload import Workload, workload_from_dict
 from simulator.kinds.base import Engine
+from simulator.kinds.systolic.arch import SystolicArch
 from simulator.kinds.systolic.mapping import map_gemm
 from simulator.kinds.systolic.tiling import TilingProblem, choose_tiling, pipeline_cycles
 
@@ -293,9 +296,9 @@ class SystolicEngine(Engine):
             if isinstance(layer, ConvLayer):
                 a_unique = layer.input_elements / gemm.groups * self.a_bytes
                 _, ho, wo = layer.output_shape
-                kh, _ = _pair(layer.kernel)
-                dh, _ = _pair(layer.dilation)
-                sh, _ = _pair(layer.stride)
+                kh, _ = pair(layer.kernel)
+                dh, _ = pair(layer.dilation)
+                sh, _ = pair(layer.stride)
                 span = dh * (kh - 1) + 1
                 geo = dict(conv_wo=wo, conv_stride=sh, conv_r=span,
                            conv_rows=layer.batch * ((ho - 1) * sh + span))

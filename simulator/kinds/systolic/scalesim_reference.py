@@ -9,9 +9,10 @@ GEMM-form records (M, N, K) become a `matmul` layer with stored weights.
 
 from __future__ import annotations
 
-from simulator.kinds.registry import SystolicArch, arch_from_dict
 from simulator.core.results import LayerResult
 from simulator.core.workload import Workload, workload_from_dict
+from simulator.kinds.registry import arch_from_dict
+from simulator.kinds.systolic.arch import SystolicArch
 
 
 def reference_arch(record: dict) -> SystolicArch:

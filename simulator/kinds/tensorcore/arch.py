@@ -23,15 +23,15 @@ from typing import Literal
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from simulator.core.arch import ArchBase, StrictModel
+from simulator.core.layer_base import ACTIVATIONS
 
-#: Op names a core may list besides activation functions (see simulator.workload.ACTIVATIONS).
+#: Op names a core may list besides activation functions (see simulator.core.layer_base.ACTIVATIONS).
 LAYER_OPS = ("conv", "depthwise", "linear", "matmul", "lstm", "maxpool", "avgpool",
              "globalavgpool", "globalmaxpool", "add", "mul")
 
 
 def known_ops() -> frozenset[str]:
     """Every op name a core may list (layer types, conv flavours, activation functions)."""
-    from simulator.core.workload import ACTIVATIONS  # lazy: simulator.workload imports this package
     return frozenset(LAYER_OPS + tuple(ACTIVATIONS))
 
 

@@ -45,9 +45,12 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from simulator.core.arch import Precision
-from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.core.errors import NpusimError
-from simulator.core.workload import ConvLayer, LayerBase, LinearLayer, LstmLayer, MatmulLayer, Workload, _pair
+from simulator.core.geometry import pair
+from simulator.core.layer_base import LayerBase
+from simulator.core.layers import ConvLayer, LinearLayer, LstmLayer, MatmulLayer
+from simulator.core.workload import Workload
+from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.kinds.tensorcore.ops import Op
 
 #: Element operations per element on the vector unit (int8, a LUT for transcendental ones).
@@ -63,7 +66,7 @@ INPUT = "__input__"
 
 
 def op_name(layer: LayerBase) -> str:
-    """The op name a core lists for this layer (see simulator.arch.tensorcore)."""
+    """The op name a core lists for this layer (see simulator.kinds.tensorcore.arch)."""
     if isinstance(layer, ConvLayer):
         return "depthwise" if layer.groups > 1 and layer.groups == layer.in_channels else "conv"
     if layer.type == "activation":
@@ -160,8 +163,8 @@ class MacSpec:
         if isinstance(layer, ConvLayer):
             c, h, w = layer.input_shape
             co, ho, wo = layer.output_shape
-            (r, s), (st, _), (dil, _) = _pair(layer.kernel), _pair(layer.stride), _pair(layer.dilation)
-            pad = layer._pads()[0]
+            (r, s), (st, _), (dil, _) = pair(layer.kernel), pair(layer.stride), pair(layer.dilation)
+            pad = layer.pads[0]
             return cls(b, c, h, w, co, ho, wo, r, s, st, dil, pad, layer.groups,
                        depthwise_mode=depthwise_mode)
         if isinstance(layer, LinearLayer):

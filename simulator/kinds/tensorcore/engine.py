@@ -32,10 +32,10 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.core.results import LayerResult
 from simulator.core.workload import Workload
 from simulator.kinds.base import Engine
+from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.kinds.tensorcore.compiler import Compiler, Unit
 from simulator.kinds.tensorcore.ops import KIND_CATEGORY, Op, resource_category
 from simulator.kinds.tensorcore.schedule import OpTiming, simulate_ops

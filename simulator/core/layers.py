@@ -1,0 +1,405 @@
+"""The layer types: convolution, linear, matmul, LSTM, pooling, element-wise, activation,
+concat and flatten, each with its shape inference and counts.
+
+Conventions (PyTorch's): conv/pool output size is floor((H + 2p - d(R-1) - 1) / s) + 1, or ceil
+when `ceil_mode` is set (SCALE-Sim's files use ceil((H - R + s) / s), which the importer maps to
+`ofmap_rule: scalesim` on an already-padded input).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, NonNegativeInt, PositiveInt, TypeAdapter
+
+from simulator.core.arch import Precision
+from simulator.core.errors import register_union_tags
+from simulator.core.geometry import IntPair, PadSpec, Shape, pair, window_out
+from simulator.core.layer_base import Activation, Gemm, LayerBase, ShapeError
+
+
+# ------------------------------------------------------------------------------------------
+# layers with MACs
+# ------------------------------------------------------------------------------------------
+class ConvLayer(LayerBase):
+    """2-D convolution; `groups == in_channels == out_channels` is depthwise.
+    BatchNorm is folded into the conv for compute, but its parameters count (torchvision)."""
+
+    type: Literal["conv"]
+    out_channels: PositiveInt
+    kernel: IntPair
+    stride: IntPair = 1
+    padding: PadSpec = 0
+    dilation: IntPair = 1
+    groups: PositiveInt = 1
+    bias: bool = False
+    batchnorm: bool = False
+    ceil_mode: bool = False
+    activation: Activation | None = Field(None, description="fused activation, e.g. relu")
+    ofmap_rule: Literal["pytorch", "scalesim"] = Field(
+        "pytorch", description="pytorch: floor (or ceil with ceil_mode) window count; scalesim: "
+        "ceil((H - R + stride) / stride) as SCALE-Sim sizes its ofmaps (set by the importer)")
+
+    @property
+    def pads(self) -> tuple[int, int]:
+        if self.padding == "same":
+            kh, kw = pair(self.kernel)
+            dh, dw = pair(self.dilation)
+            return (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
+        return pair(self.padding)
+
+    def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        shape = input_shapes[0]
+        if len(shape) != 3:
+            raise ShapeError(f"conv needs a [C, H, W] input, got {list(shape)}", field="input")
+        c, h, w = shape
+        if c % self.groups:
+            raise ShapeError(f"in channels {c} not divisible by groups {self.groups}",
+                             field="groups", fix="use a groups value that divides the channels")
+        if self.out_channels % self.groups:
+            raise ShapeError(f"out_channels {self.out_channels} not divisible by groups "
+                             f"{self.groups}", field="groups")
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (pair(self.kernel), pair(self.stride),
+                                                   self.pads, pair(self.dilation))
+        if ph < 0 or pw < 0:
+            raise ShapeError("padding must not be negative", field="padding")
+        if self.ofmap_rule == "scalesim":
+            # SCALE-Sim (topology_utils.topo_calc_hyperparams): the ifmap is already padded and
+            # ofmap = ceil((H - R + s) / s); unlike PyTorch's ceil_mode it keeps a last window
+            # that starts past the input when R < s (e.g. 1x1 stride-2 on an even size).
+            if ph or pw or dh != 1 or dw != 1:
+                raise ShapeError("ofmap_rule 'scalesim' needs padding 0 and dilation 1 (the "
+                                 "SCALE-Sim ifmap is already padded)", field="ofmap_rule",
+                                 fix="pad the input size instead, or use ofmap_rule: pytorch")
+            ho = -(-(h - kh + sh) // sh) if h >= kh else 0
+            wo = -(-(w - kw + sw) // sw) if w >= kw else 0
+        else:
+            ho = window_out(h, kh, sh, ph, dh, self.ceil_mode)
+            wo = window_out(w, kw, sw, pw, dw, self.ceil_mode)
+        if ho <= 0 or wo <= 0:
+            raise ShapeError(f"kernel {kh}x{kw} does not fit input {h}x{w} with padding "
+                             f"{ph}x{pw}", field="kernel", fix="use a smaller kernel or more padding")
+        return (self.out_channels, ho, wo)
+
+    @property
+    def in_channels(self) -> int:
+        return self.input_shape[0]
+
+    @property
+    def is_depthwise(self) -> bool:
+        return self.groups > 1 and self.groups == self.in_channels
+
+    def gemms(self) -> list[Gemm]:
+        # im2col: M = N*Ho*Wo, K = R*S*C/g, N = F/g, one GEMM per group
+        _, ho, wo = self.output_shape
+        kh, kw = pair(self.kernel)
+        return [Gemm(m=self.batch * ho * wo, k=kh * kw * self.in_channels // self.groups,
+                     n=self.out_channels // self.groups, groups=self.groups)]
+
+    @property
+    def weight_params(self) -> int:
+        kh, kw = pair(self.kernel)
+        return self.out_channels * kh * kw * self.in_channels // self.groups
+
+    @property
+    def extra_params(self) -> int:
+        return self.out_channels * (int(self.bias) + 2 * int(self.batchnorm))
+
+    @property
+    def vector_ops(self) -> int:
+        return self.output_elements if self.activation else 0
+
+
+class LinearLayer(LayerBase):
+    """Fully connected layer; a multi-dimensional input is flattened, except that a (T, F)
+    sequence input applies the layer to each of the T tokens."""
+
+    type: Literal["linear"]
+    in_features: PositiveInt | None = None
+    out_features: PositiveInt
+    bias: bool = True
+    tokens: PositiveInt | None = Field(None, description="apply per token (default: inferred)")
+    activation: Activation | None = Field(None, description="fused activation, e.g. relu")
+
+    def _tokens_and_features(self, shape: Shape) -> tuple[int, int]:
+        if self.tokens is not None:
+            total = math.prod(shape)
+            if total % self.tokens:
+                raise ShapeError(f"input of {total} elements does not split into {self.tokens} "
+                                 "tokens", field="tokens")
+            return self.tokens, total // self.tokens
+        if len(shape) == 2 and self.in_features == shape[1]:
+            return shape[0], shape[1]
+        return 1, math.prod(shape)
+
+    def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        tokens, features = self._tokens_and_features(input_shapes[0])
+        expected = self.in_features if self.in_features is not None else features
+        if features != expected:
+            raise ShapeError(f"in_features is {self.in_features} but the input "
+                             f"{list(input_shapes[0])} has {features} features",
+                             field="in_features", fix=f"set in_features: {features}")
+        return (tokens, self.out_features) if tokens > 1 else (self.out_features,)
+
+    @property
+    def features_in(self) -> int:
+        return self._tokens_and_features(self.input_shape)[1]
+
+    @property
+    def token_count(self) -> int:
+        return self._tokens_and_features(self.input_shape)[0]
+
+    def gemms(self) -> list[Gemm]:
+        return [Gemm(m=self.batch * self.token_count, k=self.features_in, n=self.out_features)]
+
+    @property
+    def weight_params(self) -> int:
+        return self.features_in * self.out_features
+
+    @property
+    def extra_params(self) -> int:
+        return self.out_features if self.bias else 0
+
+    @property
+    def vector_ops(self) -> int:
+        return self.output_elements if self.activation else 0
+
+
+class MatmulLayer(LayerBase):
+    """A plain (M x K) @ (K x N) product, `count` times (e.g. attention heads). By default both
+    operands are activations (attention scores, context); set `weights: true` when the K x N
+    operand is a stored weight matrix."""
+
+    type: Literal["matmul"]
+    m: PositiveInt
+    k: PositiveInt
+    n: PositiveInt
+    count: PositiveInt = 1
+    weights: bool = False
+
+    def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        return (self.count, self.m, self.n) if self.count > 1 else (self.m, self.n)
+
+    def gemms(self) -> list[Gemm]:
+        return [Gemm(m=self.batch * self.m, k=self.k, n=self.n, groups=self.count,
+                     weights_are_activations=not self.weights)]
+
+    @property
+    def weight_params(self) -> int:
+        return self.k * self.n * self.count if self.weights else 0
+
+    @property
+    def input_elements(self) -> int:
+        # left operand always; right operand too when it is an activation
+        left = self.batch * self.count * self.m * self.k
+        right = 0 if self.weights else self.batch * self.count * self.k * self.n
+        return left + right
+
+
+class LstmLayer(LayerBase):
+    """One LSTM layer over `seq_len` steps, lowered to its gate matmuls: per step
+    [x_t, h_{t-1}] (1 x (I+H)) times the stacked gate weights ((I+H) x 4H), then element-wise
+    gate math. Biases as in PyTorch (b_ih and b_hh: 8H)."""
+
+    type: Literal["lstm"]
+    input_size: PositiveInt | None = None
+    hidden_size: PositiveInt
+    seq_len: PositiveInt | None = None
+
+    def _steps_and_features(self, shape: Shape) -> tuple[int, int]:
+        if len(shape) == 2:
+            return shape[0], shape[1]
+        return (self.seq_len or 1), math.prod(shape)
+
+    def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        steps, features = self._steps_and_features(input_shapes[0])
+        if self.seq_len is not None and steps != self.seq_len:
+            raise ShapeError(f"seq_len is {self.seq_len} but the input has {steps} steps",
+                             field="seq_len")
+        if self.input_size is not None and features != self.input_size:
+            raise ShapeError(f"input_size is {self.input_size} but the input "
+                             f"{list(input_shapes[0])} has {features} features",
+                             field="input_size", fix=f"set input_size: {features}")
+        return (steps, self.hidden_size)
+
+    @property
+    def steps(self) -> int:
+        return self._steps_and_features(self.input_shape)[0]
+
+    @property
+    def features_in(self) -> int:
+        return self._steps_and_features(self.input_shape)[1]
+
+    def gemms(self) -> list[Gemm]:
+        return [Gemm(m=self.batch, k=self.features_in + self.hidden_size, n=4 * self.hidden_size,
+                     steps=self.steps)]
+
+    @property
+    def weight_params(self) -> int:
+        return 4 * self.hidden_size * (self.features_in + self.hidden_size)
+
+    @property
+    def extra_params(self) -> int:
+        return 8 * self.hidden_size
+
+    @property
+    def vector_ops(self) -> int:
+        # per hidden unit and step: 3 sigmoids, 2 tanh, 3 multiplies, 1 add, 4 bias adds
+        return self.batch * self.steps * self.hidden_size * 13
+
+
+# ------------------------------------------------------------------------------------------
+# layers without MACs
+# ------------------------------------------------------------------------------------------
+class PoolLayer(LayerBase):
+    """Max or average pooling over a window."""
+
+    type: Literal["maxpool", "avgpool"]
+    kernel: IntPair
+    stride: IntPair | None = None
+    padding: NonNegativeInt | tuple[NonNegativeInt, NonNegativeInt] = 0
+    ceil_mode: bool = False
+
+    def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        shape = input_shapes[0]
+        if len(shape) != 3:
+            raise ShapeError(f"pooling needs a [C, H, W] input, got {list(shape)}", field="input")
+        c, h, w = shape
+        (kh, kw) = pair(self.kernel)
+        (sh, sw) = pair(self.stride) if self.stride is not None else (kh, kw)
+        (ph, pw) = pair(self.padding)
+        ho = window_out(h, kh, sh, ph, 1, self.ceil_mode)
+        wo = window_out(w, kw, sw, pw, 1, self.ceil_mode)
+        if ho <= 0 or wo <= 0:
+            raise ShapeError(f"pool window {kh}x{kw} does not fit input {h}x{w}", field="kernel")
+        return (c, ho, wo)
+
+    @property
+    def vector_ops(self) -> int:
+        kh, kw = pair(self.kernel)
+        return self.output_elements * kh * kw
+
+
+class GlobalPoolLayer(LayerBase):
+    """Global average or max pooling: (C, H, W) -> (C, 1, 1)."""
+
+    type: Literal["globalavgpool", "globalmaxpool"]
+
+    def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        shape = input_shapes[0]
+        if len(shape) != 3:
+            raise ShapeError(f"global pooling needs a [C, H, W] input, got {list(shape)}",
+                             field="input")
+        return (shape[0], 1, 1)
+
+    @property
+    def vector_ops(self) -> int:
+        return self.input_elements
+
+
+class AdaptivePoolLayer(LayerBase):
+    """Adaptive average / max pooling to a fixed `output_size` (PyTorch's AdaptiveAvgPool2d):
+    output cell i covers input rows floor(i*H/Ho) .. ceil((i+1)*H/Ho) - 1, so windows may
+    overlap and differ in size. An input already of the output size passes through unchanged."""
+
+    type: Literal["adaptiveavgpool", "adaptivemaxpool"]
+    output_size: IntPair
+
+    def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        shape = input_shapes[0]
+        if len(shape) != 3:
+            raise ShapeError(f"adaptive pooling needs a [C, H, W] input, got {list(shape)}",
+                             field="input")
+        ho, wo = pair(self.output_size)
+        return (shape[0], ho, wo)
+
+    @staticmethod
+    def _window_total(size: int, out: int) -> int:
+        """Sum of the window lengths along one axis (PyTorch's start/end index rule)."""
+        return sum(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
+
+    @property
+    def vector_ops(self) -> int:
+        _, h, w = self.input_shape
+        c, ho, wo = self.output_shape
+        return self.batch * c * self._window_total(h, ho) * self._window_total(w, wo)
+
+
+class EltwiseLayer(LayerBase):
+    """Element-wise add or multiply of two or more inputs (residual add, squeeze-excite
+    scale). A (C, 1, 1) operand broadcasts over (C, H, W)."""
+
+    type: Literal["add", "mul"]
+    activation: Activation | None = Field(None, description="fused activation after the add, "
+                                          "e.g. relu in a ResNet block")
+
+    def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        if len(input_shapes) < 2:
+            raise ShapeError(f"{self.type} needs at least two inputs", field="inputs",
+                             fix="list the layers to combine, e.g. inputs: [conv3, shortcut]")
+        out = max(input_shapes, key=math.prod)
+        for shape in input_shapes:
+            if shape == out:
+                continue
+            broadcast = len(shape) == len(out) and all(a in (1, b) for a, b in zip(shape, out))
+            if not broadcast:
+                raise ShapeError(f"input shapes {[list(s) for s in input_shapes]} do not match",
+                                 field="inputs", fix="combine layers of the same shape")
+        return out
+
+    @property
+    def vector_ops(self) -> int:
+        return self.output_elements * (len(self._input_shapes) - 1 + int(bool(self.activation)))
+
+
+class ActivationLayer(LayerBase):
+    """A non-linearity applied element-wise (softmax and layernorm included: they are
+    vector-unit work too)."""
+
+    type: Literal["activation"]
+    function: Activation
+
+    @property
+    def vector_ops(self) -> int:
+        return self.output_elements
+
+
+class ConcatLayer(LayerBase):
+    """Concatenation along channels (the first axis)."""
+
+    type: Literal["concat"]
+
+    def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        if len(input_shapes) < 2:
+            raise ShapeError("concat needs at least two inputs", field="inputs")
+        rest = input_shapes[0][1:]
+        for shape in input_shapes[1:]:
+            if shape[1:] != rest:
+                raise ShapeError(f"cannot concatenate shapes {[list(s) for s in input_shapes]}: "
+                                 "all but the first axis must match", field="inputs")
+        return (sum(s[0] for s in input_shapes),) + tuple(rest)
+
+
+class FlattenLayer(LayerBase):
+    """Reshape to a vector (free: no data moves)."""
+
+    type: Literal["flatten"]
+
+    def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        return (math.prod(input_shapes[0]),)
+
+    def operand_bytes(self, precision: Precision) -> dict[str, int]:
+        """A reshape moves no data."""
+        return {"weights": 0, "ifmap": 0, "ofmap": 0}
+
+
+Layer = Annotated[Union[ConvLayer, LinearLayer, MatmulLayer, LstmLayer, PoolLayer,
+                        GlobalPoolLayer, AdaptivePoolLayer, EltwiseLayer, ActivationLayer,
+                        ConcatLayer, FlattenLayer],
+                  Field(discriminator="type")]
+LAYER_TYPES = ("conv", "linear", "matmul", "lstm", "maxpool", "avgpool", "globalavgpool",
+               "globalmaxpool", "adaptiveavgpool", "adaptivemaxpool", "add", "mul", "activation",
+               "concat", "flatten")
+register_union_tags(*LAYER_TYPES)
+LAYER_ADAPTER: TypeAdapter = TypeAdapter(Layer)

@@ -1,0 +1,48 @@
+"""The loader: one entry point per input, dispatching on the file type.
+
+Archs come from YAML or a SCALE-Sim `.cfg`; workloads from YAML, a SCALE-Sim topology CSV or an
+ONNX model. Bundled names (`tpu_v1`, `resnet50`) resolve to the files shipped with npusim. This
+is the only place that turns files into models; nothing below it reads files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simulator.core.arch import ArchBase
+from simulator.core.workload import Workload, workload_from_dict
+from simulator.io.config import ARCH_DIR, WORKLOAD_DIR, apply_overrides, read_yaml, resolve_bundled
+from simulator.kinds.registry import arch_from_dict
+
+
+def load_arch(name_or_path: str | Path, overrides: list[str] | None = None) -> ArchBase:
+    """Load an arch from a bundled name (`tpu_v1`), a YAML path, or a SCALE-Sim `.cfg`, then
+    apply `--set dotted.path=value` overrides."""
+    path = resolve_bundled(str(name_or_path), ARCH_DIR, (".yaml", ".yml", ".cfg"), "arch")
+    if path.suffix == ".cfg":
+        from simulator.io.scalesim import read_scalesim_cfg
+        data = read_scalesim_cfg(path)
+    else:
+        data = read_yaml(path)
+    return arch_from_dict(apply_overrides(dict(data), overrides, path), path)
+
+
+def load_workload(name_or_path: str | Path, batch: int | None = None,
+                  input_shapes: dict[str, list[int]] | list[int] | None = None,
+                  skip_unknown: bool = False) -> Workload:
+    """Load a workload from a bundled name (`resnet50`), a YAML file, a SCALE-Sim topology CSV
+    or an ONNX model (`input_shapes` and `skip_unknown` apply to ONNX only)."""
+    path = resolve_bundled(str(name_or_path), WORKLOAD_DIR, (".yaml", ".yml", ".csv", ".onnx"),
+                           "workload")
+    if path.suffix == ".csv":
+        from simulator.io.scalesim import read_scalesim_topology
+        data = read_scalesim_topology(path)
+    elif path.suffix == ".onnx":
+        from simulator.io.onnx.reader import onnx_to_workload_dict
+        data = onnx_to_workload_dict(path, batch=batch, input_shapes=input_shapes,
+                                     skip_unknown=skip_unknown)
+    else:
+        data = read_yaml(path)
+    if batch is not None:
+        data = {**data, "batch": batch}
+    return workload_from_dict(data, path)

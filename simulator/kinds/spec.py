@@ -1,0 +1,32 @@
+"""What a kind of chip provides to the core: its arch model, its engine and its area model.
+
+Each kind package (`simulator/kinds/<name>/__init__.py`) defines one `KIND = Kind(...)`; the
+registry (`simulator.kinds.registry`) maps kind names to those packages. The engine is named by
+module path and imported only when a run needs it, so loading an arch stays light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from simulator.core.arch import ArchBase
+    from simulator.core.area import AreaComponents, AreaTable
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of chip: `arch_model` validates its YAML, `engine_path` names its engine class
+    ("module:Class"), `area` lists its components for `simulator.core.area`."""
+
+    name: str
+    arch_model: type["ArchBase"]
+    engine_path: str
+    area: Callable[["ArchBase", "AreaTable"], "AreaComponents"]
+
+    def engine_class(self) -> type:
+        """The engine class, imported on first use."""
+        module, _, name = self.engine_path.partition(":")
+        return getattr(import_module(module), name)

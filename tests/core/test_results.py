@@ -1,0 +1,70 @@
+"""RunResult totals are the sum of the layers (the JSON contract of DESIGN.md section 6)."""
+
+import json
+
+import pytest
+
+from simulator.core.results import LayerResult, RunResult
+from simulator.report import files
+
+
+def make_result():
+    layers = [
+        LayerResult(name="a", type="conv", cycles=100, compute_cycles=80, stall_cycles=20,
+                    stall_breakdown_cycles={"dram_bandwidth": 20}, macs=1000, ops=2000,
+                    energy_pj=50.0, energy_breakdown_pj={"mac": 30.0, "dram": 20.0},
+                    dram_read_bytes=100, dram_write_bytes=10, dram_bytes_by_operand={"filter": 100},
+                    sram_read_bytes=500, sram_write_bytes=50, bound="memory", folds=3),
+        LayerResult(name="b", type="maxpool", cycles=300, compute_cycles=300, macs=0, ops=400,
+                    energy_pj=5.0, energy_breakdown_pj={"vector": 5.0}, dram_read_bytes=0),
+    ]
+    return RunResult.from_layers(arch={"name": "toy", "kind": "systolic", "clock_mhz": 1000},
+                                 workload={"name": "w", "precision": None}, layers=layers,
+                                 peak_macs_per_cycle=10, clock_hz=1e9,
+                                 roofline={"ridge_ops_per_byte": 4.0})
+
+
+def test_totals_are_sums():
+    r = make_result()
+    t = r.totals
+    assert t.cycles == 400 and t.macs == 1000 and t.ops == 2400
+    assert t.energy_pj == pytest.approx(55.0)
+    assert t.energy_breakdown_pj == {"mac": 30.0, "dram": 20.0, "vector": 5.0}
+    assert t.stall_breakdown_cycles == {"dram_bandwidth": 20}
+    assert t.dram_read_bytes == 100 and t.dram_write_bytes == 10
+    # utilization = 1000 MACs / (400 cycles x 10 MACs/cycle) = 25 %
+    assert t.utilization == pytest.approx(0.25)
+    # 2400 ops in 400 ns = 6 GOP/s = 0.006 TOPS; 55 pJ in 400 ns = 137.5 uW
+    assert t.tops == pytest.approx(0.006)
+    # TOPS/W = ops per pJ: 2400 / 55 = 43.6
+    assert t.tops_per_watt == pytest.approx(2400 / 55)
+    # intensity 2400 / 110 = 21.8 ops/byte > ridge 4 -> compute-bound overall
+    assert t.bound == "compute"
+    assert t.bottleneck.startswith("b (75% of cycles")
+
+
+def test_json_contract_keys_and_engine_extras():
+    data = json.loads(files.to_json(make_result()))
+    for key in ("cycles", "latency_s", "macs", "ops", "energy_pj", "energy_breakdown_pj",
+                "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes",
+                "utilization", "tops", "tops_per_watt"):
+        assert key in data["totals"]
+    layer = data["layers"][0]
+    for key in ("name", "type", "cycles", "compute_cycles", "stall_cycles", "macs", "energy_pj",
+                "energy_breakdown_pj", "dram_read_bytes", "dram_write_bytes", "sram_read_bytes",
+                "sram_write_bytes", "utilization", "operational_intensity", "bound"):
+        assert key in layer
+    assert layer["folds"] == 3  # engine-specific keys sit inline next to the contract keys
+
+
+def test_csv_one_row_per_layer():
+    text = files.to_csv(make_result())
+    lines = text.strip().splitlines()
+    assert len(lines) == 3
+    assert "energy_breakdown_pj.mac" in lines[0]
+
+
+def test_markdown_escapes_names():
+    r = make_result()
+    r.layers[0].name = "<script>x</script>"
+    assert "<script>" not in files.to_markdown(r)

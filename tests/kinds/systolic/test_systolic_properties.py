@@ -1,0 +1,136 @@
+"""Invariants of the systolic engine, checked with hypothesis on random small layers/arrays."""
+
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator.api import simulate
+from simulator.core.roofline import lower_bound_cycles, roofs_for
+from simulator.core.workload import workload_from_dict
+from simulator.kinds.base import engine_for
+from simulator.kinds.registry import arch_from_dict
+from simulator.kinds.systolic.engine import SystolicEngine
+
+SETTINGS = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def archs(draw):
+    rows, cols = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    dataflow = draw(st.sampled_from(["os", "ws", "is"]))
+    bw = draw(st.floats(0.2, 40))
+    if draw(st.booleans()):
+        sizes = [draw(st.integers(32, 1 << 15)) for _ in range(3)]
+        memory = {"style": "split", "ifmap_sram_bytes": sizes[0], "filter_sram_bytes": sizes[1],
+                  "ofmap_sram_bytes": sizes[2], "double_buffered": draw(st.booleans())}
+        pipelined = False
+    else:
+        memory = {"style": "unified", "unified_buffer_bytes": draw(st.integers(64, 1 << 16)),
+                  "accumulator_bytes": draw(st.integers(64, 1 << 14)),
+                  "weight_fifo_tiles": draw(st.integers(1, 4)),
+                  "weight_shift_cycles": draw(st.integers(1, 16))}
+        pipelined = draw(st.booleans())
+    return {"name": "h", "kind": "systolic", "clock_mhz": 1000,
+            "array": {"rows": rows, "cols": cols, "dataflow": dataflow,
+                      "pipelined_folds": pipelined},
+            "memory": memory, "dram": {"bandwidth_gbps": bw, "latency_ns": draw(st.sampled_from([0, 50]))}}
+
+
+@st.composite
+def workloads(draw):
+    c, h = draw(st.integers(1, 8)), draw(st.integers(4, 12))
+    k = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, c]))
+    f = groups * draw(st.integers(1, 4)) if groups > 1 else draw(st.integers(1, 12))
+    layers = [
+        {"name": "c1", "type": "conv", "input": [c, h, h], "out_channels": f, "kernel": k,
+         "stride": draw(st.integers(1, 2)), "padding": k // 2, "groups": groups,
+         "activation": draw(st.sampled_from([None, "relu"]))},
+        {"name": "c2", "type": "conv", "out_channels": f, "kernel": 1},
+        {"name": "add", "type": "add", "inputs": ["c1", "c2"]},
+        {"name": "pool", "type": "maxpool", "kernel": 2, "stride": 2, "ceil_mode": True},
+        {"name": "fc", "type": "linear", "out_features": draw(st.integers(1, 40))},
+    ]
+    return workload_from_dict({"name": "h", "batch": draw(st.integers(1, 3)), "layers": layers})
+
+
+def _scaled_memory(arch: dict, factor: int) -> dict:
+    mem = dict(arch["memory"])
+    for key in ("ifmap_sram_bytes", "filter_sram_bytes", "ofmap_sram_bytes",
+                "unified_buffer_bytes", "accumulator_bytes"):
+        if key in mem:
+            mem[key] *= factor
+    if "weight_fifo_tiles" in mem:
+        mem["weight_fifo_tiles"] *= factor
+    return {**arch, "memory": mem}
+
+
+@SETTINGS
+@given(archs(), workloads())
+def test_every_layer_respects_the_roofline_lower_bound(arch_dict, wl):
+    arch = arch_from_dict(arch_dict)
+    engine = engine_for(arch)
+    result = simulate(arch, wl)
+    roofs = roofs_for(engine.peak_macs_per_cycle(), arch.clock_hz, arch.dram.bandwidth_gbps * 1e9)
+    for layer, spec in zip(result.layers, wl.layers):
+        # compute bound from MACs (2 ops each) and DRAM bound from the layer's own traffic
+        bound = lower_bound_cycles(2 * layer.macs, layer.dram_bytes, roofs, arch.clock_hz)
+        assert layer.cycles >= math.floor(bound), (layer.name, layer.cycles, bound)
+        # vector layers: the vector unit's rate bounds them too
+        if not layer.macs:
+            assert layer.cycles >= math.floor(spec.vector_ops / arch.vector_rate)
+        assert layer.cycles == layer.compute_cycles + layer.stall_cycles
+        assert sum(layer.stall_breakdown_cycles.values()) == layer.stall_cycles
+
+
+@SETTINGS
+@given(archs(), workloads(), st.sampled_from([2, 4, 16]))
+def test_more_sram_never_increases_dram_traffic(arch_dict, wl, factor):
+    small_arch = arch_from_dict(arch_dict)
+    big_arch = arch_from_dict(_scaled_memory(arch_dict, factor))
+    # per layer, for a fixed schedule (the whole batch at once)
+    small_fixed = SystolicEngine(small_arch)._simulate_batch(wl)
+    big_fixed = SystolicEngine(big_arch)._simulate_batch(wl)
+    for a, b in zip(small_fixed, big_fixed):
+        assert b.dram_bytes <= a.dram_bytes + 1, (a.name, a.dram_bytes, b.dram_bytes)
+    # for the network, with the engine free to split the batch into sub-batches (the split
+    # with the least total traffic is chosen, so traffic may move between layers)
+    small = simulate(small_arch, wl)
+    big = simulate(big_arch, wl)
+    assert big.totals.dram_read_bytes + big.totals.dram_write_bytes <= \
+        small.totals.dram_read_bytes + small.totals.dram_write_bytes + len(wl.layers)
+
+
+@SETTINGS
+@given(archs(), workloads(), st.floats(1.01, 20))
+def test_more_dram_bandwidth_never_increases_latency(arch_dict, wl, factor):
+    slow = simulate(arch_from_dict(arch_dict), wl)
+    fast_dict = {**arch_dict, "dram": {**arch_dict["dram"],
+                                       "bandwidth_gbps": arch_dict["dram"]["bandwidth_gbps"] * factor}}
+    fast = simulate(arch_from_dict(fast_dict), wl)
+    for a, b in zip(slow.layers, fast.layers):
+        assert b.cycles <= a.cycles, (a.name, a.cycles, b.cycles)
+        assert b.dram_bytes == a.dram_bytes
+
+
+@SETTINGS
+@given(archs(), workloads())
+def test_macs_conserved_and_totals_are_sums(arch_dict, wl):
+    result = simulate(arch_from_dict(arch_dict), wl)
+    # lowering: sum over GEMMs of m*k*n*groups*steps equals the layer's MAC count
+    for layer, spec in zip(result.layers, wl.layers):
+        assert layer.macs == sum(g.m * g.k * g.n * g.groups * g.steps for g in spec.gemms())
+    conv = wl.layers[0]
+    _, ho, wo = conv.output_shape
+    kh = conv.kernel if isinstance(conv.kernel, int) else conv.kernel[0]
+    assert result.layers[0].macs == wl.batch * ho * wo * conv.out_channels * kh * kh * conv.in_channels // conv.groups
+    t = result.totals
+    assert t.macs == sum(l.macs for l in result.layers) == wl.macs
+    assert t.cycles == sum(l.cycles for l in result.layers)
+    assert t.dram_read_bytes == sum(l.dram_read_bytes for l in result.layers)
+    assert math.isclose(t.energy_pj, sum(l.energy_pj for l in result.layers), rel_tol=1e-9)
+    for layer in result.layers:
+        assert math.isclose(layer.energy_pj, sum(layer.energy_breakdown_pj.values()), rel_tol=1e-9)
+        assert 0 <= layer.utilization <= 1 + 1e-9

@@ -63,7 +63,8 @@ class LayerSize(StrictModel):
     weight_density: float
     nonzeros: int
     padding: int = Field(description="padding zeros of the sparse format")
-    format: str = Field(description="dense, csc or csr")
+    format: str = Field(description="storage format at the last stage: dense, csc or csr")
+    stage_formats: dict[str, str] = Field(description="storage format at each stage")
     baseline_bits: int
     symbol_bits: int = Field(description="fixed-length bits per stored weight after Q")
     index_bits: int | None = Field(description="relative-index bits (sparse only)")
@@ -94,10 +95,12 @@ def _bytes(bits: int) -> int:
     return -(-bits // 8)
 
 
-def layer_size(layer: LayerBase, baseline_bits: int) -> LayerSize | None:
-    """The stored size of one layer's weights at each stage (None: no weights). A pruned layer
-    is stored sparse, or dense (zeros and all) where that is smaller at the stage (e.g. 84 %
-    density at 8 + 4 bits: 10.1 bits per weight sparse, 8 dense), so pruning never adds bytes."""
+def layer_size(layer: LayerBase, baseline_bits: int, smallest: bool = True) -> LayerSize | None:
+    """The stored size of one layer's weights at each stage (None: no weights). With
+    `smallest`, a pruned layer is stored sparse or dense (zeros and all), whichever is smaller at
+    the stage (e.g. 84 % density at 8 + 4 bits: 10.1 bits per weight sparse, 8 dense), so
+    pruning never adds bytes; without, a pruned layer is always sparse (as Deep Compression and
+    EIE store every pruned layer)."""
     elements = layer.stored_weight_elements
     if not elements:
         return None
@@ -107,15 +110,18 @@ def layer_size(layer: LayerBase, baseline_bits: int) -> LayerSize | None:
     dense = elements * baseline_bits
     sparse = sparse_layout(layer, symbol) if density < 1 else None
     # (bits, format, mean coded weight bits, mean coded index bits) candidates per stage
-    pruned = min(dense, sparse.bits(baseline_bits)) if sparse else dense
+    stage_p = [(dense, "dense", None, None)]
     stage_q = [(elements * symbol + codebook, "dense", None, None)]
     if sparse:
+        if not smallest:
+            stage_p, stage_q = [], []
+        stage_p.append((sparse.bits(baseline_bits), sparse.orientation, None, None))
         stage_q.append((sparse.bits(symbol) + codebook, sparse.orientation, None, None))
     stage_h = list(stage_q)
     if layer.huffman is not None:
         alphabet = weight_alphabet(layer)
         given_w, given_i = layer.huffman.weight_histogram, layer.huffman.index_histogram
-        if sparse is None or given_w is None:
+        if sparse is None or (given_w is None and smallest):
             # dense: every weight a symbol, the pruned zeros on the level nearest zero
             hist = given_w or default_weight_distribution(alphabet, density, elements,
                                                           1 - density)
@@ -131,13 +137,16 @@ def layer_size(layer: LayerBase, baseline_bits: int) -> LayerSize | None:
                                     sparse.index_bits)
             stage_h.append((w_bits + i_bits + sparse.pointer_bits + codebook,
                             sparse.orientation, mean_w, mean_i))
-    quantized, best_h = min(stage_q)[0], min(stage_h, key=lambda c: c[0])
-    coded, form, mean_w, mean_i = best_h
+    first = lambda options: min(options, key=lambda c: c[0])  # noqa: E731
+    (pruned, form_p, _, _), (quantized, form_q, _, _) = first(stage_p), first(stage_q)
+    coded, form, mean_w, mean_i = first(stage_h)
     is_sparse = form != "dense"
     return LayerSize(
         name=layer.name, type=layer.type, weights=elements, weight_density=density,
         nonzeros=sparse.nonzeros if sparse else elements, padding=sparse.padding if sparse else 0,
-        format=form, baseline_bits=baseline_bits, symbol_bits=symbol,
+        format=form, stage_formats={"dense": "dense", "pruned": form_p, "quantized": form_q,
+                                    "huffman": form},
+        baseline_bits=baseline_bits, symbol_bits=symbol,
         index_bits=sparse.index_bits if is_sparse else None,
         huffman_weight_bits=mean_w, huffman_index_bits=mean_i, codebook_bits=codebook,
         pointer_bits=sparse.pointer_bits if is_sparse else 0,
@@ -157,12 +166,14 @@ def _coded(histogram: list, alphabet: int, symbols: int, fixed: int) -> tuple[in
 
 
 def model_size(workload: Workload, *, reference: Workload | None = None,
-               baseline_bits: int | None = None) -> ModelSize:
+               baseline_bits: int | None = None, smallest_format: bool = True) -> ModelSize:
     """Bytes of every layer's weights at each stage and the ratio to the reference network's
     dense weights (default: this workload's own dense stage; pass the original network when
-    structured pruning or low rank changed the shapes)."""
+    structured pruning or low rank changed the shapes). `smallest_format=False` keeps every
+    pruned layer sparse (Deep Compression's convention) even where dense would be smaller."""
     bits = baseline_bits or (workload.precision.weight_bits if workload.precision else FLOAT_BITS)
-    sizes = [s for s in (layer_size(layer, bits) for layer in workload.layers) if s]
+    sizes = [s for s in (layer_size(layer, bits, smallest_format) for layer in workload.layers)
+             if s]
     totals = StageBytes(**{stage: sum(getattr(s.bytes, stage) for s in sizes) for stage in STAGES})
     if reference is not None:
         ref_bits = baseline_bits or (reference.precision.weight_bits if reference.precision

@@ -43,6 +43,12 @@ def test_dense_storage_when_sparse_does_not_pay():
     (layer,) = model_size(share_weights(quantize(prune(fc(8, 16), 0.5), 8), 16)).layers
     assert layer.bytes.quantized == 80 and layer.format == "dense"
     assert layer.bytes.pruned == (64 * 36 + 63 + 7) // 8    # at 32 bits sparse still wins
+    assert layer.stage_formats == {"dense": "dense", "pruned": "csc", "quantized": "dense",
+                                   "huffman": "dense"}
+    # Deep Compression's convention keeps it sparse: 64 x 8 + 63 + 128 = 703 bits -> 88 B
+    w = share_weights(quantize(prune(fc(8, 16), 0.5), 8), 16)
+    (kept,) = model_size(w, smallest_format=False).layers
+    assert kept.bytes.quantized == 88 and kept.format == "csc"
 
 
 def test_deep_compression_sharing_example():

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, PositiveInt, PrivateAttr
+from pydantic import Field, NonNegativeInt, PositiveInt, PrivateAttr
 
 from simulator.core.arch import Precision, StrictModel
 from simulator.core.geometry import Shape, packed_bytes
@@ -29,6 +29,22 @@ class ShapeError(ValueError):
 ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "swish", "hardswish", "hardsigmoid", "gelu",
                "softmax", "layernorm", "identity")
 Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+
+
+class HuffmanCoding(StrictModel):
+    """Huffman coding of a layer's stored weight symbols (codebook indices or quantized values)
+    and, for sparse storage, of its relative row indices (Deep Compression, Han et al., ICLR
+    2016, Sec. 4). The code is built from the histograms when given (counts of each symbol,
+    measured or read from real weights), else from the documented default distributions of
+    docs/compression.md."""
+
+    weight_histogram: list[NonNegativeInt] | None = Field(
+        None, description="count of each weight symbol (index into the codebook or quantization "
+        "level, lowest first); default: pruned Gaussian weights on a linear codebook")
+    index_histogram: list[NonNegativeInt] | None = Field(
+        None, description="count of each relative-index value 0 .. 2^index_bits - 1; default: "
+        "zero runs of i.i.d. Bernoulli(weight_density) positions")
+    source: str = Field("default", description="where the histograms come from (file, note)")
 
 
 @dataclass(frozen=True)
@@ -66,8 +82,29 @@ class LayerBase(StrictModel):
                                       description="fraction of non-zero input activations")
     weights_file: str | None = Field(
         None, description="pruned weights (.npy / .npz) for sparse engines; relative to the file")
+    # ---- compression (set by the transforms of simulator.compress; docs/compression.md) ----
+    weight_bits: int | None = Field(
+        None, ge=1, le=32, description="this layer's quantized weight width in bits "
+        "(default: the workload's precision, else the arch's)")
+    activation_bits: int | None = Field(
+        None, ge=1, le=32, description="this layer's quantized input/output activation width")
+    accumulator_bits: int | None = Field(
+        None, ge=8, le=64, description="accumulator width this layer needs (set by quantization)")
+    sparse_index_bits: int | None = Field(
+        None, ge=1, le=16, description="bits of a relative row index in the sparse (CSC) weight "
+        "storage; default 4 (EIE, Deep Compression) when weight_density < 1")
+    codebook_entries: int | None = Field(
+        None, ge=2, le=65536, description="weight sharing: number of shared weight values; the "
+        "weights are stored as ceil(log2(entries))-bit indices")
+    codebook_bits: int | None = Field(
+        None, ge=1, le=32, description="bits of each shared weight value in the codebook (the "
+        "width the MACs then run at)")
+    huffman: HuffmanCoding | None = Field(
+        None, description="Huffman coding of the stored weight symbols and relative indices")
 
-    _input_shapes: list[Shape] = PrivateAttr(default_factory=list)
+    # a Python-level factory: pydantic inspects its signature per instance, and for the builtin
+    # `list` that costs ~1 ms (text signature parsing), which dominated workload rebuilds
+    _input_shapes: list[Shape] = PrivateAttr(default_factory=lambda: [])
     _output_shape: Shape = PrivateAttr(default=())
     _batch: int = PrivateAttr(default=1)
 
@@ -119,6 +156,13 @@ class LayerBase(StrictModel):
     @property
     def params(self) -> int:
         return self.weight_params + self.extra_params
+
+    @property
+    def stored_weight_elements(self) -> int:
+        """Weights the chip stores and reads: the K x N weight operand of every GEMM that
+        multiplies model weights (equal to `weight_params`, except for a Winograd convolution,
+        whose transformed filters are (m+2)^2 / 9 times larger)."""
+        return sum(g.k * g.n * g.groups for g in self.gemms() if not g.weights_are_activations)
 
     @property
     def macs(self) -> int:

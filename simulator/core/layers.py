@@ -17,6 +17,7 @@ from simulator.core.arch import Precision
 from simulator.core.errors import register_union_tags
 from simulator.core.geometry import IntPair, PadSpec, Shape, pair, window_out
 from simulator.core.layer_base import Activation, Gemm, LayerBase, ShapeError
+from simulator.core.winograd import ALGORITHMS, eligibility_problem, output_tiles
 
 
 # ------------------------------------------------------------------------------------------
@@ -40,6 +41,9 @@ class ConvLayer(LayerBase):
     ofmap_rule: Literal["pytorch", "scalesim"] = Field(
         "pytorch", description="pytorch: floor (or ceil with ceil_mode) window count; scalesim: "
         "ceil((H - R + stride) / stride) as SCALE-Sim sizes its ofmaps (set by the importer)")
+    winograd: Literal["f2", "f4"] | None = Field(
+        None, description="run as Winograd F(2x2,3x3) or F(4x4,3x3) (3x3 stride-1 only; "
+        "core/winograd.py)")
 
     @property
     def pads(self) -> tuple[int, int]:
@@ -53,6 +57,10 @@ class ConvLayer(LayerBase):
         shape = input_shapes[0]
         if len(shape) != 3:
             raise ShapeError(f"conv needs a [C, H, W] input, got {list(shape)}", field="input")
+        if self.winograd:
+            problem = eligibility_problem(pair(self.kernel), pair(self.stride), pair(self.dilation))
+            if problem:
+                raise ShapeError(problem, field="winograd", fix="remove winograd from this layer")
         c, h, w = shape
         if c % self.groups:
             raise ShapeError(f"in channels {c} not divisible by groups {self.groups}",
@@ -90,12 +98,40 @@ class ConvLayer(LayerBase):
     def is_depthwise(self) -> bool:
         return self.groups > 1 and self.groups == self.in_channels
 
-    def gemms(self) -> list[Gemm]:
-        # im2col: M = N*Ho*Wo, K = R*S*C/g, N = F/g, one GEMM per group
+    def direct_gemms(self) -> list[Gemm]:
+        """The direct (im2col) lowering: M = N*Ho*Wo, K = R*S*C/g, N = F/g, one GEMM per group."""
         _, ho, wo = self.output_shape
         kh, kw = pair(self.kernel)
         return [Gemm(m=self.batch * ho * wo, k=kh * kw * self.in_channels // self.groups,
                      n=self.out_channels // self.groups, groups=self.groups)]
+
+    @property
+    def winograd_tiles(self) -> int:
+        """Output tiles per image under Winograd (0 without it)."""
+        if not self.winograd:
+            return 0
+        _, ho, wo = self.output_shape
+        return output_tiles(ho, wo, ALGORITHMS[self.winograd].m)
+
+    @property
+    def winograd_transform_ops(self) -> int:
+        """Input and output transform work of a Winograd convolution for the batch (additions
+        plus constant scalings; counts per tile in core/winograd.py)."""
+        if not self.winograd:
+            return 0
+        algo = ALGORITHMS[self.winograd]
+        per_tile = (self.in_channels * (algo.input_transform_adds + algo.input_transform_scalings)
+                    + self.out_channels * (algo.output_transform_adds
+                                           + algo.output_transform_scalings))
+        return self.batch * self.winograd_tiles * per_tile
+
+    def gemms(self) -> list[Gemm]:
+        if not self.winograd:
+            return self.direct_gemms()
+        # Lavin & Gray Sec. 4.1: alpha^2 element-wise GEMMs (tiles x C/g) @ (C/g x F/g) per group
+        alpha = ALGORITHMS[self.winograd].alpha
+        return [Gemm(m=self.batch * self.winograd_tiles, k=self.in_channels // self.groups,
+                     n=self.out_channels // self.groups, groups=self.groups * alpha * alpha)]
 
     @property
     def weight_params(self) -> int:
@@ -108,7 +144,7 @@ class ConvLayer(LayerBase):
 
     @property
     def vector_ops(self) -> int:
-        return self.output_elements if self.activation else 0
+        return (self.output_elements if self.activation else 0) + self.winograd_transform_ops
 
 
 class LinearLayer(LayerBase):

@@ -7,6 +7,7 @@ layer's shapes; bad fields and shapes become one-line errors naming the layer.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,21 @@ from simulator.core.errors import NpusimError, from_validation_error
 from simulator.core.geometry import Shape
 from simulator.core.layer_base import LayerBase, ShapeError
 from simulator.core.layers import LAYER_TYPES, Layer, MatmulLayer
+
+
+class AppliedTransform(StrictModel):
+    """One compression transform applied to a workload (simulator.compress): its name, its
+    parameters and the layers it changed, so a result can say what was done."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    layers: list[str] = Field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """Short text such as `prune(density=0.1) on 3 layers`."""
+        args = ", ".join(f"{k}={v}" for k, v in self.params.items() if v is not None)
+        return f"{self.name}({args}) on {len(self.layers)} layer{'s' * (len(self.layers) != 1)}"
 
 
 class Workload(StrictModel):
@@ -31,6 +47,8 @@ class Workload(StrictModel):
         default_factory=dict, description="per layer type default fields, e.g. {conv: {batchnorm: true}}")
     layers: list[Layer] = Field(min_length=1)
     source: str = ""
+    transforms: list[AppliedTransform] = Field(
+        default_factory=list, description="compression transforms applied, in order")
 
     @field_validator("defaults")
     @classmethod
@@ -55,8 +73,11 @@ class Workload(StrictModel):
             out.append(layer)
         return out
 
-    def resolve(self, source: str | Path = "<workload>") -> "Workload":
-        """Infer every layer's input and output shapes; bad shapes become one-line errors."""
+    def resolve(self, source: str | Path = "<workload>",
+                adapt: Callable[[LayerBase, list[Shape]], None] | None = None) -> "Workload":
+        """Infer every layer's input and output shapes; bad shapes become one-line errors.
+        `adapt(layer, input_shapes)`, when given, may change a layer's fields just before it is
+        bound (structured pruning uses it to let depthwise and FC layers follow new widths)."""
         seen: dict[str, Shape] = {}
         previous: Shape | None = tuple(self.input) if self.input else None
         for index, layer in enumerate(self.layers):
@@ -86,6 +107,8 @@ class Workload(StrictModel):
                                   field=f"{field_prefix}.input",
                                   fix="add input: [C, H, W] to the layer or to the workload")
             try:
+                if adapt is not None:
+                    adapt(layer, shapes)
                 layer.bind(shapes, self.batch)
             except ShapeError as exc:
                 raise NpusimError(str(exc), file=source,
@@ -115,7 +138,8 @@ class Workload(StrictModel):
         return {"name": self.name, "batch": self.batch, "layers": len(self.layers),
                 "macs": self.macs, "params": self.params,
                 "precision": self.precision.model_dump() if self.precision else None,
-                "source": self.source}
+                "source": self.source,
+                "transforms": [t.model_dump(mode="json") for t in self.transforms]}
 
 
 def _name_layer_in_error(error: NpusimError, data: Any) -> NpusimError:

@@ -29,9 +29,11 @@ def load_arch(name_or_path: str | Path, overrides: list[str] | None = None) -> A
 
 def load_workload(name_or_path: str | Path, batch: int | None = None,
                   input_shapes: dict[str, list[int]] | list[int] | None = None,
-                  skip_unknown: bool = False) -> Workload:
+                  skip_unknown: bool = False, compress: str | None = None) -> Workload:
     """Load a workload from a bundled name (`resnet50`), a YAML file, a SCALE-Sim topology CSV
-    or an ONNX model (`input_shapes` and `skip_unknown` apply to ONNX only)."""
+    or an ONNX model (`input_shapes` and `skip_unknown` apply to ONNX only). A YAML file's
+    `compression:` block, then the compact `compress` string (`prune=0.9,wbits=4`), are applied
+    as transforms (simulator.compress; docs/compression.md)."""
     path = resolve_bundled(str(name_or_path), WORKLOAD_DIR, (".yaml", ".yml", ".csv", ".onnx"),
                            "workload")
     if path.suffix == ".csv":
@@ -43,6 +45,14 @@ def load_workload(name_or_path: str | Path, batch: int | None = None,
                                      skip_unknown=skip_unknown)
     else:
         data = read_yaml(path)
+    block = None
+    if isinstance(data, dict) and "compression" in data:
+        data = dict(data)
+        block = data.pop("compression")
     if batch is not None:
         data = {**data, "batch": batch}
-    return workload_from_dict(data, path)
+    workload = workload_from_dict(data, path)
+    if block is not None or compress:
+        from simulator.io.compression import apply_compression
+        workload = apply_compression(workload, block, path, compress)
+    return workload

@@ -29,6 +29,8 @@ EXAMPLES: tuple[tuple[str, str, str], ...] = (
     ("bpu", "mobilenet_v3_large", "tensor cores with a routing bridge on a network with "
      "hardswish and squeeze-excite"),
 )
+#: Directories of validation tables besides reports/*_validation/.
+EXTRA_TABLE_DIRS = ("deep_compression",)
 #: The comparison examples: (archs, workloads, why).
 COMPARISONS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
     (("tpu_v1", "edge_32x32"), ("resnet50",), "a 256x256 datacenter array against a 32x32 "
@@ -67,12 +69,15 @@ def _link(path: Path, base: Path) -> str:
 
 
 def validation_index(reports_dir: Path) -> list[str]:
-    """Markdown lines linking every validation table and script under reports/*_validation/."""
+    """Markdown lines linking every validation table and script under reports/*_validation/
+    (and the EXTRA_TABLE_DIRS)."""
     lines: list[str] = []
-    for directory in sorted(p for p in reports_dir.glob("*_validation") if p.is_dir()):
+    found = [*reports_dir.glob("*_validation"), *(reports_dir / d for d in EXTRA_TABLE_DIRS)]
+    for directory in sorted(p for p in found if p.is_dir()):
         lines += ["", f"### {directory.name}", ""]
         entries = sorted(p for p in directory.rglob("*") if p.is_file()
-                         and p.suffix in (".md", ".csv", ".json", ".html", ".png", ".svg", ".py")
+                         and p.suffix in (".md", ".csv", ".json", ".html", ".png", ".svg", ".py",
+                                          ".yaml")
                          and "__pycache__" not in p.parts)
         tables = [p for p in entries if p.suffix != ".py"]
         scripts = [p for p in entries if p.suffix == ".py"]

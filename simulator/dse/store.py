@@ -18,16 +18,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from simulator.core.errors import NpusimError
+from simulator.core.metrics import STORED
 
-#: Figure columns: (name, SQL type). Everything a report needs without parsing the JSON.
-FIGURE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("pe_count", "INTEGER"), ("sram_bytes", "INTEGER"), ("area_mm2", "REAL"),
-    ("cycles", "INTEGER"), ("latency_s", "REAL"), ("energy_pj", "REAL"), ("edp_js", "REAL"),
-    ("macs", "INTEGER"), ("ops", "INTEGER"), ("tops", "REAL"), ("tops_per_watt", "REAL"),
-    ("utilization", "REAL"), ("dram_read_bytes", "INTEGER"), ("dram_write_bytes", "INTEGER"),
-    ("dram_bytes", "INTEGER"), ("sram_read_bytes", "INTEGER"), ("sram_write_bytes", "INTEGER"),
-    ("stall_cycles", "INTEGER"),
-)
+#: Figure columns: (name, SQL type), from the figure table (`simulator.core.metrics`).
+#: Everything a report needs without parsing the JSON.
+FIGURE_COLUMNS: tuple[tuple[str, str], ...] = tuple((m.name, m.sql) for m in STORED if m.sql)
 #: Columns that define "the results table" (everything but timing / bookkeeping).
 TABLE_COLUMNS: tuple[str, ...] = (
     ("key", "point_json", "workload", "status", "error")

@@ -44,7 +44,7 @@ def test_svg_fragment_prefixes_ids():
 
 
 def test_compare_figures(tmp_path):
-    from simulator.cli.compare import summary_rows
+    from simulator.report.compare import summary_rows
     from simulator.core.roofline import roofline_plot_data
 
     a = synthetic_result()

@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from simulator.dse.pareto import best_by, pareto_front
 from simulator.core.metrics import OBJECTIVES
 from simulator.core.metrics import combine as combine_figures
+from simulator.dse.pareto import best_by, pareto_front
 from simulator.dse.spec import Constraint, metric_name, parse_constraint
 from simulator.dse.store import FIGURE_COLUMNS, ResultStore
 

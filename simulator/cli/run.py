@@ -6,13 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from simulator.api import simulate
-from simulator.cli.common import add_arch_options, parse_precision, positive_batch, write_text
-from simulator.cli.import_onnx import _input_shapes
-from simulator.core.errors import NpusimError
-from simulator.io.load import load_arch, load_workload
-from simulator.report import files, terminal
-from simulator.report.progress import progress, progress_enabled
+from simulator.cli.common import (
+    add_arch_options,
+    input_shapes,
+    parse_precision,
+    positive_batch,
+    write_text,
+)
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -42,16 +42,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator import api
+    from simulator.core.errors import NpusimError
+    from simulator.io.load import load_arch, load_workload
+    from simulator.report import files, terminal
+    from simulator.report.progress import progress, progress_enabled
+
     arch = load_arch(args.arch, args.overrides)
     workload = load_workload(args.workload, batch=positive_batch(args.batch),
-                             input_shapes=_input_shapes(args.input_shape),
+                             input_shapes=input_shapes(args.input_shape),
                              skip_unknown=args.skip_unknown)
     precision = parse_precision(args.precision)
     if precision is not None:
         workload.precision = precision
     with progress(f"simulating {workload.name} on {arch.name}",
                   enabled=progress_enabled(args.quiet)):
-        result = simulate(arch, workload, trace=bool(args.trace))
+        result = api.simulate(arch, workload, trace=bool(args.trace))
     if args.trace:
         events = result.trace_events
         if events is None:

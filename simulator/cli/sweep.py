@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from simulator.core.errors import NpusimError
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -40,6 +38,7 @@ def resolve_sweep_path(text: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.core.errors import NpusimError
     from simulator.dse.runner import run_sweep
     from simulator.dse.spec import load_sweep
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from simulator.cli.common import (
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         if events is None:
             raise NpusimError(f"the {arch.kind} engine has no event timeline", field="--trace",
                               fix="use --trace with a tensorcore arch")
-        write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ns"}), args.trace)
+        write_text(files.trace_json(events), args.trace)
     if args.report:
         from simulator.report.html import write_report
         with progress(f"writing the report into {args.report}",

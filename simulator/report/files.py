@@ -1,4 +1,4 @@
-"""File formats of a run: JSON (the contract), CSV (one row per layer) and Markdown."""
+"""File formats of a run: JSON (the contract), CSV (one row per layer), Markdown, and the\nChrome trace of an event timeline."""
 
 from __future__ import annotations
 
@@ -82,6 +82,11 @@ def to_markdown(result: RunResult) -> str:
     if result.warnings:
         out += ["", "## Warnings", ""] + [f"- {_md_escape(w)}" for w in result.warnings]
     return "\n".join(out) + "\n"
+
+
+def trace_json(events: list[dict]) -> str:
+    """A Chrome trace-event file (chrome://tracing, ui.perfetto.dev); event times are in ns."""
+    return json.dumps({"traceEvents": events, "displayTimeUnit": "ns"})
 
 
 def render(result: RunResult, fmt: str) -> str:

@@ -1,4 +1,5 @@
-"""The sweep report in the terminal (`npusim sweep-report`) and its CSV export.
+"""Sweeps in the terminal: what a run did (`npusim sweep`), the report (`npusim sweep-report`)
+and its CSV export.
 
 Renders what `simulator.dse.analysis` computed: per workload the Pareto front, the best point
 per objective under the constraints, PE count x SRAM pivots of latency, DRAM traffic and
@@ -9,8 +10,9 @@ energy, and the utilization by layer class. Figures are shown as the figure tabl
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -25,6 +27,9 @@ from simulator.dse.analysis import (
     utilization_by_pe,
 )
 from simulator.report.figures import show
+
+if TYPE_CHECKING:  # pragma: no cover
+    from simulator.dse.runner import SweepSummary
 
 #: The figures of every points table, in column order.
 COLUMNS = ("latency_s", "energy_pj", "edp_js", "area_mm2", "tops_per_watt", "utilization",
@@ -153,3 +158,17 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             writer.writerows(rows)
     except OSError as exc:
         raise NpusimError(f"cannot write CSV: {exc.strerror}", file=path, field="--csv") from None
+
+
+def print_run_summary(summary: "SweepSummary", output: Path) -> None:
+    """After `npusim sweep`: rows stored, computed, failed, and what to run next (notes about
+    failures and an early stop go to stderr)."""
+    rate = f" ({summary.points_per_s:.1f} points/s)" if summary.computed else ""
+    print(f"{summary.total} rows (design points x workloads): {summary.skipped} already "
+          f"stored, {summary.computed} computed in {summary.elapsed_s:.1f} s{rate}; "
+          f"{summary.invalid} invalid, {summary.errors} errors. Results: {output}")
+    for sample in summary.error_samples:
+        print(f"  e.g. {sample}", file=sys.stderr)
+    if summary.stopped_early:
+        print("stopped at --limit: re-run to continue", file=sys.stderr)
+    print(f"Next: npusim sweep-report {output}")

@@ -4,6 +4,7 @@ models, dse and report are imported inside the functions that run the verb."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -48,3 +49,27 @@ def test_registering_every_verb_imports_nothing_heavy():
     ours = [m for m in data["imported"] if m.startswith("simulator.")]
     assert ours == sorted(f"simulator.cli.{v}" for v in data["verbs"] + ["common"])
     assert [m for m in data["imported"] if m.split(".")[0] in HEAVY] == []
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_nothing_below_the_commands_imports_them():
+    """Reports, dse, the API and the models never import `simulator.cli`; one verb module never
+    imports another (shared helpers live in cli/common.py)."""
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).as_posix()
+        cli_imports = {m for m in _imported_modules(path) if m.startswith("simulator.cli")}
+        if rel.startswith("cli/"):
+            allowed = {"simulator.cli.common"} | ({"simulator.cli.main"}
+                                                   if rel == "cli/__init__.py" else set())
+            assert cli_imports <= allowed, rel
+        elif rel != "__main__.py":
+            assert not cli_imports, rel

@@ -21,7 +21,6 @@ report package), and nothing heavy imported, so the table is cheap to import.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
@@ -210,7 +209,3 @@ def combine(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
             out[m.name] = None
     return out
 
-
-def is_undefined(value: Any) -> bool:
-    """None or NaN: a figure that has no value (shown as `-`)."""
-    return value is None or (isinstance(value, float) and math.isnan(value))

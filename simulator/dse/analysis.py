@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from simulator.core.metrics import OBJECTIVES
+from simulator.core.metrics import METRICS, OBJECTIVES
 from simulator.core.metrics import combine as combine_figures
 from simulator.dse.pareto import best_by, pareto_front
 from simulator.dse.spec import Constraint, metric_name, parse_constraint
@@ -126,7 +126,7 @@ def pivot(rows: Sequence[dict[str, Any]], metric: str, row_key: str = "pe_count"
           col_key: str = "sram_axis") -> tuple[list, list, dict[tuple, float]]:
     """metric over (row_key x col_key); when other fields vary too, the best (lowest for a
     minimised metric) value of each cell is kept."""
-    minimize = OBJECTIVES[metric].minimize if metric in OBJECTIVES else True
+    minimize = METRICS[metric].minimize is not False if metric in METRICS else True
     cells: dict[tuple, float] = {}
     for row in rows:
         value = row.get(metric)

@@ -1,20 +1,26 @@
-"""Argument helpers shared by subcommands."""
+"""Argument helpers shared by subcommands.
+
+Light on purpose: building the parser (`npusim --help`) imports this module and argparse only;
+models and readers are imported inside the helpers that need them.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from simulator.core.arch import Precision
-from simulator.core.errors import NpusimError
+if TYPE_CHECKING:  # pragma: no cover
+    from simulator.core.arch import Precision
 
-PRECISIONS = {
-    "int4": Precision(weight_bits=4, activation_bits=4),
-    "int8": Precision(weight_bits=8, activation_bits=8),
-    "int8x16": Precision(weight_bits=8, activation_bits=16),
-    "int16": Precision(weight_bits=16, activation_bits=16),
-    "fp16": Precision(weight_bits=16, activation_bits=16, number_format="fp"),
-    "fp32": Precision(weight_bits=32, activation_bits=32, number_format="fp"),
+#: `--precision` names -> `Precision` fields.
+PRECISIONS: dict[str, dict[str, Any]] = {
+    "int4": {"weight_bits": 4, "activation_bits": 4},
+    "int8": {"weight_bits": 8, "activation_bits": 8},
+    "int8x16": {"weight_bits": 8, "activation_bits": 16},
+    "int16": {"weight_bits": 16, "activation_bits": 16},
+    "fp16": {"weight_bits": 16, "activation_bits": 16, "number_format": "fp"},
+    "fp32": {"weight_bits": 32, "activation_bits": 32, "number_format": "fp"},
 }
 
 
@@ -27,8 +33,31 @@ def add_arch_options(parser: argparse.ArgumentParser) -> None:
                         help="operand precision of the run (default: the workload's, else the arch's)")
 
 
-def parse_precision(name: str | None) -> Precision | None:
-    return PRECISIONS[name].model_copy() if name else None
+def parse_precision(name: str | None) -> "Precision | None":
+    """The `Precision` named by `--precision` (a new model each call), or None."""
+    if not name:
+        return None
+    from simulator.core.arch import Precision
+    return Precision(**PRECISIONS[name])
+
+
+def input_shapes(items: list[str]) -> dict[str, list[int]] | list[int] | None:
+    """`--input-shape` values (ONNX inputs): one bare `1x3x224x224`, or `NAME=SHAPE` each."""
+    if not items:
+        return None
+    from simulator.core.errors import NpusimError
+    from simulator.io.onnx.reader import parse_shape
+
+    if len(items) == 1 and "=" not in items[0]:
+        return parse_shape(items[0])
+    shapes: dict[str, list[int]] = {}
+    for item in items:
+        if "=" not in item:
+            raise NpusimError(f"--input-shape {item!r} needs a NAME= when several are given",
+                              field="--input-shape", fix="write e.g. --input-shape x=1x3x224x224")
+        name, text = item.rsplit("=", 1)
+        shapes[name.strip()] = parse_shape(text)
+    return shapes
 
 
 def write_text(text: str, output: str | None) -> None:
@@ -41,12 +70,14 @@ def write_text(text: str, output: str | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
     except OSError as exc:
+        from simulator.core.errors import NpusimError
         raise NpusimError(f"cannot write output: {exc.strerror}", file=output,
                           fix="choose a writable path") from None
 
 
 def positive_batch(batch: int | None) -> int | None:
     if batch is not None and batch <= 0:
+        from simulator.core.errors import NpusimError
         raise NpusimError(f"batch must be positive, got {batch}", field="--batch",
                           fix="use --batch 1 or more")
     return batch

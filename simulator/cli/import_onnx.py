@@ -8,10 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from simulator.cli.common import positive_batch, write_text
-from simulator.core.errors import NpusimError
-from simulator.core.workload import workload_from_dict
-from simulator.io.onnx.reader import import_onnx, parse_shape, workload_to_yaml
+from simulator.cli.common import input_shapes, positive_batch, write_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,25 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _input_shapes(items: list[str]) -> dict[str, list[int]] | list[int] | None:
-    if not items:
-        return None
-    if len(items) == 1 and "=" not in items[0]:
-        return parse_shape(items[0])
-    shapes: dict[str, list[int]] = {}
-    for item in items:
-        if "=" not in item:
-            raise NpusimError(f"--input-shape {item!r} needs a NAME= when several are given",
-                              field="--input-shape", fix="write e.g. --input-shape x=1x3x224x224")
-        name, text = item.rsplit("=", 1)
-        shapes[name.strip()] = parse_shape(text)
-    return shapes
-
-
 def run(args: argparse.Namespace) -> int:
+    from simulator.core.workload import workload_from_dict
+    from simulator.io.onnx.reader import import_onnx, workload_to_yaml
+
     path = Path(args.model)
     report = import_onnx(path, batch=positive_batch(args.batch),
-                         input_shapes=_input_shapes(args.input_shape),
+                         input_shapes=input_shapes(args.input_shape),
                          skip_unknown=args.skip_unknown, fuse_activations=not args.no_fuse,
                          name=args.name)
     workload = workload_from_dict(report.workload, path)  # validate before writing

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from simulator.api import simulate
-from simulator.cli.common import add_arch_options, parse_precision, positive_batch, write_text
-from simulator.cli.import_onnx import _input_shapes
-from simulator.core.errors import NpusimError
-from simulator.io.load import load_arch, load_workload
-from simulator.report import files, terminal
-from simulator.report.progress import progress, progress_enabled
+from simulator.cli.common import (
+    add_arch_options,
+    input_shapes,
+    parse_precision,
+    positive_batch,
+    write_text,
+)
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -42,22 +41,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator import api
+    from simulator.core.errors import NpusimError
+    from simulator.io.load import load_arch, load_workload
+    from simulator.report import files, terminal
+    from simulator.report.progress import progress, progress_enabled
+
     arch = load_arch(args.arch, args.overrides)
     workload = load_workload(args.workload, batch=positive_batch(args.batch),
-                             input_shapes=_input_shapes(args.input_shape),
+                             input_shapes=input_shapes(args.input_shape),
                              skip_unknown=args.skip_unknown)
     precision = parse_precision(args.precision)
     if precision is not None:
         workload.precision = precision
     with progress(f"simulating {workload.name} on {arch.name}",
                   enabled=progress_enabled(args.quiet)):
-        result = simulate(arch, workload, trace=bool(args.trace))
+        result = api.simulate(arch, workload, trace=bool(args.trace))
     if args.trace:
         events = result.trace_events
         if events is None:
             raise NpusimError(f"the {arch.kind} engine has no event timeline", field="--trace",
                               fix="use --trace with a tensorcore arch")
-        write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ns"}), args.trace)
+        write_text(files.trace_json(events), args.trace)
     if args.report:
         from simulator.report.html import write_report
         with progress(f"writing the report into {args.report}",

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from simulator.core.errors import NpusimError
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -40,6 +38,7 @@ def resolve_sweep_path(text: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.core.errors import NpusimError
     from simulator.dse.runner import run_sweep
     from simulator.dse.spec import load_sweep
 
@@ -58,13 +57,6 @@ def run(args: argparse.Namespace) -> int:
               "command to resume", file=sys.stderr)
         return 130
     if not args.quiet:
-        rate = f" ({summary.points_per_s:.1f} points/s)" if summary.computed else ""
-        print(f"{summary.total} rows (design points x workloads): {summary.skipped} already "
-              f"stored, {summary.computed} computed in {summary.elapsed_s:.1f} s{rate}; "
-              f"{summary.invalid} invalid, {summary.errors} errors. Results: {output}")
-        for sample in summary.error_samples:
-            print(f"  e.g. {sample}", file=sys.stderr)
-        if summary.stopped_early:
-            print("stopped at --limit: re-run to continue", file=sys.stderr)
-        print(f"Next: npusim sweep-report {output}")
+        from simulator.report.sweep import print_run_summary
+        print_run_summary(summary, output)
     return 0

@@ -10,8 +10,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from simulator.core.metrics import METRICS, OBJECTIVES
+from simulator.core.metrics import combine as combine_figures
 from simulator.dse.pareto import best_by, pareto_front
-from simulator.dse.spec import METRICS, Constraint, metric_name, parse_constraint
+from simulator.dse.spec import Constraint, metric_name, parse_constraint
 from simulator.dse.store import FIGURE_COLUMNS, ResultStore
 
 ALL_WORKLOADS = "all workloads (sum)"
@@ -77,9 +79,10 @@ def sram_axis_field(spec: dict[str, Any]) -> str | None:
 
 
 def combine(by_workload: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One row per design point evaluated on every workload: latency, energy, ops, DRAM and
-    cycles summed (running each network once), EDP = sum(energy) x sum(latency),
-    TOPS/W = sum(ops) / sum(energy); area and sizes are the point's."""
+    """One row per design point evaluated on every workload, its figures combined as the
+    figure table says (`simulator.core.metrics.combine`): latency, energy, ops, DRAM and cycles
+    summed (running each network once), EDP = sum(energy) x sum(latency), TOPS/W =
+    sum(ops) / sum(energy); area and sizes are the point's; utilization is left out."""
     points: dict[str, list[dict[str, Any]]] = {}
     for rows in by_workload.values():
         for row in rows:
@@ -88,25 +91,16 @@ def combine(by_workload: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]
     for text, rows in points.items():
         if len(rows) != len(by_workload):
             continue  # not every workload finished for this point (yet)
-        latency = sum(r["latency_s"] for r in rows)
-        energy = sum(r["energy_pj"] for r in rows)
-        ops = sum(r["ops"] for r in rows)
         first = rows[0]
-        out.append({
-            "key": text, "point_json": text, "point": first["point"], "workload": ALL_WORKLOADS,
-            "status": "ok", "pe_count": first["pe_count"], "sram_bytes": first["sram_bytes"],
-            "area_mm2": first["area_mm2"], "sram_axis": first.get("sram_axis"), "latency_s": latency, "energy_pj": energy,
-            "edp_js": energy * 1e-12 * latency, "ops": ops,
-            "cycles": sum(r["cycles"] for r in rows),
-            "dram_bytes": sum(r["dram_bytes"] for r in rows),
-            "tops": ops / latency / 1e12 if latency else 0.0,
-            "tops_per_watt": ops / (energy * 1e-12) / 1e12 if energy else 0.0,
-            "utilization": None, "util_by_class": {}})
+        out.append({"key": text, "point_json": text, "point": first["point"],
+                    "workload": ALL_WORKLOADS, "status": "ok",
+                    "sram_axis": first.get("sram_axis"), **combine_figures(rows),
+                    "util_by_class": {}})
     return sorted(out, key=lambda r: r["key"])
 
 
 def objective_pairs(objectives: Sequence[str]) -> list[tuple[str, bool]]:
-    return [(METRICS[o].column, METRICS[o].minimize) for o in objectives]
+    return [(o, OBJECTIVES[o].minimize) for o in objectives]
 
 
 def feasible(rows: Sequence[dict[str, Any]], constraints: Sequence[Constraint]) -> list[dict]:
@@ -132,7 +126,7 @@ def pivot(rows: Sequence[dict[str, Any]], metric: str, row_key: str = "pe_count"
           col_key: str = "sram_axis") -> tuple[list, list, dict[tuple, float]]:
     """metric over (row_key x col_key); when other fields vary too, the best (lowest for a
     minimised metric) value of each cell is kept."""
-    minimize = METRICS[metric].minimize if metric in METRICS else True
+    minimize = METRICS[metric].minimize is not False if metric in METRICS else True
     cells: dict[tuple, float] = {}
     for row in rows:
         value = row.get(metric)
@@ -156,6 +150,41 @@ def utilization_by_pe(rows: Sequence[dict[str, Any]]) -> tuple[list[int], list[s
             chosen[row["pe_count"]] = row
     classes = sorted({c for r in chosen.values() for c in r["util_by_class"]})
     return sorted(chosen), classes, {pe: r["util_by_class"] for pe, r in chosen.items()}
+
+
+@dataclass
+class WorkloadAnalysis:
+    """One workload's rows (or the combined rows), the feasible ones, their Pareto front and
+    the best feasible point per objective."""
+
+    workload: str
+    rows: list[dict[str, Any]]
+    feasible: list[dict[str, Any]]
+    front: list[dict[str, Any]]
+    best: dict[str, dict[str, Any]]
+
+
+def analyse(data: SweepData) -> list[WorkloadAnalysis]:
+    """Feasible points, Pareto front and best points of every workload, in the data's order."""
+    out = []
+    for workload, rows in data.rows_by_workload.items():
+        ok = feasible(rows, data.constraints)
+        out.append(WorkloadAnalysis(workload, rows, ok, front(ok, data.objectives),
+                                    best_points(ok, data.objectives)))
+    return out
+
+
+def csv_rows(data: SweepData, analyses: Sequence[WorkloadAnalysis]) -> list[dict[str, Any]]:
+    """One flat row per stored (point, workload), then the failed rows (see `flat_row`)."""
+    out = []
+    for analysis in analyses:
+        if analysis.workload == ALL_WORKLOADS:
+            continue
+        on_front = {r["key"] for r in analysis.front}
+        ok_keys = {r["key"] for r in analysis.feasible}
+        out += [flat_row(r, data.fields, r["key"] in on_front, r["key"] in ok_keys)
+                for r in analysis.rows]
+    return out + [flat_row(r, data.fields, False, False) for r in data.failed]
 
 
 def flat_row(row: dict[str, Any], fields: Sequence[str], on_front: bool, ok: bool) -> dict:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from simulator.core.errors import NpusimError
+from simulator.core.metrics import design_figures, run_figures
 from simulator.core.results import RunResult
 from simulator.core.workload import Workload
 from simulator.dse.spec import Sweep, apply_point, load_sweep, point_json
@@ -76,18 +77,6 @@ def utilization_by_class(workload: Workload, result: RunResult) -> dict[str, flo
     return {cls: busy[cls] / cycles[cls] for cls in sorted(busy)}
 
 
-def _figures(result: RunResult) -> dict[str, Any]:
-    t = result.totals
-    energy_j = t.energy_pj * 1e-12
-    return {"cycles": t.cycles, "latency_s": t.latency_s, "energy_pj": t.energy_pj,
-            "edp_js": energy_j * t.latency_s, "macs": t.macs, "ops": t.ops, "tops": t.tops,
-            "tops_per_watt": t.tops_per_watt, "utilization": t.utilization,
-            "dram_read_bytes": t.dram_read_bytes, "dram_write_bytes": t.dram_write_bytes,
-            "dram_bytes": t.dram_read_bytes + t.dram_write_bytes,
-            "sram_read_bytes": t.sram_read_bytes, "sram_write_bytes": t.sram_write_bytes,
-            "stall_cycles": t.stall_cycles}
-
-
 def evaluate_task(ctx: WorkerContext, task: Task) -> dict[str, Any]:
     """Evaluate one (point, workload) and return its store row (never raises for model errors)."""
     key, point, label = task
@@ -98,14 +87,14 @@ def evaluate_task(ctx: WorkerContext, task: Task) -> dict[str, Any]:
         arch = arch_from_dict(apply_point(ctx.base_arch, point, ctx.source), ctx.source)
         area = chip_area(arch)
         if area is not None:
-            row.update(pe_count=area.pe_count, sram_bytes=area.sram_bytes, area_mm2=area.area_mm2,
-                       area_breakdown_json=json.dumps(area.breakdown_mm2, sort_keys=True))
+            row.update(design_figures(area))
+            row["area_breakdown_json"] = json.dumps(area.breakdown_mm2, sort_keys=True)
         workload = ctx.workloads[label]
         result = ctx.evaluate(arch, workload)
         if area is not None and result.totals.area_mm2 is None:
             result.totals.area_mm2 = area.area_mm2
             result.totals.area_breakdown_mm2 = area.breakdown_mm2
-        row.update(_figures(result))
+        row.update(run_figures(result))
         row["util_by_class_json"] = json.dumps(utilization_by_class(workload, result),
                                                sort_keys=True)
         row["result_json"] = result.model_dump_json()

@@ -22,6 +22,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_
 
 from simulator.core.arch import ArchBase, StrictModel
 from simulator.core.errors import NpusimError, from_validation_error
+from simulator.core.metrics import ALIASES, OBJECTIVES, objective_name
 from simulator.core.workload import Workload
 from simulator.io.config import ARCH_DIR, read_yaml, resolve_bundled, set_dotted
 from simulator.io.load import load_workload
@@ -29,41 +30,13 @@ from simulator.kinds.registry import arch_from_dict
 
 # ---- metrics ----------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Metric:
-    """A figure of a design point: its store column, whether lower is better, its unit."""
-
-    column: str
-    minimize: bool
-    unit: str
-    label: str
-
-
-METRICS: dict[str, Metric] = {
-    "latency_s": Metric("latency_s", True, "s", "latency"),
-    "energy_pj": Metric("energy_pj", True, "pJ", "energy"),
-    "edp_js": Metric("edp_js", True, "J*s", "energy-delay product"),
-    "area_mm2": Metric("area_mm2", True, "mm^2", "area"),
-    "tops_per_watt": Metric("tops_per_watt", False, "TOPS/W", "efficiency"),
-    "tops": Metric("tops", False, "TOPS", "throughput"),
-    "utilization": Metric("utilization", False, "", "utilization"),
-    "dram_bytes": Metric("dram_bytes", True, "B", "DRAM traffic"),
-    "cycles": Metric("cycles", True, "cycles", "cycles"),
-    "pe_count": Metric("pe_count", True, "PEs", "PE count"),
-    "sram_bytes": Metric("sram_bytes", True, "B", "on-chip SRAM"),
-}
-ALIASES = {"latency": "latency_s", "energy": "energy_pj", "edp": "edp_js", "area": "area_mm2",
-           "tops/w": "tops_per_watt", "efficiency": "tops_per_watt", "throughput": "tops",
-           "dram": "dram_bytes", "util": "utilization"}
-
-
 def metric_name(text: str, where: str) -> str:
-    """Resolve a metric name or alias (`latency`, `area_mm2`, `TOPS/W`)."""
-    name = ALIASES.get(text.strip().lower(), text.strip().lower())
-    if name not in METRICS:
+    """Resolve a metric name or alias (`latency`, `area_mm2`, `TOPS/W`): the figures of
+    `simulator.core.metrics.OBJECTIVES`."""
+    name = objective_name(text)
+    if name is None:
         raise NpusimError(f"unknown metric {text!r}", field=where,
-                          fix=f"use one of: {', '.join(sorted(set(METRICS) | set(ALIASES)))}")
+                          fix=f"use one of: {', '.join(sorted(set(OBJECTIVES) | set(ALIASES)))}")
     return name
 
 
@@ -79,7 +52,7 @@ class Constraint:
     value: float
 
     def holds(self, row: dict[str, Any]) -> bool:
-        got = row.get(METRICS[self.metric].column)
+        got = row.get(self.metric)
         return got is not None and _OPS[self.op](got, self.value)
 
     def __str__(self) -> str:

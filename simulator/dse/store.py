@@ -18,16 +18,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from simulator.core.errors import NpusimError
+from simulator.core.metrics import STORED
 
-#: Figure columns: (name, SQL type). Everything a report needs without parsing the JSON.
-FIGURE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("pe_count", "INTEGER"), ("sram_bytes", "INTEGER"), ("area_mm2", "REAL"),
-    ("cycles", "INTEGER"), ("latency_s", "REAL"), ("energy_pj", "REAL"), ("edp_js", "REAL"),
-    ("macs", "INTEGER"), ("ops", "INTEGER"), ("tops", "REAL"), ("tops_per_watt", "REAL"),
-    ("utilization", "REAL"), ("dram_read_bytes", "INTEGER"), ("dram_write_bytes", "INTEGER"),
-    ("dram_bytes", "INTEGER"), ("sram_read_bytes", "INTEGER"), ("sram_write_bytes", "INTEGER"),
-    ("stall_cycles", "INTEGER"),
-)
+#: A store path that keeps the rows in memory (a sweep preset that only reads them back).
+IN_MEMORY = ":memory:"
+
+#: Figure columns: (name, SQL type), from the figure table (`simulator.core.metrics`).
+#: Everything a report needs without parsing the JSON.
+FIGURE_COLUMNS: tuple[tuple[str, str], ...] = tuple((m.name, m.sql) for m in STORED if m.sql)
 #: Columns that define "the results table" (everything but timing / bookkeeping).
 TABLE_COLUMNS: tuple[str, ...] = (
     ("key", "point_json", "workload", "status", "error")
@@ -53,7 +51,8 @@ CREATE TABLE IF NOT EXISTS results (
 
 
 class ResultStore:
-    """A sweep's SQLite file. Use as a context manager; rows are committed one by one."""
+    """A sweep's SQLite file (or `IN_MEMORY`). Use as a context manager; rows are committed one
+    by one."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
@@ -62,7 +61,7 @@ class ResultStore:
             raise NpusimError("results file not found", file=self.path,
                               fix="give the file written by `npusim sweep -o`")
         try:
-            if create:
+            if create and str(path) != IN_MEMORY:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(str(self.path), timeout=30)
             self.conn.execute("PRAGMA journal_mode=WAL")

@@ -1,4 +1,4 @@
-"""File formats of a run: JSON (the contract), CSV (one row per layer) and Markdown."""
+"""File formats of a run: JSON (the contract), CSV (one row per layer), Markdown, and the\nChrome trace of an event timeline."""
 
 from __future__ import annotations
 
@@ -12,19 +12,19 @@ from simulator.report.terminal import summary_lines
 from simulator.report.units import energy, nbytes, pct, si
 
 
-def _finite(value):
+def finite(value):
     """JSON has no infinity: a layer without DRAM traffic gets intensity null."""
     if isinstance(value, float) and (math.isinf(value) or math.isnan(value)):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     return value
 
 
 def to_dict(result: RunResult) -> dict:
-    return _finite(result.model_dump(mode="python"))
+    return finite(result.model_dump(mode="python"))
 
 
 def to_json(result: RunResult) -> str:
@@ -33,7 +33,7 @@ def to_json(result: RunResult) -> str:
 
 def _flat_row(layer: LayerResult) -> dict:
     row: dict = {}
-    for key, value in _finite(layer.model_dump(mode="python")).items():
+    for key, value in finite(layer.model_dump(mode="python")).items():
         if isinstance(value, dict):
             for sub, v in value.items():
                 row[f"{key}.{sub}"] = v
@@ -82,6 +82,11 @@ def to_markdown(result: RunResult) -> str:
     if result.warnings:
         out += ["", "## Warnings", ""] + [f"- {_md_escape(w)}" for w in result.warnings]
     return "\n".join(out) + "\n"
+
+
+def trace_json(events: list[dict]) -> str:
+    """A Chrome trace-event file (chrome://tracing, ui.perfetto.dev); event times are in ns."""
+    return json.dumps({"traceEvents": events, "displayTimeUnit": "ns"})
 
 
 def render(result: RunResult, fmt: str) -> str:

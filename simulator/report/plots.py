@@ -319,7 +319,7 @@ def compare_bars_figure(rows: Sequence[dict], group_key: str = "workload",
                         series_key: str = "arch") -> "Figure":
     """Grouped bars of the headline metrics, one group per workload and one bar per arch.
 
-    `rows` are flat dicts as made by `commands.compare.summary_row` (keys: arch, workload,
+    `rows` are flat dicts as made by `simulator.report.compare.summary_row` (keys: arch, workload,
     latency_s, energy_pj, tops, tops_per_watt, utilization)."""
     groups = list(dict.fromkeys(r[group_key] for r in rows))
     series = list(dict.fromkeys(r[series_key] for r in rows))

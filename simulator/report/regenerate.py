@@ -92,7 +92,7 @@ def validation_index(reports_dir: Path) -> list[str]:
 def regenerate(out: Path, only: str | None = None, log=print) -> list[Path]:
     """Write the examples and the index; returns the HTML pages written."""
     from simulator.api import __version__
-    from simulator.cli.compare import COLUMNS, summary_rows, to_markdown
+    from simulator.report.compare import COLUMNS, summary_rows, to_markdown
 
     examples_dir = out / "examples"
     written: list[Path] = []

@@ -1,15 +1,14 @@
 """`npusim compare`: side-by-side rows, formats, the HTML page, and real runs of every engine
-kind (systolic, sparse, tensorcore) on small workloads."""
+kind (systolic, sparse, tensorcore) on small workloads. Rows and formats: tests/report."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import math
 
 import pytest
-from helpers.report_fixtures import MALICIOUS, synthetic_result
+from helpers.html_report import assert_self_contained, parse
 
 from simulator.cli import compare
 from simulator.cli.main import main
@@ -40,56 +39,6 @@ def workloads(tmp_path) -> tuple[str, str]:
     return str(cnn), str(mlp)
 
 
-def test_speedup_and_energy_ratio_by_hand():
-    big = synthetic_result(arch_name="big")
-    # the same layer figures on a 32x32 machine (only the peak differs)
-    small = synthetic_result(arch_name="small", peak_macs_per_cycle=32 * 32)
-    rows = compare.summary_rows([big, small])
-    assert rows[0]["speedup"] == 1.0 and rows[0]["energy_ratio"] == 1.0
-    # same layer cycles and energy in both synthetic runs: speedup 1, energy ratio 1
-    assert rows[1]["speedup"] == pytest.approx(1.0)
-    # peak TOPS: 2 * 65536 * 700e6 = 91.75; 2 * 1024 * 700e6 = 1.4336
-    assert rows[0]["peak_tops"] == pytest.approx(91.7504)
-    assert rows[1]["peak_tops"] == pytest.approx(1.4336)
-    # utilization is from the totals: MACs / (cycles x peak MACs per cycle)
-    assert rows[1]["utilization"] == pytest.approx(small.totals.macs / (small.totals.cycles * 1024))
-
-
-def test_baseline_is_the_first_run_of_each_workload():
-    a1 = synthetic_result(arch_name="a", workload_name="w1")
-    b1 = synthetic_result(arch_name="b", workload_name="w1")
-    a2 = synthetic_result(arch_name="a", workload_name="w2")
-    # make b twice as slow on w1: every layer's cycles doubled, latency doubles
-    for l in b1.layers:
-        l.cycles *= 2
-        l.compute_cycles *= 2
-        l.stall_cycles *= 2
-        l.latency_s *= 2
-    b1 = type(b1).from_layers(arch=b1.arch, workload=b1.workload, layers=b1.layers,
-                              peak_macs_per_cycle=65536, clock_hz=700e6, roofline=b1.roofline)
-    rows = compare.summary_rows([a1, b1, a2])
-    assert [r["speedup"] for r in rows] == pytest.approx([1.0, 0.5, 1.0])
-
-
-def test_formats_are_machine_readable():
-    rows = compare.summary_rows([synthetic_result(arch_name="a"), synthetic_result(arch_name="b")])
-    data = json.loads(compare.to_json(rows))
-    assert [r["arch"] for r in data["runs"]] == ["a", "b"]
-    assert "_shown" not in data["runs"][0]
-    table = list(csv.DictReader(io.StringIO(compare.to_csv(rows))))
-    assert len(table) == 2 and float(table[0]["latency_s"]) == pytest.approx(rows[0]["latency_s"])
-    md = compare.to_markdown(rows).splitlines()
-    assert md[0].startswith("| workload | arch |") and len(md[2].split("|")) == len(compare.COLUMNS) + 2
-
-
-def test_nan_and_escaping_in_markdown_and_json():
-    bad = synthetic_result(arch_name=MALICIOUS)
-    row = compare.summary_row(bad)       # no baseline: ratios are NaN -> null / "-"
-    assert math.isnan(row["speedup"])
-    assert json.loads(compare.to_json([row]))["runs"][0]["speedup"] is None
-    assert "<script>" not in compare.to_markdown([row])
-
-
 def test_cli_json_on_the_systolic_engine(workloads, capsys):
     cnn, _ = workloads
     assert main(["compare", "tpu_v1", "edge_32x32", "-w", cnn, "--format", "json", "-q"]) == 0
@@ -102,8 +51,6 @@ def test_cli_json_on_the_systolic_engine(workloads, capsys):
 
 
 def test_cli_two_workloads_on_one_arch_with_report(workloads, tmp_path, capsys):
-    from test_report_html import assert_self_contained, parse
-
     cnn, mlp = workloads
     out = tmp_path / "cmp"
     assert main(["compare", "edge_32x32", "-w", cnn, mlp, "--report", str(out)]) == 0
@@ -150,7 +97,7 @@ def test_all_failing_is_one_line_exit_2(monkeypatch, capsys):
     def boom(arch, workload):
         raise NpusimError("nope")
 
-    monkeypatch.setattr(compare, "simulate", boom)
+    monkeypatch.setattr("simulator.api.simulate", boom)
     results, errors = compare.run_pairs(["tpu_v1"], ["resnet50"], [], None, None, quiet=True)
     assert results == [] and errors == ["resnet50 on tpu_v1: nope"]
     assert main(["compare", "tpu_v1", "-w", "resnet50"]) == 2

@@ -7,6 +7,7 @@ tested without an engine's numbers; `test_real_engine_tiny_sweep` runs the real 
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import signal
 import subprocess
 import sys
@@ -113,6 +114,11 @@ def test_interrupted_sweep_resumes_to_identical_table(tmp_path, workers):
         run_sweep(path, store, workers=workers, evaluate=evaluate, on_row=ctrl_c_after_five)
     stored_first = {row["key"]: row["point_json"] for row in table(store)}
     assert len(stored_first) == 5
+    # workers of the interrupted run may still be finishing the points they had in flight (their
+    # results are discarded); let them exit before the second run's evaluations are counted
+    deadline = time.monotonic() + 60
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
     first_calls = log.read_text().splitlines()
     log.unlink()
 

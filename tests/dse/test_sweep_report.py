@@ -6,8 +6,7 @@ import csv
 import json
 
 import pytest
-from helpers.sweep_fakes import fake_evaluate, write_files
-from test_sweep import SWEEP
+from helpers.sweep_fakes import SWEEP, fake_evaluate, write_files
 
 from simulator.cli.main import main
 from simulator.dse.analysis import combine, load_results, pivot

@@ -1,15 +1,12 @@
-"""User weight files (.npy / .npz / scipy sparse .npz), k-means weight sharing, and the
-sparse-study command."""
+"""User weight files (.npy / .npz / scipy sparse .npz) and k-means weight sharing (the
+sparse-study command: tests/dse/test_sparse_study.py)."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 
 from simulator.api import simulate
-from simulator.cli.main import main
 from simulator.io.load import load_arch, load_workload
 from simulator.kinds.sparse.matrices import codebook_error, kmeans_codebook
 
@@ -88,24 +85,3 @@ def test_kmeans_exact_on_few_levels():
     # a fixed point (new edge 7/6); errors 4/3, 1/6, 7/6, 0 (better than {-2,-.5},{.5,3}: 1.03)
     assert codebook_error(values, 2)["codebook_rms_error"] == pytest.approx(
         np.sqrt(((4 / 3) ** 2 + (1 / 6) ** 2 + (7 / 6) ** 2) / 4))
-
-
-def test_sparse_study_json(tmp_path, capsys):
-    out = tmp_path / "s.json"
-    assert main(["sparse-study", "eie", "eie_benchmarks", "--vary", "queue_depth=1,8",
-                 "--layers", "Alex-8", "--format", "json", "-o", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
-    assert [r["value"] for r in rows] == [1, 8]
-    assert rows[0]["layers"]["Alex-8"]["cycles"] > 1.5 * rows[1]["layers"]["Alex-8"]["cycles"]
-
-
-def test_sparse_study_density_table(capsys):
-    assert main(["sparse-study", "eie", "eie_benchmarks", "--vary", "density=0.05,0.5",
-                 "--layers", "NT-We"]) == 0
-    text = capsys.readouterr().out
-    assert "NT-We" in text and "0.05" in text
-
-
-def test_sparse_study_bad_field(capsys):
-    assert main(["sparse-study", "eie", "eie_benchmarks", "--vary", "queue_depht=1,2"]) == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1

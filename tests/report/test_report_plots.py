@@ -44,8 +44,8 @@ def test_svg_fragment_prefixes_ids():
 
 
 def test_compare_figures(tmp_path):
-    from simulator.cli.compare import summary_rows
     from simulator.core.roofline import roofline_plot_data
+    from simulator.report.compare import summary_rows
 
     a = synthetic_result()
     b = synthetic_result(arch_name="small", peak_macs_per_cycle=32 * 32)

@@ -97,3 +97,24 @@ def attrs_of(node) -> dict[str, Any]:
 
 def decode(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
+
+
+class NodeView:
+    """A graph node with its fields copied out of the protobuf once: every pass of the
+    importer walks all nodes several times, and protobuf field access dominated (a third of
+    importing a 7,600-node export). `proto` is the NodeProto itself."""
+
+    __slots__ = ("proto", "op_type", "domain", "name", "input", "output", "attribute")
+
+    def __init__(self, proto) -> None:
+        self.proto = proto
+        self.op_type = proto.op_type
+        self.domain = proto.domain
+        self.name = proto.name
+        self.input = tuple(proto.input)
+        self.output = tuple(proto.output)
+        self.attribute = proto.attribute
+
+
+def node_views(graph) -> list[NodeView]:
+    return [NodeView(node) for node in graph.node]

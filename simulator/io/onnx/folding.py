@@ -247,9 +247,11 @@ def _has_inline_data(tensor) -> bool:
 class Propagator:
     """One forward pass over a graph: see the module docstring."""
 
-    def __init__(self, model, weights: set[str], keep_value_info: bool = True) -> None:
+    def __init__(self, model, weights: set[str], keep_value_info: bool = True,
+                 nodes: list | None = None) -> None:
         self.model = model
         self.graph = model.graph
+        self.nodes = nodes if nodes is not None else list(self.graph.node)
         self.facts = GraphFacts()
         self.opsets = {o.domain or "": o.version for o in model.opset_import}
         self.opsets.setdefault("ai.onnx", self.opsets.get("", 17))
@@ -301,7 +303,7 @@ class Propagator:
 
     # ---- the pass -------------------------------------------------------------------------
     def run(self) -> GraphFacts:
-        for node in self.graph.node:
+        for node in self.nodes:
             self.visit(node)
         return self.facts
 
@@ -383,7 +385,8 @@ class Propagator:
             types = {t: self._type_proto(t) for t in names if t and t in f.dtypes}
             data = {t: self._tensor_proto(t) for t in names if t and t in f.values
                     and f.values[t].size <= 4096}
-            result = shape_inference.infer_node_outputs(schema, node, types, data,
+            result = shape_inference.infer_node_outputs(schema, getattr(node, "proto", node),
+                                                        types, data,
                                                         opset_imports=list(self.model.opset_import))
         except Exception as exc:  # unknown op, or the inference itself fails
             result = {}
@@ -398,8 +401,10 @@ class Propagator:
             f.dtypes[name] = dtype
 
 
-def propagate(model, weights: set[str], keep_value_info: bool = True) -> GraphFacts:
+def propagate(model, weights: set[str], keep_value_info: bool = True,
+              nodes: list | None = None) -> GraphFacts:
     """Shapes, constant values and static flags of every tensor (see the module docstring).
     `weights`: graph inputs that are really weights; `keep_value_info`: use exporter-written
-    intermediate shapes as a fallback (False when the input shapes were changed)."""
-    return Propagator(model, weights, keep_value_info).run()
+    intermediate shapes as a fallback (False when the input shapes were changed); `nodes`:
+    the graph's nodes (`common.node_views`), by default read from the model."""
+    return Propagator(model, weights, keep_value_info, nodes).run()

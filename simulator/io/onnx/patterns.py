@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.io.onnx.common import NodeView
 from simulator.io.onnx.folding import GraphFacts
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -212,8 +213,8 @@ def rewrite(nodes: list, facts: GraphFacts) -> tuple[list, dict[str, int]]:
             if match is not None:
                 x, removed = match
                 if not any(id(n) in drop for n in removed):
-                    replace[id(node)] = helper.make_node(
-                        "Gelu", [x], [node.output[0]], name=_renamed(node.name, "Gelu"))
+                    replace[id(node)] = NodeView(helper.make_node(
+                        "Gelu", [x], [node.output[0]], name=_renamed(node.name, "Gelu")))
                     drop.update(id(n) for n in removed)
                     found["GELU (tanh form)"] += 1
         elif node.op_type in ("Mul", "Div"):
@@ -221,9 +222,9 @@ def rewrite(nodes: list, facts: GraphFacts) -> tuple[list, dict[str, int]]:
             if match is not None:
                 x, weight, removed, last = match
                 if not any(id(n) in drop for n in removed):
-                    replace[id(last)] = helper.make_node(
+                    replace[id(last)] = NodeView(helper.make_node(
                         "RMSNormalization", [x] + ([weight] if weight else []), [last.output[0]],
-                        name=_renamed(node.name, "RMSNormalization"), axis=-1)
+                        name=_renamed(node.name, "RMSNormalization"), axis=-1))
                     drop.update(id(n) for n in removed)
                     found["RMSNorm"] += 1
     out = []

@@ -76,13 +76,13 @@ def load_model(path: str | Path):
     return model
 
 
-def _check_defined(model, path: Path) -> None:
+def _check_defined(model, path: Path, nodes: list) -> None:
     """Every node input must be a graph input, an initializer or an earlier node's output
     (a file cut at a field boundary can parse yet lose nodes)."""
     graph = model.graph
     known = {i.name for i in graph.input} | {t.name for t in graph.initializer}
     known |= {t.values.name for t in graph.sparse_initializer}
-    for node in graph.node:
+    for node in nodes:
         for name in node.input:
             if name and name not in known:
                 raise NpusimError(f"tensor {name!r} used by node {node.name or node.op_type!r} is "
@@ -95,7 +95,7 @@ def _check_defined(model, path: Path) -> None:
                           fix="export the model with its input tensor")
 
 
-def _weight_like_inputs(graph) -> set[str]:
+def _weight_like_inputs(graph, nodes: list | None = None) -> set[str]:
     """Graph inputs that are really weights: initializers listed as inputs (older exporters),
     or inputs only ever used in a weight slot (shape-only exports that dropped initializers)."""
     initializers = {t.name for t in graph.initializer}
@@ -104,7 +104,7 @@ def _weight_like_inputs(graph) -> set[str]:
              "LSTM": {1, 2, 3, 5, 6, 7}, "GRU": {1, 2, 3, 5}, "RNN": {1, 2, 3, 5},
              "MatMul": {1}}
     uses: dict[str, list[tuple[str, int]]] = {}
-    for node in graph.node:
+    for node in (nodes if nodes is not None else graph.node):
         for index, name in enumerate(node.input):
             uses.setdefault(name, []).append((node.op_type, index))
     out = set()
@@ -130,12 +130,14 @@ def _weight_like_inputs(graph) -> set[str]:
 _AXIS_KEEPING_OPS = {"Gather": 1, "Cast": 0, "Identity": 0, "Dropout": 0}
 
 
-def _batch_axis(graph, name: str) -> int:
+def _batch_axis(nodes: list, name: str) -> int:
     """Axis of the batch in data input `name`: 1 when it feeds a sequence-first RNN (LSTM,
     GRU, RNN with layout 0), directly or through an embedding lookup (token ids [T, B] ->
     Gather -> [T, B, F] -> LSTM), else 0."""
+    if not any(node.op_type in _SEQUENCE_FIRST_OPS for node in nodes):
+        return 0
     users: dict[str, list] = {}
-    for node in graph.node:
+    for node in nodes:
         for slot, tensor in enumerate(node.input):
             users.setdefault(tensor, []).append((node, slot))
     frontier, seen = [name], {name}
@@ -157,10 +159,10 @@ def _batch_axis(graph, name: str) -> int:
 
 
 def _fix_input_shapes(model, path: Path, batch: int | None,
-                      input_shapes: dict[str, list[int]] | list[int] | None) -> tuple[int, bool]:
+                      input_shapes: dict[str, list[int]] | list[int] | None,
+                      nodes: list, weights: set[str]) -> tuple[int, bool]:
     """Give every data input concrete dims. Returns (the model's batch, whether dims changed)."""
     graph = model.graph
-    weights = _weight_like_inputs(graph)
     data_inputs = [v for v in graph.input if v.name not in weights]
     if isinstance(input_shapes, list):
         if len(data_inputs) != 1:
@@ -178,7 +180,7 @@ def _fix_input_shapes(model, path: Path, batch: int | None,
     model_batch: int | None = None
     for value in data_inputs:
         dims = value.type.tensor_type.shape.dim
-        axis = _batch_axis(graph, value.name)
+        axis = _batch_axis(nodes, value.name)
         if value.name in input_shapes:
             new = list(input_shapes[value.name])
             if dims and len(new) != len(dims):
@@ -227,6 +229,7 @@ def import_onnx(path: str | Path, batch: int | None = None,
                 name: str | None = None) -> "ImportReport":
     """Import an ONNX file; returns the workload dict plus what was folded and skipped."""
     _onnx()
+    from simulator.io.onnx.common import node_views
     from simulator.io.onnx.folding import propagate
     from simulator.io.onnx.mapper import GraphMapper, sanitize
     from simulator.io.onnx.patterns import rewrite
@@ -235,11 +238,12 @@ def import_onnx(path: str | Path, batch: int | None = None,
     if batch is not None and batch <= 0:
         raise NpusimError(f"batch must be positive, got {batch}", field="--batch")
     model = load_model(path)
-    _check_defined(model, path)
-    model_batch, changed = _fix_input_shapes(model, path, batch, input_shapes)
-    weights = _weight_like_inputs(model.graph)
-    facts = propagate(model, weights, keep_value_info=not changed)
-    nodes, patterns = rewrite(list(model.graph.node), facts)
+    nodes = node_views(model.graph)
+    _check_defined(model, path, nodes)
+    weights = _weight_like_inputs(model.graph, nodes)
+    model_batch, changed = _fix_input_shapes(model, path, batch, input_shapes, nodes, weights)
+    facts = propagate(model, weights, keep_value_info=not changed, nodes=nodes)
+    nodes, patterns = rewrite(nodes, facts)
     mapper = GraphMapper(model, facts, path, model_batch, skip_unknown=skip_unknown,
                          weights=weights, nodes=nodes)
     for label, count in patterns.items():

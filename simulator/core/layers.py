@@ -19,10 +19,21 @@ from simulator.core.arch import Precision
 from simulator.core.errors import register_union_tags
 from simulator.core.geometry import IntPair, PadSpec, Shape, broadcast_shapes, pair, window_out
 from simulator.core.layer_base import Activation, Gemm, LayerBase, ShapeError
-from simulator.core.layout_layers import (EmbeddingLayer, ExpandLayer, PadLayer, ReshapeLayer,
-                                          SliceLayer, TransposeLayer)
-from simulator.core.vector_layers import (NormLayer, ReduceLayer, WhereLayer, WithConstant,
-                                          operand_shapes)
+from simulator.core.layout_layers import (
+    EmbeddingLayer,
+    ExpandLayer,
+    PadLayer,
+    ReshapeLayer,
+    SliceLayer,
+    TransposeLayer,
+)
+from simulator.core.vector_layers import (
+    NormLayer,
+    ReduceLayer,
+    WhereLayer,
+    WithConstant,
+    operand_shapes,
+)
 
 
 # ------------------------------------------------------------------------------------------

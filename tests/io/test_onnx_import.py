@@ -380,10 +380,12 @@ def test_names_are_sanitised_and_unique(tmp_path):
     x = b.input("x", [1, 4, 4, 4])
     y = b.conv(x, 4, 4, 1, name="/same/Conv")
     y = b.conv(y, 4, 4, 1, name="/same/Conv")
+    y = b.conv(y, 4, 4, 1, name="/same/Conv")
     y = b.conv(y, 4, 4, 1)
     b.output(y)
     names = [l["name"] for l in import_onnx(b.save(tmp_path / "m.onnx")).workload["layers"]]
-    assert names == ["same", "same_2", "conv_2"]
+    # the module name, then the op token for the module's next op, then numbers
+    assert names == ["same", "same.conv", "same.conv_2", "conv_3"]
 
 
 # ------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ masks, and multiplicative tables that vary over positions (rotary cos/sin).
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
@@ -255,9 +256,16 @@ class GraphMapper(ComputeOps, LayoutOps):
 
     # ---- naming ---------------------------------------------------------------------------
     def unique_name(self, node, index: int, suffix: str = "") -> str:
+        """The sanitized node name; when a module holds several ops (attention's reshapes,
+        transposes and matmuls all sit in `/h.0/attn/`), the later ones keep their op token
+        (`h.0.attn.transpose_2`); `_2`, `_3` only when that is taken too."""
         base = sanitize(node.name) if node is not None and node.name else ""
-        base = (base or f"{node.op_type.lower()}_{index}") + suffix
-        return self._unique(base)
+        name = (base or f"{node.op_type.lower()}_{index}") + suffix
+        if base and name in self.used_names:
+            last = [p for p in node.name.split("/") if p][-1]
+            if re.fullmatch(r"[A-Z][A-Za-z]*(_\d+)?", last) and not base.endswith(last):
+                name = f"{base}.{last.lower()}{suffix}"
+        return self._unique(name)
 
     def _unique(self, base: str) -> str:
         name, n = base, 2

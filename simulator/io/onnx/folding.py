@@ -239,7 +239,7 @@ def _type_shape(type_proto) -> tuple[Shape | None, int]:
     return tuple(dims), tensor.elem_type
 
 
-def _has_inline_data(tensor) -> bool:
+def has_inline_data(tensor) -> bool:
     return bool(tensor.raw_data or tensor.float_data or tensor.int32_data or tensor.int64_data or
                 tensor.double_data or tensor.uint64_data or tensor.string_data)
 
@@ -263,7 +263,7 @@ class Propagator:
             f.dtypes[tensor.name] = tensor.data_type
             f.static.add(tensor.name)
             if tensor.data_location != TensorProto.EXTERNAL and math.prod(tensor.dims) \
-                    <= MAX_FOLD_ELEMENTS and (_has_inline_data(tensor) or not math.prod(tensor.dims)):
+                    <= MAX_FOLD_ELEMENTS and (has_inline_data(tensor) or not math.prod(tensor.dims)):
                 try:
                     f.values[tensor.name] = numpy_helper.to_array(tensor)
                 except Exception:

@@ -54,7 +54,7 @@ from simulator.io.onnx.common import (
     sanitize,
 )
 from simulator.io.onnx.compute_ops import ComputeOps
-from simulator.io.onnx.folding import GraphFacts
+from simulator.io.onnx.folding import GraphFacts, has_inline_data
 from simulator.io.onnx.layout_ops import LayoutOps
 
 Shape = tuple[int, ...]
@@ -214,7 +214,7 @@ class GraphMapper(ComputeOps, LayoutOps):
                 return numpy_helper.to_array(copy)
             except Exception:
                 return None
-        if math.prod(tensor.dims) and not _has_inline_data(tensor):
+        if math.prod(tensor.dims) and not has_inline_data(tensor):
             return None
         try:
             return numpy_helper.to_array(tensor)
@@ -508,7 +508,3 @@ class GraphMapper(ComputeOps, LayoutOps):
         return {**{k: fields[k] for k in head if k in fields},
                 **{k: v for k, v in fields.items() if k not in head}}
 
-
-def _has_inline_data(tensor) -> bool:
-    return bool(tensor.raw_data or tensor.float_data or tensor.int32_data or tensor.int64_data or
-                tensor.double_data or tensor.uint64_data or tensor.string_data)

@@ -36,3 +36,17 @@ def window_out(size: int, kernel: int, stride: int, pad: int, dilation: int, cei
             out -= 1
         return out
     return span // stride + 1
+
+
+def broadcast_shapes(*shapes: Shape) -> Shape | None:
+    """NumPy's broadcasting of shapes (aligned on the right, a 1 stretches to any size), or
+    None when they do not broadcast."""
+    rank = max(len(s) for s in shapes)
+    out = []
+    for axis in range(rank):
+        sizes = {s[axis - rank + len(s)] for s in shapes if axis - rank + len(s) >= 0}
+        sizes.discard(1)
+        if len(sizes) > 1:
+            return None
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)

@@ -102,9 +102,13 @@ class LayerBase(StrictModel):
     huffman: HuffmanCoding | None = Field(
         None, description="Huffman coding of the stored weight symbols and relative indices")
 
-    # a Python-level factory: pydantic inspects its signature per instance, and for the builtin
-    # `list` that costs ~1 ms (text signature parsing), which dominated workload rebuilds
-    _input_shapes: list[Shape] = PrivateAttr(default_factory=lambda: [])
+    shared_weights: bool = Field(
+        False, description="the weights are another layer's (a tied embedding and output head): "
+        "stored, moved and used as usual, but counted once, in that other layer's params")
+
+    # a default, not default_factory=list: pydantic 2.13 inspects a factory's signature on every
+    # instantiation (0.5 ms for a builtin), which dominated importing a 300-layer model
+    _input_shapes: list[Shape] = PrivateAttr(default=[])
     _output_shape: Shape = PrivateAttr(default=())
     _batch: int = PrivateAttr(default=1)
 
@@ -155,7 +159,9 @@ class LayerBase(StrictModel):
 
     @property
     def params(self) -> int:
-        return self.weight_params + self.extra_params
+        """Parameters as PyTorch counts them (`sum(p.numel())`): weights (unless they are
+        another layer's, `shared_weights`) plus bias and normalisation parameters."""
+        return (0 if self.shared_weights else self.weight_params) + self.extra_params
 
     @property
     def stored_weight_elements(self) -> int:
@@ -180,6 +186,13 @@ class LayerBase(StrictModel):
     @property
     def output_elements(self) -> int:
         return self.batch * math.prod(self._output_shape)
+
+    @property
+    def is_view(self) -> bool:
+        """True when the layer only re-labels data that stays where it is (concat, flatten,
+        reshape, slice, expand, a transpose of size-1 axes): no work, no traffic of its own;
+        its consumers read its producers' data in place (docs/models.md, section 1)."""
+        return False
 
     @property
     def is_compute(self) -> bool:

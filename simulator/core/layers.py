@@ -1,5 +1,7 @@
 """The layer types: convolution, linear, matmul, LSTM, pooling, element-wise, activation,
-concat and flatten, each with its shape inference and counts.
+concat and flatten, each with its shape inference and counts; data-movement layers (reshape,
+slice, expand, transpose, pad, embedding) live in `layout_layers`, normalisation, reductions
+and masking in `vector_layers`, and all of them join the `Layer` union here.
 
 Conventions (PyTorch's): conv/pool output size is floor((H + 2p - d(R-1) - 1) / s) + 1, or ceil
 when `ceil_mode` is set (SCALE-Sim's files use ceil((H - R + s) / s), which the importer maps to
@@ -15,8 +17,23 @@ from pydantic import Field, NonNegativeInt, PositiveInt, TypeAdapter
 
 from simulator.core.arch import Precision
 from simulator.core.errors import register_union_tags
-from simulator.core.geometry import IntPair, PadSpec, Shape, pair, window_out
+from simulator.core.geometry import IntPair, PadSpec, Shape, broadcast_shapes, pair, window_out
 from simulator.core.layer_base import Activation, Gemm, LayerBase, ShapeError
+from simulator.core.layout_layers import (
+    EmbeddingLayer,
+    ExpandLayer,
+    PadLayer,
+    ReshapeLayer,
+    SliceLayer,
+    TransposeLayer,
+)
+from simulator.core.vector_layers import (
+    NormLayer,
+    ReduceLayer,
+    WhereLayer,
+    WithConstant,
+    operand_shapes,
+)
 from simulator.core.winograd import ALGORITHMS, eligibility_problem, output_tiles
 
 
@@ -148,8 +165,10 @@ class ConvLayer(LayerBase):
 
 
 class LinearLayer(LayerBase):
-    """Fully connected layer; a multi-dimensional input is flattened, except that a (T, F)
-    sequence input applies the layer to each of the T tokens."""
+    """Fully connected layer; a multi-dimensional input is flattened, except that an input
+    whose last axis has `in_features` elements applies the layer to each of the positions of
+    the other axes (a (T, F) sequence: each of the T tokens; (H, W, F): each pixel, as
+    PyTorch's nn.Linear does), keeping those axes in the output."""
 
     type: Literal["linear"]
     in_features: PositiveInt | None = None
@@ -165,17 +184,20 @@ class LinearLayer(LayerBase):
                 raise ShapeError(f"input of {total} elements does not split into {self.tokens} "
                                  "tokens", field="tokens")
             return self.tokens, total // self.tokens
-        if len(shape) == 2 and self.in_features == shape[1]:
-            return shape[0], shape[1]
+        if len(shape) >= 2 and self.in_features == shape[-1]:
+            return math.prod(shape[:-1]), shape[-1]
         return 1, math.prod(shape)
 
     def infer_shape(self, input_shapes: list[Shape]) -> Shape:
-        tokens, features = self._tokens_and_features(input_shapes[0])
+        shape = input_shapes[0]
+        tokens, features = self._tokens_and_features(shape)
         expected = self.in_features if self.in_features is not None else features
         if features != expected:
             raise ShapeError(f"in_features is {self.in_features} but the input "
                              f"{list(input_shapes[0])} has {features} features",
                              field="in_features", fix=f"set in_features: {features}")
+        if self.tokens is None and len(shape) >= 3 and shape[-1] == features:
+            return tuple(shape[:-1]) + (self.out_features,)  # per position, axes kept
         return (tokens, self.out_features) if tokens > 1 else (self.out_features,)
 
     @property
@@ -215,6 +237,10 @@ class MatmulLayer(LayerBase):
     weights: bool = False
 
     def infer_shape(self, input_shapes: list[Shape]) -> Shape:
+        left = input_shapes[0] if input_shapes else ()
+        if len(left) >= 3 and tuple(left[-2:]) == (self.m, self.k) and \
+                math.prod(left[:-2]) == self.count:
+            return tuple(left[:-2]) + (self.m, self.n)  # batched: keeps the left batch axes
         return (self.count, self.m, self.n) if self.count > 1 else (self.m, self.n)
 
     def gemms(self) -> list[Gemm]:
@@ -362,31 +388,31 @@ class AdaptivePoolLayer(LayerBase):
         return self.batch * c * self._window_total(h, ho) * self._window_total(w, wo)
 
 
-class EltwiseLayer(LayerBase):
-    """Element-wise add or multiply of two or more inputs (residual add, squeeze-excite
-    scale). A (C, 1, 1) operand broadcasts over (C, H, W)."""
+class EltwiseLayer(WithConstant):
+    """Element-wise add or multiply of two or more operands (residual add, squeeze-excite
+    scale, position embedding add, rotary multiply): the `inputs`, plus a stored `constant`
+    tensor when given. Operands broadcast as in NumPy (a (C, 1, 1) operand over (C, H, W))."""
 
     type: Literal["add", "mul"]
     activation: Activation | None = Field(None, description="fused activation after the add, "
                                           "e.g. relu in a ResNet block")
 
     def infer_shape(self, input_shapes: list[Shape]) -> Shape:
-        if len(input_shapes) < 2:
-            raise ShapeError(f"{self.type} needs at least two inputs", field="inputs",
-                             fix="list the layers to combine, e.g. inputs: [conv3, shortcut]")
-        out = max(input_shapes, key=math.prod)
-        for shape in input_shapes:
-            if shape == out:
-                continue
-            broadcast = len(shape) == len(out) and all(a in (1, b) for a, b in zip(shape, out))
-            if not broadcast:
-                raise ShapeError(f"input shapes {[list(s) for s in input_shapes]} do not match",
-                                 field="inputs", fix="combine layers of the same shape")
+        shapes = operand_shapes(self, input_shapes)
+        if len(shapes) < 2:
+            raise ShapeError(f"{self.type} needs at least two operands", field="inputs",
+                             fix="list the layers to combine, e.g. inputs: [conv3, shortcut], "
+                             "or give a constant")
+        out = broadcast_shapes(*shapes)
+        if out is None:
+            raise ShapeError(f"operand shapes {[list(s) for s in shapes]} do not match (nor "
+                             "broadcast)", field="inputs", fix="combine layers of the same shape")
         return out
 
     @property
     def vector_ops(self) -> int:
-        return self.output_elements * (len(self._input_shapes) - 1 + int(bool(self.activation)))
+        operands = len(self._input_shapes) + int(self.constant is not None)
+        return self.output_elements * (operands - 1 + int(bool(self.activation)))
 
 
 class ActivationLayer(LayerBase):
@@ -401,20 +427,31 @@ class ActivationLayer(LayerBase):
         return self.output_elements
 
 
-class ConcatLayer(LayerBase):
-    """Concatenation along channels (the first axis)."""
+class ConcatLayer(WithConstant):
+    """Concatenation along `axis` (default 0: channels of a (C, H, W) map, tokens of a (T, F)
+    sequence) of the `inputs` and, when given, a stored `constant` (a class token). A view:
+    producers write into place."""
 
     type: Literal["concat"]
+    axis: int = Field(0, description="axis of the per-sample shape (negative: from the end)")
 
     def infer_shape(self, input_shapes: list[Shape]) -> Shape:
-        if len(input_shapes) < 2:
-            raise ShapeError("concat needs at least two inputs", field="inputs")
-        rest = input_shapes[0][1:]
-        for shape in input_shapes[1:]:
-            if shape[1:] != rest:
-                raise ShapeError(f"cannot concatenate shapes {[list(s) for s in input_shapes]}: "
-                                 "all but the first axis must match", field="inputs")
-        return (sum(s[0] for s in input_shapes),) + tuple(rest)
+        shapes = operand_shapes(self, input_shapes)
+        if len(shapes) < 2:
+            raise ShapeError("concat needs at least two operands", field="inputs")
+        rank = len(shapes[0])
+        if not -rank <= self.axis < rank:
+            raise ShapeError(f"axis {self.axis} is outside a rank-{rank} input", field="axis")
+        axis = self.axis % rank
+        rest = [s[:axis] + s[axis + 1:] for s in shapes]
+        if any(len(s) != rank for s in shapes) or any(r != rest[0] for r in rest):
+            raise ShapeError(f"cannot concatenate shapes {[list(s) for s in shapes]} on axis "
+                             f"{self.axis}: all other axes must match", field="inputs")
+        return shapes[0][:axis] + (sum(s[axis] for s in shapes),) + shapes[0][axis + 1:]
+
+    @property
+    def is_view(self) -> bool:
+        return True
 
 
 class FlattenLayer(LayerBase):
@@ -429,13 +466,20 @@ class FlattenLayer(LayerBase):
         """A reshape moves no data."""
         return {"weights": 0, "ifmap": 0, "ofmap": 0}
 
+    @property
+    def is_view(self) -> bool:
+        return True
+
 
 Layer = Annotated[Union[ConvLayer, LinearLayer, MatmulLayer, LstmLayer, PoolLayer,
                         GlobalPoolLayer, AdaptivePoolLayer, EltwiseLayer, ActivationLayer,
-                        ConcatLayer, FlattenLayer],
+                        ConcatLayer, FlattenLayer, ReshapeLayer, SliceLayer, ExpandLayer,
+                        TransposeLayer, PadLayer, EmbeddingLayer, NormLayer, ReduceLayer,
+                        WhereLayer],
                   Field(discriminator="type")]
 LAYER_TYPES = ("conv", "linear", "matmul", "lstm", "maxpool", "avgpool", "globalavgpool",
                "globalmaxpool", "adaptiveavgpool", "adaptivemaxpool", "add", "mul", "activation",
-               "concat", "flatten")
+               "concat", "flatten", "reshape", "slice", "expand", "transpose", "pad",
+               "embedding", "norm", "reduce", "where")
 register_union_tags(*LAYER_TYPES)
 LAYER_ADAPTER: TypeAdapter = TypeAdapter(Layer)

@@ -53,15 +53,21 @@ def test_conv_bn_relu_pool_chain(tmp_path, weights):
     assert w.batch == 1 and w.input == [3, 32, 32]
 
 
-def test_batchnorm_not_after_conv_is_reported_as_folded(tmp_path):
+def test_batchnorm_not_after_conv_is_a_norm_layer_with_its_parameters(tmp_path):
     b = Builder("inputs")
     x = b.input("x", [1, 8, 4, 4])
     y = b.conv(x, 8, 8, 1)
     y = b.node("Add", [y, x])
     b.output(b.bn(y, 8))
-    report = import_onnx(b.save(tmp_path / "m.onnx"))
-    assert report.folded["BatchNormalization (standalone, free per-channel affine)"] == 1
-    assert "standalone" in report.workload["description"]
+    w = workload_from_dict(import_onnx(b.save(tmp_path / "m.onnx")).workload)
+    norm = w.layers[-1]
+    assert (norm.type, norm.kind) == ("norm", "batchnorm")
+    # weight and bias per channel (torch's parameters; running mean / var are buffers): 2*8
+    assert norm.params == 16
+    # inference BatchNorm = one scale and one shift per element: 2 * 8*4*4 = 256
+    assert norm.vector_ops == 256
+    # conv 8*8 + the BatchNorm's 16
+    assert w.params == 64 + 16
 
 
 # ------------------------------------------------------------------------------------------
@@ -217,10 +223,23 @@ def test_attention_block(tmp_path):
     assert (qk.m, qk.k, qk.n, qk.count, qk.weights) == (8, 16, 8, 2, False)
     assert (pv.m, pv.k, pv.n, pv.count) == (8, 8, 16, 2)
     assert qk.macs == pv.macs == 2_048 and qk.params == 0
-    assert qk.inputs == ["attn.q", "attn.k"] and pv.inputs == ["attn.softmax", "attn.v"]
     assert layers["attn.softmax"].function == "softmax"
-    # the merge-heads reshape sits between pv (2 x 8 x 16) and the projection: explicit input
-    assert layers["attn.out"].input == [t, d_model]
+    # the head split is a free reshape view (8, 32) -> (8, 2, 16) then a transpose that moves
+    # data: 8*2*16 = 256 elements read and written once; K's transpose puts d_head before t
+    q_split, k_split = (layers[name] for name in qk.inputs)
+    assert q_split.type == k_split.type == "transpose"
+    assert (q_split.perm, k_split.perm) == ([1, 0, 2], [1, 2, 0])
+    assert q_split.vector_ops == k_split.vector_ops == 256
+    assert layers[q_split.inputs[0] if q_split.inputs else w.layers[
+        w.layers.index(q_split) - 1].name].type == "reshape"
+    assert q_split.output_shape == (2, 8, 16) and k_split.output_shape == (2, 16, 8)
+    assert layers[pv.inputs[0]].name == "attn.softmax"
+    # merge heads: transpose back (moves) and a free reshape to (8, 32) for the projection
+    merge = [l for l in w.layers if l.type == "transpose"][-1]
+    assert merge.output_shape == (8, 2, 16) and merge.vector_ops == 256
+    assert layers["attn.out"].input_shape == (t, d_model) and layers["attn.out"].input is None
+    reshapes = [l for l in w.layers if l.type == "reshape"]
+    assert all(l.is_view and l.vector_ops == 0 for l in reshapes)
     assert w.macs == 4 * 8_192 + 2 * 2_048
 
 
@@ -322,7 +341,7 @@ def _with_unknown_ops(tmp_path) -> Path:
     b = Builder("inputs")
     x = b.input("x", [1, 8])
     y = b.node("Hardmax", [b.gemm(x, 8, 8)])
-    y = b.node("Neg", [b.node("Hardmax", [y])])
+    y = b.node("Shrink", [b.node("Hardmax", [y])])
     b.output(b.gemm(y, 8, 2))
     return b.save(tmp_path / "m.onnx")
 
@@ -330,13 +349,13 @@ def _with_unknown_ops(tmp_path) -> Path:
 def test_unknown_ops_fail_with_names_and_counts(tmp_path):
     with pytest.raises(NpusimError) as info:
         import_onnx(_with_unknown_ops(tmp_path))
-    assert "unsupported ONNX ops: Hardmax x2, Neg x1" in str(info.value)
+    assert "unsupported ONNX ops: Hardmax x2, Shrink x1" in str(info.value)
     assert "--skip-unknown" in str(info.value)
 
 
 def test_skip_unknown_proceeds_and_says_so(tmp_path):
     path = _with_unknown_ops(tmp_path)
-    with pytest.warns(UserWarning, match="Hardmax x2, Neg x1"):
+    with pytest.warns(UserWarning, match="Hardmax x2, Shrink x1"):
         data = onnx_to_workload_dict(path, skip_unknown=True)
     w = workload_from_dict(data)
     assert "SKIPPED" in w.description and "Hardmax x2" in w.description
@@ -361,10 +380,12 @@ def test_names_are_sanitised_and_unique(tmp_path):
     x = b.input("x", [1, 4, 4, 4])
     y = b.conv(x, 4, 4, 1, name="/same/Conv")
     y = b.conv(y, 4, 4, 1, name="/same/Conv")
+    y = b.conv(y, 4, 4, 1, name="/same/Conv")
     y = b.conv(y, 4, 4, 1)
     b.output(y)
     names = [l["name"] for l in import_onnx(b.save(tmp_path / "m.onnx")).workload["layers"]]
-    assert names == ["same", "same_2", "conv_2"]
+    # the module name, then the op token for the module's next op, then numbers
+    assert names == ["same", "same.conv", "same.conv_2", "conv_3"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -387,7 +408,7 @@ def test_conv_import_matches_onnx_shape_inference(tmp_path_factory, size, k, str
     # ONNX output size: floor((n + pad_begin + pad_end - span) / stride) + 1
     ho = (size + pads[0] + pads[2] - span) // stride + 1
     wo = (size + pads[1] + pads[3] - span) // stride + 1
-    layer = load(path).layers[0]
+    layer = next(l for l in load(path).layers if l.type == "conv")
     assert layer.output_shape == (8, ho, wo)
     assert layer.macs == ho * wo * 8 * (4 // groups) * k * k
 
@@ -417,10 +438,12 @@ def test_transformer_export_idioms(tmp_path):
     report = import_onnx(b.save(tmp_path / "m.onnx"))
     w = workload_from_dict(report.workload)
     assert [(l.name, l.type) for l in w.layers] == [
-        ("x", "activation"), ("ln", "activation"), ("fc1", "linear"), ("fc2", "linear"),
+        ("x", "activation"), ("ln", "norm"), ("fc1", "linear"), ("fc2", "linear"),
         ("residual", "add")]
     layers = by_name(w)
-    assert layers["ln"].function == "layernorm" and layers["fc1"].activation == "gelu"
+    assert layers["ln"].kind == "layernorm" and layers["fc1"].activation == "gelu"
+    # LayerNorm's scale and shift, d = 8 each, count as parameters (torch's nn.LayerNorm)
+    assert layers["ln"].params == 16
     # 4 tokens: 4*8*32 = 1,024 MACs per projection
     assert layers["fc1"].macs == layers["fc2"].macs == 1_024
     assert layers["residual"].inputs == ["fc2", "x"]

@@ -18,12 +18,14 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from simulator.core.errors import NpusimError
-from simulator.io.onnx.mapper import GraphMapper, ImportReport, sanitize
+
+if TYPE_CHECKING:
+    from simulator.io.onnx.mapper import ImportReport
 
 INSTALL_FIX = "install the optional extra: pip install -e .[onnx]  (or: pip install onnx)"
 
@@ -74,13 +76,13 @@ def load_model(path: str | Path):
     return model
 
 
-def _check_defined(model, path: Path) -> None:
+def _check_defined(model, path: Path, nodes: list) -> None:
     """Every node input must be a graph input, an initializer or an earlier node's output
     (a file cut at a field boundary can parse yet lose nodes)."""
     graph = model.graph
     known = {i.name for i in graph.input} | {t.name for t in graph.initializer}
     known |= {t.values.name for t in graph.sparse_initializer}
-    for node in graph.node:
+    for node in nodes:
         for name in node.input:
             if name and name not in known:
                 raise NpusimError(f"tensor {name!r} used by node {node.name or node.op_type!r} is "
@@ -93,7 +95,7 @@ def _check_defined(model, path: Path) -> None:
                           fix="export the model with its input tensor")
 
 
-def _weight_like_inputs(graph) -> set[str]:
+def _weight_like_inputs(graph, nodes: list | None = None) -> set[str]:
     """Graph inputs that are really weights: initializers listed as inputs (older exporters),
     or inputs only ever used in a weight slot (shape-only exports that dropped initializers)."""
     initializers = {t.name for t in graph.initializer}
@@ -102,7 +104,7 @@ def _weight_like_inputs(graph) -> set[str]:
              "LSTM": {1, 2, 3, 5, 6, 7}, "GRU": {1, 2, 3, 5}, "RNN": {1, 2, 3, 5},
              "MatMul": {1}}
     uses: dict[str, list[tuple[str, int]]] = {}
-    for node in graph.node:
+    for node in (nodes if nodes is not None else graph.node):
         for index, name in enumerate(node.input):
             uses.setdefault(name, []).append((node.op_type, index))
     out = set()
@@ -123,20 +125,44 @@ def _weight_like_inputs(graph) -> set[str]:
     return out
 
 
-def _batch_axis(graph, name: str) -> int:
-    """Axis of the batch in data input `name`: 1 for a sequence-first RNN input, else 0."""
-    for node in graph.node:
-        if node.op_type in _SEQUENCE_FIRST_OPS and node.input and node.input[0] == name:
-            layout = next((a.i for a in node.attribute if a.name == "layout"), 0)
-            return 0 if layout else 1
+#: ops through which a data input reaches a sequence-first RNN with its axes leading and in
+#: order (an embedding lookup keeps the token-id axes in front of the new feature axis)
+_AXIS_KEEPING_OPS = {"Gather": 1, "Cast": 0, "Identity": 0, "Dropout": 0}
+
+
+def _batch_axis(nodes: list, name: str) -> int:
+    """Axis of the batch in data input `name`: 1 when it feeds a sequence-first RNN (LSTM,
+    GRU, RNN with layout 0), directly or through an embedding lookup (token ids [T, B] ->
+    Gather -> [T, B, F] -> LSTM), else 0."""
+    if not any(node.op_type in _SEQUENCE_FIRST_OPS for node in nodes):
+        return 0
+    users: dict[str, list] = {}
+    for node in nodes:
+        for slot, tensor in enumerate(node.input):
+            users.setdefault(tensor, []).append((node, slot))
+    frontier, seen = [name], {name}
+    while frontier:
+        tensor = frontier.pop()
+        for node, slot in users.get(tensor, []):
+            if node.op_type in _SEQUENCE_FIRST_OPS and slot == 0:
+                layout = next((a.i for a in node.attribute if a.name == "layout"), 0)
+                return 0 if layout else 1
+            if _AXIS_KEEPING_OPS.get(node.op_type) == slot:
+                axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+                if node.op_type == "Gather" and axis != 0:
+                    continue
+                for out in node.output[:1]:
+                    if out and out not in seen:
+                        seen.add(out)
+                        frontier.append(out)
     return 0
 
 
 def _fix_input_shapes(model, path: Path, batch: int | None,
-                      input_shapes: dict[str, list[int]] | list[int] | None) -> tuple[int, bool]:
+                      input_shapes: dict[str, list[int]] | list[int] | None,
+                      nodes: list, weights: set[str]) -> tuple[int, bool]:
     """Give every data input concrete dims. Returns (the model's batch, whether dims changed)."""
     graph = model.graph
-    weights = _weight_like_inputs(graph)
     data_inputs = [v for v in graph.input if v.name not in weights]
     if isinstance(input_shapes, list):
         if len(data_inputs) != 1:
@@ -154,7 +180,7 @@ def _fix_input_shapes(model, path: Path, batch: int | None,
     model_batch: int | None = None
     for value in data_inputs:
         dims = value.type.tensor_type.shape.dim
-        axis = _batch_axis(graph, value.name)
+        axis = _batch_axis(nodes, value.name)
         if value.name in input_shapes:
             new = list(input_shapes[value.name])
             if dims and len(new) != len(dims):
@@ -197,57 +223,31 @@ def _fix_input_shapes(model, path: Path, batch: int | None,
     return model_batch or 1, changed
 
 
-def _skeleton(model):
-    """The model without its large weight data (dims kept, data marked external), so shape
-    inference does not serialise hundreds of MB; small tensors (reshape targets) stay."""
-    onnx = _onnx()
-    light = onnx.ModelProto()
-    light.ir_version = model.ir_version
-    light.opset_import.extend(model.opset_import)
-    light.functions.extend(model.functions)
-    graph, source = light.graph, model.graph
-    graph.name = source.name
-    for name in ("node", "input", "output", "value_info", "sparse_initializer"):
-        getattr(graph, name).extend(getattr(source, name))
-    for tensor in source.initializer:
-        if math.prod(tensor.dims) <= 4096 or tensor.data_location == onnx.TensorProto.EXTERNAL:
-            graph.initializer.add().CopyFrom(tensor)
-            continue
-        stub = graph.initializer.add()
-        stub.name, stub.data_type = tensor.name, tensor.data_type
-        stub.dims.extend(tensor.dims)
-        stub.data_location = onnx.TensorProto.EXTERNAL
-        entry = stub.external_data.add()
-        entry.key, entry.value = "location", "__npusim_weights_not_needed__"
-    return light
-
-
-def _infer_shapes(model, path: Path):
-    onnx = _onnx()
-    try:
-        return onnx.shape_inference.infer_shapes(_skeleton(model), check_type=False,
-                                                 strict_mode=False, data_prop=True)
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise NpusimError(f"ONNX shape inference failed: {reason[:200]}", file=path,
-                          fix="check --input-shape against the model, or re-export it") from None
-
-
 def import_onnx(path: str | Path, batch: int | None = None,
                 input_shapes: dict[str, list[int]] | list[int] | None = None,
                 skip_unknown: bool = False, fuse_activations: bool = True,
-                name: str | None = None) -> ImportReport:
+                name: str | None = None) -> "ImportReport":
     """Import an ONNX file; returns the workload dict plus what was folded and skipped."""
+    _onnx()
+    from simulator.io.onnx.common import node_views
+    from simulator.io.onnx.folding import propagate
+    from simulator.io.onnx.mapper import GraphMapper, sanitize
+    from simulator.io.onnx.patterns import rewrite
+
     path = Path(path)
     if batch is not None and batch <= 0:
         raise NpusimError(f"batch must be positive, got {batch}", field="--batch")
     model = load_model(path)
-    _check_defined(model, path)
-    model_batch, _ = _fix_input_shapes(model, path, batch, input_shapes)
-    inferred = _infer_shapes(model, path)
-    mapper = GraphMapper(inferred, path, model_batch, skip_unknown=skip_unknown,
-                         weights=_weight_like_inputs(model.graph),
-                         initializers={t.name: t for t in model.graph.initializer})
+    nodes = node_views(model.graph)
+    _check_defined(model, path, nodes)
+    weights = _weight_like_inputs(model.graph, nodes)
+    model_batch, changed = _fix_input_shapes(model, path, batch, input_shapes, nodes, weights)
+    facts = propagate(model, weights, keep_value_info=not changed, nodes=nodes)
+    nodes, patterns = rewrite(nodes, facts)
+    mapper = GraphMapper(model, facts, path, model_batch, skip_unknown=skip_unknown,
+                         weights=weights, nodes=nodes)
+    for label, count in patterns.items():
+        mapper.folded[f"{label} pattern -> one layer"] += count
     report = mapper.run(fuse_activations=fuse_activations)
     workload_name = sanitize(name or model.graph.name or path.stem) or path.stem
     data: dict[str, Any] = {"name": workload_name, "description": report.description(model, path),

@@ -420,8 +420,9 @@ class SystolicEngine(Engine):
 
     # ---- layers without MACs --------------------------------------------------------------
     def _vector_layer(self, layer: LayerBase, a_dram_flags: list[bool], out_dram: bool) -> LayerResult:
-        """Pooling, element-wise and activation layers on the vector unit; concat/flatten are
-        free (producers write into place)."""
+        """Pooling, element-wise, activation, normalisation and data-movement layers on the
+        vector unit; views (concat, flatten, reshape, slice, expand) have no vector work and are
+        free (producers write into place, consumers read in place)."""
         arch = self.arch
         unified = arch.memory.style == "unified"
         acc = _Acc()
@@ -434,13 +435,20 @@ class SystolicEngine(Engine):
         out_bytes = layer.output_elements * self.a_bytes
         dram_in = sum(b for b, d in zip(in_bytes_each, a_dram_flags + [a_dram_flags[-1]] * 8) if d)
         dram_out = out_bytes if (out_dram or not unified) else 0.0
+        # stored operands of a layer without MACs (an embedding's rows, an add's constant)
+        # stream from DRAM like weights, through the buffer that stages weights
+        w_bytes = layer.operand_bytes(self.precision)["weights"]
         acc.dram_read["ifmap"] += dram_in
+        acc.dram_read["filter"] += w_bytes
         acc.dram_write["ofmap"] += dram_out
         in_buf, out_buf = ("unified_buffer", "unified_buffer") if unified else ("ifmap_sram", "ofmap_sram")
         acc.sram_add(in_buf, "ifmap", read=sum(in_bytes_each), write=dram_in)
+        if w_bytes:
+            acc.sram_add("unified_buffer" if unified else "filter_sram", "filter",
+                         read=w_bytes, write=w_bytes)
         acc.sram_add(out_buf, "ofmap", write=out_bytes, read=dram_out)
         acc.compute_cycles = compute
-        dram_total = dram_in + dram_out
+        dram_total = dram_in + dram_out + w_bytes
         latency = self._latency_cycles if dram_total else 0.0
         acc.total_cycles = max(compute, dram_total / arch.dram_bytes_per_cycle) + latency
         acc.extras = {"dataflow": "vector", "folds": 0, "mapping_efficiency": 0.0,

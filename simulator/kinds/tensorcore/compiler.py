@@ -6,7 +6,9 @@ Steps (docs/models/tensorcore.md gives the rules in prose):
    layers that the core lists in `fusable_post_ops` (activation, pooling, add/mul) when each is
    the only consumer of the previous one (`compiler.fusion`). An inline `activation:` the core
    cannot apply becomes a separate vector-unit unit. Non-MAC layers run on a core when it
-   hard-wires them, else on the vector unit; concat/flatten are views (no data moves).
+   hard-wires them, else on the vector unit; views (`Layer.is_view`: concat, flatten,
+   reshape, slice, expand) move no data. A non-MAC layer with weights (an embedding's rows,
+   an add's stored constant) loads them from DRAM with its input tiles.
 2. **Allocation.** Each unit's output tensor stays in the shared SRAM when, over its lifetime
    (producer to last consumer), the live tensors still fit next to the weight staging area and
    the resident weights; otherwise it lives in DRAM (greedy interval allocation in production
@@ -61,7 +63,6 @@ VECTOR_OPS_PER_ELEMENT = {"relu": 1, "relu6": 2, "hardsigmoid": 4, "hardswish": 
                           "tanh": 4, "swish": 5, "gelu": 6, "softmax": 5, "layernorm": 6,
                           "identity": 0}
 MAC_TYPES = ("conv", "linear", "matmul", "lstm")
-VIEW_TYPES = ("concat", "flatten")
 INPUT = "__input__"
 
 
@@ -417,7 +418,7 @@ class Compiler:
             ins = [alias.get(s, s) for s in sources[i]]
             name = op_name(layer)
             act = getattr(layer, "activation", None) if layer.type != "activation" else None
-            if layer.type in VIEW_TYPES:
+            if layer.is_view:  # concat, flatten, reshape, slice, expand: no data moves
                 self.units.append(Unit("view", i, [i], "core", ins, layer.name))
                 i += 1
                 continue
@@ -456,7 +457,7 @@ class Compiler:
                 nxt = layers[j]
                 nname = op_name(nxt)
                 nact = getattr(nxt, "activation", None) if nxt.type != "activation" else None
-                if (nxt.type in MAC_TYPES or nxt.type in VIEW_TYPES or nname not in self.fusable
+                if (nxt.type in MAC_TYPES or nxt.is_view or nname not in self.fusable
                         or tail not in sources[j] or consumers.get(tail, []) != [j]
                         or (nact and nact not in self.fusable)):
                     break
@@ -1166,6 +1167,8 @@ class Compiler:
         per_client = -(-rows_total // len(clients))
         tile_rows = min(tile_rows, per_client)
         ops_per_row = (unit.vector_ops / rows_total + unit.post_ops / rows_total) / chunks
+        # weights of a layer without MACs (not of a MAC head whose activation runs here)
+        w_total = 0 if layer.is_compute else layer.operand_bytes(self.precision)["weights"]
         state = {c: {"q": deque(), "oq": deque(), "last": None, "fixed": False} for c in clients}
         # per client: chunk outer (its slice of the single-row operands stays), rows inner
         blocks = {c: [(a, min(rows_total, (i + 1) * per_client, a + tile_rows), ch)
@@ -1205,6 +1208,17 @@ class Compiler:
                                                         unit.layer, rdeps, t - 1 + 0.1,
                                                         ("e", u, c, tin.name), f"{layer.name} in"))
                 st["fixed"] = True
+                if w_total:  # stored operand (embedding rows, a constant): this tile's share
+                    nbytes = w_total * (hi - lo) / rows_total / chunks
+                    if host:
+                        arrivals.append(self.emit(
+                            "host_read", unit.layer, ("dram",), self._xfer(nbytes, self.dram_bw),
+                            self.dram_latency, deps, t, int(math.ceil(nbytes)),
+                            f"host read {layer.name} w"))
+                    else:
+                        arrivals.append(self.weight_block(
+                            u, unit.layer, t * len(clients) + slot[c], nbytes, [c], deps,
+                            t - 1 + 0.1, True, f"{layer.name} w"))
                 cdeps = arrivals + ([st["last"]] if st["last"] is not None else [])
                 if len(st["oq"]) >= self.slots:
                     cdeps.append(st["oq"][0])

@@ -20,7 +20,7 @@ from simulator.api import simulate
 from simulator.cli.common import write_text
 from simulator.core.errors import NpusimError
 from simulator.core.workload import Workload, workload_from_dict
-from simulator.io.config import parse_override
+from simulator.io.overrides import parse_override
 from simulator.io.load import load_arch, load_workload
 from simulator.report.terminal import make_console
 

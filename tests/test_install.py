@@ -123,8 +123,6 @@ def test_run_tpu_v1_resnet50_matches_the_checkout(installed):
     assert result["totals"]["cycles"] == here.totals.cycles
     assert result["totals"]["energy_pj"] == pytest.approx(here.totals.energy_pj, rel=1e-12)
     assert len(result["layers"]) == 72
-    # the table view too (the README's first command)
-    assert "latency" in _npusim(installed, "run", "tpu_v1", "resnet50").stdout
 
 
 def test_run_eie_on_its_benchmarks(installed):
@@ -143,11 +141,13 @@ def test_run_bpu_on_mobilenet_v2(installed):
 
 
 def test_bundled_sweep_runs_and_reports(installed):
-    out = _npusim(installed, "sweep", "tpu_sram_pe", "-o", "x.sqlite", "-q")
+    # the first 16 of its 64 rows (4 array sizes x 8 unified-buffer sizes x 2 workloads), in
+    # worker processes as by default, which must find the installed data too
+    out = _npusim(installed, "sweep", "tpu_sram_pe", "-o", "x.sqlite", "-q", "--workers", "2",
+                  "--limit", "16")
     assert out.stderr == ""
     report = _npusim(installed, "sweep-report", "x.sqlite").stdout
-    # 4 array sizes x 8 unified-buffer sizes x 2 workloads, all evaluated
-    assert re.search(r"\b64 evaluated rows, 0 failed\b", report), report[:300]
+    assert re.search(r"\b16 evaluated rows, 0 failed\b", report), report[:300]
     assert "Pareto" in report
 
 

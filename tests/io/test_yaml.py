@@ -27,6 +27,20 @@ def test_c_loader_is_used_when_present():
     assert npyaml.LOADER is expected
 
 
+def test_pure_python_loader_without_libyaml(monkeypatch):
+    # PyYAML built without libyaml has no CSafeLoader: the module falls back at import
+    import importlib
+
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    try:
+        assert importlib.reload(npyaml).LOADER is yaml.SafeLoader
+        assert npyaml.loads("a: [1, 2]") == {"a": [1, 2]}
+    finally:
+        monkeypatch.undo()
+        importlib.reload(npyaml)
+    assert npyaml.LOADER is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def test_both_loaders_are_safe_loaders():
     # a safe loader never builds Python objects from tags; the C one is libyaml + SafeConstructor
     for param in LOADERS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from simulator import __version__  # the one version string, re-exported here
 from simulator.core.arch import ArchBase, Precision
 from simulator.core.results import RunResult
 from simulator.core.roofline import annotate, roofs_for, weight_bytes_for
@@ -9,8 +10,6 @@ from simulator.core.workload import Workload
 from simulator.io.load import load_arch, load_workload
 from simulator.kinds.base import engine_for
 from simulator.kinds.registry import chip_area
-
-__version__ = "0.1.0"
 
 
 def effective_precision(arch: ArchBase, workload: Workload) -> Precision:

@@ -1,18 +1,34 @@
 """The `npusim` command. Thin: parse arguments, call the API, render.
 
-Subcommands live in `simulator/cli/<name>.py`; each module defines `register(subparsers)`
-and is discovered automatically. Bad input (an `NpusimError`) prints one line and exits with 2.
+Each verb lives in `simulator/cli/<module>.py`, which defines `register(subparsers)` (adding its
+parser, with `func` set to the function that runs it). `VERBS` below names them with their
+one-line help, so that `npusim --help` and `npusim --version` import no verb module (hence no
+numpy, no pydantic model, no rich): only the verb being run, or whose `--help` is asked for, is
+imported. tests/cli/test_main.py checks that the table matches the modules.
+
+Bad input (an `NpusimError`) prints one line and exits with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 
-from simulator.api import __version__
-from simulator.core.errors import NpusimError
+from simulator import __version__
+
+#: (command, module, one-line help) for every verb, in the order `npusim --help` lists them.
+VERBS: tuple[tuple[str, str, str], ...] = (
+    ("compare", "simulator.cli.compare",
+     "run several (arch, workload) pairs and compare them side by side"),
+    ("import", "simulator.cli.import_onnx", "convert an ONNX model into a workload YAML"),
+    ("list", "simulator.cli.list", "list bundled architectures, workloads and sweeps"),
+    ("run", "simulator.cli.run", "simulate a workload on an architecture"),
+    ("sparse-study", "simulator.cli.sparse_study", "sweep one parameter of a sparse (EIE) run"),
+    ("sweep", "simulator.cli.sweep", "evaluate a design-space sweep into a SQLite results file"),
+    ("sweep-report", "simulator.cli.sweep_report",
+     "analyse a sweep results file (Pareto front, best points, plots)"),
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,27 +38,37 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"npusim: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `npusim` parser. Only `command`'s module is imported and registers its full parser
+    (all of them when `command` is "*"); every other verb is listed by name and help alone."""
     parser = _Parser(prog="npusim", description="Cycle-approximate simulator of deep-learning "
                      "accelerators (systolic, sparse, tensor-core).")
     parser.add_argument("--version", action="version", version=f"npusim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    package = importlib.import_module("simulator.cli")
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name in ("main", "common"):
-            continue
-        module = importlib.import_module(f"simulator.cli.{info.name}")
-        if hasattr(module, "register"):
-            module.register(sub)
+    for name, module, help_text in VERBS:
+        if command in (name, "*"):
+            importlib.import_module(module).register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
+def _command_in(argv: list[str]) -> str | None:
+    """The verb on the command line: the first word that is not an option (the top-level
+    options, --help and --version, take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command_in(argv)
+    parser = build_parser(command if command in {v[0] for v in VERBS} else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from simulator.core.errors import NpusimError
+
     try:
         return int(args.func(args) or 0)
     except NpusimError as exc:

@@ -33,8 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def resolve_sweep_path(text: str) -> Path:
     """A path, or the name of a bundled sweep in arch_configs/sweeps/."""
-    from simulator.io.config import ARCH_DIR, resolve_bundled
-    return resolve_bundled(text, ARCH_DIR / "sweeps", (".yaml", ".yml"), "sweep")
+    from simulator.io.bundled import resolve_sweep
+    return resolve_sweep(text)
 
 
 def run(args: argparse.Namespace) -> int:

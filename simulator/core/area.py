@@ -31,9 +31,10 @@ from pydantic import BaseModel, Field, PositiveFloat, ValidationError
 
 from simulator.core.arch import Precision, StrictModel
 from simulator.core.errors import NpusimError, from_validation_error
-from simulator.io.config import ARCH_DIR, read_yaml
+from simulator.io.bundled import table_dir
+from simulator.io.yaml import read_yaml
 
-AREA_DIR = ARCH_DIR / "energy"
+AREA_DIR = table_dir()
 UM2_PER_MM2 = 1e6
 
 

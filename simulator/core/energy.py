@@ -24,9 +24,10 @@ from pydantic import Field, PositiveFloat, ValidationError
 
 from simulator.core.arch import EnergyConfig, Precision, StrictModel
 from simulator.core.errors import NpusimError, from_validation_error
-from simulator.io.config import ARCH_DIR, read_yaml
+from simulator.io.bundled import table_dir
+from simulator.io.yaml import read_yaml
 
-ENERGY_DIR = ARCH_DIR / "energy"
+ENERGY_DIR = table_dir()
 
 
 class EnergyTable(StrictModel):

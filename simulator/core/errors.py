@@ -8,8 +8,10 @@ reaches the user for bad input.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # pragma: no cover - annotations only: the CLI's error path stays light
+    from pydantic import ValidationError
 
 
 class NpusimError(Exception):

@@ -21,8 +21,8 @@ from simulator.core.workload import Workload, workload_from_dict
 from simulator.dse.runner import run_sweep
 from simulator.dse.spec import Sweep, point_json
 from simulator.dse.store import IN_MEMORY
-from simulator.io.config import parse_override
 from simulator.io.load import load_arch
+from simulator.io.overrides import parse_override
 
 #: Study fields that change the workload, and the layer field each sets.
 WORKLOAD_FIELDS = {"density": "weight_density", "weight_density": "weight_density",

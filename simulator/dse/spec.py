@@ -24,8 +24,10 @@ from simulator.core.arch import ArchBase, StrictModel
 from simulator.core.errors import NpusimError, from_validation_error
 from simulator.core.metrics import ALIASES, OBJECTIVES, objective_name
 from simulator.core.workload import Workload
-from simulator.io.config import ARCH_DIR, read_yaml, resolve_bundled, set_dotted
+from simulator.io.bundled import YAML_SUFFIXES, arch_dir, resolve_bundled
 from simulator.io.load import load_workload
+from simulator.io.overrides import set_dotted
+from simulator.io.yaml import read_yaml
 from simulator.kinds.registry import arch_from_dict
 
 # ---- metrics ----------------------------------------------------------------------------------
@@ -282,8 +284,8 @@ def build_sweep(file: SweepFile, path: str | Path = "<sweep>") -> Sweep:
     """Resolve the base arch and workloads, expand and validate every design point."""
     source = str(path)
     sweep_dir = Path(path).parent if source != "<sweep>" else Path.cwd()
-    base_path = resolve_bundled(_resolve_relative(file.base, sweep_dir), ARCH_DIR,
-                                (".yaml", ".yml"), "arch")
+    base_path = resolve_bundled(_resolve_relative(file.base, sweep_dir), arch_dir(),
+                                YAML_SUFFIXES, "arch")
     base = read_yaml(base_path)
     for dotted, value in file.set.items():
         set_dotted(base, dotted.split("."), value, source)

@@ -11,14 +11,16 @@ from pathlib import Path
 
 from simulator.core.arch import ArchBase
 from simulator.core.workload import Workload, workload_from_dict
-from simulator.io.config import ARCH_DIR, WORKLOAD_DIR, apply_overrides, read_yaml, resolve_bundled
+from simulator.io.bundled import resolve_arch, resolve_workload
+from simulator.io.overrides import apply_overrides
+from simulator.io.yaml import read_yaml
 from simulator.kinds.registry import arch_from_dict
 
 
 def load_arch(name_or_path: str | Path, overrides: list[str] | None = None) -> ArchBase:
     """Load an arch from a bundled name (`tpu_v1`), a YAML path, or a SCALE-Sim `.cfg`, then
     apply `--set dotted.path=value` overrides."""
-    path = resolve_bundled(str(name_or_path), ARCH_DIR, (".yaml", ".yml", ".cfg"), "arch")
+    path = resolve_arch(name_or_path)
     if path.suffix == ".cfg":
         from simulator.io.scalesim import read_scalesim_cfg
         data = read_scalesim_cfg(path)
@@ -34,8 +36,7 @@ def load_workload(name_or_path: str | Path, batch: int | None = None,
     or an ONNX model (`input_shapes` and `skip_unknown` apply to ONNX only). A YAML file's
     `compression:` block, then the compact `compress` string (`prune=0.9,wbits=4`), are applied
     as transforms (simulator.compress; docs/compression.md)."""
-    path = resolve_bundled(str(name_or_path), WORKLOAD_DIR, (".yaml", ".yml", ".csv", ".onnx"),
-                           "workload")
+    path = resolve_workload(name_or_path)
     if path.suffix == ".csv":
         from simulator.io.scalesim import read_scalesim_topology
         data = read_scalesim_topology(path)

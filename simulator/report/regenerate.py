@@ -15,9 +15,11 @@ from pathlib import Path
 
 from simulator.api import simulate
 from simulator.core.errors import NpusimError
-from simulator.io.config import REPO_ROOT
 from simulator.report import files
 from simulator.report.html import write_compare_report, write_report
+
+#: The source checkout whose `reports/` this maintainer's tool regenerates.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: The single-run examples: (arch, workload, why it is worth looking at).
 EXAMPLES: tuple[tuple[str, str, str], ...] = (

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from simulator.core.results import RunResult
 from simulator.report.units import energy, nbytes, pct, seconds, si
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only; `npusim list` stays light
+    from simulator.core.results import RunResult
 
 
 def make_console() -> Console:
@@ -94,10 +98,13 @@ def print_run(result: RunResult, console: Console | None = None) -> None:
 
 
 def print_catalogue(archs: list[tuple[str, str, str]], workloads: list[tuple[str, str, str]],
+                    sweeps: list[tuple[str, str, str]] = (),
                     console: Console | None = None) -> None:
+    """`npusim list`: (name, detail, description) rows for each kind of bundled file."""
     console = console or make_console()
     for title, rows, kind_label in (("Architectures", archs, "kind"),
-                                    ("Workloads", workloads, "size")):
+                                    ("Workloads", workloads, "size"),
+                                    ("Sweeps", sweeps, "base x workloads")):
         table = Table(title=title, header_style="bold")
         table.add_column("name", no_wrap=True)
         table.add_column(kind_label, no_wrap=True)

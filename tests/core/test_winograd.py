@@ -92,8 +92,8 @@ def test_winograd_refused_outside_3x3_stride_1(extra, what):
 
 
 def test_stored_weights_equal_parameters_without_winograd():
-    from simulator.io.config import WORKLOAD_DIR, bundled_names
+    from simulator.io.bundled import bundled_names, workload_dir
     from simulator.io.load import load_workload
-    for name in bundled_names(WORKLOAD_DIR, (".yaml",)):
+    for name in bundled_names(workload_dir(), (".yaml",)):
         for layer in load_workload(name).layers:
             assert layer.stored_weight_elements == layer.weight_params, (name, layer.name)

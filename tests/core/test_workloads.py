@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 from simulator.core.layers import ConvLayer
-from simulator.io.config import WORKLOAD_DIR, bundled_names, read_yaml
+from simulator.io.bundled import bundled_names, workload_dir
 from simulator.io.load import load_workload
+from simulator.io.yaml import read_yaml
 
 TORCHVISION = {  # name: (parameters, MACs)
     "alexnet": (61_100_840, 0.714e9),
@@ -111,10 +112,10 @@ def test_lstm_lm_counts() -> None:
 
 
 def test_every_bundled_workload_loads_with_description_and_source() -> None:
-    names = bundled_names(WORKLOAD_DIR, (".yaml", ".yml"))
+    names = bundled_names(workload_dir(), (".yaml", ".yml"))
     assert set(TORCHVISION) | {"tpu_mlp0", "lstm_lm"} <= set(names)
     for name in names:
-        data = read_yaml(WORKLOAD_DIR / f"{name}.yaml")
+        data = read_yaml(workload_dir() / f"{name}.yaml")
         assert data.get("description"), name
         assert data.get("source"), name
         assert load_workload(name).macs > 0

@@ -13,7 +13,7 @@ import pytest
 
 from simulator.core.errors import NpusimError
 from simulator.core.workload import workload_from_dict
-from simulator.io.config import ARCH_DIR, WORKLOAD_DIR
+from simulator.io.bundled import arch_dir, workload_dir
 from simulator.io.load import load_arch, load_workload
 from simulator.io.scalesim import read_scalesim_cfg, read_scalesim_topology
 from simulator.kinds.registry import arch_from_dict
@@ -29,7 +29,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_bundled_alexnet_topology() -> None:
-    w = load_workload(WORKLOAD_DIR / "scalesim" / "alexnet.csv")
+    w = load_workload(workload_dir() / "scalesim" / "alexnet.csv")
     conv1 = w.layer("Conv1")
     # ceil((227 - 11 + 4) / 4) = 55; MACs = 55*55 * 11*11*3 * 96 = 105,415,200
     assert conv1.input_shape == (3, 227, 227) and conv1.output_shape == (96, 55, 55)
@@ -75,7 +75,7 @@ def test_gemm_rows_are_m_by_k_times_k_by_n(tmp_path: Path) -> None:
 
 
 def test_bundled_gemm_example() -> None:
-    w = load_workload(WORKLOAD_DIR / "scalesim" / "gemm_example.csv")
+    w = load_workload(workload_dir() / "scalesim" / "gemm_example.csv")
     assert w.layer("mlp_fc1").macs == 200 * 2000 * 2000
 
 
@@ -104,7 +104,7 @@ def test_malformed_topology(tmp_path: Path, text: str, field: str | None) -> Non
 
 def test_default_cfg() -> None:
     # SCALE-Sim's default scale.cfg: 32x32 OS, 64 kB SRAMs, Bandwidth 10, CALC mode
-    arch = load_arch(ARCH_DIR / "scalesim" / "scale.cfg")
+    arch = load_arch(arch_dir() / "scalesim" / "scale.cfg")
     assert (arch.array.rows, arch.array.cols, arch.array.dataflow) == (32, 32, "os")
     assert arch.memory.style == "split"
     assert arch.memory.ifmap_sram_bytes == arch.memory.ofmap_sram_bytes == 64 * 1024
@@ -115,7 +115,7 @@ def test_default_cfg() -> None:
 
 
 def test_v3_cfg_user_bandwidth() -> None:
-    arch = load_arch(ARCH_DIR / "scalesim" / "tpu_like_ws.cfg", ["array.rows=128"])
+    arch = load_arch(arch_dir() / "scalesim" / "tpu_like_ws.cfg", ["array.rows=128"])
     assert (arch.array.rows, arch.array.cols, arch.array.dataflow) == (128, 256, "ws")
     assert arch.memory.filter_sram_bytes == 6144 * 1024
     assert arch.dram.bandwidth_gbps == 32

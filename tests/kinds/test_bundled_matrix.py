@@ -8,9 +8,9 @@ import math
 import pytest
 
 from simulator import load_arch, load_workload, simulate
-from simulator.io.config import WORKLOAD_DIR, bundled_names
+from simulator.io.bundled import bundled_names, workload_dir
 
-WORKLOADS = bundled_names(WORKLOAD_DIR, (".yaml",))
+WORKLOADS = bundled_names(workload_dir(), (".yaml",))
 SYSTOLIC = ["tpu_v1", "edge_32x32", "eyeriss"]
 # EIE runs FC and LSTM layers only (conv layers are rejected with a clear error)
 SPARSE_WORKLOADS = ["tpu_mlp0", "lstm_lm", "eie_benchmarks"]

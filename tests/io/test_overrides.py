@@ -1,10 +1,10 @@
-"""`--set` overrides and bundled-name resolution."""
+"""`--set dotted.path=value` overrides."""
 
 import pytest
 
 from simulator.core.errors import NpusimError
-from simulator.io.config import apply_overrides, parse_override
 from simulator.io.load import load_arch
+from simulator.io.overrides import apply_overrides, parse_override
 from simulator.kinds.registry import arch_from_dict
 
 

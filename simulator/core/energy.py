@@ -17,16 +17,10 @@ engines count them. Assumptions (see docs/models.md):
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from pathlib import Path
 
-from pydantic import Field, PositiveFloat, ValidationError
+from pydantic import Field, PositiveFloat
 
-from simulator.core.arch import EnergyConfig, Precision, StrictModel
-from simulator.core.errors import NpusimError, from_validation_error
-from simulator.io.config import ARCH_DIR, read_yaml
-
-ENERGY_DIR = ARCH_DIR / "energy"
+from simulator.core.arch import Precision, StrictModel
 
 
 class EnergyTable(StrictModel):
@@ -108,51 +102,7 @@ class EnergyTable(StrictModel):
         return self.scale * self.dram_pj_per_bit * 8
 
 
-@lru_cache(maxsize=32)
-def _read_table(path: str) -> dict:
-    return read_yaml(Path(path))
-
-
 def technology_energy_scale(technology_nm: float, table_nm: float = 45.0) -> float:
     """First-order constant-voltage scaling: switched capacitance, hence energy per action,
     shrinks linearly with feature size. A rough guide only; real nodes also lower voltage."""
     return technology_nm / table_nm
-
-
-def load_energy_table(config: EnergyConfig | None = None, technology_nm: float = 45.0,
-                      dram_pj_per_bit: float | None = None) -> EnergyTable:
-    """Load the table an arch asks for, apply its overrides and (optionally) node scaling."""
-    config = config or EnergyConfig()
-    path = Path(config.table)
-    if not path.exists():
-        bundled = ENERGY_DIR / f"{config.table}.yaml"
-        if not bundled.exists():
-            raise NpusimError(f"energy table {config.table!r} not found", field="energy.table",
-                              fix="give a path to a YAML table or use horowitz_45nm")
-        path = bundled
-    data = dict(_read_table(str(path.resolve())))
-    data["arithmetic_pj"] = dict(data.get("arithmetic_pj", {}))
-    for key, value in config.overrides_pj.items():
-        if key in data["arithmetic_pj"] or key.startswith(("int", "fp")):
-            data["arithmetic_pj"][key] = value
-        elif key in ("dram_pj_per_bit", "register_pj_per_32bit"):
-            data[key] = value
-        else:
-            raise NpusimError(f"unknown energy entry {key!r}", field="energy.overrides_pj",
-                              fix="override an arithmetic entry such as int8_mult, or "
-                                  "dram_pj_per_bit / register_pj_per_32bit")
-    if dram_pj_per_bit is not None:
-        data["dram_pj_per_bit"] = dram_pj_per_bit
-    try:
-        table = EnergyTable.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc, path) from None
-    if config.scale_to_technology:
-        table = table.model_copy(update={"scale": technology_energy_scale(technology_nm,
-                                                                          table.technology_nm)})
-    return table
-
-
-def energy_table_for(arch) -> EnergyTable:
-    """The energy table of an arch (its energy block, node and DRAM energy)."""
-    return load_energy_table(arch.energy, arch.technology_nm, arch.dram.energy_pj_per_bit)

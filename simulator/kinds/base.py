@@ -11,7 +11,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from simulator.core.arch import ArchBase, Precision
-from simulator.core.energy import EnergyTable, energy_table_for
+from simulator.core.energy import EnergyTable
+from simulator.io.tables import energy_table_for
 from simulator.core.results import LayerResult
 from simulator.core.workload import Workload
 

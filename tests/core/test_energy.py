@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from simulator.core.arch import EnergyConfig, Precision
-from simulator.core.energy import load_energy_table, technology_energy_scale
-from simulator.core.errors import NpusimError
+from simulator.core.arch import Precision
+from simulator.core.energy import technology_energy_scale
+from simulator.io.tables import load_energy_table
 
 
 @pytest.fixture(scope="module")
@@ -71,21 +71,6 @@ def test_dram_and_register(table):
     assert table.register_pj_per_bit * 32 == pytest.approx(1.0)
 
 
-def test_overrides_and_arch_dram_energy():
-    t = load_energy_table(EnergyConfig(overrides_pj={"int8_mult": 0.1}), dram_pj_per_bit=40)
-    assert t.mult_pj(8, 8) == pytest.approx(0.1)
-    assert t.dram_pj_per_byte == pytest.approx(320)
-
-
-def test_unknown_override_and_table_are_errors():
-    with pytest.raises(NpusimError, match="unknown energy entry"):
-        load_energy_table(EnergyConfig(overrides_pj={"warp_drive": 1.0}))
-    with pytest.raises(NpusimError, match="not found"):
-        load_energy_table(EnergyConfig(table="no_such_table"))
-
-
 def test_technology_scaling():
     # first-order constant-voltage scaling: 28 nm / 45 nm = 0.622
     assert technology_energy_scale(28) == pytest.approx(28 / 45)
-    t = load_energy_table(EnergyConfig(scale_to_technology=True), technology_nm=22.5)
-    assert t.mult_pj(8, 8) == pytest.approx(0.1)

@@ -6,7 +6,7 @@ import pytest
 
 from simulator.api import simulate
 from simulator.core.arch import Precision
-from simulator.core.energy import load_energy_table
+from simulator.io.tables import load_energy_table
 from simulator.core.workload import workload_from_dict
 from simulator.kinds.registry import arch_from_dict
 from simulator.kinds.systolic.engine import SystolicEngine

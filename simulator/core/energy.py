@@ -1,7 +1,9 @@
-"""Energy per action from a data table (default: Horowitz 45 nm, ISSCC 2014).
+"""Energy per action from a data table (default: Horowitz 45 nm, ISSCC 2014), and the one place
+where counted actions become picojoules.
 
-Energy = sum over actions of count x energy per action. This module only prices actions; the
-engines count them. Assumptions (see docs/models.md):
+Energy = sum over actions of count x energy per action. Engines count actions
+(`simulator.core.actions`); `price` prices them with an `EnergyTable` (read from its YAML file by
+`simulator.io.tables`). Assumptions (see docs/models.md):
 - A MAC costs one multiply at the operand widths plus one add at the accumulator width.
 - Integer widths missing from the table are interpolated in log-log between the 8- and 32-bit
   points (the fitted exponents are ~0.87 for add and ~1.98 for multiply, i.e. add ~ linear and
@@ -10,17 +12,33 @@ engines count them. Assumptions (see docs/models.md):
 - An SRAM access of `width_bits` costs width/64 x the 64-bit figure for an array of that size;
   sizes between table points are interpolated in log-log, outside the table the nearest
   segment's slope is extended.
+- An SRAM write costs `sram_write_to_read_ratio` x a read of the same width.
+- A register access costs `register_pj_per_32bit` / 32 per bit.
 - DRAM costs a fixed energy per bit.
+- An interconnect the arch gives an energy per byte for (the tensor-core bridge) costs that,
+  times the table's node scale.
 - Optional first-order technology scaling (constant voltage): energy ~ feature size.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
 from pydantic import Field, PositiveFloat
 
+from simulator.core.actions import (
+    Action,
+    DramAccess,
+    LayerCounts,
+    Macs,
+    RegisterAccess,
+    SramAccess,
+    VectorOps,
+    WireTransfer,
+)
 from simulator.core.arch import Precision, StrictModel
+from simulator.core.results import LayerResult
 
 
 class EnergyTable(StrictModel):
@@ -106,3 +124,79 @@ def technology_energy_scale(technology_nm: float, table_nm: float = 45.0) -> flo
     """First-order constant-voltage scaling: switched capacitance, hence energy per action,
     shrinks linearly with feature size. A rough guide only; real nodes also lower voltage."""
     return technology_nm / table_nm
+
+
+# ---- pricing counted actions ------------------------------------------------------------------
+class Pricer:
+    """Prices actions with one table, remembering the energy per unit of each distinct
+    (action type, size, width, precision) so a run prices thousands of actions cheaply."""
+
+    def __init__(self, table: EnergyTable) -> None:
+        self.table = table
+        self._unit: dict[tuple, float] = {}
+
+    def action_pj(self, action: Action) -> float:
+        """The energy of one counted action (the formulas: docs/models.md, energy section)."""
+        t = self.table
+        if isinstance(action, SramAccess):
+            key = ("sram", action.size_bytes, action.width_bits)
+            per_byte = self._unit.get(key)
+            if per_byte is None:
+                per_byte = self._unit[key] = t.sram_pj_per_byte(action.size_bytes,
+                                                                 action.width_bits)
+            return (action.read_bytes + action.write_bytes * t.sram_write_to_read_ratio) * per_byte
+        if isinstance(action, Macs):
+            p = action.precision
+            key = ("mac", p.activation_bits, p.weight_bits, p.accumulator_bits, p.number_format)
+            per_mac = self._unit.get(key)
+            if per_mac is None:
+                per_mac = self._unit[key] = t.mac_pj(p)
+            return action.count * per_mac
+        if isinstance(action, RegisterAccess):
+            return action.bits * t.register_pj_per_bit
+        if isinstance(action, DramAccess):
+            return action.nbytes * t.dram_pj_per_byte
+        if isinstance(action, VectorOps):
+            key = ("vector", action.bits, action.number_format)
+            per_op = self._unit.get(key)
+            if per_op is None:
+                per_op = self._unit[key] = t.vector_op_pj(action.bits, action.number_format)
+            return action.count * per_op
+        if isinstance(action, WireTransfer):
+            return action.nbytes * (action.pj_per_byte * t.scale)
+        raise TypeError(f"cannot price {type(action).__name__}")
+
+    def price(self, actions: Iterable[Action]) -> tuple[dict[str, float], dict[str, float]]:
+        """(energy by component, data-movement energy by operand), pJ, in the order the
+        components first appear; components and operands that cost nothing are left out."""
+        breakdown: dict[str, float] = {}
+        by_operand: dict[str, float] = {}
+        for action in actions:
+            pj = self.action_pj(action)
+            breakdown[action.component] = breakdown.get(action.component, 0.0) + pj
+            if action.operand is not None:
+                by_operand[action.operand] = by_operand.get(action.operand, 0.0) + pj
+        return ({k: v for k, v in breakdown.items() if v},
+                {k: v for k, v in by_operand.items() if v})
+
+    def total_pj(self, actions: Iterable[Action]) -> float:
+        return sum(self.price(actions)[0].values(), 0.0)
+
+    def price_layer(self, layer: LayerResult, counts: LayerCounts) -> LayerResult:
+        """`layer` with its energy fields filled from its counted actions (and its baselines'
+        `energy_pj` / `energy_ratio` written into the engine fields of the same name)."""
+        breakdown, by_operand = self.price(counts.actions)
+        energy = sum(breakdown.values(), 0.0)
+        update: dict = {"energy_pj": energy, "energy_breakdown_pj": breakdown,
+                        "energy_by_operand_pj": by_operand}
+        extra = layer.model_extra or {}
+        for name, actions in counts.baselines.items():
+            baseline = self.total_pj(actions)
+            update[name] = {**extra.get(name, {}), "energy_pj": baseline,
+                            "energy_ratio": baseline / energy if energy else 0.0}
+        return layer.model_copy(update=update)
+
+
+def price(actions: Iterable[Action], table: EnergyTable) -> tuple[dict[str, float], dict[str, float]]:
+    """Price counted actions: (energy by component, data-movement energy by operand), pJ."""
+    return Pricer(table).price(actions)

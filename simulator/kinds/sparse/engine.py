@@ -327,17 +327,20 @@ class SparseEngine(Engine):
         """The counted actions of `c` under EIE's power-breakdown components (Sec. VI)."""
         a = self.arch
         act_bits = p.activation_bits
-        spmat = dict(size_bytes=a.spmat_sram_bytes, width_bits=a.spmat_word_bits)
-        word_bytes = a.spmat_word_bits // 8
+
+        def spmat_words(component: str, words: int) -> SramAccess:
+            return SramAccess(component=component, size_bytes=a.spmat_sram_bytes,
+                              width_bits=a.spmat_word_bits,
+                              read_bytes=words * (a.spmat_word_bits // 8))
+
         actions: list[Action] = [
-            SramAccess(component="spmat_read", read_bytes=c.spmat_words * word_bytes, **spmat),
+            spmat_words("spmat_read", c.spmat_words),
             # both pointers of a column: one access per bank (two accesses of one bank if
             # unbanked); pointers spilled into Spmat cost a Spmat word read
             SramAccess(component="pointer_read", size_bytes=a.pointer_sram_bytes / a.pointer_banks,
                        width_bits=a.pointer_bits,
                        read_bytes=c.pointer_sram_accesses * a.pointer_bits / 8),
-            SramAccess(component="pointer_read", read_bytes=c.pointer_spmat_words * word_bytes,
-                       **spmat),
+            spmat_words("pointer_read", c.pointer_spmat_words),
             # every entry (padding zeros too) looks up the codebook and multiply-accumulates
             Macs(component="arithmetic", count=c.entries_processed, precision=p),
             RegisterAccess(component="arithmetic",

@@ -134,45 +134,63 @@ class Pricer:
     def __init__(self, table: EnergyTable) -> None:
         self.table = table
         self._unit: dict[tuple, float] = {}
+        self._register_pj_per_bit = table.register_pj_per_bit
+        self._dram_pj_per_byte = table.dram_pj_per_byte
+        self._write_ratio = table.sram_write_to_read_ratio
+        self._price = {SramAccess: self._sram, Macs: self._macs, RegisterAccess: self._register,
+                       DramAccess: self._dram, VectorOps: self._vector, WireTransfer: self._wire}
 
     def action_pj(self, action: Action) -> float:
         """The energy of one counted action (the formulas: docs/models.md, energy section)."""
-        t = self.table
-        if isinstance(action, SramAccess):
-            key = ("sram", action.size_bytes, action.width_bits)
-            per_byte = self._unit.get(key)
-            if per_byte is None:
-                per_byte = self._unit[key] = t.sram_pj_per_byte(action.size_bytes,
-                                                                 action.width_bits)
-            return (action.read_bytes + action.write_bytes * t.sram_write_to_read_ratio) * per_byte
-        if isinstance(action, Macs):
-            p = action.precision
-            key = ("mac", p.activation_bits, p.weight_bits, p.accumulator_bits, p.number_format)
-            per_mac = self._unit.get(key)
-            if per_mac is None:
-                per_mac = self._unit[key] = t.mac_pj(p)
-            return action.count * per_mac
-        if isinstance(action, RegisterAccess):
-            return action.bits * t.register_pj_per_bit
-        if isinstance(action, DramAccess):
-            return action.nbytes * t.dram_pj_per_byte
-        if isinstance(action, VectorOps):
-            key = ("vector", action.bits, action.number_format)
-            per_op = self._unit.get(key)
-            if per_op is None:
-                per_op = self._unit[key] = t.vector_op_pj(action.bits, action.number_format)
-            return action.count * per_op
-        if isinstance(action, WireTransfer):
-            return action.nbytes * (action.pj_per_byte * t.scale)
-        raise TypeError(f"cannot price {type(action).__name__}")
+        price = self._price.get(type(action))
+        if price is None:
+            raise TypeError(f"cannot price {type(action).__name__}")
+        return price(action)
+
+    def _sram(self, a: SramAccess) -> float:
+        # (reads + writes x write:read ratio) x energy per byte of a `width_bits` access
+        key = ("sram", a.size_bytes, a.width_bits)
+        per_byte = self._unit.get(key)
+        if per_byte is None:
+            per_byte = self._unit[key] = self.table.sram_pj_per_byte(a.size_bytes, a.width_bits)
+        return (a.read_bytes + a.write_bytes * self._write_ratio) * per_byte
+
+    def _macs(self, a: Macs) -> float:
+        p = a.precision
+        key = ("mac", p.activation_bits, p.weight_bits, p.accumulator_bits, p.number_format)
+        per_mac = self._unit.get(key)
+        if per_mac is None:
+            per_mac = self._unit[key] = self.table.mac_pj(p)
+        return a.count * per_mac
+
+    def _register(self, a: RegisterAccess) -> float:
+        return a.bits * self._register_pj_per_bit
+
+    def _dram(self, a: DramAccess) -> float:
+        return a.nbytes * self._dram_pj_per_byte
+
+    def _vector(self, a: VectorOps) -> float:
+        key = ("vector", a.bits, a.number_format)
+        per_op = self._unit.get(key)
+        if per_op is None:
+            per_op = self._unit[key] = self.table.vector_op_pj(a.bits, a.number_format)
+        return a.count * per_op
+
+    def _wire(self, a: WireTransfer) -> float:
+        # the arch states the energy per byte at the table's node; the node scale still applies
+        return a.nbytes * (a.pj_per_byte * self.table.scale)
 
     def price(self, actions: Iterable[Action]) -> tuple[dict[str, float], dict[str, float]]:
         """(energy by component, data-movement energy by operand), pJ, in the order the
         components first appear; components and operands that cost nothing are left out."""
         breakdown: dict[str, float] = {}
         by_operand: dict[str, float] = {}
+        prices = self._price
         for action in actions:
-            pj = self.action_pj(action)
+            price = prices.get(type(action))
+            if price is None:
+                raise TypeError(f"cannot price {type(action).__name__}")
+            pj = price(action)
             breakdown[action.component] = breakdown.get(action.component, 0.0) + pj
             if action.operand is not None:
                 by_operand[action.operand] = by_operand.get(action.operand, 0.0) + pj

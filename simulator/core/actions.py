@@ -13,7 +13,7 @@ bytes and bits are the units of storage actions, named in the fields.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping, Union
 
@@ -31,7 +31,8 @@ class Macs:
     operand: str | None = None
 
     def scaled(self, factor: float) -> "Macs":
-        return replace(self, count=self.count * factor)
+        return Macs(component=self.component, count=self.count * factor,
+                    precision=self.precision, operand=self.operand)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,7 +45,8 @@ class RegisterAccess:
     operand: str | None = None
 
     def scaled(self, factor: float) -> "RegisterAccess":
-        return replace(self, bits=self.bits * factor)
+        return RegisterAccess(component=self.component, bits=self.bits * factor,
+                              operand=self.operand)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,8 +62,9 @@ class SramAccess:
     operand: str | None = None
 
     def scaled(self, factor: float) -> "SramAccess":
-        return replace(self, read_bytes=self.read_bytes * factor,
-                       write_bytes=self.write_bytes * factor)
+        return SramAccess(component=self.component, size_bytes=self.size_bytes,
+                          width_bits=self.width_bits, read_bytes=self.read_bytes * factor,
+                          write_bytes=self.write_bytes * factor, operand=self.operand)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,7 +76,8 @@ class DramAccess:
     operand: str | None = None
 
     def scaled(self, factor: float) -> "DramAccess":
-        return replace(self, nbytes=self.nbytes * factor)
+        return DramAccess(component=self.component, nbytes=self.nbytes * factor,
+                          operand=self.operand)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,7 +91,8 @@ class VectorOps:
     operand: str | None = None
 
     def scaled(self, factor: float) -> "VectorOps":
-        return replace(self, count=self.count * factor)
+        return VectorOps(component=self.component, count=self.count * factor, bits=self.bits,
+                         number_format=self.number_format, operand=self.operand)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,7 +106,8 @@ class WireTransfer:
     operand: str | None = None
 
     def scaled(self, factor: float) -> "WireTransfer":
-        return replace(self, nbytes=self.nbytes * factor)
+        return WireTransfer(component=self.component, nbytes=self.nbytes * factor,
+                            pj_per_byte=self.pj_per_byte, operand=self.operand)
 
 
 Action = Union[Macs, RegisterAccess, SramAccess, DramAccess, VectorOps, WireTransfer]

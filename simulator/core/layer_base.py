@@ -67,7 +67,9 @@ class LayerBase(StrictModel):
     weights_file: str | None = Field(
         None, description="pruned weights (.npy / .npz) for sparse engines; relative to the file")
 
-    _input_shapes: list[Shape] = PrivateAttr(default_factory=list)
+    # a plain default, not default_factory=list: pydantic inspects a factory's signature on every
+    # instance, which for a builtin such as list costs more than the rest of the validation
+    _input_shapes: list[Shape] = PrivateAttr(default=[])
     _output_shape: Shape = PrivateAttr(default=())
     _batch: int = PrivateAttr(default=1)
 

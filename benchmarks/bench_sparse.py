@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simulator.core.workload import workload_from_dict
 from simulator.io.load import load_arch, load_workload
+from simulator.kinds.base import RunOptions
 from simulator.kinds.sparse.engine import SparseEngine
 
 
@@ -21,6 +22,7 @@ def main() -> None:
     arch = load_arch("eie")
     workload = load_workload("eie_benchmarks")
     data = workload.model_dump(exclude_none=True)
+    options = RunOptions(precision=workload.precision or arch.precision)
     print(f"{'layer':10s} {'matrix':>14s} {'wall s':>8s} {'cpu s':>8s} {'cycles':>9s}")
     for layer in data["layers"]:
         single = workload_from_dict({**data, "layers": [layer]}, workload.source)
@@ -28,13 +30,13 @@ def main() -> None:
         for _ in range(3):
             engine = SparseEngine(arch)
             start, start_cpu = time.perf_counter(), time.process_time()
-            result = engine.simulate(single)[0]
+            result = engine.run(single, options).layers[0]
             times.append(time.perf_counter() - start)
             cpu.append(time.process_time() - start_cpu)
         shape = "x".join(str(d) for d in result.engine_fields()["matrix_shape"])
         print(f"{layer['name']:10s} {shape:>14s} {min(times):8.3f} {min(cpu):8.3f} {result.cycles:9d}")
     start = time.perf_counter()
-    SparseEngine(arch).simulate(workload)
+    SparseEngine(arch).run(workload, options)
     print(f"all nine layers: {time.perf_counter() - start:.2f} s")
 
 

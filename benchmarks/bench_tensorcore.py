@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simulator.api import simulate
 from simulator.io.load import load_arch, load_workload
-from simulator.kinds.tensorcore.engine import TensorCoreEngine
+from simulator.kinds.tensorcore.compiler import Compiler
 
 
 def timed(arch, workload):
@@ -31,9 +31,8 @@ def main() -> None:
         wl = load_workload(name)
         arch = load_arch("bpu")
         result, seconds = timed(arch, wl)
-        engine = TensorCoreEngine(arch)
-        engine.simulate(wl)
-        print(f"{name:20s} {seconds:6.2f} s wall  {len(engine.ops):6d} ops  "
+        ops = Compiler(arch, wl.precision or arch.precision, wl).compile()
+        print(f"{name:20s} {seconds:6.2f} s wall  {len(ops):6d} ops  "
               f"{result.totals.cycles:>10,d} cycles  {result.totals.latency_s * 1e3:7.3f} ms  "
               f"utilization {result.totals.utilization:.3f}")
     for placement in ("pipeline",):

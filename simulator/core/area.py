@@ -1,4 +1,5 @@
-"""Chip area from a per-unit table (default arch_configs/energy/area_45nm.yaml).
+"""Chip area from a per-unit table (default arch_configs/energy/area_45nm.yaml, read by
+`simulator.io.tables.load_area_table`).
 
 Area = sum over units of count x area per unit, scaled to the arch's technology node.
 The model (documented with sources in docs/area.md):
@@ -23,18 +24,12 @@ This module knows no kind of chip: each kind lists its components in its own `ar
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from pathlib import Path
 from typing import NamedTuple
 
-from pydantic import BaseModel, Field, PositiveFloat, ValidationError
+from pydantic import BaseModel, Field, PositiveFloat
 
 from simulator.core.arch import Precision, StrictModel
-from simulator.core.errors import NpusimError, from_validation_error
-from simulator.io.bundled import table_dir
-from simulator.io.yaml import read_yaml
 
-AREA_DIR = table_dir()
 UM2_PER_MM2 = 1e6
 
 
@@ -96,25 +91,6 @@ class AreaReport(BaseModel):
     sram_bytes: int = Field(0, description="total on-chip SRAM capacity")
     technology_nm: float = 45
     node_scale: float = Field(1.0, description="area factor applied for the node (1 at 45 nm)")
-
-
-@lru_cache(maxsize=8)
-def _read_table(path: str) -> AreaTable:
-    try:
-        return AreaTable.model_validate(read_yaml(Path(path)))
-    except ValidationError as exc:
-        raise from_validation_error(exc, path) from None
-
-
-def load_area_table(name_or_path: str = "area_45nm") -> AreaTable:
-    """Load a bundled (`area_45nm`) or user area table; parsed once per process."""
-    path = Path(name_or_path)
-    if not path.exists():
-        path = AREA_DIR / f"{name_or_path}.yaml"
-        if not path.exists():
-            raise NpusimError(f"area table {name_or_path!r} not found",
-                              fix="give a path to a YAML area table or use area_45nm")
-    return _read_table(str(path.resolve()))
 
 
 class AreaComponents(NamedTuple):

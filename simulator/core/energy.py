@@ -1,7 +1,9 @@
-"""Energy per action from a data table (default: Horowitz 45 nm, ISSCC 2014).
+"""Energy per action from a data table (default: Horowitz 45 nm, ISSCC 2014), and the one place
+where counted actions become picojoules.
 
-Energy = sum over actions of count x energy per action. This module only prices actions; the
-engines count them. Assumptions (see docs/models.md):
+Energy = sum over actions of count x energy per action. Engines count actions
+(`simulator.core.actions`); `price` prices them with an `EnergyTable` (read from its YAML file by
+`simulator.io.tables`). Assumptions (see docs/models.md):
 - A MAC costs one multiply at the operand widths plus one add at the accumulator width.
 - Integer widths missing from the table are interpolated in log-log between the 8- and 32-bit
   points (the fitted exponents are ~0.87 for add and ~1.98 for multiply, i.e. add ~ linear and
@@ -10,24 +12,33 @@ engines count them. Assumptions (see docs/models.md):
 - An SRAM access of `width_bits` costs width/64 x the 64-bit figure for an array of that size;
   sizes between table points are interpolated in log-log, outside the table the nearest
   segment's slope is extended.
+- An SRAM write costs `sram_write_to_read_ratio` x a read of the same width.
+- A register access costs `register_pj_per_32bit` / 32 per bit.
 - DRAM costs a fixed energy per bit.
+- An interconnect the arch gives an energy per byte for (the tensor-core bridge) costs that,
+  times the table's node scale.
 - Optional first-order technology scaling (constant voltage): energy ~ feature size.
 """
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from pathlib import Path
+from typing import Iterable
 
-from pydantic import Field, PositiveFloat, ValidationError
+from pydantic import Field, PositiveFloat
 
-from simulator.core.arch import EnergyConfig, Precision, StrictModel
-from simulator.core.errors import NpusimError, from_validation_error
-from simulator.io.bundled import table_dir
-from simulator.io.yaml import read_yaml
-
-ENERGY_DIR = table_dir()
+from simulator.core.actions import (
+    Action,
+    DramAccess,
+    LayerCounts,
+    Macs,
+    RegisterAccess,
+    SramAccess,
+    VectorOps,
+    WireTransfer,
+)
+from simulator.core.arch import Precision, StrictModel
+from simulator.core.results import LayerResult
 
 
 class EnergyTable(StrictModel):
@@ -109,51 +120,101 @@ class EnergyTable(StrictModel):
         return self.scale * self.dram_pj_per_bit * 8
 
 
-@lru_cache(maxsize=32)
-def _read_table(path: str) -> dict:
-    return read_yaml(Path(path))
-
-
 def technology_energy_scale(technology_nm: float, table_nm: float = 45.0) -> float:
     """First-order constant-voltage scaling: switched capacitance, hence energy per action,
     shrinks linearly with feature size. A rough guide only; real nodes also lower voltage."""
     return technology_nm / table_nm
 
 
-def load_energy_table(config: EnergyConfig | None = None, technology_nm: float = 45.0,
-                      dram_pj_per_bit: float | None = None) -> EnergyTable:
-    """Load the table an arch asks for, apply its overrides and (optionally) node scaling."""
-    config = config or EnergyConfig()
-    path = Path(config.table)
-    if not path.exists():
-        bundled = ENERGY_DIR / f"{config.table}.yaml"
-        if not bundled.exists():
-            raise NpusimError(f"energy table {config.table!r} not found", field="energy.table",
-                              fix="give a path to a YAML table or use horowitz_45nm")
-        path = bundled
-    data = dict(_read_table(str(path.resolve())))
-    data["arithmetic_pj"] = dict(data.get("arithmetic_pj", {}))
-    for key, value in config.overrides_pj.items():
-        if key in data["arithmetic_pj"] or key.startswith(("int", "fp")):
-            data["arithmetic_pj"][key] = value
-        elif key in ("dram_pj_per_bit", "register_pj_per_32bit"):
-            data[key] = value
-        else:
-            raise NpusimError(f"unknown energy entry {key!r}", field="energy.overrides_pj",
-                              fix="override an arithmetic entry such as int8_mult, or "
-                                  "dram_pj_per_bit / register_pj_per_32bit")
-    if dram_pj_per_bit is not None:
-        data["dram_pj_per_bit"] = dram_pj_per_bit
-    try:
-        table = EnergyTable.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc, path) from None
-    if config.scale_to_technology:
-        table = table.model_copy(update={"scale": technology_energy_scale(technology_nm,
-                                                                          table.technology_nm)})
-    return table
+# ---- pricing counted actions ------------------------------------------------------------------
+class Pricer:
+    """Prices actions with one table, remembering the energy per unit of each distinct
+    (action type, size, width, precision) so a run prices thousands of actions cheaply."""
+
+    def __init__(self, table: EnergyTable) -> None:
+        self.table = table
+        self._unit: dict[tuple, float] = {}
+        self._register_pj_per_bit = table.register_pj_per_bit
+        self._dram_pj_per_byte = table.dram_pj_per_byte
+        self._write_ratio = table.sram_write_to_read_ratio
+        self._price = {SramAccess: self._sram, Macs: self._macs, RegisterAccess: self._register,
+                       DramAccess: self._dram, VectorOps: self._vector, WireTransfer: self._wire}
+
+    def action_pj(self, action: Action) -> float:
+        """The energy of one counted action (the formulas: docs/models.md, energy section)."""
+        price = self._price.get(type(action))
+        if price is None:
+            raise TypeError(f"cannot price {type(action).__name__}")
+        return price(action)
+
+    def _sram(self, a: SramAccess) -> float:
+        # (reads + writes x write:read ratio) x energy per byte of a `width_bits` access
+        key = ("sram", a.size_bytes, a.width_bits)
+        per_byte = self._unit.get(key)
+        if per_byte is None:
+            per_byte = self._unit[key] = self.table.sram_pj_per_byte(a.size_bytes, a.width_bits)
+        return (a.read_bytes + a.write_bytes * self._write_ratio) * per_byte
+
+    def _macs(self, a: Macs) -> float:
+        p = a.precision
+        key = ("mac", p.activation_bits, p.weight_bits, p.accumulator_bits, p.number_format)
+        per_mac = self._unit.get(key)
+        if per_mac is None:
+            per_mac = self._unit[key] = self.table.mac_pj(p)
+        return a.count * per_mac
+
+    def _register(self, a: RegisterAccess) -> float:
+        return a.bits * self._register_pj_per_bit
+
+    def _dram(self, a: DramAccess) -> float:
+        return a.nbytes * self._dram_pj_per_byte
+
+    def _vector(self, a: VectorOps) -> float:
+        key = ("vector", a.bits, a.number_format)
+        per_op = self._unit.get(key)
+        if per_op is None:
+            per_op = self._unit[key] = self.table.vector_op_pj(a.bits, a.number_format)
+        return a.count * per_op
+
+    def _wire(self, a: WireTransfer) -> float:
+        # the arch states the energy per byte at the table's node; the node scale still applies
+        return a.nbytes * (a.pj_per_byte * self.table.scale)
+
+    def price(self, actions: Iterable[Action]) -> tuple[dict[str, float], dict[str, float]]:
+        """(energy by component, data-movement energy by operand), pJ, in the order the
+        components first appear; components and operands that cost nothing are left out."""
+        breakdown: dict[str, float] = {}
+        by_operand: dict[str, float] = {}
+        prices = self._price
+        for action in actions:
+            price = prices.get(type(action))
+            if price is None:
+                raise TypeError(f"cannot price {type(action).__name__}")
+            pj = price(action)
+            breakdown[action.component] = breakdown.get(action.component, 0.0) + pj
+            if action.operand is not None:
+                by_operand[action.operand] = by_operand.get(action.operand, 0.0) + pj
+        return ({k: v for k, v in breakdown.items() if v},
+                {k: v for k, v in by_operand.items() if v})
+
+    def total_pj(self, actions: Iterable[Action]) -> float:
+        return sum(self.price(actions)[0].values(), 0.0)
+
+    def price_layer(self, layer: LayerResult, counts: LayerCounts) -> LayerResult:
+        """`layer` with its energy fields filled from its counted actions (and its baselines'
+        `energy_pj` / `energy_ratio` written into the engine fields of the same name)."""
+        breakdown, by_operand = self.price(counts.actions)
+        energy = sum(breakdown.values(), 0.0)
+        update: dict = {"energy_pj": energy, "energy_breakdown_pj": breakdown,
+                        "energy_by_operand_pj": by_operand}
+        extra = layer.model_extra or {}
+        for name, actions in counts.baselines.items():
+            baseline = self.total_pj(actions)
+            update[name] = {**extra.get(name, {}), "energy_pj": baseline,
+                            "energy_ratio": baseline / energy if energy else 0.0}
+        return layer.model_copy(update=update)
 
 
-def energy_table_for(arch) -> EnergyTable:
-    """The energy table of an arch (its energy block, node and DRAM energy)."""
-    return load_energy_table(arch.energy, arch.technology_nm, arch.dram.energy_pj_per_bit)
+def price(actions: Iterable[Action], table: EnergyTable) -> tuple[dict[str, float], dict[str, float]]:
+    """Price counted actions: (energy by component, data-movement energy by operand), pJ."""
+    return Pricer(table).price(actions)

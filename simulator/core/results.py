@@ -1,20 +1,35 @@
-"""Result models: the JSON contract of DESIGN.md section 6 (documented in docs/formats.md).
+"""Result models: the JSON contract of `npusim run --format json` (documented in
+docs/formats.md).
 
 A `LayerResult` holds the contract keys plus any engine-specific keys (pydantic `extra`), which
-serialise inline next to the contract keys. `RunResult.from_layers` derives the totals, so totals
-always equal the sum over layers.
+serialise inline next to the contract keys. `RunResult.from_layers` derives the totals.
+
+The identities a result holds by construction are validators, so a result that breaks one
+cannot be built (or loaded from JSON): a layer's cycles = compute + stall cycles, its stall
+breakdown sums to its stall cycles, its energy is the sum of its energy breakdown; a run's
+totals are the sums over its layers. Energies compare with a relative tolerance of
+`ENERGY_REL_TOL` (float sums in a different order).
 """
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+#: relative tolerance of the energy identities (float sums taken in a different order)
+ENERGY_REL_TOL = 1e-9
 
 
 def _add_into(total: dict[str, float], part: dict[str, float]) -> None:
     for key, value in part.items():
         total[key] = total.get(key, 0) + value
+
+
+def _same_energy(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=ENERGY_REL_TOL, abs_tol=1e-9)
 
 
 class LayerResult(BaseModel):
@@ -59,6 +74,21 @@ class LayerResult(BaseModel):
     def engine_fields(self) -> dict[str, Any]:
         """The engine-specific (non-contract) keys of this layer."""
         return dict(self.model_extra or {})
+
+    @model_validator(mode="after")
+    def _identities(self) -> "LayerResult":
+        if self.cycles != self.compute_cycles + self.stall_cycles:
+            raise ValueError(f"layer {self.name!r}: cycles {self.cycles} != compute_cycles "
+                             f"{self.compute_cycles} + stall_cycles {self.stall_cycles}")
+        stalls = sum(self.stall_breakdown_cycles.values())
+        if stalls != self.stall_cycles:
+            raise ValueError(f"layer {self.name!r}: stall_breakdown_cycles sum to {stalls}, "
+                             f"stall_cycles is {self.stall_cycles}")
+        energy = sum(self.energy_breakdown_pj.values(), 0.0)
+        if not _same_energy(self.energy_pj, energy):
+            raise ValueError(f"layer {self.name!r}: energy_pj {self.energy_pj} != the sum of "
+                             f"energy_breakdown_pj {energy}")
+        return self
 
 
 class Totals(BaseModel):
@@ -116,12 +146,36 @@ class RunResult(BaseModel):
     def trace_events(self, events: list[dict] | None) -> None:
         self._trace_events = events
 
+    @model_validator(mode="after")
+    def _totals_are_sums(self) -> "RunResult":
+        t, layers = self.totals, self.layers
+        for key in ("cycles", "macs", "ops", "dram_read_bytes", "dram_write_bytes",
+                    "sram_read_bytes", "sram_write_bytes", "stall_cycles"):
+            total = sum(getattr(layer, key) for layer in layers)
+            if getattr(t, key) != total:
+                raise ValueError(f"totals.{key} {getattr(t, key)} != the sum over layers {total}")
+        energy = sum((layer.energy_pj for layer in layers), 0.0)
+        if not _same_energy(t.energy_pj, energy):
+            raise ValueError(f"totals.energy_pj {t.energy_pj} != the sum over layers {energy}")
+        for key, same in (("energy_breakdown_pj", _same_energy),
+                          ("energy_by_operand_pj", _same_energy),
+                          ("dram_bytes_by_operand", operator.eq),
+                          ("stall_breakdown_cycles", operator.eq)):
+            summed: dict[str, float] = {}
+            for layer in layers:
+                _add_into(summed, getattr(layer, key))
+            mine = getattr(t, key)
+            if set(mine) != set(summed) or not all(same(mine[k], summed[k]) for k in summed):
+                raise ValueError(f"totals.{key} {mine} != the sum over layers {summed}")
+        return self
+
     @classmethod
     def from_layers(cls, *, arch: dict[str, Any], workload: dict[str, Any],
                     layers: list[LayerResult], peak_macs_per_cycle: float, clock_hz: float,
                     roofline: dict[str, float], assumptions: list[str] | None = None,
                     warnings: list[str] | None = None, version: str = "") -> "RunResult":
-        """Sum layers into totals (the only place totals are computed)."""
+        """Sum layers into totals (the only place totals are computed; the validator checks
+        them)."""
         cycles = sum(l.cycles for l in layers)
         macs = sum(l.macs for l in layers)
         ops = sum(l.ops for l in layers)

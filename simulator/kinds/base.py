@@ -1,72 +1,105 @@
-"""The engine seam: every architecture kind implements `Engine`.
+"""The engine seam: every kind of chip implements `Engine.run(workload, options) -> EngineRun`.
 
-An engine is a pure model: given its arch (and the effective precision) it turns a resolved
-workload into `LayerResult`s. It never reads files or prints. Network-level effects (activations
-kept on chip between layers, layer pipelining) are the engine's business, which is why the unit
-of work is the whole workload rather than one layer.
+An engine is a pure model. Built once per arch (it may precompute arch constants), its `run`
+turns a resolved workload into an `EngineRun` value: per-layer results with their cycles and
+bytes, the counted actions of every layer (priced afterwards by `simulator.core.energy`),
+warnings, run-level engine figures and, when asked, a trace. `run` reads no file, prints
+nothing and leaves the engine as it found it: two runs with different options are independent.
+Network-level effects (activations kept on chip between layers, layer pipelining) are the
+engine's business, which is why the unit of work is the whole workload rather than one layer.
+
+Engines are found through the kind registry
+(`simulator.kinds.registry.get_kind(arch.kind).engine_class()`); this module imports none.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar, Mapping
 
+from simulator.core.actions import Action, LayerCounts
 from simulator.core.arch import ArchBase, Precision
-from simulator.core.energy import EnergyTable, energy_table_for
+from simulator.core.energy import EnergyTable
 from simulator.core.results import LayerResult
 from simulator.core.workload import Workload
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a workload (everything that is neither the arch nor the workload).
+
+    precision: the operand precision of the run (the workload's quantization if it states one,
+        else the arch's native one: `simulator.api.effective_precision`).
+    trace: keep a Chrome trace-event timeline (engines that simulate events).
+    weights: user weight matrices by layer name, as read at the edge by
+        `simulator.io.weights.load_weight_files` (engines that model the actual matrix, the
+        sparse one, use them; the others model dense weights and ignore them).
+    energy: the run's price table, for an engine whose own choices are ranked by energy. No
+        engine ranks by energy today (the systolic sub-batch search ranks by DRAM traffic, the
+        tensor-core weight residency by DRAM bytes); energy figures are priced after the run
+        from the counted actions, never inside an engine.
+    """
+
+    precision: Precision
+    trace: bool = False
+    weights: Mapping[str, Any] = field(default_factory=_empty)
+    energy: EnergyTable | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.weights, MappingProxyType):
+            object.__setattr__(self, "weights", MappingProxyType(dict(self.weights)))
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """What one `Engine.run` returns.
+
+    layers: one `LayerResult` per workload layer, in order, with cycles, bytes and engine
+        fields; energy and roofline fields are still empty (filled by `simulator.api`).
+    counts: the counted actions of each layer (parallel to `layers`).
+    warnings / assumptions: plain-language lines for the report.
+    engine_totals: run-level engine figures that are not sums over layers, units in the names.
+    priced_totals: run-level actions outside every layer (the tensor core's one-time weight
+        preload); each is priced into `engine_totals["<name>_energy_pj"]`.
+    trace: Chrome trace events when `RunOptions.trace` was set and the engine has events.
+    peak_macs_per_cycle: MACs per cycle at full utilization for the run's precision.
+    sram_bytes_per_s: aggregate on-chip SRAM bandwidth for the SRAM roof (None: not modelled).
+    """
+
+    layers: tuple[LayerResult, ...]
+    counts: tuple[LayerCounts, ...]
+    peak_macs_per_cycle: float
+    warnings: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+    engine_totals: Mapping[str, float] = field(default_factory=_empty)
+    priced_totals: Mapping[str, tuple[Action, ...]] = field(default_factory=_empty)
+    trace: tuple[dict, ...] | None = None
+    sram_bytes_per_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.layers) != len(self.counts):
+            raise ValueError(f"{len(self.layers)} layer results but {len(self.counts)} "
+                             "action counts")
+        for name in ("engine_totals", "priced_totals"):
+            value = getattr(self, name)
+            if not isinstance(value, MappingProxyType):
+                object.__setattr__(self, name, MappingProxyType(dict(value)))
 
 
 class Engine(ABC):
     """Base class of the systolic, sparse and tensor-core engines."""
 
-    kind: str = ""
+    kind: ClassVar[str] = ""
 
-    def __init__(self, arch: ArchBase, precision: Precision | None = None,
-                 energy: EnergyTable | None = None) -> None:
+    def __init__(self, arch: ArchBase) -> None:
         self.arch = arch
-        self.precision = precision or arch.precision
-        self.energy = energy or energy_table_for(arch)
-        self.trace_enabled = False
 
     @abstractmethod
-    def peak_macs_per_cycle(self) -> float:
-        """MACs per cycle at full utilization for the effective precision."""
-
-    @abstractmethod
-    def simulate(self, workload: Workload) -> list[LayerResult]:
-        """One `LayerResult` per workload layer, in order. Roofline fields are filled later."""
-
-    def assumptions(self) -> list[str]:
-        """Plain-language modelling assumptions, shown in reports."""
-        return []
-
-    def warnings(self) -> list[str]:
-        """Warnings gathered during the last `simulate` call."""
-        return []
-
-    def trace_events(self) -> list[dict] | None:
-        """Chrome trace events of the last run when `trace_enabled` (None: not supported)."""
-        return None
-
-    def sram_bytes_per_s(self) -> float | None:
-        """Aggregate on-chip SRAM bandwidth, for the SRAM roof (None if not modelled)."""
-        return None
-
-    def engine_totals(self) -> dict[str, float]:
-        """Run-level engine-specific figures of the last `simulate` call that are not sums
-        over layers (units in the key names); copied into `RunResult.totals.engine_totals`."""
-        return {}
-
-
-def engine_for(arch: ArchBase, precision: Precision | None = None) -> Engine:
-    """Instantiate the engine for an arch's `kind` (imported lazily: each engine is optional)."""
-    if arch.kind == "systolic":
-        from simulator.kinds.systolic.engine import SystolicEngine
-        return SystolicEngine(arch, precision)
-    if arch.kind == "sparse":
-        from simulator.kinds.sparse.engine import SparseEngine
-        return SparseEngine(arch, precision)
-    if arch.kind == "tensorcore":
-        from simulator.kinds.tensorcore.engine import TensorCoreEngine
-        return TensorCoreEngine(arch, precision)
-    raise ValueError(f"no engine for arch kind {arch.kind!r}")
+    def run(self, workload: Workload, options: RunOptions) -> EngineRun:
+        """Simulate `workload`; must not change the engine (no state between runs)."""

@@ -62,7 +62,8 @@ def arch_from_dict(data: dict, source: str | Path = "<arch>") -> ArchBase:
 
 def chip_area(arch: ArchBase, table: "AreaTable | None" = None) -> "AreaReport":
     """The modelled area of `arch` at its `technology_nm` (docs/area.md)."""
-    from simulator.core.area import area_report, load_area_table
+    from simulator.core.area import area_report
+    from simulator.io.tables import load_area_table
 
     table = table or load_area_table()
     return area_report(kind_of(arch).area(arch, table), arch.technology_nm, table)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:  # pragma: no cover
     from simulator.core.arch import ArchBase
     from simulator.core.area import AreaComponents, AreaTable
+    from simulator.kinds.base import Engine
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class Kind:
     engine_path: str
     area: Callable[["ArchBase", "AreaTable"], "AreaComponents"]
 
-    def engine_class(self) -> type:
-        """The engine class, imported on first use."""
+    def engine_class(self) -> type["Engine"]:
+        """The engine class (`simulator.kinds.base.Engine`), imported on first use; build it
+        with the arch, then `run(workload, options)`."""
         module, _, name = self.engine_path.partition(":")
         return getattr(import_module(module), name)

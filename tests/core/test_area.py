@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.core.arch import Precision
-from simulator.core.area import load_area_table
+from simulator.io.tables import load_area_table
 from simulator.kinds.registry import arch_from_dict, chip_area
 
 TINY = {

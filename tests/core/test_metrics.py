@@ -46,6 +46,7 @@ def test_relative_and_design_figures():
         layer.cycles *= 2
         layer.compute_cycles *= 2
         layer.stall_cycles *= 2
+        layer.stall_breakdown_cycles = {k: 2 * v for k, v in layer.stall_breakdown_cycles.items()}
         layer.latency_s *= 2
     slow = type(slow).from_layers(arch=slow.arch, workload=slow.workload, layers=slow.layers,
                                   peak_macs_per_cycle=65536, clock_hz=700e6,

@@ -1,8 +1,10 @@
-"""RunResult totals are the sum of the layers (the JSON contract of DESIGN.md section 6)."""
+"""Result models: the figures derived from the layers, the identities the validators enforce,
+and the JSON contract (docs/formats.md)."""
 
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from simulator.core.results import LayerResult, RunResult
 from simulator.report import files
@@ -24,14 +26,10 @@ def make_result():
                                  roofline={"ridge_ops_per_byte": 4.0})
 
 
-def test_totals_are_sums():
+def test_totals_derived_from_layers():
     r = make_result()
     t = r.totals
-    assert t.cycles == 400 and t.macs == 1000 and t.ops == 2400
-    assert t.energy_pj == pytest.approx(55.0)
-    assert t.energy_breakdown_pj == {"mac": 30.0, "dram": 20.0, "vector": 5.0}
-    assert t.stall_breakdown_cycles == {"dram_bandwidth": 20}
-    assert t.dram_read_bytes == 100 and t.dram_write_bytes == 10
+    # (sums such as 400 cycles, 2400 ops, 55 pJ are checked by the validators)
     # utilization = 1000 MACs / (400 cycles x 10 MACs/cycle) = 25 %
     assert t.utilization == pytest.approx(0.25)
     # 2400 ops in 400 ns = 6 GOP/s = 0.006 TOPS; 55 pJ in 400 ns = 137.5 uW
@@ -68,3 +66,44 @@ def test_markdown_escapes_names():
     r = make_result()
     r.layers[0].name = "<script>x</script>"
     assert "<script>" not in files.to_markdown(r)
+
+
+# ---- identities that hold by construction are validators ---------------------------------------
+GOOD = dict(name="a", type="conv", cycles=100, compute_cycles=80, stall_cycles=20,
+            stall_breakdown_cycles={"dram_bandwidth": 20}, energy_pj=50.0,
+            energy_breakdown_pj={"mac": 30.0, "dram": 20.0})
+
+
+def test_a_consistent_layer_is_accepted():
+    assert LayerResult(**GOOD).cycles == 100
+    # energies may differ by float rounding (sums in another order): 1e-9 relative
+    assert LayerResult(**{**GOOD, "energy_pj": 50.0 * (1 + 1e-12)})
+
+
+def test_layer_cycles_must_be_compute_plus_stall():
+    with pytest.raises(ValidationError, match=r"cycles 101 != compute_cycles 80 \+ stall_cycles 20"):
+        LayerResult(**{**GOOD, "cycles": 101})
+
+
+def test_layer_stall_breakdown_must_sum_to_stall_cycles():
+    with pytest.raises(ValidationError, match="stall_breakdown_cycles sum to 19"):
+        LayerResult(**{**GOOD, "stall_breakdown_cycles": {"dram_bandwidth": 19}})
+
+
+def test_layer_energy_must_be_the_sum_of_its_breakdown():
+    with pytest.raises(ValidationError, match="energy_pj 50.1 != the sum"):
+        LayerResult(**{**GOOD, "energy_pj": 50.1})
+
+
+def test_run_totals_must_be_the_sums_over_layers():
+    good = make_result()
+    data = json.loads(good.model_dump_json())
+    assert RunResult.model_validate(data).totals.cycles == 400  # a stored result loads back
+    for key, value, message in (("cycles", 401, "totals.cycles 401"),
+                                ("energy_pj", 56.0, "totals.energy_pj 56.0"),
+                                ("dram_read_bytes", 99, "totals.dram_read_bytes 99"),
+                                ("energy_breakdown_pj", {"mac": 30.0, "dram": 20.0},
+                                 "totals.energy_breakdown_pj")):
+        bad = {**data, "totals": {**data["totals"], key: value}}
+        with pytest.raises(ValidationError, match=message):
+            RunResult.model_validate(bad)

@@ -45,7 +45,7 @@ def test_intensity_helpers():
 def test_annotate_and_lower_bound():
     roofs = roofs_for(4, 1e9, 8e9)  # 8 GOP/s peak, 8 GB/s: ridge 1 op/byte
     layer = LayerResult(name="l", type="conv", cycles=1000, compute_cycles=800, stall_cycles=200,
-                        macs=2000, ops=4000, dram_read_bytes=1000, dram_write_bytes=1000)
+                        stall_breakdown_cycles={"dram_bandwidth": 200}, macs=2000, ops=4000, dram_read_bytes=1000, dram_write_bytes=1000)
     annotate(layer, roofs, 1e9)
     assert layer.operational_intensity == 2.0
     assert layer.bound == "compute"

@@ -58,7 +58,9 @@ def fake_evaluate(arch, workload, log_path: str | None = None, sleep_s: float = 
         dram = max(0, 4096 - sram) + layer.params
         layers.append(LayerResult(name=layer.name, type=layer.type, cycles=cycles,
                                   compute_cycles=cycles, macs=macs, ops=2 * macs,
-                                  energy_pj=macs * 0.5 + dram * 160.0, dram_read_bytes=dram,
+                                  energy_pj=macs * 0.5 + dram * 160.0,
+                                  energy_breakdown_pj={"mac": macs * 0.5, "dram": dram * 160.0},
+                                  dram_read_bytes=dram,
                                   utilization=macs / (cycles * pes)))
     return RunResult.from_layers(arch={"name": arch.name}, workload=workload.summary(),
                                  layers=layers, peak_macs_per_cycle=pes, clock_hz=arch.clock_hz,

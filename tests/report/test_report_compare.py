@@ -39,6 +39,7 @@ def test_baseline_is_the_first_run_of_each_workload():
         l.cycles *= 2
         l.compute_cycles *= 2
         l.stall_cycles *= 2
+        l.stall_breakdown_cycles = {k: 2 * v for k, v in l.stall_breakdown_cycles.items()}
         l.latency_s *= 2
     b1 = type(b1).from_layers(arch=b1.arch, workload=b1.workload, layers=b1.layers,
                               peak_macs_per_cycle=65536, clock_hz=700e6, roofline=b1.roofline)

@@ -8,8 +8,9 @@ ISCA 2016, Sec. III-IV; formulas and validation in docs/models/sparse.md):
   weights or from a seeded Bernoulli matrix at the layer's weight density (`sparse_matrices`);
 - only the non-zero activations are broadcast, and the PEs work through them behind activation
   queues of depth D (`sparse_queue`, an exact cycle recurrence, not an average);
-- energy = sum of counted actions x the energy table (Spmat words, pointer pairs, MACs with the
-  codebook lookup, activation register/SRAM traffic, queue pushes/pops, DRAM if W does not fit).
+- it counts actions (Spmat words, pointer reads, MACs with their codebook lookups, activation
+  register/SRAM traffic, queue pushes/pops, DRAM if W does not fit) under EIE's power-breakdown
+  components; `simulator.core.energy` prices them, and the dense baseline's actions the same way.
 
 Conv layers are rejected (EIE runs FC/LSTM layers); layers without MACs (pooling, element-wise,
 activations, flatten, LSTM gate math) are left to the host and cost no EIE cycles.
@@ -23,14 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from simulator.core.actions import Action, DramAccess, LayerCounts, Macs, RegisterAccess, SramAccess
 from simulator.core.arch import ArchBase, Precision
-from simulator.core.energy import EnergyTable
 from simulator.core.errors import NpusimError
 from simulator.core.layer_base import LayerBase
 from simulator.core.layers import ConvLayer
 from simulator.core.results import LayerResult
 from simulator.core.workload import Workload
-from simulator.kinds.base import Engine
+from simulator.kinds.base import Engine, EngineRun, RunOptions
 from simulator.kinds.sparse.arch import SparseArch
 from simulator.kinds.sparse.csc import (
     CscLayout,
@@ -131,32 +132,26 @@ class SparseEngine(Engine):
 
     kind = "sparse"
 
-    def __init__(self, arch: ArchBase, precision: Precision | None = None,
-                 energy: EnergyTable | None = None,
-                 weight_matrices: dict[str, Any] | None = None) -> None:
+    def __init__(self, arch: ArchBase) -> None:
         if not isinstance(arch, SparseArch):
             raise TypeError("SparseEngine needs a SparseArch")
-        super().__init__(arch, precision, energy)
+        super().__init__(arch)
         self.arch: SparseArch = arch
-        self.weight_matrices: dict[str, Any] = dict(weight_matrices or {})
-        self._warnings: list[str] = []
 
     # ---- the Engine interface --------------------------------------------------------------
-    def set_weight_matrices(self, matrices: dict[str, Any]) -> None:
-        """User weights by layer name, as read by `simulator.io.weights`."""
-        self.weight_matrices = dict(matrices)
+    def run(self, workload: Workload, options: RunOptions) -> EngineRun:
+        """Every layer of `workload`; user matrices come from `options.weights` (by layer)."""
+        warnings: list[str] = []
+        layers = [self._layer(layer, i, options, warnings)
+                  for i, layer in enumerate(workload.layers)]
+        return EngineRun(
+            layers=tuple(r for r, _ in layers), counts=tuple(c for _, c in layers),
+            peak_macs_per_cycle=float(self.arch.pes), warnings=tuple(warnings),
+            assumptions=tuple(self._assumptions()),
+            # each PE reads one Spmat word per cycle at most
+            sram_bytes_per_s=self.arch.pes * self.arch.spmat_word_bits / 8 * self.arch.clock_hz)
 
-    def peak_macs_per_cycle(self) -> float:
-        return float(self.arch.pes)
-
-    def sram_bytes_per_s(self) -> float | None:
-        # each PE reads one Spmat word per cycle at most
-        return self.arch.pes * self.arch.spmat_word_bits / 8 * self.arch.clock_hz
-
-    def warnings(self) -> list[str]:
-        return list(self._warnings)
-
-    def assumptions(self) -> list[str]:
+    def _assumptions(self) -> list[str]:
         a = self.arch
         return [
             f"EIE model (Han et al., ISCA 2016): {a.pes} PEs, row i on PE i mod {a.pes}; CSC "
@@ -177,18 +172,15 @@ class SparseEngine(Engine):
             "energy is dynamic only (no leakage, LNZD or central control unit)",
         ]
 
-    def simulate(self, workload: Workload) -> list[LayerResult]:
-        self._warnings = []
-        return [self._layer(layer, i) for i, layer in enumerate(workload.layers)]
-
     # ---- one layer -------------------------------------------------------------------------
-    def _layer(self, layer: LayerBase, index: int) -> LayerResult:
+    def _layer(self, layer: LayerBase, index: int, options: RunOptions,
+               warnings: list[str]) -> tuple[LayerResult, LayerCounts]:
         job = _lower(layer, index)
         if job is None:
-            return LayerResult(name=layer.name, type=getattr(layer, "type", "?"), cycles=0,
-                               compute_cycles=0, executed_on="host")
+            return LayerResult(name=layer.name, type=layer.type, cycles=0, compute_cycles=0,
+                               executed_on="host"), LayerCounts()
         arch = self.arch
-        matrix = self.weight_matrices.get(layer.name)
+        matrix = options.weights.get(layer.name)
         layouts: dict[int, CscLayout] = {}
         extra: dict[str, Any] = {}
         if matrix is not None:
@@ -234,12 +226,12 @@ class SparseEngine(Engine):
             factor = len(pairs) / len(simulated)
             counts = counts.scaled(factor)
             dense_counts = dense_counts.scaled(factor)
-            self._warnings.append(
+            warnings.append(
                 f"{layer.name}: simulated {len(simulated)} of {len(pairs)} matrix-vector products "
                 "and scaled the counts to all of them")
         layout = shared if shared is not None else layouts[0]
         return self._result(layer, job, layout, counts, dense_counts, len(pairs),
-                            len(simulated), extra)
+                            len(simulated), extra, options.precision, warnings)
 
     def _layout(self, row: np.ndarray, col: np.ndarray, job: SpmvJob) -> CscLayout:
         a = self.arch
@@ -331,38 +323,48 @@ class SparseEngine(Engine):
                 "overflow_bytes": int(spmat_over.sum() + pointer_over * layout.pes),
                 "compressed_weight_bytes": int(spmat_bytes.sum() + pointer_bytes * layout.pes)}
 
-    def _energy(self, c: SpmvCounts, cols: int) -> dict[str, float]:
-        """Energy by component, pJ (EIE Sec. VI power breakdown categories)."""
-        a, e, p = self.arch, self.energy, self.precision
-        reg_bit = e.register_pj_per_bit
+    def _actions(self, c: SpmvCounts, cols: int, p: Precision) -> list[Action]:
+        """The counted actions of `c` under EIE's power-breakdown components (Sec. VI)."""
+        a = self.arch
         act_bits = p.activation_bits
-        spmat_word_pj = e.sram_pj_per_access(a.spmat_sram_bytes, a.spmat_word_bits)
-        spmat = c.spmat_words * spmat_word_pj
-        # both pointers of a column: one access per bank (two accesses of one bank if unbanked);
-        # pointers spilled into Spmat cost a Spmat word read
-        bank_bytes = a.pointer_sram_bytes / a.pointer_banks
-        pointer = (c.pointer_sram_accesses * e.sram_pj_per_access(bank_bytes, a.pointer_bits)
-                   + c.pointer_spmat_words * spmat_word_pj)
-        # every entry (padding zeros too) looks up the codebook and multiply-accumulates
-        arithmetic = c.entries_processed * (e.mac_pj(p) + a.codebook_value_bits * reg_bit)
-        # destination register read-modify-write per entry; source read per broadcast;
-        # activation SRAM for long vectors and output batches
-        act_sram = e.sram_pj_per_access(a.activation_sram_bytes, act_bits)
-        activation = (c.entries_processed * 2 * act_bits * reg_bit
-                      + (c.broadcasts - c.source_sram_reads) * act_bits * reg_bit
-                      + (c.source_sram_reads + c.dest_sram_writes) * act_sram)
+
+        def spmat_words(component: str, words: int) -> SramAccess:
+            return SramAccess(component=component, size_bytes=a.spmat_sram_bytes,
+                              width_bits=a.spmat_word_bits,
+                              read_bytes=words * (a.spmat_word_bits // 8))
+
+        actions: list[Action] = [
+            spmat_words("spmat_read", c.spmat_words),
+            # both pointers of a column: one access per bank (two accesses of one bank if
+            # unbanked); pointers spilled into Spmat cost a Spmat word read
+            SramAccess(component="pointer_read", size_bytes=a.pointer_sram_bytes / a.pointer_banks,
+                       width_bits=a.pointer_bits,
+                       read_bytes=c.pointer_sram_accesses * a.pointer_bits / 8),
+            spmat_words("pointer_read", c.pointer_spmat_words),
+            # every entry (padding zeros too) looks up the codebook and multiply-accumulates
+            Macs(component="arithmetic", count=c.entries_processed, precision=p),
+            RegisterAccess(component="arithmetic",
+                           bits=c.entries_processed * a.codebook_value_bits),
+            # destination register read-modify-write per entry; source read per broadcast;
+            # activation SRAM for long vectors and output batches
+            RegisterAccess(component="activation_rw", bits=c.entries_processed * 2 * act_bits),
+            RegisterAccess(component="activation_rw",
+                           bits=(c.broadcasts - c.source_sram_reads) * act_bits),
+            SramAccess(component="activation_rw", size_bytes=a.activation_sram_bytes,
+                       width_bits=act_bits, read_bytes=c.source_sram_reads * act_bits / 8,
+                       write_bytes=c.dest_sram_writes * act_bits / 8),
+        ]
         # each PE's queue: one push and one pop of (value, column index) per broadcast
         queue_bits = act_bits + max(1, math.ceil(math.log2(max(cols, 2))))
-        queue = c.pointer_reads * 2 * queue_bits * reg_bit
-        return {"spmat_read": spmat, "pointer_read": pointer, "arithmetic": arithmetic,
-                "activation_rw": activation, "queue": queue}
+        actions.append(RegisterAccess(component="queue", bits=c.pointer_reads * 2 * queue_bits))
+        return actions
 
     def _result(self, layer: LayerBase, job: SpmvJob, layout: CscLayout, c: SpmvCounts,
-                dense: SpmvCounts, products: int, simulated: int,
-                extra: dict[str, Any]) -> LayerResult:
+                dense: SpmvCounts, products: int, simulated: int, extra: dict[str, Any],
+                precision: Precision, warnings: list[str]) -> tuple[LayerResult, LayerCounts]:
         a = self.arch
         storage = self._storage(layout)
-        breakdown = self._energy(c, job.cols)
+        actions = self._actions(c, job.cols, precision)
         dram_bytes = 0
         dram_stall = 0
         if not storage["fits_on_chip"]:
@@ -371,15 +373,15 @@ class SparseEngine(Engine):
             dram_bytes = storage["overflow_bytes"] * products
             dram_cycles = math.ceil(dram_bytes / a.dram_bytes_per_cycle)
             dram_stall = max(0, dram_cycles - c.cycles)
-            breakdown["dram"] = dram_bytes * self.energy.dram_pj_per_byte
-            self._warnings.append(
+            actions.append(DramAccess(nbytes=dram_bytes))
+            warnings.append(
                 f"{layer.name}: compressed weights do not fit on chip (Spmat "
                 f"{storage['spmat_bytes_per_pe_max']:,} B of {a.spmat_sram_bytes:,} B, pointers "
                 f"{storage['pointer_bytes_per_pe']:,} B of {a.pointer_sram_bytes:,} B per PE); "
                 f"{storage['overflow_bytes']:,} B are streamed from DRAM per input vector")
         if storage["pointers_in_spmat_bytes_per_pe"]:
             spilled = self._spilled_pointers(layout)[0]
-            self._warnings.append(
+            warnings.append(
                 f"{layer.name}: {layout.batches * (job.cols + 1):,} column pointers per PE "
                 f"({storage['pointer_bytes_per_pe']:,} B) exceed the {a.pointer_sram_bytes:,} B "
                 f"pointer SRAM; the last {spilled:,} are kept in free Spmat words "
@@ -394,8 +396,7 @@ class SparseEngine(Engine):
         spmat_bytes = c.spmat_words * word_bytes
         pointer_bytes = (c.pointer_sram_accesses * a.pointer_bits // 8
                          + c.pointer_spmat_words * word_bytes)
-        act_bytes = self.precision.activation_bits // 8 or 1
-        dense_energy = sum(self._energy(dense, job.cols).values())
+        act_bytes = precision.activation_bits // 8 or 1
         per_pe = layout.entries_per_pe()
         weight_total = job.rows * job.cols
         fields_: dict[str, Any] = {
@@ -423,19 +424,17 @@ class SparseEngine(Engine):
             "activation_density": layer.activation_density,
             "dense_macs": layer.macs,
             **storage,
+            # the same PEs on the dense matrix; its energy_pj and energy_ratio (dense / sparse)
+            # are priced from `baselines` below
             "dense_baseline": {"cycles": dense.cycles, "latency_s": dense.cycles / a.clock_hz,
-                               "energy_pj": dense_energy,
-                               "speedup": dense.cycles / cycles if cycles else 0.0,
-                               "energy_ratio": dense_energy / sum(breakdown.values())
-                               if breakdown else 0.0},
+                               "speedup": dense.cycles / cycles if cycles else 0.0},
             **extra,
         }
-        return LayerResult(
-            name=layer.name, type=getattr(layer, "type", "?"), cycles=cycles,
+        result = LayerResult(
+            name=layer.name, type=layer.type, cycles=cycles,
             compute_cycles=compute, stall_cycles=cycles - compute,
             stall_breakdown_cycles=stall_breakdown, macs=c.nnz_processed,
-            ops=2 * c.nnz_processed, energy_pj=sum(breakdown.values()),
-            energy_breakdown_pj=breakdown,
+            ops=2 * c.nnz_processed,
             dram_read_bytes=dram_bytes, dram_bytes_by_operand={"filter": dram_bytes} if dram_bytes else {},
             sram_read_bytes=spmat_bytes + pointer_bytes + c.source_sram_reads * act_bytes,
             sram_write_bytes=c.dest_sram_writes * act_bytes,
@@ -445,3 +444,5 @@ class SparseEngine(Engine):
             utilization=c.nnz_processed / (cycles * a.pes) if cycles else 0.0,
             weight_bytes=storage["compressed_weight_bytes"],
             **fields_)
+        baseline = tuple(self._actions(dense, job.cols, precision))
+        return result, LayerCounts(tuple(actions), {"dense_baseline": baseline})

@@ -19,12 +19,14 @@ simpy; this module turns op timings into per-layer `LayerResult`s:
   destination port.
 * **Weight residency.** With `compiler.weight_residency: resident` the weights the compiler
   keeps in the shared SRAM are loaded once with the model: their DRAM bytes, time and energy are
-  not in any layer (per-run figures are steady state); `engine_totals()` reports them
-  (`weight_preload_bytes`, `weight_preload_cycles` at the DRAM bandwidth,
-  `weight_preload_energy_pj`). Their SRAM -> core routes are in every run.
-* **Energy.** MACs; core buffers (`sram:core_input`, `sram:core_weight`, `sram:core_output`)
-  by their size; `sram:shared` per byte at the bank size; `bridge` per byte per destination;
-  `dram`; `vector` (vector unit) and `core_vector` (the cores' hard-wired element ops).
+  not in any layer (per-run figures are steady state); the run's engine totals report them
+  (`weight_preload_bytes`, `weight_preload_cycles` at the DRAM bandwidth, and
+  `weight_preload_energy_pj`, priced from the preload's DRAM bytes). Their SRAM -> core routes
+  are in every run.
+* **Counted actions** (priced by `simulator.core.energy`): MACs; core buffers
+  (`sram:core_input`, `sram:core_weight`, `sram:core_output`) by their size; `sram:shared` at
+  the bank size; `bridge` bytes per destination; `dram`; `vector` (vector unit) and
+  `core_vector` (the cores' hard-wired element ops).
 """
 
 from __future__ import annotations
@@ -32,18 +34,37 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from simulator.core.actions import (
+    Action,
+    DramAccess,
+    LayerCounts,
+    Macs,
+    SramAccess,
+    VectorOps,
+    WireTransfer,
+)
+from simulator.core.arch import Precision
 from simulator.core.results import LayerResult
 from simulator.core.workload import Workload
-from simulator.kinds.base import Engine
+from simulator.kinds.base import Engine, EngineRun, RunOptions
 from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.kinds.tensorcore.compiler import Compiler, Unit
 from simulator.kinds.tensorcore.ops import KIND_CATEGORY, Op, resource_category
 from simulator.kinds.tensorcore.schedule import OpTiming, simulate_ops
 from simulator.kinds.tensorcore.trace import trace_events as _trace_events
 
+#: SRAM access width for energy (Horowitz's SRAM figures are for 64-bit reads)
+SRAM_ACCESS_BITS = 64
+
 LATENCY_CATEGORY = {"route_in": "bridge_latency", "route_out": "bridge_latency",
                     "dma_load": "dram_latency", "dma_store": "dram_latency",
                     "host_read": "dram_latency", "host_write": "dram_latency"}
+
+
+def _core_buffer(name: str, size_bytes: int, read_bytes: float, write_bytes: float) -> SramAccess:
+    """Traffic of a core's input, weight or output buffer (`sram:core_<name>`)."""
+    return SramAccess(component=f"sram:core_{name}", size_bytes=size_bytes,
+                      width_bits=SRAM_ACCESS_BITS, read_bytes=read_bytes, write_bytes=write_bytes)
 
 
 def _split_int(parts: dict[str, float], total: int) -> dict[str, int]:
@@ -65,24 +86,40 @@ class TensorCoreEngine(Engine):
 
     kind = "tensorcore"
 
-    def __init__(self, arch: TensorCoreArch, precision=None, energy=None) -> None:
-        super().__init__(arch, precision, energy)
+    def __init__(self, arch: TensorCoreArch) -> None:
+        if not isinstance(arch, TensorCoreArch):
+            raise TypeError("TensorCoreEngine needs a TensorCoreArch")
+        super().__init__(arch)
         self.arch: TensorCoreArch = arch
-        self._warnings: list[str] = []
-        self._trace: list[dict] | None = None
-        self.compiler: Compiler | None = None
-        self.timing: dict[int, OpTiming] = {}
-        self.ops: list[Op] = []
-        self._engine_totals: dict[str, float] = {}
 
-    def peak_macs_per_cycle(self) -> float:
-        return float(self.arch.peak_macs_per_cycle)
-
-    def sram_bytes_per_s(self) -> float | None:
+    def run(self, workload: Workload, options: RunOptions) -> EngineRun:
+        """Compile the workload, run the program as discrete events, account per layer."""
+        compiler = Compiler(self.arch, options.precision, workload)
+        ops = compiler.compile()
+        timing = simulate_ops(ops)
+        preload = compiler.resident_weight_bytes
+        engine_totals = {
+            "weight_preload_bytes": float(preload),
+            "weight_preload_cycles": (float(math.ceil(preload / self.arch.dram_bytes_per_cycle))
+                                      if preload else 0.0),
+            "resident_weight_layers": float(len(compiler.resident_units)),
+            "activation_sram_budget_bytes": float(compiler.activation_budget_bytes(preload)),
+        }
+        names = [l.name for l in workload.layers]
+        trace = (tuple(_trace_events(ops, timing, self.arch.clock_mhz, names))
+                 if options.trace else None)
+        layers, counts = self._results(workload, compiler, ops, timing, options.precision)
         bw = self.arch.sram.banks * self.arch.sram.bytes_per_cycle_per_bank
-        return None if math.isinf(bw) else bw * self.arch.clock_hz
+        return EngineRun(
+            layers=tuple(layers), counts=tuple(counts),
+            peak_macs_per_cycle=float(self.arch.peak_macs_per_cycle),
+            warnings=tuple(compiler.warnings), assumptions=tuple(self._assumptions()),
+            engine_totals=engine_totals,
+            # the one-time weight load: its DRAM bytes, priced as weight_preload_energy_pj
+            priced_totals={"weight_preload": (DramAccess(nbytes=preload, operand="filter"),)},
+            trace=trace, sram_bytes_per_s=None if math.isinf(bw) else bw * self.arch.clock_hz)
 
-    def assumptions(self) -> list[str]:
+    def _assumptions(self) -> list[str]:
         a = self.arch
         return [
             f"{a.cores} tensor cores of {a.core.mac_rows}x{a.core.mac_cols} MACs (rows: reduction, "
@@ -109,38 +146,10 @@ class TensorCoreEngine(Engine):
             "core's share stays in its weight buffer",
         ]
 
-    def warnings(self) -> list[str]:
-        return list(self._warnings)
-
-    def trace_events(self) -> list[dict] | None:
-        return self._trace
-
-    def engine_totals(self) -> dict[str, float]:
-        return dict(self._engine_totals)
-
     # ------------------------------------------------------------------------------------
-    def simulate(self, workload: Workload) -> list[LayerResult]:
-        compiler = Compiler(self.arch, self.precision, workload)
-        ops = compiler.compile()
-        timing = simulate_ops(ops)
-        self.compiler, self.ops, self.timing = compiler, ops, timing
-        self._warnings = list(compiler.warnings)
-        preload = compiler.resident_weight_bytes
-        self._engine_totals = {
-            "weight_preload_bytes": float(preload),
-            "weight_preload_cycles": (float(math.ceil(preload / self.arch.dram_bytes_per_cycle))
-                                      if preload else 0.0),
-            "weight_preload_energy_pj": preload * self.energy.dram_pj_per_byte,
-            "resident_weight_layers": float(len(compiler.resident_units)),
-            "activation_sram_budget_bytes": float(compiler.activation_budget_bytes(preload)),
-        }
-        names = [l.name for l in workload.layers]
-        self._trace = (_trace_events(ops, timing, self.arch.clock_mhz, names)
-                       if self.trace_enabled else None)
-        return self._results(workload, compiler, ops, timing)
-
     def _results(self, workload: Workload, compiler: Compiler, ops: list[Op],
-                 timing: dict[int, OpTiming]) -> list[LayerResult]:
+                 timing: dict[int, OpTiming],
+                 precision: Precision) -> tuple[list[LayerResult], list[LayerCounts]]:
         a = self.arch
         n_layers = len(workload.layers)
         by_layer: dict[int, list[Op]] = defaultdict(list)
@@ -157,13 +166,9 @@ class TensorCoreEngine(Engine):
         ops_by_id = {op.id: op for op in ops}
         frontier = 0.0
         results = []
-        e = self.energy
-        mac_pj = e.mac_pj(self.precision)
-        vec_pj = e.vector_op_pj(self.precision.activation_bits, self.precision.number_format)
-        shared_pj = e.sram_pj_per_byte(a.sram.bank_bytes)
-        bridge_pj = a.bridge.energy_pj_per_byte * e.scale
-        ab = self.precision.activation_bits / 8
-        accb = self.precision.accumulator_bits / 8
+        counts = []
+        ab = precision.activation_bits / 8
+        accb = precision.accumulator_bits / 8
         for i, layer in enumerate(workload.layers):
             layer_ops = by_layer.get(i, [])
             if finish[i] is None:
@@ -229,38 +234,52 @@ class TensorCoreEngine(Engine):
             bounds = {"compute": max(core_busy),
                       "bridge": port_bytes / (a.bridge.ports * a.bridge.bytes_per_cycle_per_port),
                       "dram": (dram_r + dram_w) / a.dram_bytes_per_cycle}
-            # ---- energy
+            # ---- counted actions
             units = units_of.get(i, [])
             # element ops by where they run (an LSTM unit's gate math: its gate_engine)
             vector_ops = sum(u.vector_ops for u in units if (u.gate_engine or u.engine) == "vector")
             core_vector_ops = sum(u.post_ops + (u.vector_ops if (u.gate_engine or u.engine) == "core"
                                                 else 0) for u in units)
             macs = layer.macs
-            energy: dict[str, float] = {}
+            actions: list[Action] = []
             if macs:
-                energy["mac"] = macs * mac_pj
+                actions.append(Macs(component="mac", count=macs, precision=precision))
             if layer.is_compute and any(u.kind == "mac" and u.engine == "core" for u in units):
                 spec = compiler.mac_spec(layer)
                 reuse = 1 if spec.depthwise else min(a.core.mac_cols, spec.cout_g)
                 kfolds = 1 if spec.depthwise else -(-(spec.taps * spec.cin_g) // a.core.mac_rows)
+                # the array reads each input byte once per `reuse` output channels
                 in_reads = macs * ab / reuse
-                acc_bytes = spec.steps * spec.m * spec.cout * (2 * kfolds - 1) * accb
-                energy["sram:core_input"] = (input_routed + in_reads) * e.sram_pj_per_byte(a.core.input_buffer_bytes)
-                energy["sram:core_weight"] = 2 * weight_routed * e.sram_pj_per_byte(a.core.weight_buffer_bytes)
-                energy["sram:core_output"] = (acc_bytes + out_routed) * e.sram_pj_per_byte(a.core.output_buffer_bytes)
+                # each output accumulates over kfolds reduction folds in the output buffer:
+                # kfolds partial-sum writes and kfolds - 1 reads
+                outputs = spec.steps * spec.m * spec.cout
+                actions += [
+                    _core_buffer("input", a.core.input_buffer_bytes, in_reads, input_routed),
+                    # weights: routed in (written), read once into the array
+                    _core_buffer("weight", a.core.weight_buffer_bytes, weight_routed,
+                                 weight_routed),
+                    _core_buffer("output", a.core.output_buffer_bytes,
+                                 outputs * (kfolds - 1) * accb + out_routed,
+                                 outputs * kfolds * accb)]
             elif input_routed or out_routed:
-                energy["sram:core_input"] = 2 * input_routed * e.sram_pj_per_byte(a.core.input_buffer_bytes)
-                energy["sram:core_output"] = 2 * out_routed * e.sram_pj_per_byte(a.core.output_buffer_bytes)
+                # element-wise pass on a core: each byte written into a buffer and read once
+                actions += [
+                    _core_buffer("input", a.core.input_buffer_bytes, input_routed, input_routed),
+                    _core_buffer("output", a.core.output_buffer_bytes, out_routed, out_routed)]
             if sram_r or sram_w:
-                energy["sram:shared"] = (sram_r + sram_w) * shared_pj
+                actions.append(SramAccess(component="sram:shared", size_bytes=a.sram.bank_bytes,
+                                          width_bits=SRAM_ACCESS_BITS, read_bytes=sram_r,
+                                          write_bytes=sram_w))
             if bridge:
-                energy["bridge"] = bridge * bridge_pj
+                actions.append(WireTransfer(component="bridge", nbytes=bridge,
+                                            pj_per_byte=a.bridge.energy_pj_per_byte))
             if dram_r or dram_w:
-                energy["dram"] = (dram_r + dram_w) * e.dram_pj_per_byte
-            if vector_ops:
-                energy["vector"] = vector_ops * vec_pj
-            if core_vector_ops:
-                energy["core_vector"] = core_vector_ops * vec_pj
+                actions.append(DramAccess(nbytes=dram_r + dram_w))
+            for component, count in (("vector", vector_ops), ("core_vector", core_vector_ops)):
+                if count:
+                    actions.append(VectorOps(component=component, count=count,
+                                             bits=precision.activation_bits,
+                                             number_format=precision.number_format))
             peak = a.peak_macs_per_cycle
             extra = {
                 "placement": a.compiler.placement,
@@ -286,15 +305,15 @@ class TensorCoreEngine(Engine):
             results.append(LayerResult(
                 name=layer.name, type=layer.type, cycles=cycles, compute_cycles=compute_cycles,
                 stall_cycles=cycles - compute_cycles, stall_breakdown_cycles=stalls, macs=macs,
-                ops=2 * macs + vector_ops + core_vector_ops, energy_pj=sum(energy.values()),
-                energy_breakdown_pj=energy,
+                ops=2 * macs + vector_ops + core_vector_ops,
                 dram_read_bytes=int(dram_r), dram_write_bytes=int(dram_w),
                 sram_read_bytes=int(sram_r), sram_write_bytes=int(sram_w),
                 sram_bytes_by_operand={"input": int(input_routed), "weights": int(weight_routed),
                                        "output": int(out_routed)},
                 dram_bytes_by_operand=dict(dram_by_operand),
                 utilization=macs / (cycles * peak) if cycles else 0.0, **extra))
-        return results
+            counts.append(LayerCounts(tuple(actions)))
+        return results, counts
 
     @staticmethod
     def _critical_path(ops_by_id: dict[int, Op], timing: dict[int, OpTiming],

@@ -131,7 +131,6 @@ def test_counts_are_consistent(base):
     # each processed entry sits in some 64-bit word: words >= entries / 8
     entries = f["theoretical_cycles"] * 64
     assert f["spmat_reads"] >= entries / 8 - 64
-    assert layer.cycles == layer.compute_cycles + layer.stall_cycles
     assert f["fits_on_chip"] and layer.dram_read_bytes == 0
     assert f["dense_baseline"]["speedup"] > 8
 

@@ -95,13 +95,14 @@ def test_dram_bound_layer_is_charged_to_dram():
     assert max(l.stall_breakdown_cycles, key=l.stall_breakdown_cycles.get) == "dram"
 
 
-def test_pipeline_placement_cycles_sum_to_total_and_overlap_layers():
+def test_pipeline_placement_charges_the_frontier_and_overlaps_layers():
     layers = [{"name": f"c{i}", "type": "conv", "out_channels": 64, "kernel": 3, "padding": 1,
                "activation": "relu"} for i in range(4)]
     wl = net(*layers, input=(64, 56, 56))
     split = simulate(load_arch("bpu"), wl)
     pipe = simulate(load_arch("bpu", ["compiler.placement=pipeline"]), wl)
-    assert sum(l.cycles for l in pipe.layers) == pipe.totals.cycles
+    # per-layer cycles are what each layer adds to the completion frontier, so the run ends
+    # when the last op finishes
     assert max(l.finish_cycle for l in pipe.layers) == pipe.totals.cycles
     # consecutive layers on different cores overlap by rows: layer i+1 starts before layer i
     # ends, so some layer is charged less than its own compute (its work is hidden)

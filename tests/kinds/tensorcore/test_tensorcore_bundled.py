@@ -36,7 +36,6 @@ def test_bundled_workload_is_physically_possible_on_bpu(name):
     dram_bpc = arch.dram_bytes_per_cycle     # 12.8 GB/s / 1.2 GHz = 10.67 B/cycle
     assert result.totals.macs == wl.macs
     assert 0 < result.totals.utilization <= 1
-    assert sum(l.cycles for l in result.layers) == result.totals.cycles
     for layer in result.layers:
         if getattr(layer, "fused_into", None):
             assert layer.cycles == 0

@@ -68,8 +68,6 @@ def test_cycles_never_beat_compute_bridge_or_dram_bound(wl, arch_name, cores, fu
         assert layer.cycles >= bounds["compute"]
         assert layer.cycles + 1e-6 >= bounds["bridge"]
         assert layer.cycles + 1e-6 >= bounds["dram"]
-        assert layer.compute_cycles + layer.stall_cycles == layer.cycles
-        assert sum(layer.stall_breakdown_cycles.values()) == layer.stall_cycles
 
 
 @SETTINGS

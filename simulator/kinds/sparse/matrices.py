@@ -226,35 +226,74 @@ def _splice_rows(index: np.ndarray, counts: np.ndarray, redo: np.ndarray,
     return out, counts
 
 
-def matrix_coordinates(matrix: object, rows: int, cols: int, layer_name: str,
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Column-major coordinates of the non-zeros of a user matrix (N out x K in, PyTorch's
-    `Linear.weight` layout), given as a dense array or a `SparseWeights` triplet."""
+def check_matrix_shape(matrix: object, rows: int, cols: int, layer_name: str) -> None:
+    """A user matrix must be N out x K in (PyTorch's `Linear.weight` layout)."""
     shape = tuple(getattr(matrix, "shape", ()))
     if shape != (rows, cols):
         raise NpusimError(f"weights matrix has shape {list(shape)} but layer {layer_name!r} needs "
                           f"[{rows}, {cols}] (outputs x inputs)", field=f"{layer_name}.weights_file",
                           fix="save W as (out_features, in_features), like torch Linear.weight; "
                               "for an LSTM stack [W_ih | W_hh] to (4 hidden, input + hidden)")
+
+
+def matrix_nonzeros(matrix: object) -> int:
+    """Non-zeros of a user matrix (a position stored twice in a sparse file counts once)."""
     if isinstance(matrix, SparseWeights):
-        row, col = matrix.row, matrix.col
+        return matrix.nnz
+    return int(np.count_nonzero(matrix))
+
+
+def matrix_pattern(matrix: object, rows: int, cols: int, layer_name: str) -> Pattern:
+    """The non-zero pattern (CSC) of a user matrix, given as a dense array or a
+    `SparseWeights` triplet; a dense array is scanned a window of columns at a time."""
+    check_matrix_shape(matrix, rows, cols, layer_name)
+    kind = index_dtype(rows)
+    counts = np.zeros(cols, dtype=np.int64)
+    if isinstance(matrix, SparseWeights):
+        counts[:] = np.bincount(matrix.col, minlength=cols)
+        pieces = [matrix.row.astype(kind)]             # already column-major and distinct
     else:
-        # np.nonzero on the transpose yields (col, row) in column-major order
-        col, row = np.nonzero(np.asarray(matrix).T)
-    order = np.lexsort((row, col))
-    return np.asarray(row, dtype=np.int64)[order], np.asarray(col, dtype=np.int64)[order]
+        dense = np.asarray(matrix)
+        step = max(1, WINDOW_ELEMENTS // max(rows, 1))
+        pieces = []
+        for a in range(0, cols, step):
+            # np.nonzero on the transpose yields (col, row) in column-major order
+            col, row = np.nonzero(dense[:, a:a + step].T)
+            counts[a:a + step] = np.bincount(col, minlength=min(step, cols - a))
+            pieces.append(row.astype(kind))
+    ptr = np.zeros(cols + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    index = np.concatenate(pieces) if pieces else np.zeros(0, dtype=kind)
+    return Pattern(rows, cols, False, ptr, index)
+
+
+def matrix_coordinates(matrix: object, rows: int, cols: int, layer_name: str,
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Column-major (row, col) coordinates of the non-zeros of a user matrix."""
+    return matrix_pattern(matrix, rows, cols, layer_name).coordinates()
 
 
 class SparseWeights:
-    """A sparse matrix as coordinates and values (what a scipy CSR/CSC/COO .npz holds)."""
+    """A sparse matrix as coordinates and values (what a scipy CSR/CSC/COO .npz holds), kept
+    column-major with each position once: values stored twice at one position are summed, as
+    scipy does, and zeros dropped."""
 
     def __init__(self, shape: tuple[int, int], row: np.ndarray, col: np.ndarray,
                  values: np.ndarray) -> None:
-        keep = values != 0
         self.shape = (int(shape[0]), int(shape[1]))
-        self.row = np.asarray(row, dtype=np.int64)[keep]
-        self.col = np.asarray(col, dtype=np.int64)[keep]
-        self.values = np.asarray(values)[keep]
+        row = np.asarray(row, dtype=np.int64)
+        col = np.asarray(col, dtype=np.int64)
+        values = np.asarray(values)
+        flat = col * self.shape[0] + row
+        order = np.argsort(flat, kind="stable")
+        flat, values = flat[order], values[order]
+        repeated = flat[1:] == flat[:-1]
+        if repeated.any():
+            starts = np.flatnonzero(np.concatenate(([True], ~repeated)))
+            flat, values = flat[starts], np.add.reduceat(values, starts)
+        keep = values != 0
+        col, row = np.divmod(flat[keep], max(self.shape[0], 1))
+        self.row, self.col, self.values = row, col, values[keep]
 
     @property
     def nnz(self) -> int:

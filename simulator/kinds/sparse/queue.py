@@ -77,15 +77,16 @@ def _step_by_step(work: np.ndarray, queue_depth: int) -> tuple[np.ndarray, int]:
     """The recurrence one step at a time (fewest numpy calls per step for tiny D)."""
     steps, pes = work.shape
     finish = np.zeros(pes, dtype=np.int64)
-    slowest = np.zeros(steps, dtype=np.int64)      # S_t = max_k f_{k,t}
+    slowest: list[int] = []                        # S_t = max_k f_{k,t}
     broadcast = -1
     rows = list(work)                              # row views: cheaper than work[t] in the loop
+    top, higher = np.maximum.reduce, np.maximum    # skip the ndarray.max wrapper
     for t in range(steps):
-        ready = int(slowest[t - queue_depth]) if t >= queue_depth else 0
-        broadcast = max(broadcast + 1, ready)
-        np.maximum(finish, broadcast + 1, out=finish)
+        ready = slowest[t - queue_depth] if t >= queue_depth else 0
+        broadcast = broadcast + 1 if broadcast + 1 >= ready else ready
+        higher(finish, broadcast + 1, out=finish)
         finish += rows[t]
-        slowest[t] = finish.max()
+        slowest.append(int(top(finish)))
     return finish, broadcast
 
 

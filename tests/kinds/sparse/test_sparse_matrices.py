@@ -17,7 +17,12 @@ from simulator.kinds.sparse.csc import (
     layout_from_pattern,
     output_batches,
 )
-from simulator.kinds.sparse.matrices import random_coordinates, random_pattern
+from simulator.kinds.sparse.matrices import (
+    SparseWeights,
+    matrix_pattern,
+    random_coordinates,
+    random_pattern,
+)
 
 
 def one_shot_dispersed(rows, cols, density, rng, cv):
@@ -135,3 +140,26 @@ def test_layouts_and_patterns_are_read_only():
     for array in (pattern.ptr, pattern.index, layout.nnz, layout.entries, layout.offset):
         with pytest.raises(ValueError):
             array[...] = 0
+
+
+def test_sparse_weights_sum_positions_stored_twice():
+    # a COO file may store a position twice and scipy sums them: (0, 1) holds 2 + 3 = 5, one
+    # non-zero; (2, 0) holds 1 - 1 = 0 and is dropped. Column-major order afterwards.
+    w = SparseWeights((3, 2), np.array([0, 2, 0, 2, 1]), np.array([1, 0, 1, 0, 1]),
+                      np.array([2.0, 1.0, 3.0, -1.0, 4.0]))
+    assert list(zip(w.row.tolist(), w.col.tolist(), w.values.tolist())) == [(0, 1, 5.0),
+                                                                             (1, 1, 4.0)]
+    layout = layout_from_pattern(matrix_pattern(w, 3, 2, "fc"), 1, 4, 64)
+    assert layout.total_nnz == 2 and layout.nnz[0, 0].tolist() == [0, 2]
+
+
+def test_user_matrix_pattern_scans_column_windows(monkeypatch):
+    rng = np.random.default_rng(5)
+    dense = rng.random((37, 50)) * (rng.random((37, 50)) < 0.2)
+    monkeypatch.setattr(matrices, "WINDOW_ELEMENTS", 80)      # two columns per window
+    pattern = matrix_pattern(dense, 37, 50, "fc")
+    col, row = np.nonzero(dense.T)
+    assert pattern.coordinates()[0].tolist() == row.tolist()
+    assert pattern.coordinates()[1].tolist() == col.tolist()
+    sparse = SparseWeights((37, 50), *np.nonzero(dense), dense[np.nonzero(dense)])
+    assert np.array_equal(matrix_pattern(sparse, 37, 50, "fc").index, pattern.index)

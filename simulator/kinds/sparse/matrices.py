@@ -190,7 +190,8 @@ def _dispersed_pattern(rows: int, cols: int, density: float, rng: np.random.Gene
     np.cumsum(draws, out=bounds[1:])
     for a, b in _line_windows(bounds, WINDOW_ELEMENTS):
         drawn = draws[a:b]
-        running = np.cumsum(rng.geometric(np.repeat(keep[a:b], drawn)), dtype=np.int64)
+        running = _row_gaps(rng, keep[a:b], drawn)
+        np.cumsum(running, out=running)
         ends = bounds[a + 1:b + 1] - bounds[a]
         before = np.zeros(b - a, dtype=np.int64)          # running total before each row
         before[1:] = running[ends[:-1] - 1]
@@ -210,6 +211,25 @@ def _dispersed_pattern(rows: int, cols: int, density: float, rng: np.random.Gene
     ptr = np.zeros(rows + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
     return Pattern(rows, cols, True, ptr, index)
+
+
+#: Rows drawing at least this many gaps on average are drawn one numpy call per row.
+ROW_CALL_MIN_DRAWS = 256
+
+
+def _row_gaps(rng: np.random.Generator, keep: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """draws[i] geometric(keep[i]) gaps for each row i, in row order: the numbers
+    rng.geometric(np.repeat(keep, draws)) gives (numpy draws each with the same routine, array
+    or scalar p), but for long rows a scalar-p call per row is faster than the array path."""
+    total = int(draws.sum())
+    if total < ROW_CALL_MIN_DRAWS * draws.size:
+        return rng.geometric(np.repeat(keep, draws)).astype(np.int64, copy=False)
+    gaps = np.empty(total, dtype=np.int64)
+    start = 0
+    for p, n in zip(keep.tolist(), draws.tolist()):
+        gaps[start:start + n] = rng.geometric(p, size=n)
+        start += n
+    return gaps
 
 
 def _splice_rows(index: np.ndarray, counts: np.ndarray, redo: np.ndarray,

@@ -88,6 +88,20 @@ def test_windows_draw_the_one_shot_matrix(rows, cols, density, cv, seed, window)
     assert row.tolist() == want[0].tolist() and col.tolist() == want[1].tolist()
 
 
+@pytest.mark.parametrize("rows, cols, density, cv, per_row", [
+    (30, 5000, 0.2, 0.125, True),      # long rows: one scalar-p numpy call per row
+    (12, 3000, 0.45, 0.3, True),       # rows above p = 1/3, which numpy draws by search
+    (300, 700, 0.05, 0.125, False),    # short rows: one array-p call per window
+])
+def test_long_and_short_rows_draw_the_one_shot_matrix(rows, cols, density, cv, per_row):
+    # mean draws per row: K d + 6 sqrt(K d) + 16 = 1206, 1391 and 86
+    mean_draws = matrices.draws_per_row(np.array([cols * density]))[0]
+    assert (mean_draws >= matrices.ROW_CALL_MIN_DRAWS) == per_row
+    got = random_coordinates(rows, cols, density, np.random.default_rng(11), cv)
+    want = one_shot_dispersed(rows, cols, density, np.random.default_rng(11), cv)
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+
+
 def test_rows_that_do_not_cross_their_end_are_redrawn_like_before(monkeypatch):
     # with 3 draws per row, rows of 40 columns at 50 % never cross their end: every row takes
     # the redraw path, in row order, after all main draws

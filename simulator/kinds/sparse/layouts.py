@@ -12,8 +12,8 @@ Limits, checked before anything is allocated (docs/models/sparse.md, "Memory"): 
 three int64 counts per (output pass, PE, input column) slice, the engine a few more per
 broadcast slice, a random matrix 2 bytes per non-zero (4 above 65,536 columns, or rows for
 a column-major pattern). A layer over `MAX_SLICES`, `MAX_PATTERN_BYTES` or `MAX_ROWS` is refused
-with a one-line error instead of exhausting memory; within them a layer needs at most about
-1.5 GiB.
+with a one-line error instead of exhausting memory; within them a run needs under about 1 GiB
+(0.8 GB measured at each limit) plus the memo.
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ def layer_rng(seed: int, layer_name: str, stream: int = 0) -> np.random.Generato
     return np.random.default_rng([seed, zlib.crc32(layer_name.encode("utf-8")), stream])
 
 
-#: Random draws (or matrix elements) handled at once; bounds the transient memory of generating
-#: a matrix or building its layout to roughly 50 bytes x this (about 100 MB).
+#: Random draws (or elements of a user's dense matrix) handled at once; bounds the transient
+#: memory of generating a matrix to about 40 bytes x this (80 MB).
 WINDOW_ELEMENTS = 1 << 21
 
 

@@ -1,43 +1,142 @@
-"""Speed of the sparse (EIE) engine per EIE benchmark layer (goal: Alex-6 < 1 s).
+"""Speed and memory of the sparse (EIE) engine (issue 13 item 4, issue 15's memory item).
 
-Run: python benchmarks/bench_sparse.py   (prints best-of-3 wall and CPU seconds per layer; CPU
-time is the figure to quote on a shared, busy machine)
+Run: python benchmarks/bench_sparse.py [--quick]
+
+Prints, best of 3 (wall and CPU seconds; CPU time is the figure to quote on a shared, busy
+machine, where wall time also counts the waits for a core):
+- each EIE benchmark layer alone, with an empty layout memo (matrix drawn, layout built);
+- the nine layers in one engine run, cold (empty memo) and warm (layouts memoized);
+- the commands `npusim run eie eie_benchmarks` and
+  `npusim sparse-study eie eie_benchmarks --vary queue_depth=1,2,4,8,16` as fresh processes
+  (interpreter start and imports included);
+- the memory behaviour: a 100,000 x 100,000 linear layer at density 0.1 (refused in one line)
+  and VGG-6 at density 0.5 (51 M non-zeros), peak resident memory of a fresh process.
+Targets: nine layers under 2 s, the queue-depth study under 3 s.
 """
 
 from __future__ import annotations
 
+import argparse
+import resource
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from simulator.core.workload import workload_from_dict
-from simulator.io.load import load_arch, load_workload
-from simulator.kinds.base import RunOptions
-from simulator.kinds.sparse.engine import SparseEngine
+from simulator.core.workload import workload_from_dict  # noqa: E402
+from simulator.io.load import load_arch, load_workload  # noqa: E402
+from simulator.kinds.base import RunOptions  # noqa: E402
+from simulator.kinds.sparse import layouts  # noqa: E402
+from simulator.kinds.sparse.engine import SparseEngine  # noqa: E402
+
+RUN = ["run", "eie", "eie_benchmarks"]
+STUDY = ["sparse-study", "eie", "eie_benchmarks", "--vary", "queue_depth=1,2,4,8,16"]
+HUGE = ("name: huge\nlayers:\n  - {name: fc_huge, type: linear, input: [100000], "
+        "out_features: 100000, weight_density: 0.1, activation_density: 0.3}\n")
+HALF = ("name: half\nlayers:\n  - {name: VGG-6-half, type: linear, input: [25088], "
+        "out_features: 4096, weight_density: 0.5, activation_density: 0.183}\n")
+
+
+def best_of(repeats: int, action: Callable[[], object],
+            before: Callable[[], None] = lambda: None) -> tuple[float, float, object]:
+    """(best wall s, best CPU s, last result) of `action`, calling `before` untimed each time."""
+    walls, cpus, result = [], [], None
+    for _ in range(repeats):
+        before()
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = action()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return min(walls), min(cpus), result
+
+
+def command(args: list[str]) -> tuple[float, float, int]:
+    """(wall s, CPU s of the child, exit status) of `python -m simulator ARGS`."""
+    start = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "simulator", *args], cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - wall
+    end = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (end.ru_utime - start.ru_utime) + (end.ru_stime - start.ru_stime)
+    return wall, cpu, done.returncode
+
+
+def peak_memory(args: list[str]) -> tuple[float, float, int, str]:
+    """(wall s, peak resident MiB, exit status, stderr's last line) of one fresh CLI process."""
+    # VmHWM (Linux) restarts at exec; ru_maxrss would keep the forking parent's high mark
+    probe = ("import resource, sys\nfrom pathlib import Path\nfrom simulator.cli.main import main\n"
+             "code = main(sys.argv[1:])\nstatus = Path('/proc/self/status')\n"
+             "hwm = [l.split()[1] for l in status.read_text().splitlines() if l.startswith('VmHWM')]"
+             " if status.exists() else []\n"
+             "print(hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+             "file=sys.stderr)\nsys.exit(code)\n")
+    wall = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, text=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - wall
+    lines = done.stderr.strip().splitlines()
+    peak_kib = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+    message = lines[-2] if len(lines) > 1 else ""
+    return wall, peak_kib / 1024, done.returncode, message
+
+
+def verdict(seconds: float, target: float) -> str:
+    return f"target < {target:g} s: {'ok' if seconds < target else 'MISSED'}"
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the per-layer table and "
+                        "the VGG-6 memory case")
+    opts = parser.parse_args()
     arch = load_arch("eie")
     workload = load_workload("eie_benchmarks")
     data = workload.model_dump(exclude_none=True)
     options = RunOptions(precision=workload.precision or arch.precision)
-    print(f"{'layer':10s} {'matrix':>14s} {'wall s':>8s} {'cpu s':>8s} {'cycles':>9s}")
-    for layer in data["layers"]:
-        single = workload_from_dict({**data, "layers": [layer]}, workload.source)
-        times, cpu = [], []
-        for _ in range(3):
-            engine = SparseEngine(arch)
-            start, start_cpu = time.perf_counter(), time.process_time()
-            result = engine.run(single, options).layers[0]
-            times.append(time.perf_counter() - start)
-            cpu.append(time.process_time() - start_cpu)
-        shape = "x".join(str(d) for d in result.engine_fields()["matrix_shape"])
-        print(f"{layer['name']:10s} {shape:>14s} {min(times):8.3f} {min(cpu):8.3f} {result.cycles:9d}")
-    start = time.perf_counter()
-    SparseEngine(arch).run(workload, options)
-    print(f"all nine layers: {time.perf_counter() - start:.2f} s")
+
+    if not opts.quick:
+        print(f"{'layer (cold memo)':18s} {'matrix':>12s} {'wall s':>8s} {'cpu s':>8s} "
+              f"{'cycles':>8s}")
+        for layer in data["layers"]:
+            single = workload_from_dict({**data, "layers": [layer]}, workload.source)
+            wall, cpu, result = best_of(3, lambda: SparseEngine(arch).run(single, options).layers[0],
+                                        layouts.MEMO.clear)
+            shape = "x".join(str(d) for d in result.engine_fields()["matrix_shape"])
+            print(f"{layer['name']:18s} {shape:>12s} {wall:8.3f} {cpu:8.3f} {result.cycles:8d}")
+
+    wall, cpu, _ = best_of(3, lambda: SparseEngine(arch).run(workload, options), layouts.MEMO.clear)
+    print(f"\nnine layers, engine, cold memo: {wall:.2f} s wall, {cpu:.2f} s CPU  "
+          f"({verdict(cpu, 2.0)} CPU, {verdict(wall, 2.0)} wall)")
+    wall, cpu, _ = best_of(3, lambda: SparseEngine(arch).run(workload, options))
+    print(f"nine layers, engine, warm memo: {wall:.2f} s wall, {cpu:.2f} s CPU "
+          f"(memo: {layouts.MEMO.info()['bytes'] / 2**20:.0f} MiB)")
+
+    for label, args, target in (("npusim " + " ".join(RUN), RUN, 2.0),
+                                ("npusim " + " ".join(STUDY), STUDY, 3.0)):
+        runs = [command(args) for _ in range(3)]
+        wall, cpu = min(r[0] for r in runs), min(r[1] for r in runs)
+        status = {r[2] for r in runs}
+        print(f"\n{label}\n  fresh process: {wall:.2f} s wall, {cpu:.2f} s CPU, exit {status}  "
+              f"({verdict(cpu, target)} CPU, {verdict(wall, target)} wall)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = [("100k x 100k linear at density 0.1", HUGE)]
+        if not opts.quick:
+            cases.append(("VGG-6 at density 0.5 (51 M non-zeros)", HALF))
+        print("\nmemory (fresh process, peak resident):")
+        for i, (label, text) in enumerate(cases):
+            path = Path(tmp) / f"case{i}.yaml"
+            path.write_text(text)
+            wall, peak_mib, status, message = peak_memory(["run", "eie", str(path)])
+            print(f"  {label}: exit {status}, {wall:.2f} s wall, peak {peak_mib:.0f} MiB")
+            if status == 2:
+                print(f"    {message}")
 
 
 if __name__ == "__main__":

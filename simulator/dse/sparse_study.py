@@ -121,8 +121,12 @@ def _study_row(value: Any, row: dict[str, Any]) -> dict[str, Any]:
             "energy_pj": result["totals"]["energy_pj"], "warnings": result["warnings"]}
 
 
-def run_study(study: StudyPlan, workers: int | None = None) -> list[dict[str, Any]]:
-    """Run the study's sweep (in memory); one row per value, in the order given."""
+def run_study(study: StudyPlan, workers: int | None = 1) -> list[dict[str, Any]]:
+    """Run the study's sweep (in memory); one row per value, in the order given.
+
+    One worker by default: the sparse kind builds each random matrix and CSC layout once per
+    process (simulator.kinds.sparse.layouts), so values that share them (queue depths, an
+    activation density) run faster in one process than rebuilding them in several."""
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     run_sweep(study.sweep, IN_MEMORY, workers=workers,
               on_row=lambda row: stored.__setitem__((row["point_json"], row["workload"]), row))
@@ -130,7 +134,7 @@ def run_study(study: StudyPlan, workers: int | None = None) -> list[dict[str, An
 
 
 def study(arch_name: str, workload: Workload, field_name: str, values: list[Any],
-          overrides: list[str] | None = None, workers: int | None = None
+          overrides: list[str] | None = None, workers: int | None = 1
           ) -> list[dict[str, Any]]:
     """One row per value: per-layer and total latency (s), efficiency, energy (pJ), warnings."""
     return run_study(plan(arch_name, workload, field_name, values, overrides), workers)

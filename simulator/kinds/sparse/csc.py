@@ -16,6 +16,11 @@ relative index restarts at the batch's first row), each batch re-broadcasting th
 
 This module only counts: entries per (batch, PE, column), the padding among them, and where each
 column starts in the PE's Spmat storage (for 64-bit word reads). It never sees values.
+
+Counting sorts each non-zero by one integer key, (slice, local position) with slice =
+(batch x P + PE) x K + column, so the non-zeros of a slice end up adjacent and in row order
+whatever order they came in; a matrix given row-major in several windows carries the last
+position of every slice from one window to the next.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from simulator.kinds.sparse.matrices import Pattern
+
+#: Non-zeros counted at once (about 25 bytes each while counting): every bundled EIE layer,
+#: VGG-6 with 4.09 M non-zeros included, fits one window, so no slice spans two windows.
+LAYOUT_WINDOW = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,17 @@ class CscLayout:
     nnz: np.ndarray        # non-zero entries per slice
     entries: np.ndarray    # stored entries per slice = non-zeros + padding zeros
     offset: np.ndarray     # first entry of the slice in the PE's storage
+
+    def __post_init__(self) -> None:
+        # layouts are shared between runs (simulator/kinds/sparse/layouts.py): never mutated
+        for array in (self.nnz, self.entries, self.offset):
+            array.flags.writeable = False
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (broadcast views, as in `dense_layout`, hold none)."""
+        return sum(a.nbytes for a in {id(a): a for a in (self.nnz, self.entries,
+                                                          self.offset)}.values() if 0 not in a.strides)
 
     @property
     def padding(self) -> np.ndarray:
@@ -76,55 +98,109 @@ def _exclusive_offsets(entries: np.ndarray) -> np.ndarray:
     return np.moveaxis(start.reshape(entries.shape[1], entries.shape[0], entries.shape[2]), 0, 1)
 
 
+def slices(rows: int, cols: int, pes: int, registers: int) -> int:
+    """(batch, PE, column) slices of a rows x cols matrix: the size of every layout array."""
+    return output_batches(rows, pes, registers) * pes * cols
+
+
+class _SliceCounter:
+    """Accumulates non-zeros and padding per slice from windows of non-zeros."""
+
+    def __init__(self, rows: int, cols: int, pes: int, index_bits: int, registers: int,
+                 carry: bool) -> None:
+        self.shape = (output_batches(rows, pes, registers), pes, cols)
+        size = self.shape[0] * pes * cols
+        # local positions inside a slice run 0..span-1
+        self.span = max(1, min(registers, -(-rows // pes)))
+        self.key_type = np.int32 if size * self.span < 2**31 else np.int64
+        self.index_bits = index_bits
+        r = np.arange(rows, dtype=np.int64)
+        local = r // pes
+        batch = local // registers
+        # key of row r in column 0; column c adds c x span
+        self.row_key = (((batch * pes + r % pes) * cols) * self.span
+                        + local - batch * registers).astype(self.key_type)
+        self.nnz = np.zeros(size, dtype=np.int64)
+        self.pad = np.zeros(size, dtype=np.int64)
+        self.last = np.full(size, -1, dtype=np.int32 if self.span < 2**31 else np.int64) \
+            if carry else None
+
+    def add(self, key: np.ndarray) -> None:
+        """Count a window of distinct keys; across windows, a slice's positions must ascend."""
+        if key.size == 0:
+            return
+        key.sort()
+        if self.span & (self.span - 1) == 0:
+            shift = self.span.bit_length() - 1
+            seg, pos = key >> shift, key & (self.span - 1)
+        else:
+            seg, pos = np.divmod(key, self.span)
+        change = np.empty(key.size, dtype=bool)
+        change[0] = True
+        np.not_equal(seg[1:], seg[:-1], out=change[1:])
+        first = np.flatnonzero(change)                  # first non-zero of each slice
+        prev = np.empty_like(pos)
+        prev[1:] = pos[:-1]
+        prev[first] = -1 if self.last is None else self.last[seg[first]]
+        # floor(zeros before the non-zero / 2^index_bits) padding entries
+        pads = (pos - prev - 1) >> self.index_bits
+        size = self.nnz.size
+        self.nnz += np.bincount(seg, minlength=size)
+        self.pad += np.bincount(seg, weights=pads, minlength=size).astype(np.int64)
+        if self.last is not None:
+            final = np.append(first[1:], key.size) - 1  # last non-zero of each slice
+            self.last[seg[final]] = pos[final]
+
+    def layout(self, rows: int, cols: int, pes: int) -> "CscLayout":
+        nnz = self.nnz.reshape(self.shape)
+        entries = nnz + self.pad.reshape(self.shape)
+        return CscLayout(rows, cols, pes, self.shape[0], nnz, entries, _exclusive_offsets(entries))
+
+
+def layout_from_pattern(pattern: Pattern, pes: int, index_bits: int, registers: int,
+                        window: int = LAYOUT_WINDOW) -> CscLayout:
+    """Count EIE CSC entries of a matrix's non-zero pattern, `window` non-zeros at a time."""
+    windows = list(pattern.windows(window))
+    counter = _SliceCounter(pattern.rows, pattern.cols, pes, index_bits, registers,
+                            carry=pattern.by_row and len(windows) > 1)
+    kind = counter.key_type
+    for a, b in windows:
+        lo, hi = int(pattern.ptr[a]), int(pattern.ptr[b])
+        counts = np.diff(pattern.ptr[a:b + 1])
+        minor = pattern.index[lo:hi]
+        if pattern.by_row:     # rows a..b-1, ascending: each slice's positions ascend
+            key = np.repeat(counter.row_key[a:b], counts) + minor.astype(kind) * kind(counter.span)
+        else:                  # whole columns: every slice lies in one window
+            column = np.arange(a, b, dtype=kind) * kind(counter.span)
+            key = counter.row_key[minor] + np.repeat(column, counts)
+        counter.add(key)
+    return counter.layout(pattern.rows, pattern.cols, pes)
+
+
 def layout_from_coordinates(row: np.ndarray, col: np.ndarray, rows: int, cols: int, pes: int,
                             index_bits: int, registers: int) -> CscLayout:
-    """Count EIE CSC entries from the coordinates of the non-zeros of W (rows x cols).
-
-    `row`, `col` must be sorted column-major (by column, then row), as a CSC or a column-major
-    scan yields them; each (row, col) pair appears once.
-    """
-    batches = output_batches(rows, pes, registers)
-    small = np.int32 if rows < 2**31 and cols < 2**31 else np.int64
-    row = np.asarray(row).astype(small, copy=False)
-    col = np.asarray(col).astype(small, copy=False)
-    pe = row % pes
-    local = row // pes
-    batch = local // registers
-    pos = local % registers                      # position inside the batch's column slice
-    # a stable sort by (batch, pe) keeps the (column, row) order inside each group; a 16-bit
-    # key lets numpy use a radix sort
-    group = batch * pes + pe
-    key_type = np.uint16 if batches * pes <= 2**16 else np.int64
-    order = np.argsort(group.astype(key_type), kind="stable")
-    segment = group[order].astype(np.int64) * cols + col[order]   # one per (batch, pe, column)
-    p = pos[order]
-    first = np.empty(segment.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(segment[1:], segment[:-1], out=first[1:])
-    prev = np.empty_like(p)
-    prev[:1] = -1
-    prev[1:] = p[:-1]
-    prev[first] = -1
-    pads = (p - prev - 1) >> index_bits          # floor(zeros before the non-zero / 2^index_bits)
-    size = batches * pes * cols
-    nnz = np.bincount(segment, minlength=size).reshape(batches, pes, cols)
-    has_pads = pads > 0
-    padding = np.bincount(segment[has_pads], weights=pads[has_pads], minlength=size)
-    entries = nnz + padding.astype(np.int64).reshape(batches, pes, cols)
-    return CscLayout(rows, cols, pes, batches, nnz.astype(np.int64), entries,
-                     _exclusive_offsets(entries))
+    """Count EIE CSC entries from the coordinates of the non-zeros of W (rows x cols), in any
+    order; each (row, col) pair must appear once."""
+    counter = _SliceCounter(rows, cols, pes, index_bits, registers, carry=False)
+    kind = counter.key_type
+    row = np.asarray(row, dtype=np.int64)
+    col = np.asarray(col, dtype=np.int64)
+    counter.add(counter.row_key[row] + col.astype(kind) * kind(counter.span))
+    return counter.layout(rows, cols, pes)
 
 
 def dense_layout(rows: int, cols: int, pes: int, registers: int) -> CscLayout:
     """The layout of a fully dense matrix (no zero runs, so no padding): every slice holds all
-    of the PE's rows of that batch."""
+    of the PE's rows of that batch. Closed form: PE k stores batch b's columns after all of its
+    earlier batches, so slice (b, k, j) starts at K x sum_{b' < b} n(b', k) + j x n(b, k)."""
     batches = output_batches(rows, pes, registers)
     per_pe = local_rows(rows, pes)
     start = np.arange(batches)[:, None] * registers
-    in_batch = np.clip(per_pe[None, :] - start, 0, registers)          # [batch, pe]
-    entries = np.broadcast_to(in_batch[:, :, None], (batches, pes, cols)).astype(np.int64)
-    entries = np.ascontiguousarray(entries)
-    return CscLayout(rows, cols, pes, batches, entries, entries, _exclusive_offsets(entries))
+    in_batch = np.clip(per_pe[None, :] - start, 0, registers).astype(np.int64)   # [batch, pe]
+    entries = np.broadcast_to(in_batch[:, :, None], (batches, pes, cols))
+    earlier = (np.cumsum(in_batch, axis=0) - in_batch) * cols
+    offset = earlier[:, :, None] + np.arange(cols, dtype=np.int64) * in_batch[:, :, None]
+    return CscLayout(rows, cols, pes, batches, entries, entries, offset)
 
 
 def expected_padding_per_slice(slice_rows: int, density: float, index_bits: int) -> float:

@@ -36,18 +36,15 @@ from simulator.kinds.sparse.arch import SparseArch
 from simulator.kinds.sparse.csc import (
     CscLayout,
     PointerPlacement,
-    dense_layout,
-    layout_from_coordinates,
     pointer_placement,
     words_spanned,
 )
+from simulator.kinds.sparse.layouts import dense_layout, random_layout, user_layout
 from simulator.kinds.sparse.matrices import (
     codebook_error,
     layer_rng,
-    matrix_coordinates,
     matrix_values,
     random_activation_positions,
-    random_coordinates,
 )
 from simulator.kinds.sparse.queue import simulate_queues
 
@@ -183,9 +180,10 @@ class SparseEngine(Engine):
         matrix = options.weights.get(layer.name)
         layouts: dict[int, CscLayout] = {}
         extra: dict[str, Any] = {}
+        where = f"layers[{index}] ({layer.name})"
         if matrix is not None:
-            row, col = matrix_coordinates(matrix, job.rows, job.cols, layer.name)
-            shared = self._layout(row, col, job)
+            shared = user_layout(matrix, job.rows, job.cols, layer.name, arch.pes,
+                                 arch.index_bits, arch.activation_registers, where)
             extra["matrix_source"] = f"weights_file {layer.weights_file}"
             if arch.weight_sharing:
                 extra.update(codebook_error(matrix_values(matrix), 1 << arch.weight_index_bits))
@@ -199,7 +197,7 @@ class SparseEngine(Engine):
         simulated = pairs[:MAX_SIMULATED_VECTORS]
         counts = SpmvCounts()
         dense_counts = SpmvCounts()
-        dense = dense_layout(job.rows, job.cols, arch.pes, arch.activation_registers)
+        dense = dense_layout(job.rows, job.cols, arch.pes, arch.activation_registers, where)
         dense_placement = self._placement(dense)
         placements: dict[int, PointerPlacement] = {}
         for m, v in simulated:
@@ -209,10 +207,10 @@ class SparseEngine(Engine):
                 if layer.weight_density >= 1.0:
                     layouts[m] = dense
                 else:
-                    row, col = random_coordinates(job.rows, job.cols, layer.weight_density,
-                                                  layer_rng(arch.seed, layer.name, 2 * m),
-                                                  arch.row_density_cv)
-                    layouts[m] = self._layout(row, col, job)
+                    layouts[m] = random_layout(job.rows, job.cols, layer.weight_density,
+                                               arch.row_density_cv, arch.seed, layer.name, 2 * m,
+                                               arch.pes, arch.index_bits,
+                                               arch.activation_registers, where)
                 layout = layouts[m]
             else:
                 layout = layouts[m]
@@ -232,11 +230,6 @@ class SparseEngine(Engine):
         layout = shared if shared is not None else layouts[0]
         return self._result(layer, job, layout, counts, dense_counts, len(pairs),
                             len(simulated), extra, options.precision, warnings)
-
-    def _layout(self, row: np.ndarray, col: np.ndarray, job: SpmvJob) -> CscLayout:
-        a = self.arch
-        return layout_from_coordinates(row, col, job.rows, job.cols, a.pes, a.index_bits,
-                                       a.activation_registers)
 
     def _spmv(self, layout: CscLayout, placement: PointerPlacement,
               active: np.ndarray) -> SpmvCounts:

@@ -28,6 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 
+#: From this depth on, D steps at a time beat one step at a time (measured:
+#: benchmarks/bench_sparse.py).
+BLOCK_MIN_DEPTH = 8
+
+
 @dataclass(frozen=True)
 class QueueTiming:
     """What the broadcast/queue simulation yields for one sequence of broadcasts."""
@@ -44,25 +49,78 @@ class QueueTiming:
 
 
 def simulate_queues(work: np.ndarray, queue_depth: int) -> QueueTiming:
-    """Run the recurrence above on `work` [T steps, P PEs] (cycles per activation per PE)."""
+    """Run the recurrence above on `work` [T steps, P PEs] (cycles per activation per PE).
+
+    Exact integer arithmetic, vectorized over PEs and over blocks of D steps (see
+    `_block_finish`); D = 1 has a closed form. The stall total telescopes:
+    sum_t (b_t - b_{t-1} - 1) = b_{T-1} + 1 - T.
+    """
     work = np.asarray(work, dtype=np.int64)
     steps, pes = work.shape
     if steps == 0:
         return QueueTiming(0, np.zeros(pes, dtype=np.int64), 0)
+    busy = work.sum(axis=0)
+    if queue_depth == 1:
+        # lock-step: every f_{k,t-1} <= S_{t-1} = b_t, so f_{k,t} = b_t + 1 + w_{k,t} and
+        # b_t = sum_{s<t} (1 + max_k w_{k,s})
+        per_step = 1 + work.max(axis=1)
+        cycles = int(per_step.sum())
+        return QueueTiming(cycles, busy, cycles - int(per_step[-1]) + 1 - steps)
+    if queue_depth < BLOCK_MIN_DEPTH:
+        finish, last_broadcast = _step_by_step(work, queue_depth)
+    else:
+        finish, last_broadcast = _blocks(work, queue_depth)
+    return QueueTiming(int(finish.max()), busy, last_broadcast + 1 - steps)
+
+
+def _step_by_step(work: np.ndarray, queue_depth: int) -> tuple[np.ndarray, int]:
+    """The recurrence one step at a time (fewest numpy calls per step for tiny D)."""
+    steps, pes = work.shape
     finish = np.zeros(pes, dtype=np.int64)
-    slowest = np.zeros(steps, dtype=np.int64)      # max_k f_{k,t}
+    slowest: list[int] = []                        # S_t = max_k f_{k,t}
     broadcast = -1
-    stall = 0
     rows = list(work)                              # row views: cheaper than work[t] in the loop
+    top, higher = np.maximum.reduce, np.maximum    # skip the ndarray.max wrapper
     for t in range(steps):
-        earliest = broadcast + 1
-        ready = int(slowest[t - queue_depth]) if t >= queue_depth else 0
-        if ready > earliest:
-            stall += ready - earliest
-            broadcast = ready
-        else:
-            broadcast = earliest
-        np.maximum(finish, broadcast + 1, out=finish)
+        ready = slowest[t - queue_depth] if t >= queue_depth else 0
+        broadcast = broadcast + 1 if broadcast + 1 >= ready else ready
+        higher(finish, broadcast + 1, out=finish)
         finish += rows[t]
-        slowest[t] = finish.max()
-    return QueueTiming(int(finish.max()), work.sum(axis=0), stall)
+        slowest.append(int(top(finish)))
+    return finish, broadcast
+
+
+def _blocks(work: np.ndarray, queue_depth: int) -> tuple[np.ndarray, int]:
+    """The recurrence D steps at a time. The broadcasts of steps t0..t0+D-1 wait only on
+    S_{t-D} of earlier steps, so, unrolling b_t = max(b_{t-1} + 1, S_{t-D}) and
+    f_{k,t} = max(f_{k,t-1}, b_t + 1) + w_{k,t} over the block (cummax: running maximum from t0):
+
+        b_t     = t + max(b_{t0-1} + 1 - t0, cummax_{s<=t} (S_{s-D} - s))
+        f_{k,t} = C_{k,t} + max(f_{k,t0-1} - C_{k,t0-1}, cummax_{s<=t} (b_s + 1 - C_{k,s-1}))
+
+    with C_{k,t} = sum_{s<=t} w_{k,s} (C_{k,-1} = 0).
+    """
+    steps, pes = work.shape
+    done = np.cumsum(work, axis=0)                  # C_{k,t}
+    before = np.zeros_like(done)                    # C_{k,t-1}
+    before[1:] = done[:-1]
+    index = np.arange(steps, dtype=np.int64)
+    slowest = np.zeros(steps, dtype=np.int64)       # S_t = max_k f_{k,t}
+    lead = np.zeros(pes, dtype=np.int64)            # f_{k,t0-1} - C_{k,t0-1}
+    broadcast = -1
+    for t0 in range(0, steps, queue_depth):
+        t1 = min(t0 + queue_depth, steps)
+        t = index[t0:t1]
+        if t0 >= queue_depth:
+            wait = np.maximum.accumulate(slowest[t0 - queue_depth:t1 - queue_depth] - t)
+            b = t + np.maximum(wait, broadcast + 1 - t0)
+        else:
+            b = t + (broadcast + 1 - t0)            # S_{<0} = 0 never binds: b_t >= t
+        start = (b + 1)[:, None] - before[t0:t1]
+        np.maximum.accumulate(start, axis=0, out=start)
+        np.maximum(start, lead, out=start)
+        lead = start[-1].copy()
+        start += done[t0:t1]
+        slowest[t0:t1] = start.max(axis=1)
+        broadcast = int(b[-1])
+    return lead + done[-1], broadcast

@@ -57,6 +57,22 @@ class EnergyConfig(StrictModel):
         False, description="scale 45 nm energies to technology_nm (first-order, see docs/models.md)")
 
 
+class DatapathSupport(StrictModel):
+    """Which compressed forms the datapath consumes natively (issue "compression meets the
+    chip"; docs/compression.md). What a chip does not support still changes storage, but not
+    compute: a dense array multiplies pruned zeros, and compressed weights must be decoded
+    before the array, so DRAM bytes shrink only with a decoder on the chip."""
+
+    zero_skipping: Literal["none", "weights", "activations", "both"] = Field(
+        "none", description="zero operands the MAC datapath skips (EIE: both)")
+    weight_decoders: list[Literal["codebook", "huffman", "sparse"]] = Field(
+        default_factory=list, description="compressed weight formats decoded on chip, so "
+        "weights travel compressed from DRAM (codebook indices, Huffman streams, sparse indices)")
+    winograd: list[Literal["f2", "f4"]] = Field(
+        default_factory=list, description="hard-wired Winograd transforms: F(2x2,3x3) 'f2', "
+        "F(4x4,3x3) 'f4'")
+
+
 class ArchBase(StrictModel):
     """Common fields of every architecture kind."""
 
@@ -67,6 +83,12 @@ class ArchBase(StrictModel):
     precision: Precision = Field(default_factory=Precision)
     dram: DramConfig
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
+    mac_rates: dict[str, PositiveFloat] | None = Field(
+        None, description="MAC throughput per operand precision label (int8, int8x16, int16, "
+        "fp16, int4, ...), relative to the native precision's peak (1.0). A label left out is "
+        "not supported by the MAC datapath. None: the kind's own rule (e.g. TPUv1's operands "
+        "wider than native run at the product of the width ratios)")
+    datapath: DatapathSupport = Field(default_factory=DatapathSupport)
     source: str = Field("", description="where the parameters come from (paper, datasheet, ours)")
 
     @property

@@ -235,6 +235,10 @@ class MatmulLayer(LayerBase):
     n: PositiveInt
     count: PositiveInt = 1
     weights: bool = False
+    kv_cache: bool = Field(
+        False, description="the K x N operand is a KV cache (keys or values of the tokens so "
+        "far): kept across decode steps, on chip while it fits the arch's SRAM, else read from "
+        "DRAM every step (LLM decode)")
 
     def infer_shape(self, input_shapes: list[Shape]) -> Shape:
         left = input_shapes[0] if input_shapes else ()
@@ -244,8 +248,11 @@ class MatmulLayer(LayerBase):
         return (self.count, self.m, self.n) if self.count > 1 else (self.m, self.n)
 
     def gemms(self) -> list[Gemm]:
-        return [Gemm(m=self.batch * self.m, k=self.k, n=self.n, groups=self.count,
-                     weights_are_activations=not self.weights)]
+        if self.weights:  # one stored K x N matrix per `count`, shared by the whole batch
+            return [Gemm(m=self.batch * self.m, k=self.k, n=self.n, groups=self.count)]
+        # activation x activation: every sample has its own right operand (its keys, values)
+        return [Gemm(m=self.m, k=self.k, n=self.n, groups=self.count * self.batch,
+                     weights_are_activations=True)]
 
     @property
     def weight_params(self) -> int:

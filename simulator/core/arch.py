@@ -89,6 +89,10 @@ class ArchBase(StrictModel):
         "not supported by the MAC datapath. None: the kind's own rule (e.g. TPUv1's operands "
         "wider than native run at the product of the width ratios)")
     datapath: DatapathSupport = Field(default_factory=DatapathSupport)
+    mapping_objective: Literal["latency", "energy", "edp", "dram"] = Field(
+        "latency", description="what the mapper (tiler, compiler) minimises when it chooses "
+        "tiles, loop orders and splits across cores: latency, energy, edp (energy x delay) or "
+        "dram (DRAM bytes); --objective overrides it for one run")
     source: str = Field("", description="where the parameters come from (paper, datasheet, ours)")
 
     @property

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Mapping
 from simulator.core.actions import Action, LayerCounts
 from simulator.core.arch import ArchBase, Precision
 from simulator.core.energy import EnergyTable
+from simulator.core.explain import KindExplanation
 from simulator.core.results import LayerResult
 from simulator.core.workload import Workload
 
@@ -40,20 +41,31 @@ class RunOptions:
     weights: user weight matrices by layer name, as read at the edge by
         `simulator.io.weights.load_weight_files` (engines that model the actual matrix, the
         sparse one, use them; the others model dense weights and ignore them).
-    energy: the run's price table, for an engine whose own choices are ranked by energy. No
-        engine ranks by energy today (the systolic sub-batch search ranks by DRAM traffic, the
-        tensor-core weight residency by DRAM bytes); energy figures are priced after the run
-        from the counted actions, never inside an engine.
+    energy: the run's price table, for an engine whose own choices are ranked by energy (a
+        mapping objective of energy or EDP); energy figures themselves are priced after the
+        run from the counted actions, never inside an engine.
+    objective: what the engine's mapper minimises when it chooses tiles, loop orders and
+        splits: `latency` (default), `energy`, `edp` (energy x delay) or `dram` (DRAM bytes).
+        None: the arch's `mapping_objective`.
+    mapping: user overrides of the chosen mapping, by layer name (keys are the kind's, as the
+        engine reports them in each layer's `mapping` field); the engine validates them.
+    explain: record, per layer, how it was mapped and the formulas behind its figures
+        (`EngineRun.explanations`; simulator.core.explain).
     """
 
     precision: Precision
     trace: bool = False
     weights: Mapping[str, Any] = field(default_factory=_empty)
     energy: EnergyTable | None = None
+    objective: str | None = None
+    mapping: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
+    explain: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.weights, MappingProxyType):
-            object.__setattr__(self, "weights", MappingProxyType(dict(self.weights)))
+        for name in ("weights", "mapping"):
+            value = getattr(self, name)
+            if not isinstance(value, MappingProxyType):
+                object.__setattr__(self, name, MappingProxyType(dict(value)))
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,8 @@ class EngineRun:
     trace: Chrome trace events when `RunOptions.trace` was set and the engine has events.
     peak_macs_per_cycle: MACs per cycle at full utilization for the run's precision.
     sram_bytes_per_s: aggregate on-chip SRAM bandwidth for the SRAM roof (None: not modelled).
+    explanations: per layer name, how it was mapped and the formulas behind its figures, when
+        `RunOptions.explain` was set (empty otherwise).
     """
 
     layers: tuple[LayerResult, ...]
@@ -81,12 +95,13 @@ class EngineRun:
     priced_totals: Mapping[str, tuple[Action, ...]] = field(default_factory=_empty)
     trace: tuple[dict, ...] | None = None
     sram_bytes_per_s: float | None = None
+    explanations: Mapping[str, KindExplanation] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         if len(self.layers) != len(self.counts):
             raise ValueError(f"{len(self.layers)} layer results but {len(self.counts)} "
                              "action counts")
-        for name in ("engine_totals", "priced_totals"):
+        for name in ("engine_totals", "priced_totals", "explanations"):
             value = getattr(self, name)
             if not isinstance(value, MappingProxyType):
                 object.__setattr__(self, name, MappingProxyType(dict(value)))

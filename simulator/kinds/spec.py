@@ -26,6 +26,9 @@ class Kind:
     arch_model: type["ArchBase"]
     engine_path: str
     area: Callable[["ArchBase", "AreaTable"], "AreaComponents"]
+    #: changes worth trying on this kind of chip, for `npusim explain`'s what-ifs: a list of
+    #: (plain-language change, `--set` overrides) for an arch; None: only the generic ones
+    what_ifs: Callable[["ArchBase"], list[tuple[str, list[str]]]] | None = None
 
     def engine_class(self) -> type["Engine"]:
         """The engine class (`simulator.kinds.base.Engine`), imported on first use; build it

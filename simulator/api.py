@@ -8,16 +8,22 @@ annotate the roofline, sum the layers into a `RunResult` and add the chip area.
 
 from __future__ import annotations
 
+import difflib
+from typing import Any
+
 from simulator import __version__  # the one version string, re-exported here
 from simulator.core.arch import ArchBase, Precision
-from simulator.core.energy import Pricer
-from simulator.core.results import RunResult
+from simulator.core.energy import EnergyTable, Pricer
+from simulator.core.errors import NpusimError
+from simulator.core.explain import KindExplanation, LayerExplanation, WhatIf
+from simulator.core.results import LayerResult, RunResult
 from simulator.core.roofline import annotate, roofs_for, weight_bytes_for
 from simulator.core.workload import Workload
 from simulator.io.load import load_arch, load_workload
+from simulator.io.overrides import apply_overrides
 from simulator.io.tables import energy_table_for
-from simulator.kinds.base import RunOptions
-from simulator.kinds.registry import chip_area, get_kind
+from simulator.kinds.base import EngineRun, RunOptions
+from simulator.kinds.registry import arch_from_dict, chip_area, get_kind
 
 
 def effective_precision(arch: ArchBase, workload: Workload) -> Precision:
@@ -32,10 +38,22 @@ def arch_summary(arch: ArchBase) -> dict:
 
 
 def simulate(arch: ArchBase | str, workload: Workload | str,
-             overrides: list[str] | None = None, trace: bool = False) -> RunResult:
+             overrides: list[str] | None = None, trace: bool = False,
+             objective: str | None = None,
+             mapping: dict[str, dict[str, Any]] | None = None) -> RunResult:
     """Simulate `workload` on `arch` (models, bundled names or paths) and return the result.
     With `trace`, engines that simulate events keep a Chrome trace-event timeline
-    (`result.trace_events`)."""
+    (`result.trace_events`). `objective` (latency, energy, edp, dram) overrides the arch's
+    `mapping_objective`; `mapping` overrides the mapper's choices per layer name."""
+    return run(arch, workload, overrides, trace=trace, objective=objective, mapping=mapping)[0]
+
+
+def run(arch: ArchBase | str, workload: Workload | str, overrides: list[str] | None = None, *,
+        trace: bool = False, objective: str | None = None,
+        mapping: dict[str, dict[str, Any]] | None = None,
+        explain: bool = False) -> tuple[RunResult, EngineRun]:
+    """`simulate`, also returning the engine's own `EngineRun` (with `explain`, the formulas
+    behind every layer's figures in `EngineRun.explanations`)."""
     if isinstance(arch, str):
         arch = load_arch(arch, overrides)
     if isinstance(workload, str):
@@ -47,9 +65,16 @@ def simulate(arch: ArchBase | str, workload: Workload | str,
         # user weight files are read here, at the edge, so engines stay free of I/O
         from simulator.io.weights import load_weight_files
         weights = load_weight_files(workload)
-    options = RunOptions(precision=precision, trace=trace, weights=weights, energy=table)
-    run = get_kind(arch.kind).engine_class()(arch).run(workload, options)
+    options = RunOptions(precision=precision, trace=trace, weights=weights, energy=table,
+                         objective=objective or arch.mapping_objective, mapping=mapping or {},
+                         explain=explain)
+    engine_run = get_kind(arch.kind).engine_class()(arch).run(workload, options)
+    return _result(arch, workload, precision, table, engine_run, trace), engine_run
 
+
+def _result(arch: ArchBase, workload: Workload, precision: Precision, table: EnergyTable,
+            run: EngineRun, trace: bool) -> RunResult:
+    """Price an engine run's counts, annotate the roofline, sum into a `RunResult`."""
     pricer = Pricer(table)
     layers = [pricer.price_layer(layer, counts) for layer, counts in zip(run.layers, run.counts)]
     engine_totals = dict(run.engine_totals)
@@ -78,3 +103,66 @@ def simulate(arch: ArchBase | str, workload: Workload | str,
     if trace:
         result.trace_events = list(run.trace) if run.trace is not None else None
     return result
+
+
+def explain(arch: ArchBase | str, workload: Workload | str, layer: str | None = None,
+            overrides: list[str] | None = None, objective: str | None = None,
+            what_ifs: bool = True) -> LayerExplanation:
+    """Why one layer (default: the one that takes the most cycles) costs what it costs: its
+    mapping and the engine's formulas with this layer's numbers, its stalls, traffic and energy,
+    the binding resource, and what re-simulated changes to the chip would do to it."""
+    if isinstance(arch, str):
+        arch = load_arch(arch, overrides)
+    if isinstance(workload, str):
+        workload = load_workload(workload)
+    result, engine_run = run(arch, workload, objective=objective, explain=True)
+    names = [l.name for l in result.layers]
+    if layer is None:
+        chosen = max(result.layers, key=lambda l: l.cycles)
+    elif layer in names:
+        chosen = result.layers[names.index(layer)]
+    else:
+        close = ", ".join(difflib.get_close_matches(layer, names, n=3)) or ", ".join(names[:5])
+        raise NpusimError(f"no layer named {layer!r} in {workload.name}", field="--layer",
+                          fix=f"use one of the layer names, e.g. {close}")
+    kind = get_kind(arch.kind)
+    explanation = engine_run.explanations.get(chosen.name) or KindExplanation(
+        notes=[f"the {arch.kind} engine records no formulas for this layer"])
+    figures = {key: getattr(chosen, key) for key in (
+        "cycles", "compute_cycles", "stall_cycles", "latency_s", "macs", "ops", "utilization",
+        "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes",
+        "energy_pj", "operational_intensity", "bound")}
+    changes = []
+    if what_ifs:
+        candidates = [("double DRAM bandwidth",
+                       [f"dram.bandwidth_gbps={arch.dram.bandwidth_gbps * 2:g}"])]
+        if kind.what_ifs is not None:
+            candidates += kind.what_ifs(arch)
+        for change, sets in candidates:
+            other = arch_from_dict(apply_overrides(arch.model_dump(mode="json"), sets,
+                                                   "<what-if>"), "<what-if>")
+            moved = simulate(other, workload, objective=objective)
+            layer_cycles = next(l.cycles for l in moved.layers if l.name == chosen.name)
+            changes.append(WhatIf(
+                change=change, overrides=sets, layer_cycles=layer_cycles,
+                layer_change=layer_cycles / chosen.cycles - 1 if chosen.cycles else 0.0,
+                run_cycles=moved.totals.cycles,
+                run_change=moved.totals.cycles / result.totals.cycles - 1
+                if result.totals.cycles else 0.0))
+    return LayerExplanation(
+        arch=arch.name, kind=arch.kind, workload=workload.name, layer=chosen.name,
+        layer_type=chosen.type, figures=figures, explanation=explanation,
+        stall_breakdown_cycles=chosen.stall_breakdown_cycles,
+        dram_bytes_by_operand=chosen.dram_bytes_by_operand,
+        sram_bytes_by_operand=chosen.sram_bytes_by_operand,
+        energy_breakdown_pj=chosen.energy_breakdown_pj, binding=binding_resource(chosen),
+        what_ifs=changes)
+
+
+def binding_resource(layer: LayerResult) -> str:
+    """The resource that sets a layer's time: the stall cause that dominates when stalls
+    outweigh compute, else the compute datapath."""
+    if layer.stall_cycles > layer.compute_cycles and layer.stall_breakdown_cycles:
+        cause = max(layer.stall_breakdown_cycles, key=layer.stall_breakdown_cycles.get)
+        return f"{cause} ({layer.stall_breakdown_cycles[cause]:,} of {layer.cycles:,} cycles)"
+    return f"compute ({layer.compute_cycles:,} of {layer.cycles:,} cycles)"

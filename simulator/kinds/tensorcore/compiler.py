@@ -63,6 +63,8 @@ VECTOR_OPS_PER_ELEMENT = {"relu": 1, "relu6": 2, "hardsigmoid": 4, "hardswish": 
 MAC_TYPES = ("conv", "linear", "matmul", "lstm")
 VIEW_TYPES = ("concat", "flatten")
 INPUT = "__input__"
+#: sequence-number ticks per tile step (program order)
+TICKS = 1000
 
 
 def op_name(layer: LayerBase) -> str:
@@ -303,10 +305,13 @@ class Compiler:
     def emit(self, kind: str, layer: int, resources: tuple[str, ...], busy: int, latency: int,
              deps: list[int], key: float, nbytes: int = 0, label: str = "") -> int:
         deps = sorted(set(d for d in deps if d is not None and d >= 0))
+        # the program order counts in integer ticks, TICKS per tile step (the key offsets
+        # below are multiples of 0.05 steps): an op is one tick after its dependencies
+        seq = round(key * TICKS)
         if deps:
-            key = max(key, max(self.ops[d].key for d in deps) + 1e-3)
-        key = max(key, self._unit_floor)
-        op = Op(len(self.ops), kind, layer, resources, int(busy), int(latency), deps, key,
+            seq = max(seq, max(self.ops[d].seq for d in deps) + 1)
+        seq = max(seq, round(self._unit_floor * TICKS))
+        op = Op(len(self.ops), kind, layer, resources, int(busy), int(latency), deps, seq,
                 int(nbytes), label)
         self.ops.append(op)
         return op.id
@@ -621,7 +626,7 @@ class Compiler:
                 # every op of the previous unit must be done (layer-by-layer schedule)
                 b = self.emit("barrier", unit.layer, (), 0, 0, list(range(*prev_ops)),
                               0.0, label="barrier")
-                self._unit_floor = self.ops[b].key
+                self._unit_floor = self.ops[b].seq / TICKS
                 barrier = [b]
             if unit.kind == "view":
                 continue
@@ -630,10 +635,10 @@ class Compiler:
             else:
                 self._elt_unit(u, unit, barrier)
             if self.arch.compiler.placement == "pipeline":
-                computes = [op.key for op in self.ops[start:] if op.kind in ("compute", "vector")]
-                self._unit_floor = min(computes) if computes else self._unit_floor
+                computes = [op.seq for op in self.ops[start:] if op.kind in ("compute", "vector")]
+                self._unit_floor = min(computes) / TICKS if computes else self._unit_floor
             prev_ops = (start, len(self.ops))
-        order = sorted(range(len(self.ops)), key=lambda i: (self.ops[i].key, i))
+        order = sorted(range(len(self.ops)), key=lambda i: (self.ops[i].seq, i))
         return [self.ops[i] for i in order]
 
     def _cores_for(self, unit: Unit) -> list[int]:
@@ -832,7 +837,7 @@ class Compiler:
         """A zero-time barrier on every op emitted since `since`; later ops sort after it."""
         b = self.emit("barrier", layer, (), 0, 0, list(range(since, len(self.ops))), 0.0,
                       label=label)
-        self._unit_floor = self.ops[b].key
+        self._unit_floor = self.ops[b].seq / TICKS
         return b
 
     def _lstm_gates(self, u: int, unit: Unit, head: LstmLayer, t: int, gates: Tensor,

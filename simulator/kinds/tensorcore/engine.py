@@ -36,7 +36,7 @@ from simulator.core.results import LayerResult
 from simulator.core.workload import Workload
 from simulator.kinds.base import Engine
 from simulator.kinds.tensorcore.arch import TensorCoreArch
-from simulator.kinds.tensorcore.compiler import Compiler, Unit
+from simulator.kinds.tensorcore.compiler import Program, Unit, compile_program
 from simulator.kinds.tensorcore.ops import KIND_CATEGORY, Op, resource_category
 from simulator.kinds.tensorcore.schedule import OpTiming, simulate_ops
 from simulator.kinds.tensorcore.trace import trace_events as _trace_events
@@ -70,7 +70,7 @@ class TensorCoreEngine(Engine):
         self.arch: TensorCoreArch = arch
         self._warnings: list[str] = []
         self._trace: list[dict] | None = None
-        self.compiler: Compiler | None = None
+        self.compiler: Program | None = None
         self.timing: dict[int, OpTiming] = {}
         self.ops: list[Op] = []
         self._engine_totals: dict[str, float] = {}
@@ -120,8 +120,8 @@ class TensorCoreEngine(Engine):
 
     # ------------------------------------------------------------------------------------
     def simulate(self, workload: Workload) -> list[LayerResult]:
-        compiler = Compiler(self.arch, self.precision, workload)
-        ops = compiler.compile()
+        compiler = compile_program(self.arch, self.precision, workload)
+        ops = compiler.ops
         timing = simulate_ops(ops)
         self.compiler, self.ops, self.timing = compiler, ops, timing
         self._warnings = list(compiler.warnings)
@@ -139,7 +139,7 @@ class TensorCoreEngine(Engine):
                        if self.trace_enabled else None)
         return self._results(workload, compiler, ops, timing)
 
-    def _results(self, workload: Workload, compiler: Compiler, ops: list[Op],
+    def _results(self, workload: Workload, compiler: Program, ops: list[Op],
                  timing: dict[int, OpTiming]) -> list[LayerResult]:
         a = self.arch
         n_layers = len(workload.layers)

@@ -108,30 +108,65 @@ class Interval:
 
 
 class SpillAllocator:
-    """Greedy interval allocation in production order, evaluated for any activation budget:
-    in production order, a tensor stays on chip when it fits next to the tensors already placed
-    at every unit of its lifetime; else it spills to DRAM. Tensors already in DRAM (the network
-    input and output, external inputs) are not candidates."""
+    """Greedy interval allocation in production order, evaluated for any activation budget.
+
+    The rule (docs/models/tensorcore.md §3, step 2): in production order, a tensor stays on
+    chip when it fits next to the tensors already placed at every unit of its lifetime; else it
+    spills to DRAM. Because tensors come in production order, every tensor placed before
+    tensor i was produced no later than i, so the occupancy over i's lifetime, at unit k, is
+    the bytes of placed tensors still live at k: non-increasing in k. Its maximum over the
+    lifetime is the occupancy at i's producer, kept as a running sum (tensors leave it when
+    their last use is behind). One evaluation is O(tensors + units), not O(sum of lifetimes).
+
+    Tensors already in DRAM (the network input and output, external inputs) are not candidates.
+    """
 
     def __init__(self, tensors: Iterable[Tensor]) -> None:
         self.intervals = [Interval(t.name, t.nbytes, t.producer, max(t.last_use, t.producer))
                           for t in tensors if not t.in_dram and t.producer is not None]
+        firsts = [iv.first for iv in self.intervals]
+        if any(b < a for a, b in zip(firsts, firsts[1:])):
+            raise ValueError("tensors must be given in production order")
         self.horizon = max((iv.last for iv in self.intervals), default=0) + 2
+        # the peak of all candidates live at once: a budget at least this large spills nothing
+        delta = [0] * (self.horizon + 1)
+        for iv in self.intervals:
+            delta[iv.first] += iv.nbytes
+            delta[iv.last + 1] -= iv.nbytes
+        live = peak = 0
+        for d in delta:
+            live += d
+            peak = max(peak, live)
+        self.peak_bytes = peak
 
     def spilled(self, budget: int) -> list[str]:
         """Names of the tensors that go to DRAM with `budget` bytes for activations."""
         return [iv.name for iv in self._spilled_intervals(budget)]
 
-    def spill_cost(self, budget: int, cost: Mapping[str, int]) -> int:
-        """Sum of `cost[name]` over the spilled tensors."""
-        return sum(cost[iv.name] for iv in self._spilled_intervals(budget))
+    def spill_cost(self, budget: int, cost: Mapping[str, int], limit: int | None = None) -> int:
+        """Sum of `cost[name]` over the spilled tensors. With `limit` (valid only when every
+        cost is >= 0, so that the partial sum never falls) the walk stops as soon as the sum
+        reaches `limit`: the result is then some value >= limit, exact only below it."""
+        total = 0
+        for iv in self._spilled_intervals(budget):
+            total += cost[iv.name]
+            if limit is not None and total >= limit:
+                return total
+        return total
 
     def _spilled_intervals(self, budget: int):
-        occupancy = [0] * self.horizon
+        if budget >= self.peak_bytes:
+            return
+        expire = [0] * self.horizon   # bytes of placed tensors whose last use is unit k
+        occupancy = 0                 # placed bytes live at the current producer
+        k = 0                         # units before k have had their tensors expire
         for iv in self.intervals:
-            span = range(iv.first, iv.last + 1)
-            if iv.nbytes <= budget and all(occupancy[k] + iv.nbytes <= budget for k in span):
-                for k in span:
-                    occupancy[k] += iv.nbytes
+            while k < iv.first:
+                occupancy -= expire[k]
+                k += 1
+            if occupancy + iv.nbytes <= budget:
+                occupancy += iv.nbytes
+                expire[iv.last] += iv.nbytes
             else:
                 yield iv
+

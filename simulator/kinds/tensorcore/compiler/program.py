@@ -77,7 +77,8 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
     allocator = SpillAllocator(tensors.values())
     resident = ResidencyPlan()
     if residency == "resident":
-        resident = _plan_residency(arch, precision, workload, plan.units, tensors, allocator)
+        streaming = compile_program(arch, precision, workload, residency="stream").traffic
+        resident = residency_plan(arch, precision, workload, plan.units, allocator, streaming)
     budget = activation_budget_bytes(arch, resident.resident_weight_bytes)
     for name in allocator.spilled(budget):
         tensors[name].in_dram = True
@@ -88,20 +89,20 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
                    resident, cores, em.traffic)
 
 
-def _plan_residency(arch: TensorCoreArch, precision: Precision, workload: Workload,
-                    units: list[Unit], tensors: dict[str, Tensor],
-                    allocator: SpillAllocator) -> ResidencyPlan:
-    """Byte counts from a streaming compile (tiling, and so every block transfer, does not
-    depend on the allocation), then the greedy plan of residency.py."""
-    dry = compile_program(arch, precision, workload, residency="stream").traffic
+def residency_plan(arch: TensorCoreArch, precision: Precision, workload: Workload,
+                   units: list[Unit], allocator: SpillAllocator,
+                   streaming: TrafficCounts) -> ResidencyPlan:
+    """The weight-residency plan (residency.py) from the byte counts of a streaming compile
+    of the same workload (`streaming`: tiling, and so every block transfer, does not depend
+    on the allocation). Candidates: MAC units on the cores that load weights from DRAM."""
     wb = precision.weight_bits / 8
     weight_bytes_of = {}
     for u, unit in enumerate(units):
-        if unit.kind == "mac" and unit.engine == "core" and dry.weight_dram_bytes.get(u):
+        if unit.kind == "mac" and unit.engine == "core" and streaming.weight_dram_bytes.get(u):
             head = workload.layers[unit.layer]
             weight_bytes_of[u] = int(math.ceil(head.weight_params * wb))
-    costs = {iv.name: dry.spill_cost_bytes(iv.name) for iv in allocator.intervals}
-    return plan_residency(weight_bytes_of, dry.weight_dram_bytes, allocator, costs,
+    costs = {iv.name: streaming.spill_cost_bytes(iv.name) for iv in allocator.intervals}
+    return plan_residency(weight_bytes_of, streaming.weight_dram_bytes, allocator, costs,
                           activation_budget_bytes(arch))
 
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from simulator.kinds.tensorcore.compiler.allocation import SpillAllocator
+from simulator.kinds.tensorcore.compiler.spill_search import SpillSearch
 
 
 @dataclass
@@ -45,41 +46,44 @@ def plan_residency(weight_bytes_of: Mapping[int, int], weight_dram_bytes: Mappin
     tensor -> the DRAM bytes it costs per run when it lives in DRAM instead of the SRAM;
     `room_bytes`: size - staging (what weights and activations share).
 
-    The spill traffic of a budget is evaluated with the allocator (O(tensors) each). Budgets
-    at or above the allocator's peak spill nothing (no evaluation); a budget seen before is
-    not evaluated again; when every spill cost is non-negative the evaluation stops as soon as
-    it shows that the candidate does not pay off. The decisions, and so the plan, are those of
-    evaluating the allocation in full for every candidate.
+    The spill traffic of each candidate's budget comes from a SpillSearch (spill_search.py),
+    which re-walks only the tensors whose decisions change; a budget seen before is not
+    evaluated again; when every spill cost is non-negative an evaluation stops as soon as it
+    shows that the candidate does not pay off. The decisions, and so the plan, are those of
+    evaluating the allocation in full for every candidate (tested).
     """
     plan = ResidencyPlan(weight_bytes_of=dict(weight_bytes_of))
     candidates = sorted((u for u, w in weight_bytes_of.items() if w > 0),
                         key=lambda u: (-weight_dram_bytes.get(u, 0) / weight_bytes_of[u], u))
     monotone = all(c >= 0 for c in spill_cost_bytes.values())
-    exact: dict[int, int] = {}        # budget -> its spill traffic
-    at_least: dict[int, int] = {}     # budget -> a lower bound on it (an evaluation cut short)
-
-    def spill_bytes(budget: int, limit: int | None = None) -> int:
-        if budget in exact:
-            return exact[budget]
-        if limit is not None and budget in at_least and at_least[budget] >= limit:
-            return at_least[budget]
-        value = allocator.spill_cost(budget, spill_cost_bytes, limit if monotone else None)
-        if monotone and limit is not None and value >= limit:
-            at_least[budget] = max(value, at_least.get(budget, value))
-        else:
-            exact[budget] = value
-        return value
-
-    current = spill_bytes(room_bytes)
+    search = SpillSearch(allocator, spill_cost_bytes, room_bytes)
+    current = search.total
+    exact: dict[int, int] = {room_bytes: current}   # budget -> its spill traffic
+    at_least: dict[int, int] = {}   # budget -> a lower bound (an evaluation cut short)
     for u in candidates:
         w = weight_bytes_of[u]
         if plan.resident_weight_bytes + w > room_bytes:
             continue
         saved = weight_dram_bytes.get(u, 0)
+        budget = room_bytes - plan.resident_weight_bytes - w
         # admitted iff saved > trial - current, i.e. trial < current + saved: an evaluation
         # that reaches current + saved can stop (the candidate is rejected either way)
-        trial = spill_bytes(room_bytes - plan.resident_weight_bytes - w, current + saved)
+        limit = current + saved if monotone else None
+        changes = None
+        if budget in exact:
+            trial = exact[budget]
+        elif limit is not None and at_least.get(budget, limit - 1) >= limit:
+            continue
+        else:
+            trial, changes = search.evaluate(budget, limit)
+            if changes is None:   # cut short at the limit: rejected
+                at_least[budget] = max(trial, at_least.get(budget, trial))
+                continue
+            exact[budget] = trial
         if saved > trial - current:
+            if changes is None:   # known from an earlier evaluation: walk it to keep its run
+                trial, changes = search.evaluate(budget)
+            search.commit(budget, trial, changes)
             plan.resident_units.add(u)
             plan.resident_weight_bytes += w
             current = trial

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.kinds.tensorcore.compiler import SpillAllocator, Tensor, plan_residency
+from simulator.kinds.tensorcore.compiler.spill_search import SpillSearch
 
 
 def tensor(name, nbytes, first, last):
@@ -88,3 +89,48 @@ def test_the_plan_equals_full_evaluation_for_every_candidate(problem):
     weights, dram, tensors, costs, room = problem
     plan = plan_residency(weights, dram, SpillAllocator(tensors), costs, room)
     assert (plan.resident_units, plan.resident_weight_bytes) == plan_reference(*problem)
+
+
+def test_spill_search_rewalks_from_the_first_changed_decision():
+    # a (100 B, units 0-1), b (100 B, 1-2), c (30 B, 2-3), d (150 B, 4-4); costs 10 each.
+    # At 250 everything fits. At 180: a fits; b meets 100 -> 200 > 180 -> spills; c meets 0
+    # (a died at 1, b in DRAM) -> fits; d fits alone -> spill 10 (b). At 120: a, c fit; b
+    # spills; d (150 > 120) spills -> 20.
+    ts = [tensor("a", 100, 0, 1), tensor("b", 100, 1, 2), tensor("c", 30, 2, 3),
+          tensor("d", 150, 4, 4)]
+    costs = {t.name: 10 for t in ts}
+    search = SpillSearch(SpillAllocator(ts), costs, 250)
+    assert search.total == 0
+    total, changes = search.evaluate(180)
+    assert total == 10 and [i for i, _, _ in changes] == [1, 2]   # b spills, c meets 0 not 100
+    search.commit(180, total, changes)
+    assert search.evaluate(120)[0] == 20
+    # a cut-short evaluation returns a value at or above the limit and no changes
+    value, cut = search.evaluate(120, limit=15)
+    assert value >= 15 and cut is None
+
+
+@st.composite
+def budget_sequences(draw):
+    n = draw(st.integers(0, 15))
+    firsts = sorted(draw(st.lists(st.integers(0, 8), min_size=n, max_size=n)))
+    tensors = [tensor(f"t{i}", draw(st.integers(1, 120)), f, f + draw(st.integers(0, 4)))
+               for i, f in enumerate(firsts)]
+    costs = {t.name: draw(st.integers(0, 300)) for t in tensors}
+    budgets = sorted(draw(st.lists(st.integers(0, 600), max_size=12)), reverse=True)
+    commits = draw(st.lists(st.booleans(), min_size=len(budgets), max_size=len(budgets)))
+    return tensors, costs, budgets, commits
+
+
+@settings(max_examples=300, deadline=None)
+@given(budget_sequences())
+def test_spill_search_agrees_with_a_full_walk_at_every_budget(problem):
+    tensors, costs, budgets, commits = problem
+    alloc = SpillAllocator(tensors)
+    search = SpillSearch(alloc, costs, 600)
+    for budget, commit in zip(budgets, commits):
+        total, changes = search.evaluate(budget)
+        assert total == alloc.spill_cost(budget, costs)
+        if commit:
+            search.commit(budget, total, changes)
+            assert search.placed == [iv.name not in alloc.spilled(budget) for iv in alloc.intervals]

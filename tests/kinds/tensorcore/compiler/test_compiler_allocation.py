@@ -81,7 +81,7 @@ def interval_sets(draw):
             for i, f in enumerate(firsts)]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(interval_sets(), st.integers(-10, 1000))
 def test_fast_allocator_equals_the_rule_as_stated(ts, budget):
     # the allocator keeps one running occupancy instead of checking every unit of a lifetime

@@ -83,7 +83,7 @@ def planning_problems(draw):
     return weights, dram, tensors, costs, draw(st.integers(0, 800))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(planning_problems())
 def test_the_plan_equals_full_evaluation_for_every_candidate(problem):
     weights, dram, tensors, costs, room = problem
@@ -122,7 +122,7 @@ def budget_sequences(draw):
     return tensors, costs, budgets, commits
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(budget_sequences())
 def test_spill_search_agrees_with_a_full_walk_at_every_budget(problem):
     tensors, costs, budgets, commits = problem

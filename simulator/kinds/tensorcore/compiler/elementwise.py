@@ -21,7 +21,12 @@ from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.compiler.allocation import Tensor
 from simulator.kinds.tensorcore.compiler.emitter import Emitter
 from simulator.kinds.tensorcore.compiler.order import (
-    COMPUTE, HOST_READ, ROUTE_INPUT, ROUTE_OUT, step_seq)
+    COMPUTE,
+    HOST_READ,
+    ROUTE_INPUT,
+    ROUTE_OUT,
+    step_seq,
+)
 from simulator.kinds.tensorcore.compiler.units import Unit
 
 

@@ -23,7 +23,14 @@ from simulator.kinds.tensorcore.compiler.allocation import Tensor
 from simulator.kinds.tensorcore.compiler.emitter import Emitter
 from simulator.kinds.tensorcore.compiler.mac_pass import PassState, emit_mac_pass
 from simulator.kinds.tensorcore.compiler.order import (
-    COMPUTE, HOST_READ, LOAD_BEFORE_ROUTE, ROUTE_INPUT, ROUTE_OUT, STORE_AFTER_ROUTE, step_seq)
+    COMPUTE,
+    HOST_READ,
+    LOAD_BEFORE_ROUTE,
+    ROUTE_INPUT,
+    ROUTE_OUT,
+    STORE_AFTER_ROUTE,
+    step_seq,
+)
 from simulator.kinds.tensorcore.compiler.units import Unit, mac_spec
 
 

@@ -20,7 +20,13 @@ from simulator.kinds.tensorcore.compiler.allocation import Tensor
 from simulator.kinds.tensorcore.compiler.emitter import Emitter
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
 from simulator.kinds.tensorcore.compiler.order import (
-    COMPUTE, ROUTE_EXTRA, ROUTE_INPUT, ROUTE_OUT, ROUTE_WEIGHTS, step_seq)
+    COMPUTE,
+    ROUTE_EXTRA,
+    ROUTE_INPUT,
+    ROUTE_OUT,
+    ROUTE_WEIGHTS,
+    step_seq,
+)
 from simulator.kinds.tensorcore.compiler.placement import core_shares
 from simulator.kinds.tensorcore.compiler.tiling import TileStep, choose_tiling, tile_steps
 from simulator.kinds.tensorcore.compiler.units import Unit
@@ -88,7 +94,7 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
     `state` carries what persists across the steps of an LSTM."""
     target = em.target
     nslots = target.slots
-    ab, wb = target.activation_bytes, target.weight_bytes
+    wb = target.weight_bytes
     head = workload.layers[unit.layer]
     layer_i = unit.layer
     src = srcs[0][0]

@@ -14,15 +14,20 @@ from simulator.core.layers import LstmLayer
 from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.kinds.tensorcore.compiler.allocation import (
-    SpillAllocator, Tensor, activation_budget_bytes, make_tensors)
+    SpillAllocator,
+    Tensor,
+    activation_budget_bytes,
+    make_tensors,
+)
 from simulator.kinds.tensorcore.compiler.elementwise import emit_elt_unit
-from simulator.kinds.tensorcore.compiler.emitter import Emitter, Target, TrafficCounts
+from simulator.kinds.tensorcore.compiler.emitter import Emitter, TrafficCounts
 from simulator.kinds.tensorcore.compiler.lstm import emit_lstm_unit
 from simulator.kinds.tensorcore.compiler.mac_pass import PassState, emit_mac_pass
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
 from simulator.kinds.tensorcore.compiler.order import program_order
 from simulator.kinds.tensorcore.compiler.placement import unit_cores
 from simulator.kinds.tensorcore.compiler.residency import ResidencyPlan, plan_residency
+from simulator.kinds.tensorcore.compiler.target import Target
 from simulator.kinds.tensorcore.compiler.units import Unit, build_units, mac_spec
 from simulator.kinds.tensorcore.ops import Op
 

@@ -21,9 +21,9 @@ import math
 from dataclasses import dataclass
 
 from simulator.core.errors import NpusimError
-from simulator.kinds.tensorcore.compiler.emitter import Target
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
 from simulator.kinds.tensorcore.compiler.placement import CoreShare
+from simulator.kinds.tensorcore.compiler.target import Target
 
 #: at most this many reduction-chunk candidates are compared
 MAX_K_CANDIDATES = 6

@@ -8,8 +8,15 @@ from simulator.core.workload import workload_from_dict
 from simulator.io.load import load_arch
 from simulator.kinds.tensorcore.compiler import compile_program
 from simulator.kinds.tensorcore.compiler.order import (
-    COMPUTE, LOAD_BEFORE_ROUTE, ROUTE_INPUT, ROUTE_OUT, TICKS_PER_STEP, ProgramOrder,
-    program_order, step_seq)
+    COMPUTE,
+    LOAD_BEFORE_ROUTE,
+    ROUTE_INPUT,
+    ROUTE_OUT,
+    TICKS_PER_STEP,
+    ProgramOrder,
+    program_order,
+    step_seq,
+)
 from simulator.kinds.tensorcore.ops import Op
 
 

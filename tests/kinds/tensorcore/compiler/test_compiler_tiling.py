@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from simulator.core.errors import NpusimError
 from simulator.io.load import load_arch
 from simulator.kinds.tensorcore.compiler import MacSpec, Tiling, choose_tiling
-from simulator.kinds.tensorcore.compiler.emitter import Target
 from simulator.kinds.tensorcore.compiler.placement import CoreShare
+from simulator.kinds.tensorcore.compiler.target import Target
 from simulator.kinds.tensorcore.compiler.tiling import tile_steps
 
 

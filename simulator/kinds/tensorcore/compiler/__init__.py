@@ -17,7 +17,8 @@ each step is a function with a typed result that can be used and tested alone
    `compiler.weight_residency`): `stream` loads every weight from DRAM every run; `resident`
    keeps the units' weights that pay off in the shared SRAM, loaded once with the model, chosen
    greedily by DRAM bytes saved per SRAM byte against the activation spill they cause (byte
-   counts from a streaming compile).
+   counts from a streaming compile; `spill_search` re-evaluates the allocation per candidate
+   only where its decisions change).
 3. **Tiling** (`tiling.choose_tiling -> Tiling`, `tiling.tile_steps`). Tiles fit one slot of
    each core buffer; the loop order and channel tile that route the fewest bytes win; oversized
    layers split the reduction and the channel tile rather than being rejected.
@@ -29,6 +30,9 @@ each step is a function with a typed result that can be used and tested alone
    loads two steps ahead, routes one step ahead), at least one tick after its dependencies;
    sorting by (sequence number, emission index) is the program order, a topological order of
    the dependency graph, which every resource obeys.
+
+`target.Target` holds the arch figures the steps share; `macspec.MacSpec` is a MAC layer in the
+compiler's terms (the array mapping and its closed-form cycles).
 """
 
 from simulator.kinds.tensorcore.compiler.allocation import SpillAllocator, Tensor

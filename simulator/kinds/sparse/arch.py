@@ -87,3 +87,21 @@ class SparseArch(ArchBase):
             raise ValueError(f"spmat_word_bits ({self.spmat_word_bits}) must hold at least one "
                              f"entry of index_bits + weight_index_bits = {self.entry_bits} bits")
         return self
+
+
+def sparse_what_ifs(arch: SparseArch) -> list[tuple[str, list[str]]]:
+    """Changes worth re-simulating on an EIE-style chip, for `npusim explain`: more PEs (less
+    work per PE, worse balance), deeper activation queues (absorb imbalance), a wider relative
+    index (fewer padding zeros, wider entries) and, where pointers overflow, a bigger pointer
+    SRAM. Each stays inside the arch's valid ranges."""
+    changes: list[tuple[str, list[str]]] = []
+    if arch.pes * 2 <= 256:
+        changes.append((f"twice the PEs ({arch.pes * 2})", [f"pes={arch.pes * 2}"]))
+    if arch.queue_depth * 2 <= 4096:
+        changes.append((f"activation queues twice as deep ({arch.queue_depth * 2})",
+                        [f"queue_depth={arch.queue_depth * 2}"]))
+    if arch.index_bits < 8 and arch.index_bits + 1 + arch.weight_index_bits <= arch.spmat_word_bits:
+        changes.append((f"a {arch.index_bits + 1}-bit relative index (fewer padding zeros)",
+                        [f"index_bits={arch.index_bits + 1}"]))
+    changes.append(("twice the pointer SRAM", [f"pointer_sram_bytes={arch.pointer_sram_bytes * 2}"]))
+    return changes

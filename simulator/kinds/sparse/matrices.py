@@ -374,3 +374,22 @@ def codebook_error(values: np.ndarray, clusters: int) -> dict[str, float]:
     rms = float(np.sqrt(np.mean((values - quantized) ** 2)))
     scale = float(np.sqrt(np.mean(values ** 2)))
     return {"codebook_rms_error": rms, "codebook_relative_error": rms / scale if scale else 0.0}
+
+
+@dataclass(frozen=True, eq=False)
+class UserLayer:
+    """A user's matrix for one layer and, optionally, measured input vectors for it
+    (`inputs`: vectors x K, e.g. the activations of real images; product v uses row v mod the
+    number of rows). Read at the edge by `simulator.io.weights`."""
+
+    matrix: "np.ndarray | SparseWeights"
+    inputs: np.ndarray | None = None
+
+
+def split_user_data(data: object) -> tuple[object | None, np.ndarray | None]:
+    """(matrix, measured inputs) of what `RunOptions.weights` holds for a layer."""
+    if data is None:
+        return None, None
+    if isinstance(data, UserLayer):
+        return data.matrix, data.inputs
+    return data, None

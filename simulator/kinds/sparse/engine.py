@@ -22,13 +22,13 @@ explain` shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from simulator.core.actions import Action, DramAccess, LayerCounts, Macs, RegisterAccess, SramAccess
-from simulator.core.arch import ArchBase, Precision
+from simulator.core.actions import DramAccess, LayerCounts
+from simulator.core.arch import ArchBase
 from simulator.core.errors import NpusimError
 from simulator.core.explain import KindExplanation
 from simulator.core.layer_base import LayerBase
@@ -37,6 +37,7 @@ from simulator.core.workload import Workload
 from simulator.kinds.base import Engine, EngineRun, RunOptions
 from simulator.kinds.sparse.arch import SparseArch
 from simulator.kinds.sparse.csc import CscLayout
+from simulator.kinds.sparse.eie_actions import eie_actions, scaled_totals
 from simulator.kinds.sparse.explain import EIE, Recorder, mapping_lines
 from simulator.kinds.sparse.formats import LayerFormat, layer_format
 from simulator.kinds.sparse.layouts import dense_layout, random_layout, user_layout
@@ -233,56 +234,6 @@ class SparseEngine(Engine):
                             nonzero_inputs, extra, options, state)
 
     # ---- energy and the result ---------------------------------------------------------
-    def _actions(self, n: dict[str, int], cols: int, p: Precision,
-                 rec: Recorder) -> list[Action]:
-        """The counted actions of totals `n` under EIE's power-breakdown components
-        (Sec. VI); with `rec`, the counts are recorded as formulas."""
-        a = self.arch
-        act_bits = p.activation_bits
-
-        def spmat_words(component: str, words: int) -> SramAccess:
-            return SramAccess(component=component, size_bytes=a.spmat_sram_bytes,
-                              width_bits=a.spmat_word_bits,
-                              read_bytes=words * (a.spmat_word_bits // 8))
-
-        codebook_bits = rec("codebook_read_bits", "entries_processed * codebook_value_bits",
-                            "bits", meaning="every entry (padding zeros too) looks up the "
-                            "codebook", entries_processed=n["entries"],
-                            codebook_value_bits=a.codebook_value_bits)
-        dest_bits = rec("destination_register_bits", "entries_processed * 2 * activation_bits",
-                        "bits", meaning="each entry reads and writes its output's accumulator "
-                        "register", entries_processed=n["entries"], activation_bits=act_bits)
-        source_bits = rec("source_register_bits", "(broadcasts - source_sram_reads) * "
-                          "activation_bits", "bits", meaning="a broadcast reads its value from "
-                          "the source register file (or the activation SRAM for long inputs)",
-                          broadcasts=n["broadcasts"], source_sram_reads=n["source_sram_reads"],
-                          activation_bits=act_bits)
-        # each PE's queue: one push and one pop of (value, column index) per broadcast
-        queue_entry_bits = act_bits + max(1, (max(cols, 2) - 1).bit_length())
-        queue_bits = rec("queue_bits", "pointer_reads * 2 * queue_entry_bits", "bits",
-                         meaning="a push and a pop of (value, column index) per PE and broadcast",
-                         pointer_reads=n["pointer_reads"], queue_entry_bits=queue_entry_bits)
-        return [
-            spmat_words("spmat_read", n["spmat_words"]),
-            # both pointers of a column: one access per bank (two accesses of one bank if
-            # unbanked); pointers spilled into Spmat cost a Spmat word read
-            SramAccess(component="pointer_read", size_bytes=a.pointer_sram_bytes / a.pointer_banks,
-                       width_bits=a.pointer_bits,
-                       read_bytes=n["pointer_sram_accesses"] * a.pointer_bits / 8),
-            spmat_words("pointer_read", n["pointer_spmat_words"]),
-            # every entry (padding zeros too) looks up the codebook and multiply-accumulates
-            Macs(component="arithmetic", count=n["entries"], precision=p),
-            RegisterAccess(component="arithmetic", bits=codebook_bits),
-            # destination register read-modify-write per entry; source read per broadcast;
-            # activation SRAM for long vectors and output batches
-            RegisterAccess(component="activation_rw", bits=dest_bits),
-            RegisterAccess(component="activation_rw", bits=source_bits),
-            SramAccess(component="activation_rw", size_bytes=a.activation_sram_bytes,
-                       width_bits=act_bits, read_bytes=n["source_sram_reads"] * act_bits / 8,
-                       write_bytes=n["dest_sram_writes"] * act_bits / 8),
-            RegisterAccess(component="queue", bits=queue_bits),
-        ]
-
     def _result(self, layer: LayerBase, job: SpmvJob, layout: CscLayout, fmt: LayerFormat,
                 c: SpmvCounts, dense: SpmvCounts, simulated: int, nonzero_inputs: int,
                 extra: dict[str, Any], options: RunOptions,
@@ -410,7 +361,7 @@ class SparseEngine(Engine):
                           macs=macs, cycles=cycles, pes=a.pes, entries_per_cycle=rate) \
             if cycles else 0.0
         ops = rec("ops", "2 * macs", "ops", macs=macs)
-        actions = self._actions(n, job.cols, fmt.precision, rec)
+        actions = eie_actions(a, n, job.cols, fmt.precision, rec)
         if dram_bytes:
             actions.append(DramAccess(nbytes=dram_bytes))
         placement = self._placement_text(layout, storage_, state, layer.name)
@@ -462,8 +413,8 @@ class SparseEngine(Engine):
                                    "ofmap": n["dest_sram_writes"] * act_bytes},
             utilization=utilization, weight_bytes=storage_["compressed_weight_bytes"],
             **fields_)
-        baseline = tuple(self._actions(_scaled(dense, products, simulated), job.cols,
-                                       fmt.precision, Recorder(False)))
+        baseline = tuple(eie_actions(a, scaled_totals(dense, products, simulated), job.cols,
+                                     fmt.precision, Recorder(False)))
         if options.explain:
             state.explanations[layer.name] = KindExplanation(
                 mapping=mapping_lines(a, layout, fmt, extra["matrix_source"],
@@ -494,20 +445,6 @@ class SparseEngine(Engine):
         if pointers > a.pointer_sram_capacity:
             return "the pointers that do not fit stream from DRAM for every input vector"
         return "all in the pointer SRAM"
-
-
-def _scaled(c: SpmvCounts, products: int, simulated: int) -> dict[str, int]:
-    """Totals over all products of the counts of `simulated` ones (ceil of the share)."""
-    def up(x: int) -> int:
-        return -(-x * products // simulated)
-    values = {f.name: up(getattr(c, f.name)) for f in fields(c) if f.name != "work_per_pe"}
-    return {"entries": values["entries_processed"], "broadcasts": values["broadcasts"],
-            "spmat_words": values["spmat_words"],
-            "pointer_sram_accesses": values["pointer_sram_accesses"],
-            "pointer_spmat_words": values["pointer_spmat_words"],
-            "source_sram_reads": values["source_sram_reads"],
-            "dest_sram_writes": values["dest_sram_writes"],
-            "pointer_reads": values["pointer_reads"]}
 
 
 def _listed(names: list[str], shown: int = 5) -> str:

@@ -324,8 +324,11 @@ def matrix_values(matrix: object) -> np.ndarray:
     """The non-zero values of a user matrix (for weight sharing)."""
     if isinstance(matrix, SparseWeights):
         return matrix.values.astype(np.float64)
-    dense = np.asarray(matrix, dtype=np.float64)
-    return dense[dense != 0]
+    dense = np.asarray(matrix)          # a memory-mapped file stays on disk: rows at a time
+    step = max(1, WINDOW_ELEMENTS // max(dense.shape[1], 1))
+    parts = [dense[a:a + step][dense[a:a + step] != 0].astype(np.float64)
+             for a in range(0, dense.shape[0], step)]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def random_activation_positions(length: int, density: float,

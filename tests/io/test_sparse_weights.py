@@ -184,6 +184,7 @@ def test_a_batch_of_a_million_is_a_closed_form():
     # 10^6 input vectors through one 512 x 256 layer: 8 simulated, the rest scaled, in well
     # under a second and without per-product memory
     import time
+
     from simulator.core.workload import workload_from_dict
     wl = workload_from_dict({"name": "b", "batch": 1_000_000, "layers": [
         {"name": "fc", "type": "linear", "input": [256], "out_features": 512,

@@ -12,15 +12,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from simulator.core.arch import ArchBase
+from simulator.core.arch import ArchBase, DatapathSupport
+
+#: What an EIE-style datapath consumes natively (Han et al., ISCA 2016, Sec. III): zeros in
+#: weights (CSC) and activations (only non-zeros are broadcast), codebook-indexed weights and
+#: sparse relative indices. Huffman streams are not decoded on the fly.
+EIE_DATAPATH = DatapathSupport(zero_skipping="both", weight_decoders=["codebook", "sparse"])
 
 
 class SparseArch(ArchBase):
     """P processing elements, each holding an interleaved slice of the CSC weight matrix."""
 
     kind: Literal["sparse"] = "sparse"
+    datapath: DatapathSupport = Field(
+        default_factory=lambda: EIE_DATAPATH.model_copy(deep=True),
+        description="fixed for this kind: EIE skips zeros in weights and activations and "
+                    "decodes codebook indices and sparse relative indices")
     pes: int = Field(64, ge=1, le=256, description="processing elements; row i lives on PE i mod pes")
     queue_depth: int = Field(8, ge=1, le=4096,
                              description="activation queue entries per PE (1: lock-step broadcast)")
@@ -77,6 +86,17 @@ class SparseArch(ArchBase):
     def max_zero_run(self) -> int:
         """Longest run of zeros a relative index can skip (EIE: 2^4 - 1 = 15)."""
         return (1 << self.index_bits) - 1
+
+    @field_validator("datapath")
+    @classmethod
+    def _eie_datapath(cls, datapath: DatapathSupport) -> DatapathSupport:
+        if (datapath.zero_skipping != "both"
+                or sorted(datapath.weight_decoders) != ["codebook", "sparse"]
+                or datapath.winograd):
+            raise ValueError("the sparse (EIE) kind models one datapath: zero_skipping both, "
+                             "weight_decoders [codebook, sparse], no winograd (a Huffman "
+                             "decoder or dense operation is another chip)")
+        return datapath
 
     @model_validator(mode="after")
     def _consistent(self) -> "SparseArch":

@@ -26,8 +26,9 @@ the chip holds them, or refuses in one line when it cannot:
   fixed-width entries, so the chip stores and reads them unchanged (one warning line).
 - rate: with `mac_rates` unset, EIE's own rule: one entry per PE per cycle for every operand
   width up to native (a narrower operand is sign-extended; its multiply is priced at its own
-  widths, the add at the datapath's accumulator width). With `mac_rates`, the rate of the operands' precision label (e.g. int8x16) scales the
-  entries per cycle; a label missing from it is refused.
+  widths, the add at the datapath's accumulator width). With `mac_rates`, the rate of the
+  operands' precision label (e.g. int8x16) scales the entries per cycle; a label missing from
+  it is refused.
 """
 
 from __future__ import annotations

@@ -137,3 +137,12 @@ def test_deep_compression_alexnet_fc_layers_eie_vs_dense():
     assert eie_dense.totals.cycles / eie_comp.totals.cycles > 20
     # the compressed FC layers are the paper's Alex-6/7/8 at 4-bit values: 28.8 + 12.9 + 8.4 us
     assert eie_comp.totals.latency_s * 1e6 == pytest.approx(50.4, rel=0.02)
+
+
+def test_the_datapath_is_eies_and_nothing_else(capsys):
+    arch = load_arch("eie")
+    assert arch.datapath.zero_skipping == "both"
+    assert sorted(arch.datapath.weight_decoders) == ["codebook", "sparse"]
+    assert main(["run", "eie", "eie_benchmarks", "--set", "datapath.zero_skipping=none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "datapath" in err

@@ -101,3 +101,10 @@ def test_explain_reports_resimulated_what_ifs_for_a_sparse_layer():
     assert -0.5 < more_pes.layer_change < -0.35
     deeper = by_change["activation queues twice as deep (16)"]
     assert -0.05 < deeper.layer_change <= 0
+
+
+def test_a_mapping_override_is_refused_in_one_line():
+    from simulator.core.errors import NpusimError
+    with pytest.raises(NpusimError) as err:
+        api.simulate("eie", "eie_benchmarks", mapping={"Alex-6": {"rows_per_pe": 32}})
+    assert "fixed by the hardware" in str(err.value) and "mapping.Alex-6" in str(err.value)

@@ -259,7 +259,7 @@ class SparseEngine(Engine):
             "entries": total("entries_processed", "entries_in_broadcast_columns",
                              c.entries_processed, "entries", "non-zeros and padding zeros of "
                              "the columns of non-zero inputs, all PEs"),
-            "broadcasts": total("broadcasts", "nonzero_inputs_per_pass", c.broadcasts,
+            "broadcasts": total("broadcasts", "nonzero_inputs_x_passes", c.broadcasts,
                                 "broadcasts", "non-zero inputs broadcast, once per output pass"),
             "spmat_words": total("spmat_reads", "words_spanned", c.spmat_words, "64-bit words",
                                  "Spmat words the broadcast columns' entries span, per PE"),

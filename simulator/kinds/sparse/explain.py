@@ -56,7 +56,8 @@ def mapping_lines(arch: SparseArch, layout: CscLayout, fmt: LayerFormat, matrix_
         f"{arch.spmat_word_bits}-bit Spmat word; a padding zero per {1 << arch.index_bits} "
         "zeros in a run",
         f"weights: {fmt.codebook_entries} codebook values ({fmt.codebook_source}); MACs at "
-        f"{fmt.precision.label}, {float(fmt.rate):g} entries per PE per cycle"
+        f"{fmt.precision.label}, {float(fmt.rate):g} "
+        f"entr{'y' if fmt.rate == 1 else 'ies'} per PE per cycle"
         + (f"; the layer's {fmt.layer_index_bits}-bit relative indices re-encoded to "
            f"{arch.index_bits} bits" if fmt.layer_index_bits not in (None, arch.index_bits)
            else ""),

@@ -309,15 +309,17 @@ class SparseEngine(Engine):
                            "full")
         busy = total("busy_pe_cycles", "pe_work_cycles", c.busy_pe_cycles, "PE cycles",
                      "sum over PEs of the cycles they worked")
-        storage_ = storage(a, layout)
+        storage_ = storage(a, layout, job.matrices)
         dram_bytes = 0
         dram_stall = 0
         if not storage_["fits_on_chip"]:
             # the part that does not fit is streamed from DRAM for every input vector,
             # overlapped with compute
-            dram_bytes = rec("dram_read_bytes", "overflow_bytes * products", "bytes",
-                             meaning="what does not fit the PEs' SRAMs streams in per vector",
-                             overflow_bytes=storage_["overflow_bytes"], products=products)
+            dram_bytes = rec("dram_read_bytes", "overflow_bytes * products // matrices",
+                             "bytes", meaning="what does not fit the PEs' SRAMs streams in per "
+                             "vector (each product its matrix's share)",
+                             overflow_bytes=storage_["overflow_bytes"], products=products,
+                             matrices=job.matrices)
             dram_cycles = rec("dram_cycles", "ceil(dram_read_bytes / dram_bytes_per_cycle)",
                               "cycles", dram_read_bytes=dram_bytes,
                               dram_bytes_per_cycle=a.dram_bytes_per_cycle)
@@ -364,7 +366,7 @@ class SparseEngine(Engine):
         actions = eie_actions(a, n, job.cols, fmt.precision, rec)
         if dram_bytes:
             actions.append(DramAccess(nbytes=dram_bytes))
-        placement = self._placement_text(layout, storage_, state, layer.name)
+        placement = self._placement_text(layout, storage_, state, layer.name, job.matrices)
 
         stall_breakdown = {"load_imbalance": imbalance}
         if dram_stall:
@@ -428,12 +430,13 @@ class SparseEngine(Engine):
                        "reads, MACs with codebook lookups, register and queue bits)"])
         return result, LayerCounts(tuple(actions), {"dense_baseline": baseline})
 
-    def _placement_text(self, layout: CscLayout, storage_: dict, state: _Run, name: str) -> str:
+    def _placement_text(self, layout: CscLayout, storage_: dict, state: _Run, name: str,
+                        copies: int) -> str:
         """Where the layer's column pointers live, in words (and the warning if they spill)."""
         a = self.arch
-        pointers = layout.batches * (layout.cols + 1)
+        pointers = copies * layout.batches * (layout.cols + 1)
         if storage_["pointers_in_spmat_bytes_per_pe"]:
-            spilled = spilled_pointers(a, layout)[0]
+            spilled = spilled_pointers(a, layout, copies)[0]
             state.warnings.append(
                 f"{name}: {pointers:,} column pointers per PE "
                 f"({storage_['pointer_bytes_per_pe']:,} B) exceed the {a.pointer_sram_bytes:,} B "

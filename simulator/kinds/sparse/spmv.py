@@ -88,9 +88,10 @@ def count_product(arch: SparseArch, layout: CscLayout, placement: PointerPlaceme
 
 
 # ---- where pointers live and what a layout stores ------------------------------------------
-def spilled_pointers(arch: SparseArch, layout: CscLayout) -> tuple[int, int]:
-    """(pointers beyond the pointer SRAM, Spmat bytes they take if packed there)."""
-    spilled = max(0, layout.batches * (layout.cols + 1) - arch.pointer_sram_capacity)
+def spilled_pointers(arch: SparseArch, layout: CscLayout, copies: int = 1) -> tuple[int, int]:
+    """(pointers beyond the pointer SRAM, Spmat bytes they take if packed there), for `copies`
+    matrices like `layout` held together (a matmul's `count`)."""
+    spilled = max(0, copies * layout.batches * (layout.cols + 1) - arch.pointer_sram_capacity)
     words = -(-spilled // arch.pointers_per_spmat_word)
     return spilled, words * (arch.spmat_word_bits // 8)
 
@@ -100,12 +101,12 @@ def entry_bytes_per_pe(arch: SparseArch, layout: CscLayout) -> np.ndarray:
     return -(-layout.entries_per_pe() // arch.entries_per_word) * (arch.spmat_word_bits // 8)
 
 
-def pointers_in_spmat(arch: SparseArch, layout: CscLayout) -> bool:
+def pointers_in_spmat(arch: SparseArch, layout: CscLayout, copies: int = 1) -> bool:
     """True when pointers overflow the pointer SRAM and the policy and free Spmat space allow
     keeping them in Spmat words after the entries."""
-    spilled, spill_bytes = spilled_pointers(arch, layout)
+    spilled, spill_bytes = spilled_pointers(arch, layout, copies)
     return (spilled > 0 and arch.pointer_overflow == "spmat"
-            and int(entry_bytes_per_pe(arch, layout).max()) + spill_bytes
+            and copies * int(entry_bytes_per_pe(arch, layout).max()) + spill_bytes
             <= arch.spmat_sram_bytes)
 
 
@@ -117,12 +118,14 @@ def placement_of(arch: SparseArch, layout: CscLayout) -> PointerPlacement:
     return pointer_placement(layout.batches, layout.cols, capacity, arch.pointers_per_spmat_word)
 
 
-def storage(arch: SparseArch, layout: CscLayout) -> dict:
-    """Bytes each PE must hold, and whether that fits its SRAMs."""
-    spmat_bytes = entry_bytes_per_pe(arch, layout)
-    pointer_bytes = layout.batches * (layout.cols + 1) * arch.pointer_bits // 8
-    in_spmat = pointers_in_spmat(arch, layout)
-    spill_bytes = spilled_pointers(arch, layout)[1] if in_spmat else 0
+def storage(arch: SparseArch, layout: CscLayout, copies: int = 1) -> dict:
+    """Bytes each PE must hold for `copies` matrices like `layout` (a matmul's `count`, each
+    taken to be the size of the first), and whether that fits its SRAMs. `overflow_bytes` is
+    what does not fit, over all copies (a product of one matrix streams its share of it)."""
+    spmat_bytes = copies * entry_bytes_per_pe(arch, layout)
+    pointer_bytes = copies * layout.batches * (layout.cols + 1) * arch.pointer_bits // 8
+    in_spmat = pointers_in_spmat(arch, layout, copies)
+    spill_bytes = spilled_pointers(arch, layout, copies)[1] if in_spmat else 0
     spmat_over = np.maximum(0, spmat_bytes - arch.spmat_sram_bytes)
     pointer_over = 0 if in_spmat else max(0, pointer_bytes - arch.pointer_sram_bytes)
     return {"spmat_bytes_per_pe_max": int(spmat_bytes.max()),

@@ -216,3 +216,22 @@ def test_missing_weights_file_is_one_line(tmp_path, capsys):
     assert main(["run", "eie", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "not found" in err and len(err.splitlines()) == 1
+
+
+def test_the_matrices_of_a_weight_matmul_share_the_sram():
+    # 4 matrices of 1024 x 4096 at 25 %: one needs 1024 x 4096 x 0.25 / 64 = 16,384 entries
+    # (16 KB, 16 rows per PE: no padding) per PE and fits; four need 64 KB: still fit. Sixteen
+    # need 256 KB > 128 KB per PE, so the excess streams from DRAM, each product its matrix's
+    # share of it
+    def run(count):
+        wl = workload_from_dict({"name": "m", "layers": [
+            {"name": "mm", "type": "matmul", "m": 1, "k": 4096, "n": 1024, "count": count,
+             "weights": True, "weight_density": 0.25, "activation_density": 0.5}]})
+        return simulate("eie", wl).layers[0]
+    four, sixteen = run(4), run(16)
+    assert four.engine_fields()["fits_on_chip"] and four.dram_read_bytes == 0
+    f = sixteen.engine_fields()
+    assert not f["fits_on_chip"]
+    # the busiest PE of the first matrix, times 16 (rows spread: its PE holds a few % more)
+    assert 16 * 16384 <= f["spmat_bytes_per_pe_max"] <= 1.1 * 16 * 16384
+    assert sixteen.dram_read_bytes == f["overflow_bytes"] * 16 // 16

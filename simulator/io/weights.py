@@ -81,13 +81,17 @@ class _Reader:
         return tuple(shape), bool(fortran), dtype, nbytes
 
     # ---- .npy ---------------------------------------------------------------------------
-    def npy(self) -> np.ndarray:
-        """A dense matrix from an .npy file, memory-mapped after its header is checked."""
+    def npy(self, matrix: bool = True) -> np.ndarray:
+        """A dense matrix (or, with `matrix` False, an array of any shape with at least one
+        element) from an .npy file, memory-mapped after its header is checked."""
         size = self.path.stat().st_size
         with open(self.path, "rb") as fp:
             shape, _, _, nbytes = self.header(fp, "the array")
             offset = fp.tell()
-        self.check_matrix_shape(shape, "the array")
+        if matrix:
+            self.check_matrix_shape(shape, "the array")
+        elif not shape or min(shape) < 1:
+            raise self.error(f"the array has shape {list(shape)}; it must hold weights")
         if nbytes > size - offset:
             raise self.error(f"the header declares {math.prod(shape):,} elements "
                              f"({nbytes:,} bytes) but the file holds {size - offset:,} bytes of "
@@ -253,6 +257,29 @@ def read_weights(path: Path, field: str = "weights_file") -> np.ndarray | Sparse
         return reader.npy() if path.suffix == ".npy" else reader.npz()
     except OSError as exc:
         raise reader.error(f"cannot read the file ({_first_line(exc)})") from None
+
+
+def read_weight_values(path: Path, field: str) -> np.ndarray:
+    """A real weight array of any shape from an .npy (checked and memory-mapped like a
+    weights file), for statistics such as Huffman coding's; other files as `read_weights`,
+    made dense (up to `MAX_ARRAY_BYTES`), without measured inputs."""
+    if path.suffix == ".npy" and path.is_file():
+        reader = _Reader(path, field)
+        try:
+            return reader.npy(matrix=False)
+        except OSError as exc:
+            raise reader.error(f"cannot read the file ({_first_line(exc)})") from None
+    data = read_weights(path, field)
+    matrix = data.matrix if isinstance(data, UserLayer) else data
+    if isinstance(matrix, np.ndarray):
+        return matrix
+    if math.prod(matrix.shape) * 4 > MAX_ARRAY_BYTES:    # a scipy file, made dense
+        raise _Reader(path, field).error(
+            f"the sparse matrix's shape {list(matrix.shape)} is too large to make dense "
+            f"(over {MAX_ARRAY_BYTES:,} bytes)", fix="give the weights as an .npy file")
+    dense = np.zeros(matrix.shape, dtype=np.float32)
+    dense[matrix.row, matrix.col] = matrix.values
+    return dense
 
 
 def load_weight_files(workload: Workload) -> dict[str, Any]:

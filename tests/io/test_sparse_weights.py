@@ -196,3 +196,15 @@ def test_a_batch_of_a_million_is_a_closed_form():
     assert f["matrix_vector_products"] == 1_000_000 and f["simulated_products"] == 8
     # 128 of 256 inputs fire in every product: broadcasts scale exactly
     assert f["broadcasts"] == 128 * 1_000_000
+
+
+def test_huffman_statistics_files_get_the_same_checks(tmp_path, capsys):
+    # a compression block's Huffman weights_file goes through the same header checks
+    _huge_header_npy(tmp_path / "huge.npy")
+    path = tmp_path / "w.yaml"
+    path.write_text("name: w\ncompression: {prune: 0.9, share: 16, layers: {fc: {huffman: "
+                    "{weights_file: huge.npy}}}}\nlayers:\n  - {name: fc, type: linear, "
+                    "input: [96], out_features: 64}\n")
+    assert main(["run", "eie", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "declares" in err and "huge.npy" in err

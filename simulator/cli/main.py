@@ -23,7 +23,7 @@ VERBS: tuple[tuple[str, str, str], ...] = (
      "run several (arch, workload) pairs and compare them side by side"),
     ("explain", "simulator.cli.explain", "show the mapping and formulas behind one layer's figures"),
     ("import", "simulator.cli.import_onnx", "convert an ONNX model into a workload YAML"),
-    ("list", "simulator.cli.list", "list bundled architectures, workloads and sweeps"),
+    ("list", "simulator.cli.list", "list bundled architectures, workloads, sweeps and LLMs"),
     ("llm", "simulator.cli.llm", "LLM inference: prefill, decode, time per token, KV cache"),
     ("run", "simulator.cli.run", "simulate a workload on an architecture"),
     ("sparse-study", "simulator.cli.sparse_study", "sweep one parameter of a sparse (EIE) run"),

@@ -175,6 +175,7 @@ def _llm_detail(data: dict) -> str:
 
 def _sweep_detail(data: dict) -> str:
     workloads = data.get("workloads")
-    names = [w.get("name", "?") if isinstance(w, dict) else str(w) for w in workloads] \
+    names = [(w.get("name") or w.get("llm") or "?") if isinstance(w, dict) else str(w)
+             for w in workloads] \
         if isinstance(workloads, list) else []
     return f"{data.get('base', '?')} x {', '.join(names)}" if names else str(data.get("base", "?"))

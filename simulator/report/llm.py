@@ -169,6 +169,22 @@ def ascii_roofline(r: "LlmResult", x_axis: str = "ops_per_dram_byte") -> str:
     return "\n".join(text)
 
 
+def print_llm_catalogue(rows: list[tuple[str, str, str]], console: "Console | None" = None) -> None:
+    """`npusim list`: the bundled LLM configs, (name, size, description) rows."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from simulator.report.terminal import make_console
+
+    console = console or make_console()
+    table = Table(title="LLMs (npusim llm ARCH NAME)", header_style="bold")
+    for column in ("name", "size", "description"):
+        table.add_column(column, no_wrap=column != "description")
+    for row in rows:
+        table.add_row(*(escape(c) for c in row))
+    console.print(table)
+
+
 def render(r: "LlmResult", fmt: str) -> str:
     if fmt == "json":
         return to_json(r)

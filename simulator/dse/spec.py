@@ -172,7 +172,8 @@ class SweepFile(StrictModel):
     base: str = Field(description="base arch: bundled name or path (relative to the sweep file)")
     set: dict[str, Any] = Field(default_factory=dict,
                                 description="fixed overrides applied to the base arch")
-    workloads: list[Union[str, WorkloadRef]] = Field(min_length=1)
+    # WorkloadRef first: a bad entry's first error is then about its fields, not "not a string"
+    workloads: list[Union[WorkloadRef, str]] = Field(min_length=1)
     vary: dict[str, Union[RangeSpec, list[Any], str, int, float, bool]] = Field(
         default_factory=dict)
     link: dict[str, Union[str, LinkSpec]] = Field(default_factory=dict)

@@ -26,7 +26,13 @@ def llm_from_dict(data: dict, source: str | Path = "<llm>") -> LlmConfig:
     try:
         return LlmConfig.model_validate(data)
     except ValidationError as exc:
-        raise from_validation_error(exc, source) from None
+        error = from_validation_error(exc, source)
+        loc = exc.errors()[0].get("loc", ())
+        if error.field is None and len(loc) == 1 and loc[0] in LlmConfig.model_fields:
+            # `norm` and `activation` are also layer-type names, which the generic formatter
+            # hides as union tags; here they are this config's fields
+            error = NpusimError(error.message, file=error.file, field=str(loc[0]), fix=error.fix)
+        raise error from None
 
 
 def load_llm(name_or_path: str | Path) -> LlmConfig:

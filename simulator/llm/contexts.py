@@ -159,6 +159,10 @@ def sweep_contexts(evaluate: Callable[[int], Figures], first: int, last: int, *,
     if first > last:
         raise ValueError(f"empty context range {first}..{last}")
     sweep = ContextSweep(first, last, {}, bounded, tolerance)
+    if tolerance == 0 and max_samples is None:  # the brute force: every context, in order
+        for context in range(first, last + 1):
+            sweep.add(context, evaluate(context))
+        return sweep
     sweep.add(first, evaluate(first))
     if last != first:
         sweep.add(last, evaluate(last))

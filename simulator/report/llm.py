@@ -66,10 +66,25 @@ HEADERS = ("phase", "tokens", "latency", "per token", "tokens/s", "energy/token"
            "ops/B", "util", "bound")
 
 
+def _ratio(x: float) -> str:
+    """A ratio with 3 significant digits (no SI prefix below 1000)."""
+    return f"{x:.3g}" if x < 1000 else si(x)
+
+
 def _parts(phase: "PhaseFigures") -> str:
+    """Each part's share of the time and, for the parts with MACs, its MACs per DRAM byte."""
     total = sum(p.cycles for p in phase.by_part.values()) or 1.0
     parts = sorted(phase.by_part.items(), key=lambda kv: -kv[1].cycles)
-    return ", ".join(f"{name} {pct(p.cycles / total)}" for name, p in parts if p.cycles)
+    out = []
+    for name, p in parts:
+        if not p.cycles:
+            continue
+        intensity = ""
+        if p.macs:
+            intensity = (f" ({_ratio(p.macs / p.dram_bytes)} MACs/B)" if p.dram_bytes
+                         else " (no DRAM)")
+        out.append(f"{name} {pct(p.cycles / total)}{intensity}")
+    return ", ".join(out)
 
 
 def summary_lines(r: "LlmResult") -> list[str]:

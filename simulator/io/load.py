@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from simulator.core.arch import ArchBase
-from simulator.core.workload import Workload, workload_from_dict
 from simulator.core.errors import NpusimError
+from simulator.core.workload import Workload, workload_from_dict
 from simulator.io.bundled import llm_dir, resolve_arch, resolve_workload
 from simulator.io.overrides import apply_overrides
 from simulator.io.yaml import read_yaml

@@ -47,7 +47,7 @@ def _interior_weight(n: int) -> float:
         return 0.0
     top = n - 1
     start = n // 2 + 1
-    twice = 2 * (top * (top + 1) - (start - 1) * start) // 2
+    twice = top * (top + 1) - (start - 1) * start  # 2 x (start + ... + top)
     return (twice + (n // 2 if n % 2 == 0 else 0)) / n
 
 

@@ -17,7 +17,13 @@ from simulator import __version__
 from simulator.core.arch import ArchBase
 from simulator.core.errors import NpusimError
 from simulator.core.results import RunResult
-from simulator.llm.build import PART_ORDER, check_context, decode_workload, part_of, prefill_workload
+from simulator.llm.build import (
+    PART_ORDER,
+    check_context,
+    decode_workload,
+    part_of,
+    prefill_workload,
+)
 from simulator.llm.config import LlmConfig
 from simulator.llm.contexts import ContextSweep, sweep_contexts
 from simulator.llm.results import (

@@ -165,8 +165,10 @@ class LlmResult(BaseModel):
         from simulator.core.roofline import (
             X_AXES,
             RooflinePlotData,
-            RooflinePoint as PlotPoint,
             RoofSegment,
+        )
+        from simulator.core.roofline import (
+            RooflinePoint as PlotPoint,
         )
 
         if x_axis not in X_AXES:

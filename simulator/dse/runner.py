@@ -9,6 +9,8 @@ Execution model:
   point costs one dict copy + arch validation + the engine run.
 - Only the main process writes the store, one committed row per finished point, so Ctrl-C or a
   crash loses nothing that finished. At most `window` points are in flight at once.
+- An interrupted run (Ctrl-C, or `on_row` raising) cancels the queued points, ends the worker
+  processes and waits for them before it returns: nothing runs or is written after it.
 - A point the model rejects (`NpusimError`, e.g. a design the engine cannot map) is stored with
   status `invalid`; an unexpected exception with status `error` (retried by `retry_errors`).
 """
@@ -155,16 +157,21 @@ def _drive(pending: set, tasks: Iterator[Task], submit: Callable[[Task], Any],
         if task is None:
             break
         pending.add(submit(task))
-    while pending:
-        for future in wait_any(pending):
-            pending.discard(future)
-            if not handle(future.result()):
-                for other in pending:
-                    other.cancel()
-                return
-            task = next(tasks, None)
-            if task is not None:
-                pending.add(submit(task))
+    try:
+        while pending:
+            for future in wait_any(pending):
+                pending.discard(future)
+                if not handle(future.result()):
+                    for other in pending:
+                        other.cancel()
+                    return
+                task = next(tasks, None)
+                if task is not None:
+                    pending.add(submit(task))
+    except BaseException:  # Ctrl-C or `handle` raised: nothing queued may start any more
+        for other in pending:
+            other.cancel()
+        raise
 
 
 def run_sweep(sweep: Sweep | str | Path, store_path: str | Path, *, workers: int | None = None,
@@ -250,9 +257,34 @@ def _run_pool(ctx: WorkerContext, tasks: Iterator[Task], workers: int,
                lambda pending: wait(pending, return_when=FIRST_COMPLETED).done,
                workers * 4, handle)
     except BaseException:
-        executor.shutdown(wait=False, cancel_futures=True)
+        _stop_pool(executor)
         raise
     executor.shutdown(wait=True)
+
+
+def _stop_pool(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Stop a pool at once (Ctrl-C, or `on_row` raised) and return only when its processes
+    are gone: queued points are cancelled, and the points in progress are abandoned (their
+    rows were not stored and will be computed on resume) by ending the workers, so nothing
+    runs or writes after the sweep has returned.
+
+    `concurrent.futures` offers no public way to end busy workers before Python 3.14
+    (`terminate_workers`), so the worker handles are read from the executor; they are taken
+    before `shutdown`, which drops them.
+    """
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    manager = getattr(executor, "_executor_manager_thread", None)
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:  # workers ignore SIGINT (see _init_worker); SIGTERM ends them
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(grace_s)
+        if process.is_alive():  # pragma: no cover - a worker stuck in C code
+            process.kill()
+            process.join()
+    if manager is not None and manager.is_alive():
+        manager.join(grace_s)
 
 
 def _run_dask(address: str, ctx: WorkerContext, tasks: Iterator[Task], workers: int,
@@ -262,7 +294,7 @@ def _run_dask(address: str, ctx: WorkerContext, tasks: Iterator[Task], workers: 
         from dask.distributed import wait as dask_wait
     except ImportError:
         raise NpusimError("Dask is not installed", field="--dask",
-                          fix="pip install 'npusim[dask]' (dask[distributed])") from None
+                          fix="pip install 'npusim[dask]'") from None
     cluster = None
     try:
         if address == "local":

@@ -253,7 +253,9 @@ class GraphMapper:
                 return None
             nonzero += int(np.count_nonzero(data))
             total += data.size
-        if not total:
+        if not total or not nonzero:
+            # all-zero weights are placeholders (an export without trained weights), not a
+            # layer pruned to nothing: leave the density unset (dense) rather than invent one
             return None
         return nonzero / total
 
@@ -774,7 +776,8 @@ class GraphMapper:
         parts = [w[direction] if w.shape[0] == directions else w,
                  r[direction] if r.shape[0] == directions else r]
         total = sum(p.size for p in parts)
-        return sum(int(np.count_nonzero(p)) for p in parts) / total if total else None
+        nonzero = sum(int(np.count_nonzero(p)) for p in parts)
+        return nonzero / total if total and nonzero else None  # all zero: placeholders
 
     # ---- pass 2: fuse ---------------------------------------------------------------------
     def _fuse(self) -> None:

@@ -5,7 +5,7 @@ This module only draws. Every number it shows comes from the `RunResult` or from
 
 Headless-safe: figures are built with the object-oriented API (`matplotlib.figure.Figure`)
 rendered by the Agg/SVG canvases, so no GUI backend is ever selected and the global pyplot
-state is untouched. matplotlib is an optional extra (`pip install npusim[plots]`): it is imported
+state is untouched. matplotlib is an optional extra (`pip install 'npusim[plots]'`): it is imported
 only when a figure is made, so `import simulator` never needs it.
 """
 

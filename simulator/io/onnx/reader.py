@@ -25,7 +25,7 @@ import yaml
 from simulator.core.errors import NpusimError
 from simulator.io.onnx.mapper import GraphMapper, ImportReport, sanitize
 
-INSTALL_FIX = "install the optional extra: pip install -e .[onnx]  (or: pip install onnx)"
+INSTALL_FIX = "pip install 'npusim[onnx]'"
 
 #: Ops that may consume a data input in the "sequence first" layout (batch on axis 1).
 _SEQUENCE_FIRST_OPS = {"LSTM", "GRU", "RNN"}

@@ -110,8 +110,19 @@ def to_markdown(rows: Sequence[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+def to_text(rows: Sequence[dict], width: int = 160) -> str:
+    """The terminal table as plain text (for `-o cmp.txt`)."""
+    from rich.console import Console
+
+    console = Console(record=True, width=width, file=io.StringIO(), highlight=False)
+    print_table(rows, console)
+    return console.export_text()
+
+
 def render(rows: Sequence[dict], fmt: str) -> str:
-    """The rows as `json`, `csv` or `md` (Markdown) text."""
+    """The rows as `json`, `csv`, `md` (Markdown) or `table` (the terminal table) text."""
+    if fmt == "table":
+        return to_text(rows)
     if fmt == "json":
         return to_json(rows)
     if fmt == "csv":
@@ -121,7 +132,7 @@ def render(rows: Sequence[dict], fmt: str) -> str:
     raise ValueError(fmt)
 
 
-def print_table(rows: Sequence[dict]) -> None:
+def print_table(rows: Sequence[dict], console=None) -> None:
     """The terminal table (`TERMINAL_COLUMNS`, grouped by workload) and the bottlenecks."""
     from rich import box
     from rich.markup import escape
@@ -142,7 +153,7 @@ def print_table(rows: Sequence[dict]) -> None:
             table.add_row(f"[bold]{escape(str(r['workload']))}[/bold]")
         previous = r["workload"]
         table.add_row(*[escape(str(r["_shown"][k])) for k, _ in TERMINAL_COLUMNS])
-    console = make_console()
+    console = console or make_console()
     console.print(table)
     for r in rows:
         if r["bottleneck"]:

@@ -90,6 +90,10 @@ def trace_json(events: list[dict]) -> str:
 
 
 def render(result: RunResult, fmt: str) -> str:
+    """The run as `json`, `csv`, `md` (Markdown) or `table` (the terminal table as text)."""
+    if fmt == "table":
+        from simulator.report.terminal import run_text
+        return run_text(result)
     if fmt == "json":
         return to_json(result)
     if fmt == "csv":

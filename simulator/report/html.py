@@ -232,8 +232,26 @@ def page(title: str, subtitle: str, body: str) -> str:
             f"<script>{_SORT_JS}</script></body></html>\n")
 
 
+def inline_svgs(figures: dict) -> dict[str, str]:
+    """Figures as SVG fragments ready to inline, ids prefixed per figure."""
+    from simulator.report import plots
+    return {stem: plots.svg_fragment(plots.figure_bytes(fig, "svg"), f"{stem}-")
+            for stem, fig in figures.items()}
+
+
+def standalone_page(result: RunResult) -> str:
+    """The report page as one file (`npusim run ... -o run.html`): plots inline as SVG,
+    nothing written beside it. Without matplotlib the page says so and keeps the tables."""
+    from simulator.report import plots
+    try:
+        svgs = inline_svgs(plots.run_figures(result))
+    except NpusimError as exc:  # matplotlib is not installed
+        return render_html(result, {}, no_plots=exc.one_line())
+    return render_html(result, svgs)
+
+
 def render_html(result: RunResult, svgs: dict[str, str],
-                files: dict[str, dict[str, Path]] | None = None) -> str:
+                files: dict[str, dict[str, Path]] | None = None, no_plots: str = "") -> str:
     """The report page for a run, with the given inline SVG fragments by plot name."""
     t = result.totals
     w = result.workload
@@ -259,7 +277,8 @@ def render_html(result: RunResult, svgs: dict[str, str],
         '<div class="grid"><div><h2>Architecture</h2>', _kv_table(arch_rows(result)),
         "</div><div><h2>Totals</h2>", _kv_table(totals_rows(result)), "</div></div>",
         "<h2>Breakdowns</h2>", breakdowns,
-        "<h2>Plots</h2>", _figures_html(svgs, files or {}) if svgs else "<p>no plots</p>",
+        "<h2>Plots</h2>", _figures_html(svgs, files or {}) if svgs else
+        f"<p>no plots{': ' + esc(no_plots) if no_plots else ''}</p>",
         "<h2>Layers</h2><p class=\"sub\">Click a column header to sort. Latency in seconds, "
         "traffic in bytes, energy in joules; ops = 2 per MAC plus element-wise ops.</p>",
         layer_table(result),
@@ -342,22 +361,42 @@ def render_compare_html(results: Sequence[RunResult], table_rows: Sequence[dict]
     return page(f"Comparison: {title}", f"{len(results)} runs", "".join(body))
 
 
+def compare_figures(results: Sequence[RunResult], table_rows: Sequence[dict],
+                    labels: Sequence[str]) -> dict:
+    """The comparison's figures by file stem: grouped bars, and the overlaid rooflines when
+    the runs have roofs."""
+    from simulator.core.roofline import roofline_plot_data
+    from simulator.report import plots
+
+    figures = {"compare_bars": plots.compare_bars_figure(table_rows)}
+    rooflines = [(label, roofline_plot_data(r)) for label, r in zip(labels, results)
+                 if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s")]
+    if rooflines:
+        figures["compare_roofline"] = plots.compare_roofline_figure(rooflines)
+    return figures
+
+
+def standalone_compare_page(results: Sequence[RunResult], table_rows: Sequence[dict],
+                            columns: Sequence[tuple[str, str]], labels: Sequence[str]) -> str:
+    """The comparison page as one file (`npusim compare ... -o cmp.html`), plots inline."""
+    try:
+        svgs = inline_svgs(compare_figures(results, table_rows, labels))
+    except NpusimError:  # matplotlib is not installed: the table alone
+        svgs = {}
+    return render_compare_html(results, table_rows, svgs, {}, columns)
+
+
 def write_compare_report(results: Sequence[RunResult], table_rows: Sequence[dict],
                          columns: Sequence[tuple[str, str]], out_dir: Path,
                          labels: Sequence[str]) -> Path:
     """Write `compare.html` with grouped bars and overlaid rooflines (plus PNG/SVG files)."""
-    from simulator.core.roofline import roofline_plot_data
     from simulator.report import plots
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NpusimError("is a file, expected a directory", file=out_dir, field="--report",
                           fix="give a directory for the report")
-    figures = {"compare_bars": plots.compare_bars_figure(table_rows)}
-    rooflines = [(label, roofline_plot_data(r)) for label, r in zip(labels, results)
-                 if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s")]
-    if rooflines:
-        figures["compare_roofline"] = plots.compare_roofline_figure(rooflines)
+    figures = compare_figures(results, table_rows, labels)
     svgs: dict[str, str] = {}
     files: dict[str, dict[str, Path]] = {}
     try:

@@ -87,10 +87,19 @@ def summary_lines(result: RunResult) -> list[str]:
 def print_run(result: RunResult, console: Console | None = None) -> None:
     console = console or make_console()
     console.print(layer_table(result))
-    for line in summary_lines(result):
-        console.print(line)
+    for line in summary_lines(result):  # names in these lines are data, never markup
+        console.print(line, markup=False)
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def run_text(result: RunResult, width: int = 160) -> str:
+    """What `print_run` shows, as plain text (no colour), for `-o run.txt`."""
+    import io
+
+    console = Console(record=True, width=width, file=io.StringIO(), highlight=False)
+    print_run(result, console)
+    return console.export_text()
 
 
 def print_catalogue(archs: list[tuple[str, str, str]], workloads: list[tuple[str, str, str]],

@@ -177,14 +177,16 @@ def _drive(pending: set, tasks: Iterator[Task], submit: Callable[[Task], Any],
 def run_sweep(sweep: Sweep | str | Path, store_path: str | Path, *, workers: int | None = None,
               dask: str | None = None, evaluate: Evaluate = default_evaluate,
               max_points: int | None = None, retry_errors: bool = False, fresh: bool = False,
-              progress: bool = False,
+              extend: bool = False, progress: bool = False,
               on_row: Callable[[dict[str, Any]], None] | None = None) -> SweepSummary:
     """Evaluate every row of `sweep` missing from the store at `store_path`.
 
     `workers` processes (default: all CPUs; 1 runs in this process), or a Dask cluster
     (`dask="local"` or a scheduler address). `max_points` stops after that many new rows.
     `on_row` sees every stored row (after it is committed); if it raises, the sweep stops and
-    the exception propagates (everything stored so far stays).
+    the exception propagates (everything stored so far stays). A store written by another
+    version of this sweep (other points) is refused unless `extend` (keep its rows, add the
+    new points) or `fresh` (discard its rows).
     """
     from simulator.api import __version__
 
@@ -195,10 +197,12 @@ def run_sweep(sweep: Sweep | str | Path, store_path: str | Path, *, workers: int
                             "constraints": [str(c) for c in sweep.constraints],
                             "fields": sweep.fields, "source": sweep.source}, sort_keys=True)
     with ResultStore(store_path) as store:
-        store.claim(sweep.fingerprint(__version__), spec_json, fresh=fresh)
+        tasks = sweep.tasks()
+        store.claim(sweep.fingerprint(__version__), spec_json, sweep.points_hash(),
+                    [key for key, _, _ in tasks], fresh=fresh, extend=extend)
         done = store.done_keys(include_errors=not retry_errors)
-        todo = [t for t in sweep.tasks() if t[0] not in done]
-        summary = SweepSummary(total=len(sweep.tasks()), skipped=len(sweep.tasks()) - len(todo))
+        todo = [t for t in tasks if t[0] not in done]
+        summary = SweepSummary(total=len(tasks), skipped=len(tasks) - len(todo))
         if max_points is not None:
             todo = todo[:max(0, max_points)]
             summary.stopped_early = len(todo) < summary.total - summary.skipped

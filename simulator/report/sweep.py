@@ -117,6 +117,9 @@ def print_report(data: SweepData, analyses: Sequence[WorkloadAnalysis], top: int
     constraint_text = ", ".join(str(c) for c in data.constraints) or "none"
     console.print(f"[bold]{data.name}[/bold]: {total} evaluated rows, {len(data.failed)} failed; "
                   f"objectives: {', '.join(data.objectives)}; constraints: {constraint_text}")
+    if data.outside_spec:
+        console.print(f"({data.outside_spec} stored rows of an earlier version of the sweep are "
+                      "left out: they are not points of it now)")
     if not data.rows_by_workload:
         console.print("no successful points stored yet")
     for analysis in analyses:

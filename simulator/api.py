@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from simulator.core.arch import ArchBase, Precision
+from simulator.core.layers import type_label
 from simulator.core.results import RunResult
 from simulator.core.roofline import annotate, roofs_for, weight_bytes_for
 from simulator.core.workload import Workload
@@ -50,6 +51,8 @@ def simulate(arch: ArchBase | str, workload: Workload | str,
     for layer in layers:  # stored weight bytes, for the MACs-per-weight-byte roofline
         if not layer.weight_bytes and layer.name in specs:
             layer.weight_bytes = weight_bytes_for(specs[layer.name], precision.weight_bits)
+        if layer.name in specs:  # conv/dw, conv/g, conv/pw in tables and plots
+            layer.type_label = type_label(specs[layer.name])
     summary = workload.summary()
     summary["precision"] = precision.model_dump()
     result = RunResult.from_layers(

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from simulator.core.errors import NpusimError
+from simulator.core.layers import type_label
 from simulator.core.metrics import design_figures, run_figures
 from simulator.core.results import RunResult
 from simulator.core.workload import Workload
@@ -55,13 +56,9 @@ class WorkerContext:
 
 
 def layer_class(layer: Any) -> str:
-    """Utilization class of a layer: depthwise and grouped convs apart from dense ones."""
-    if getattr(layer, "type", "") == "conv":
-        if getattr(layer, "is_depthwise", False):
-            return "depthwise_conv"
-        if getattr(layer, "groups", 1) > 1:
-            return "grouped_conv"
-    return str(getattr(layer, "type", "other"))
+    """Utilization class of a layer: its type as reports show it (conv/dw, conv/g and conv/pw
+    apart from dense convs; `simulator.core.layers.type_label`)."""
+    return type_label(layer)
 
 
 def utilization_by_class(workload: Workload, result: RunResult) -> dict[str, float]:

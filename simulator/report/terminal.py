@@ -30,7 +30,7 @@ def layer_table(result: RunResult) -> Table:
         table.add_column(col, justify=justify, no_wrap=col != "layer")
     for layer in result.layers:
         stall = layer.stall_cycles / layer.cycles if layer.cycles else 0.0
-        table.add_row(escape(layer.name), layer.type, si(layer.macs), si(layer.cycles),
+        table.add_row(escape(layer.name), escape(layer.shown_type), si(layer.macs), si(layer.cycles),
                       pct(stall), pct(layer.utilization), nbytes(layer.dram_read_bytes),
                       nbytes(layer.dram_write_bytes), nbytes(layer.sram_read_bytes),
                       energy(layer.energy_pj), si(layer.operational_intensity),

@@ -22,6 +22,10 @@ def si(value: float, unit: str = "", digits: int = 3) -> str:
 
 
 def pct(value: float) -> str:
+    """A share in percent, one decimal; below 0.1 % two significant digits, so a depthwise
+    layer's 0.00088% does not read as 0.0%."""
+    if value and abs(100 * value) < 0.05:
+        return f"{100 * value:.2g}%"
     return f"{100 * value:.1f}%"
 
 

@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_format_options(parser, FORMATS)
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="also write compare.html with grouped bars and overlaid rooflines")
+    parser.add_argument("--png", action="store_true",
+                        help="with --report: also write each plot as PNG (110 dpi) beside the "
+                        "SVG")
     parser.add_argument("--ascii", action="store_true",
                         help="with the table: also draw each run's roofline and latency bars "
                         "as text")
@@ -102,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
     labels = [f"{r.arch.get('name')} / {r.workload.get('name')}" for r in results]
     if args.report:
         from simulator.report.html import write_compare_report
-        write_compare_report(results, rows, report.COLUMNS, Path(args.report), labels)
+        write_compare_report(results, rows, report.COLUMNS, Path(args.report), labels,
+                             png=args.png)
     if fmt == "table" and args.output is None:
         if not args.quiet:
             report.print_table(rows)

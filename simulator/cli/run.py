@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_format_options(parser, FORMATS)
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="also write an HTML report with plots into DIR")
+    parser.add_argument("--png", action="store_true",
+                        help="with --report: also write each plot as PNG (110 dpi) beside the "
+                        "SVG")
     parser.add_argument("--trace", default=None, metavar="FILE",
                         help="write a Chrome trace-event timeline (engines that simulate events)")
     parser.add_argument("--input-shape", action="append", default=[], metavar="[NAME=]SHAPE",
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         from simulator.report.html import write_report
         with progress(f"writing the report into {args.report}",
                       enabled=progress_enabled(args.quiet)):
-            write_report(result, Path(args.report))
+            write_report(result, Path(args.report), png=args.png)
     if args.quiet and args.output is None:
         return 0
     if fmt == "table" and args.output is None:

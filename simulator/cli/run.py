@@ -77,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
     if fmt == "table" and args.output is None:
         terminal.print_run(result)
         if args.ascii:
-            from simulator.core.roofline import roofline_plot_data
+            from simulator.core.roofline import default_x_axis, roofline_plot_data
             from simulator.report.ascii import roofline
-            print(roofline(roofline_plot_data(result)))
+            print(roofline(roofline_plot_data(result, default_x_axis(result))))
     elif fmt == "html":
         from simulator.report.html import standalone_page
         write_text(standalone_page(result), args.output)

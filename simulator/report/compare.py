@@ -163,13 +163,13 @@ def print_table(rows: Sequence[dict], console=None) -> None:
 
 def print_ascii(results: Sequence[RunResult], rows: Sequence[dict]) -> None:
     """A text roofline per run, then latency as bars (the terminal plus of `--ascii`)."""
-    from simulator.core.roofline import roofline_plot_data
+    from simulator.core.roofline import default_x_axis, roofline_plot_data
     from simulator.report import ascii
 
     for r in results:
         if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s"):
             print(f"\nroofline: {r.workload.get('name')} on {r.arch.get('name')}")
-            print(ascii.roofline(roofline_plot_data(r)))
+            print(ascii.roofline(roofline_plot_data(r, default_x_axis(r))))
     print("\nlatency")
     print(ascii.bars([f"{row['workload']} / {row['arch']}" for row in rows],
                      [row["latency_s"] for row in rows], "s"))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from simulator.core.errors import NpusimError
-from simulator.report.units import si
+from simulator.report.units import plain, si
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -100,16 +100,6 @@ def colors_for(keys: Iterable[str]) -> dict[str, str]:
 
 
 # ---- numbers on axes -----------------------------------------------------------------------
-def plain(value: float) -> str:
-    """A tick value as people write it: 0.01, 0.5, 1, 20, 300, 4k, 50k, 6M (no 10^n, no
-    `100 m` for a tenth)."""
-    if value == 0:
-        return "0"
-    if abs(value) >= 1000:
-        return si(value, "", digits=3).replace(" ", "")
-    return f"{value:.3g}"
-
-
 def plain_log_axis(axis, unit: str = "", si_prefixes: bool = False) -> None:
     """Decade ticks on a log axis labelled in plain numbers (`plain`) or with SI prefixes and
     a unit (`si`, e.g. 10 TOP/s); no minor tick labels."""

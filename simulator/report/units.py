@@ -40,3 +40,13 @@ def seconds(s: float) -> str:
 
 def nbytes(b: float) -> str:
     return si(b, "B")
+
+
+def plain(value: float) -> str:
+    """A ratio as people write it: 0.01, 0.5, 1, 20, 300, 4k, 50k, 6M (no 10^n, no `100 m`
+    for a tenth): tick labels of dimensionless axes."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000:
+        return si(value, "", digits=3).replace(" ", "")
+    return f"{value:.3g}"

@@ -132,6 +132,17 @@ class RunResult(BaseModel):
     npusim_version: str = ""
     _trace_events: list[dict] | None = PrivateAttr(default=None)
 
+    def to_pandas(self):
+        """The layers as a pandas DataFrame, one row per layer (`pip install
+        'npusim[notebook]'`; simulator.report.notebook)."""
+        from simulator.report.notebook import layers_frame
+        return layers_frame(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a run as its headline figures and layer table."""
+        from simulator.report.notebook import run_html
+        return run_html(self)
+
     @property
     def trace_events(self) -> list[dict] | None:
         """Chrome trace events, when the run was traced by an event-driven engine."""

@@ -173,3 +173,36 @@ def print_ascii(results: Sequence[RunResult], rows: Sequence[dict]) -> None:
     print("\nlatency")
     print(ascii.bars([f"{row['workload']} / {row['arch']}" for row in rows],
                      [row["latency_s"] for row in rows], "s"))
+
+
+class Comparison:
+    """Several runs side by side, for notebooks: the rows of `summary_rows` (the first run
+    of each workload is its baseline), shown as the comparison table when it is the last
+    expression of a cell, as a DataFrame with `to_pandas()`, and as figures."""
+
+    def __init__(self, results: Sequence[RunResult]) -> None:
+        self.results = list(results)
+        self.rows = summary_rows(self.results)
+
+    def to_pandas(self):
+        """One row per run, figures with their units in the column names."""
+        from simulator.report.notebook import comparison_frame
+        return comparison_frame(self.rows)
+
+    def _repr_html_(self) -> str:
+        from simulator.report.notebook import comparison_html
+        return comparison_html(self.rows, COLUMNS)
+
+    def figure(self):
+        """Grouped bars of the headline figures (a matplotlib Figure)."""
+        from simulator.report.plots import compare_bars_figure
+        return compare_bars_figure(self.rows)
+
+    def roofline(self):
+        """The runs' rooflines overlaid on one axis (a matplotlib Figure)."""
+        from simulator.core.roofline import roofline_plot_data
+        from simulator.report.plots import compare_axis, compare_roofline_figure
+        axis = compare_axis(self.results)
+        return compare_roofline_figure(
+            [(f"{r.arch.get('name')} / {r.workload.get('name')}", roofline_plot_data(r, axis))
+             for r in self.results])

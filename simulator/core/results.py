@@ -133,8 +133,8 @@ class RunResult(BaseModel):
     _trace_events: list[dict] | None = PrivateAttr(default=None)
 
     def to_pandas(self):
-        """The layers as a pandas DataFrame, one row per layer (`pip install
-        'npusim[notebook]'`; simulator.report.notebook)."""
+        """The layers as a pandas DataFrame, one row per layer (simulator.report.notebook;
+        needs pandas: `pip install 'npusim[notebook]'`)."""
         from simulator.report.notebook import layers_frame
         return layers_frame(self)
 

@@ -202,7 +202,9 @@ class Comparison:
         """The runs' rooflines overlaid on one axis (a matplotlib Figure)."""
         from simulator.core.roofline import roofline_plot_data
         from simulator.report.plots import compare_axis, compare_roofline_figure
-        axis = compare_axis(self.results)
+        runs = [r for r in self.results
+                if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s")]
+        axis = compare_axis(runs)
         return compare_roofline_figure(
             [(f"{r.arch.get('name')} / {r.workload.get('name')}", roofline_plot_data(r, axis))
-             for r in self.results])
+             for r in runs])

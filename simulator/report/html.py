@@ -411,8 +411,10 @@ def compare_figures(results: Sequence[RunResult], table_rows: Sequence[dict],
     from simulator.report import plots
 
     figures = {"compare_bars": plots.compare_bars_figure(table_rows)}
-    rooflines = [(label, roofline_plot_data(r)) for label, r in zip(labels, results)
-                 if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s")]
+    with_roofs = [(label, r) for label, r in zip(labels, results)
+                  if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s")]
+    axis = plots.compare_axis([r for _, r in with_roofs])  # one x-axis for all of them
+    rooflines = [(label, roofline_plot_data(r, axis)) for label, r in with_roofs]
     if rooflines:
         figures["compare_roofline"] = plots.compare_roofline_figure(rooflines)
     return figures

@@ -174,8 +174,13 @@ def compare_roofline_figure(runs: Sequence[tuple[str, RooflinePlotData]],
     colors = {label: PALETTE[i % len(PALETTE)] for i, (label, _) in enumerate(runs)}
     first = runs[0][1]
     _log_axes(ax, first)
-    ax.set_xlim(min(d.x_range[0] for _, d in runs), max(d.x_range[1] for _, d in runs))
+    x_hi = max(d.x_range[1] for _, d in runs)
+    ax.set_xlim(min(d.x_range[0] for _, d in runs), x_hi)
     ax.set_ylim(min(d.y_range[0] for _, d in runs), max(d.y_range[1] for _, d in runs))
+
+    def x_of(p) -> float:  # infinite intensity: the right edge of the shared axis
+        return x_hi if p.x_clipped else p.x
+
     handles = []
     drawn_roofs: set[tuple] = set()
     for label, data in runs:
@@ -185,10 +190,10 @@ def compare_roofline_figure(runs: Sequence[tuple[str, RooflinePlotData]],
             handles += _draw_roofs(ax, data, color, prefix=f"{label}: ")
             drawn_roofs.add(key)
         pts = [p for p in data.points if p.achieved_ops_per_s > 0]
-        ax.scatter([p.x for p in pts], [p.achieved_ops_per_s for p in pts], s=12, c=color,
+        ax.scatter([x_of(p) for p in pts], [p.achieved_ops_per_s for p in pts], s=12, c=color,
                    alpha=0.3, zorder=3, clip_on=False)
         if data.network is not None:
-            ax.scatter([data.network.x], [data.network.achieved_ops_per_s], marker="*", s=220,
+            ax.scatter([x_of(data.network)], [data.network.achieved_ops_per_s], marker="*", s=220,
                        c=color, edgecolors="black", linewidths=0.6, zorder=5, clip_on=False)
             handles.append(Line2D([], [], ls="", marker="*", ms=12, mfc=color, mec="black",
                                   label=f"{label}: whole network"))

@@ -40,16 +40,33 @@ def _constraint_text(constraints: Sequence[Constraint]) -> str:
     return ", ".join(str(c) for c in constraints)
 
 
-def _plain_log(axis, values: Sequence[float] = ()) -> None:
-    """A log axis with plain labels at 1, 2, 5 x 10^k (or at `values` when given)."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator
+def _plain_log(axis, values: Sequence[float] = (), span: tuple[float, float] | None = None
+               ) -> None:
+    """A log axis with plain labels: at `values` when given; over a `span` of less than 20x
+    at round linear steps (6, 7, 8, 9, 10 ms: a 1-2-5 log locator would label one tick);
+    otherwise at 1, 2, 5 x 10^k."""
+    from matplotlib.ticker import (
+        FixedLocator,
+        FuncFormatter,
+        LogLocator,
+        MaxNLocator,
+        NullLocator,
+    )
 
+    if not values and span and 0 < span[0] < span[1] < 20 * span[0]:
+        ticks = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(*span)
+        values = [t for t in ticks if span[0] * (1 - 1e-9) <= t <= span[1] * (1 + 1e-9)]
     if values:
         axis.set_major_locator(FixedLocator(list(values)))
     else:
         axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=30))
     axis.set_minor_locator(NullLocator())
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: plain(v)))
+
+
+def _span(values: Sequence[float]) -> tuple[float, float] | None:
+    positive = [v for v in values if v and v > 0]
+    return (min(positive), max(positive)) if positive else None
 
 
 def _feasible_keys(rows: Sequence[dict[str, Any]], constraints: Sequence[Constraint]) -> set:
@@ -100,7 +117,7 @@ def heatmaps(rows: Sequence[dict[str, Any]], title: str, axis_label: str = "on-c
         bar = fig.colorbar(image, ax=ax)
         bar.set_label(label)
         if norm is not None:
-            _plain_log(bar.ax.yaxis)
+            _plain_log(bar.ax.yaxis, span=(min(values), max(values)))
     note = (f"; hatched red: no design in the cell meets {_constraint_text(constraints)}"
             if constraints and len(cells_ok) < len({(r["pe_count"], r["sram_axis"])
                                                     for r in rows}) else "")
@@ -133,8 +150,8 @@ def pareto_scatter(rows: Sequence[dict[str, Any]], front_rows: Sequence[dict[str
                label=f"Pareto front of the feasible points ({len(front_rows)})")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _plain_log(ax.xaxis)
-    _plain_log(ax.yaxis)
+    _plain_log(ax.xaxis, span=_span([r["latency_s"] * 1e3 for r in rows]))
+    _plain_log(ax.yaxis, span=_span([r["energy_pj"] * 1e-9 for r in rows]))
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("energy (mJ)")
     ax.set_title(title, parse_math=False)
@@ -163,7 +180,7 @@ def sram_tradeoff(rows: Sequence[dict[str, Any]], title: str, axis_label: str = 
         ax.xaxis.set_major_locator(FixedLocator(list(srams)))
         ax.xaxis.set_major_formatter(FixedFormatter([_size_label(s) for s in srams]))
         ax.xaxis.set_minor_locator(NullLocator())
-        _plain_log(ax.yaxis)
+        _plain_log(ax.yaxis, span=_span([v * scale for v in cells.values()]))
         ax.set_xlabel(axis_label)
         ax.set_ylabel(label)
         ax.grid(True, which="major", alpha=0.25)

@@ -234,6 +234,12 @@ class Sweep:
                            "version": version}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
+    def points_hash(self) -> str:
+        """Identifies which rows the sweep has: its (design point, workload) keys. Objectives
+        and constraints are not part of it (they only change the report)."""
+        keys = sorted(key for key, _, _ in self.tasks())
+        return hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
     def tasks(self) -> list[tuple[str, dict[str, Any], str]]:
         """(key, point, workload label) for every row of the results table."""
         return [(point_key(p, w), p, w) for p in self.points for w in self.workloads]

@@ -1,7 +1,10 @@
-"""DRAM tiling of one GEMM for given buffer sizes: tile sizes, loop order, traffic, stalls.
+"""DRAM tiling of one GEMM: every candidate tiling (tile sizes x loop order) with its traffic,
+overheads and transfers, in closed form and vectorised over the candidates.
 
 The GEMM (M x K) @ (K x N) -> (M x N) is cut into tiles (Tm, Tk, Tn) and walked by three nested
 loops in one of the six orders. Operands: A (ifmap, indexed m,k), B (filter, k,n), C (ofmap, m,n).
+Which candidate runs is the mapper's choice (mapper.py: least latency, energy, EDP or DRAM bytes);
+this module only says what each candidate costs.
 
 Reuse rule (the usual loop-nest analysis, e.g. Timeloop, Parashar et al., ISPASS 2019): a tile
 stays in its buffer while the loops inside the innermost loop that indexes it run; it is
@@ -17,21 +20,19 @@ Buffers: a tile of X must fit X's buffer (half of it when double-buffered). Oper
 not in DRAM (activations resident in a TPU unified buffer) take no staging space and no traffic.
 A's DRAM footprint is the real input tensor, not its im2col expansion: an M tile of a conv needs
 the input rows under its output rows, halo included ((rows_out - 1) * stride + R rows), so small
-M tiles re-fetch halo rows.
+M tiles re-fetch halo rows. An operand whose whole tensor fits its buffer is fetched once
+whatever the loop order, and partial sums that all fit the output buffer never spill to DRAM.
 
-An operand whose whole tensor fits its buffer is fetched once whatever the loop order, and
-partial sums that all fit the output buffer never spill to DRAM.
+Candidate tile sizes: for the two spatial dimensions, `array dim * 2^i` below the dimension plus
+the dimension itself (so tiles never add folds); for the temporal one, `2^i` plus the dimension.
+Splitting the temporal dimension costs cycles (`overhead`): in SCALE-Sim mode each extra temporal
+tile repeats every fold's fill/drain; in pipelined mode (TPUv1) a stationary tile whose shift
+outlasts the rows streamed behind it exposes the difference.
 
-Choice: the candidate with the least DRAM traffic; ties go to the least tiling overhead (extra
-fill/drain or exposed stationary loads), then to the fewest steps. The choice never depends on
-DRAM bandwidth, so more bandwidth can only shorten a run, and every tiling that fits a buffer also
-fits a bigger one, so more SRAM never adds traffic.
-
-Stalls (double buffering): each step computes for c = compute / steps cycles while the next
-step's tiles transfer; a step is stalled when its transfer outlasts the previous step's compute.
-Steps fall in three classes by which loop advanced, so the sum is closed-form:
-
-    cycles = latency + d_first + sum_p count_p * max(c, d_p) + c + d_last_write
+Transfers for the stall model (double buffering): a run has S = trips_m * trips_k * trips_n
+steps; before a step the tiles whose loop advanced transfer behind the previous step's compute.
+Steps fall in three classes by which loop advanced (outer, middle, inner), with `counts` steps
+of `class_bytes` each, so the stall sum is closed-form (mapper.py).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from math import ceil
 
 import numpy as np
 
-ORDERS: tuple[tuple[str, str, str], ...] = tuple(permutations("mkn"))
+ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations("mkn"))
 INDEX = {"a": frozenset("mk"), "b": frozenset("kn"), "c": frozenset("mn")}
 #: which GEMM dimension each dataflow streams in time, and which sit on array rows / cols
 TEMPORAL = {"os": "k", "ws": "m", "is": "n"}
@@ -52,14 +53,17 @@ SPATIAL = {"os": ("m", "n"), "ws": ("k", "n"), "is": ("k", "m")}
 
 @dataclass(frozen=True)
 class TilingProblem:
-    """Everything the tiling of one GEMM depends on (hashable, so results are cached).
+    """Everything the candidate tilings of one GEMM depend on (hashable, so they are cached).
 
     Sizes in bytes; `cap_*` are the bytes one tile may use (already halved when
     double-buffered; None: the operand needs no staging buffer). `conv_*` describe the input
     rows of a conv for halo accounting (for a plain matrix: wo=1, stride=1, r=1, rows=M).
     `overhead_mode`: 'scalesim' (each extra temporal tile repeats a fold's fill/drain of
     `fold_overhead_cycles`) or 'pipelined' (each stationary load of `shift_cycles` hides behind
-    the previous fold's `rate_slowdown * rows` streamed rows).
+    the `rate_slowdown * T_tile` cycles of the fold before it). `a_elem_bytes` is the width of
+    an A element on the array side (im2col reads); `out_elem_bytes` the bytes per output element
+    that reach DRAM. `force_*` pin a tile size or loop order (a user's mapping override; 0 or ''
+    = free).
     """
 
     m: int
@@ -86,51 +90,54 @@ class TilingProblem:
     overhead_mode: str = "scalesim"
     fold_overhead_cycles: int = 0
     shift_cycles: int = 0
-    rate_slowdown: int = 1
+    rate_slowdown: float = 1.0
     accumulator_rows: bool = False  # C tiles live in cols-wide accumulator rows at acc width
+    a_elem_bytes: float = 1.0
+    force_m: int = 0
+    force_k: int = 0
+    force_n: int = 0
+    force_order: str = ""
 
 
-@dataclass(frozen=True)
-class Tiling:
-    """The chosen tiling and its DRAM traffic (bytes for one GEMM instance)."""
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """Every candidate tiling of one problem: arrays of equal length, one entry per (loop
+    order, tile sizes). Bytes and cycles are for one GEMM instance; SRAM figures are array-side
+    reads per instance (`a_reads`, `b_reads`) and the partial-sum passes (`k_parts`)."""
 
-    tm: int
-    tk: int
-    tn: int
-    order: str
-    trips: tuple[int, int, int]
-    a_dram_read_bytes: float
-    b_dram_read_bytes: float
-    c_dram_write_bytes: float
-    c_dram_read_bytes: float
-    a_fetches: int
-    b_fetches: int
-    c_visits: int
-    overhead_cycles: float
-    fits: bool
-    # transfer bytes for the stall model
-    first_bytes: float
-    last_write_bytes: float
-    class_counts: tuple[int, int, int]
-    class_bytes: tuple[float, float, float]
+    problem: TilingProblem
+    order: np.ndarray
+    tm: np.ndarray
+    tk: np.ndarray
+    tn: np.ndarray
+    trips: np.ndarray          # (3, C): trips of the m, k, n loops
+    feasible: np.ndarray
+    fits: np.ndarray
+    a_bytes: np.ndarray
+    b_bytes: np.ndarray
+    c_write: np.ndarray
+    c_read: np.ndarray
+    overhead: np.ndarray
+    steps: np.ndarray
+    first_bytes: np.ndarray
+    last_write: np.ndarray
+    b_event: np.ndarray
+    counts: np.ndarray         # (3, C): steps whose outer / middle / inner loop advanced
+    class_bytes: np.ndarray    # (3, C): bytes transferred before each such step
+    fetches: np.ndarray        # (3, C): a fetches, b fetches, c visits
+    a_reads: np.ndarray
+    b_reads: np.ndarray
+    k_parts: np.ndarray
+    b_whole: np.ndarray        # one tile holds the whole B matrix
 
-    @property
-    def steps(self) -> int:
-        return self.trips[0] * self.trips[1] * self.trips[2]
-
-    @property
-    def dram_bytes(self) -> float:
-        return (self.a_dram_read_bytes + self.b_dram_read_bytes + self.c_dram_write_bytes
-                + self.c_dram_read_bytes)
-
-    def as_dict(self) -> dict:
-        return {"m": self.tm, "k": self.tk, "n": self.tn, "loop_order": self.order,
-                "trips": list(self.trips), "a_fetches": self.a_fetches,
-                "b_fetches": self.b_fetches, "c_visits": self.c_visits, "fits": self.fits}
+    def __len__(self) -> int:
+        return len(self.order)
 
 
-def _candidates(dim: int, base: int) -> np.ndarray:
-    """Tile sizes for one dimension: base * 2^i below dim, plus dim itself."""
+def tile_sizes(dim: int, base: int, forced: int = 0) -> np.ndarray:
+    """Tile sizes for one dimension: base * 2^i below dim, plus dim itself (or the forced one)."""
+    if forced:
+        return np.array([min(forced, dim)], dtype=np.int64)
     values = {dim}
     size = base
     while size < dim:
@@ -147,44 +154,31 @@ def _a_rows_in(t: np.ndarray, p: TilingProblem) -> np.ndarray:
 
 
 _POS = np.arange(3).reshape(1, 3, 1)
+_ORDER_LOOPS = np.array([["mkn".index(loop) for loop in order] for order in ORDERS])
 #: in_index[x][o, p]: does the loop at position p of order o index operand x
 _IN_INDEX = {x: np.array([[loop in INDEX[x] for loop in order] for order in ORDERS]
                          ).reshape(len(ORDERS), 3, 1) for x in "abc"}
 
 
-def _order_analysis(trips_at: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """For every order (axis 0) and candidate (axis 1): per operand the innermost non-trivial
-    index position j (-1: a single tile), the refetch factor and the number of load events."""
-    nontrivial = trips_at > 1
-    out = {}
-    for x in "abc":
-        inx = _IN_INDEX[x]
-        j = np.where(inx & nontrivial, _POS, -1).max(axis=1)              # (orders, N)
-        jj = j[:, None, :]
-        refetch = np.where(~inx & (_POS < jj), trips_at, 1).prod(axis=1)
-        events = np.where(_POS <= jj, trips_at, 1).prod(axis=1)
-        out[x] = (j, refetch, events)
-    return out
-
-
-@lru_cache(maxsize=16384)
-def choose_tiling(p: TilingProblem) -> Tiling:
-    """Least-DRAM-traffic tiling of one GEMM (see module docstring)."""
+@lru_cache(maxsize=32768)
+def candidates(p: TilingProblem) -> Candidates:
+    """Every candidate tiling of `p` with its closed-form traffic (see the module docstring)."""
     row_dim, col_dim = SPATIAL[p.dataflow]
     temporal = TEMPORAL[p.dataflow]
     dims = {"m": p.m, "k": p.k, "n": p.n}
     base = {row_dim: p.rows, col_dim: p.cols, temporal: 1}
-    cand = {d: _candidates(dims[d], base[d]) for d in "mkn"}
+    forced = {"m": p.force_m, "k": p.force_k, "n": p.force_n}
+    cand = {d: tile_sizes(dims[d], base[d], forced[d]) for d in "mkn"}
     tm, tk, tn = (g.ravel() for g in np.meshgrid(cand["m"], cand["k"], cand["n"], indexing="ij"))
     trips = {"m": -(-p.m // tm), "k": -(-p.k // tk), "n": -(-p.n // tn)}
 
-    # per-pass bytes and tile bytes of each operand
-    rows_tile = _a_rows_in(np.minimum(tm, p.m).astype(float), p)
+    # per-pass bytes and tile bytes of each operand (arrays over tile sizes)
+    rows_tile = _a_rows_in(tm.astype(float), p)
     m_full, m_rem = p.m // tm, p.m % tm
     rows_rem = _a_rows_in(m_rem.astype(float), p)
     a_pass = np.maximum(p.a_unique_bytes,
                         (m_full * rows_tile + (m_rem > 0) * rows_rem) / p.conv_rows * p.a_unique_bytes)
-    a_tile = rows_tile / p.conv_rows * p.a_unique_bytes * np.minimum(tk, p.k) / p.k
+    a_tile = rows_tile / p.conv_rows * p.a_unique_bytes * tk / p.k
     b_total = float(p.k * p.n) * p.b_elem_bytes
     b_tile = tk * tn * p.b_elem_bytes
     c_elems = float(p.m * p.n)
@@ -192,10 +186,12 @@ def choose_tiling(p: TilingProblem) -> Tiling:
     if p.accumulator_rows:
         # TPUv1 accumulators: 4096 rows of 256 32-bit sums; a tile occupies whole rows
         c_tile = tm * (-(-tn // p.cols) * p.cols) * p.acc_elem_bytes
+        c_full = p.m * (-(-p.n // p.cols) * p.cols) * p.acc_elem_bytes
     else:
         c_width = np.where((trips["k"] > 1) | k_split_in_array, p.acc_elem_bytes,
                            p.out_elem_bytes)
         c_tile = tm * tn * c_width
+        c_full = c_elems * p.acc_elem_bytes
 
     fits = c_tile <= p.cap_c
     if p.cap_a is not None:
@@ -203,9 +199,9 @@ def choose_tiling(p: TilingProblem) -> Tiling:
     if p.cap_b is not None:
         fits &= b_tile <= p.cap_b
     # Feasible: every tile within max(buffer, that operand's tile in the all-smallest
-    # candidate). When even the smallest tiles overflow a buffer we model them anyway (`fits`
-    # is False and the engine warns); raising the effective cap this way keeps the feasible set
-    # non-empty and growing with buffer size, so more SRAM can never add traffic.
+    # candidate). When even the smallest tiles overflow a buffer they are modelled anyway
+    # (`fits` is False and the engine warns); raising the cap this way keeps the feasible set
+    # non-empty and growing with buffer size, so more SRAM never removes a candidate.
     smallest = int(np.flatnonzero((tm == tm.min()) & (tk == tk.min()) & (tn == tn.min()))[0])
     feasible = c_tile <= max(p.cap_c, float(c_tile[smallest]))
     if p.cap_a is not None:
@@ -213,109 +209,103 @@ def choose_tiling(p: TilingProblem) -> Tiling:
     if p.cap_b is not None:
         feasible &= b_tile <= max(p.cap_b, float(b_tile[smallest]))
 
-    # overhead of splitting the temporal dimension
+    # cycles of splitting the temporal dimension (per instance)
     t_tile = {"m": tm, "k": tk, "n": tn}[temporal]
     t_trips = trips[temporal]
     folds = ceil(dims[row_dim] / p.rows) * ceil(dims[col_dim] / p.cols)
     if p.overhead_mode == "pipelined":
         t_full, t_rem = dims[temporal] // t_tile, dims[temporal] % t_tile
-        exposed_shift = (t_full * np.maximum(0, p.shift_cycles - t_tile * p.rate_slowdown)
-                         + (t_rem > 0) * np.maximum(0, p.shift_cycles - t_rem * p.rate_slowdown))
-        overhead = folds * exposed_shift.astype(float)
+        exposed_shift = (t_full * np.maximum(0.0, p.shift_cycles - t_tile * p.rate_slowdown)
+                         + (t_rem > 0) * np.maximum(0.0, p.shift_cycles - t_rem * p.rate_slowdown))
+        overhead = folds * exposed_shift
     else:
-        overhead = folds * (t_trips - 1) * float(p.fold_overhead_cycles) * p.rate_slowdown
+        # a slower precision repeats whole folds (multi-pass), a faster one packs the stream only
+        overhead = folds * (t_trips - 1) * float(p.fold_overhead_cycles) * max(1.0, p.rate_slowdown)
 
-    # all six loop orders at once: arrays of shape (orders, candidates)
-    trips_at = np.stack([np.stack([trips[loop] for loop in order]) for order in ORDERS])
-    an = _order_analysis(trips_at)
+    # all six loop orders at once: arrays of shape (orders, tiles)
+    orders = range(len(ORDERS))
+    if p.force_order:
+        orders = [ORDERS.index(p.force_order)]
+    orders = np.asarray(list(orders))
+    trip_rows = np.stack([trips["m"], trips["k"], trips["n"]])               # (3, T)
+    trips_at = trip_rows[_ORDER_LOOPS[orders]]                               # (O, 3, T)
+    nontrivial = trips_at > 1
+    pos = _POS
+    an = {}
+    for x in "abc":
+        inx = _IN_INDEX[x][orders]
+        j = np.where(inx & nontrivial, pos, -1).max(axis=1)                   # (O, T)
+        jj = j[:, None, :]
+        refetch = np.where(~inx & (pos < jj), trips_at, 1).prod(axis=1)
+        events = np.where(pos <= jj, trips_at, 1).prod(axis=1)
+        an[x] = [j, refetch, events]
     # An operand whose whole tensor fits its buffer is loaded once and stays, whatever the loop
     # order (nothing evicts it); likewise partial sums that all fit the output buffer never
-    # spill. Without this, e.g. a batch-1 FC layer on an OS array would keep its 9 KB input
-    # "tile-resident" only by splitting K into 8-deep chunks, repeating a fold's fill/drain
-    # thousands of times for no traffic saved.
-    resident = {"a": p.a_in_dram and p.cap_a is not None and p.a_unique_bytes <= p.cap_a,
-                "b": p.b_in_dram and p.cap_b is not None and b_total <= p.cap_b}
-    for x in "ab":
-        if resident[x]:
-            # still filled progressively on the first pass (same load events), never refetched
-            j, refetch, events = an[x]
-            an[x] = (j, np.ones_like(refetch), events)
-    if p.accumulator_rows:
-        c_full = p.m * (-(-p.n // p.cols) * p.cols) * p.acc_elem_bytes
-    else:
-        c_full = c_elems * p.acc_elem_bytes
+    # spill. It still fills progressively on the first pass (same load events).
+    a_resident = p.a_in_dram and p.cap_a is not None and p.a_unique_bytes <= p.cap_a
+    b_resident = p.b_in_dram and p.cap_b is not None and b_total <= p.cap_b
+    if a_resident:
+        an["a"][1] = np.ones_like(an["a"][1])
+    if b_resident:
+        an["b"][1] = np.ones_like(an["b"][1])
     psums_on_chip = c_full <= p.cap_c
     visits = an["c"][1]
-    ok = feasible[None, :] if (p.allow_psum_spill or psums_on_chip) else \
-        feasible[None, :] & (visits == 1)
-    ok = np.broadcast_to(ok, visits.shape)
+    shape = visits.shape
+    ok = np.broadcast_to(feasible, shape)
+    if not (p.allow_psum_spill or psums_on_chip):
+        ok = ok & (visits == 1)
     if not p.a_in_dram:
-        a_bytes = np.zeros(visits.shape)
-    elif resident["a"]:
-        a_bytes = np.full(visits.shape, float(p.a_unique_bytes))
+        a_bytes = np.zeros(shape)
+    elif a_resident:
+        a_bytes = np.full(shape, float(p.a_unique_bytes))
     else:
         a_bytes = a_pass * an["a"][1]
-    b_bytes = b_total * an["b"][1] if p.b_in_dram else np.zeros(visits.shape)
-    psum = np.zeros(visits.shape) if psums_on_chip else c_elems * (visits - 1) * p.acc_elem_bytes
+    b_bytes = b_total * an["b"][1] if p.b_in_dram else np.zeros(shape)
+    psum = np.zeros(shape) if psums_on_chip else c_elems * (visits - 1) * p.acc_elem_bytes
     c_write = (c_elems * p.out_elem_bytes + psum) if p.c_to_dram else psum
     c_read = psum
-    total = a_bytes + b_bytes + c_write + c_read
-    # exposed transfer of a run: the first tiles and the last output tile
-    exposed = ((a_tile if p.a_in_dram else 0.0) + (np.minimum(b_tile, b_total) if p.b_in_dram else 0.0)
-               + (np.minimum(tm, p.m) * np.minimum(tn, p.n) * p.out_elem_bytes if p.c_to_dram else 0.0))
-    steps = trips["m"] * trips["k"] * trips["n"]
-    shape = visits.shape
-    order_index = np.broadcast_to(np.arange(len(ORDERS))[:, None], shape)
-    # lexicographic: feasible first, then traffic, tiling overhead, exposed bytes, steps, order
-    keys = (order_index.ravel(), np.broadcast_to(steps, shape).ravel(),
-            np.broadcast_to(np.round(exposed, 3), shape).ravel(),
-            np.broadcast_to(np.round(overhead, 3), shape).ravel(), np.round(total, 3).ravel(),
-            np.where(ok, 0, 1).ravel())
-    flat = int(np.lexsort(keys)[0])
-    oi, i = divmod(flat, shape[1])
-    order = ORDERS[oi]
-    t3 = tuple(int(trips[loop][i]) for loop in order)
-    j = {x: int(an[x][0][oi, i]) for x in "abc"}
-    ev = {x: int(an[x][2][oi, i]) for x in "abc"}
-    a_b, b_b = float(a_bytes[oi, i]), float(b_bytes[oi, i])
-    c_w, c_r = float(c_write[oi, i] if np.ndim(c_write) else c_write), float(c_read[oi, i])
-    per_event = {"a": a_b / ev["a"], "b": b_b / ev["b"]}
-    c_total = c_w + c_r
-    last_write = c_total / ev["c"] if ev["c"] else 0.0
-    c_event = (c_total - last_write) / (ev["c"] - 1) if ev["c"] > 1 else 0.0
-    counts = (t3[0] - 1, t3[0] * (t3[1] - 1), t3[0] * t3[1] * (t3[2] - 1))
-    class_bytes = []
-    for pos in range(3):
-        nbytes = sum(per_event[x] for x in "ab" if pos <= j[x])
-        if pos <= j["c"]:
-            nbytes += c_event
-        class_bytes.append(nbytes)
-    return Tiling(tm=int(tm[i]), tk=int(tk[i]), tn=int(tn[i]), order="".join(order), trips=t3,
-                  a_dram_read_bytes=a_b, b_dram_read_bytes=b_b, c_dram_write_bytes=c_w,
-                  c_dram_read_bytes=c_r, a_fetches=int(an["a"][1][oi, i]),
-                  b_fetches=int(an["b"][1][oi, i]), c_visits=int(visits[oi, i]),
-                  overhead_cycles=float(overhead[i]), fits=bool(fits[i]),
-                  first_bytes=per_event["a"] + per_event["b"], last_write_bytes=last_write,
-                  class_counts=counts, class_bytes=tuple(class_bytes))
 
+    # transfers: per load event, the last output write, and the three step classes
+    ev_a, ev_b, ev_c = an["a"][2], an["b"][2], an["c"][2]
+    a_event = a_bytes / ev_a
+    b_event = b_bytes / ev_b
+    c_total = c_write + c_read
+    last_write = c_total / ev_c
+    c_event = np.where(ev_c > 1, (c_total - last_write) / np.maximum(ev_c - 1, 1), 0.0)
+    t0, t1, t2 = trips_at[:, 0, :], trips_at[:, 1, :], trips_at[:, 2, :]
+    counts = np.stack([t0 - 1, t0 * (t1 - 1), t0 * t1 * (t2 - 1)]).astype(float)
+    class_bytes = np.stack([a_event * (pp <= an["a"][0]) + b_event * (pp <= an["b"][0])
+                            + c_event * (pp <= an["c"][0]) for pp in range(3)])
 
-def pipeline_cycles(t: Tiling, compute_cycles: float, bytes_per_cycle: float,
-                    latency_cycles: float = 0.0, reps: int = 1,
-                    first_bytes_repeat: float | None = None) -> float:
-    """Cycles of `reps` back-to-back runs of a double-buffered tile pipeline.
+    # array-side SRAM reads (per instance) and partial-sum passes, by dataflow
+    a_im2col = p.m * p.k * p.a_elem_bytes
+    if p.dataflow == "ws":
+        a_reads = np.full(shape, a_im2col * ceil(p.n / p.cols))
+        b_reads = np.broadcast_to(b_total * trips["m"], shape)
+        k_parts = np.full(shape, ceil(p.k / p.rows))
+    elif p.dataflow == "os":
+        a_reads = np.full(shape, a_im2col * ceil(p.n / p.cols))
+        b_reads = np.full(shape, b_total * ceil(p.m / p.rows))
+        k_parts = np.broadcast_to(trips["k"], shape)
+    else:
+        a_reads = np.broadcast_to(a_im2col * trips["n"], shape)
+        b_reads = np.full(shape, b_total * ceil(p.m / p.cols))
+        k_parts = np.full(shape, ceil(p.k / p.rows))
 
-    `compute_cycles` (one run) is spread evenly over the steps; a step whose transfer
-    (d = bytes / bandwidth) exceeds the compute of the step it hides behind costs d instead of c.
-    Between runs the next run's first tiles (`first_bytes_repeat`, default the same as the first
-    run's) and the previous run's last output transfer hide behind the last step's compute.
-    """
-    c = compute_cycles / t.steps
-    if first_bytes_repeat is None:
-        first_bytes_repeat = t.first_bytes
-    body = c
-    for count, nbytes in zip(t.class_counts, t.class_bytes):
-        if count:
-            body += count * max(c, nbytes / bytes_per_cycle)
-    between = max(c, (first_bytes_repeat + t.last_write_bytes) / bytes_per_cycle) - c
-    return (latency_cycles + t.first_bytes / bytes_per_cycle + reps * body
-            + (reps - 1) * between + t.last_write_bytes / bytes_per_cycle)
+    def flat(x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.broadcast_to(x, shape)).ravel()
+
+    def flat3(x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x).reshape(3, -1)
+
+    return Candidates(
+        problem=p, order=flat(orders[:, None]), tm=flat(tm), tk=flat(tk), tn=flat(tn),
+        trips=np.stack([flat(trips["m"]), flat(trips["k"]), flat(trips["n"])]),
+        feasible=flat(ok), fits=flat(fits), a_bytes=flat(a_bytes), b_bytes=flat(b_bytes),
+        c_write=flat(c_write), c_read=flat(c_read), overhead=flat(overhead),
+        steps=flat(trips["m"] * trips["k"] * trips["n"]).astype(float),
+        first_bytes=flat(a_event + b_event), last_write=flat(last_write), b_event=flat(b_event),
+        counts=flat3(counts), class_bytes=flat3(class_bytes),
+        fetches=np.stack([flat(an["a"][1]), flat(an["b"][1]), flat(visits)]),
+        a_reads=flat(a_reads), b_reads=flat(b_reads), k_parts=flat(k_parts).astype(float),
+        b_whole=flat((tk >= p.k) & (tn >= p.n)))

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", default=None, help="write the output to this file")
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="also write an HTML report with plots into DIR")
+    parser.add_argument("--objective", choices=("latency", "energy", "edp", "dram"),
+                        default=None, help="what the mapper minimises (default: the arch's "
+                        "mapping_objective, latency)")
     parser.add_argument("--trace", default=None, metavar="FILE",
                         help="write a Chrome trace-event timeline (engines that simulate events)")
     parser.add_argument("--input-shape", action="append", default=[], metavar="[NAME=]SHAPE",
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         workload.precision = precision
     with progress(f"simulating {workload.name} on {arch.name}",
                   enabled=progress_enabled(args.quiet)):
-        result = api.simulate(arch, workload, trace=bool(args.trace))
+        result = api.simulate(arch, workload, trace=bool(args.trace), objective=args.objective)
     if args.trace:
         events = result.trace_events
         if events is None:

@@ -65,7 +65,8 @@ def run_rate(arch: SystolicArch, precision: Precision) -> tuple[Rate, list[str]]
     if arch.mac_rates is not None:
         if label not in arch.mac_rates:
             listed = ", ".join(sorted(arch.mac_rates)) or "none"
-            runnable = [k for k in sorted(arch.mac_rates) if _parse(k)]
+            runnable = sorted((k for k in arch.mac_rates if _parse(k)),
+                              key=lambda k: (k != native.label, k))
             hint = f"--precision {runnable[0]}" if runnable else "another precision"
             raise NpusimError(
                 f"arch {arch.name!r} has no {label} MAC datapath (its mac_rates list: {listed})",

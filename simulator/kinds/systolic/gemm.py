@@ -164,7 +164,8 @@ def cost_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
             model.warn(f"{layer.name}: the smallest tile does not fit the buffers; modelled as "
                        "if it did (traffic is a lower estimate)")
         if pipelined:
-            cost.stall(load_cause, reps * ch.overhead_cycles + first_exposed)
+            cause = "stationary_load" if act_b else load_cause
+            cost.stall(cause, reps * ch.overhead_cycles + first_exposed)
         else:
             cost.stall("tiling_fill_drain", reps * ch.overhead_cycles)
         cost.compute_cycles += reps * inst_compute

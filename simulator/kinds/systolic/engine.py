@@ -22,14 +22,15 @@ from simulator.kinds.systolic.model import BatchRun, SystolicModel
 FACTOR_LIMIT = 1 << 16
 #: sub-batch sizes simulated at most, besides the whole batch (the largest that keeps every
 #: activation on chip and the next larger ones)
-SUB_BATCH_CANDIDATES = 8
+SUB_BATCH_CANDIDATES = 4
 _FIELD_QUANTITIES = ("cycles", "compute_cycles", "stall_cycles", "dram_read_bytes",
                      "dram_write_bytes", "sram_read_bytes", "sram_write_bytes")
 
 
 def divisors(n: int) -> list[int]:
-    """Divisors of n built from its prime factors below FACTOR_LIMIT (ascending); bounded work
-    whatever n is."""
+    """Divisors of n from its prime factors below FACTOR_LIMIT, the rest of n kept as one factor
+    (ascending; exact when at most one prime factor exceeds the limit); bounded work whatever
+    n is."""
     factors: dict[int, int] = {}
     rest, p = n, 2
     while p * p <= rest and p < FACTOR_LIMIT:
@@ -37,7 +38,7 @@ def divisors(n: int) -> list[int]:
             factors[p] = factors.get(p, 0) + 1
             rest //= p
         p += 1 if p == 2 else 2
-    if 1 < rest < FACTOR_LIMIT * FACTOR_LIMIT:
+    if rest > 1:  # prime, or a product of factors above the limit: kept whole
         factors[rest] = factors.get(rest, 0) + 1
     out = [1]
     for prime, power in factors.items():

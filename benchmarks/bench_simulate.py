@@ -15,19 +15,24 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
-from simulator.api import simulate
-from simulator.io.load import load_arch, load_workload
-from simulator.kinds.systolic import mapping as systolic_mapping
-from simulator.kinds.systolic import tiling
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's simulator
+
+from simulator.api import simulate  # noqa: E402
+from simulator.io.load import load_arch, load_workload  # noqa: E402
+from simulator.kinds.systolic import mapper  # noqa: E402
+from simulator.kinds.systolic import mapping as systolic_mapping  # noqa: E402
+from simulator.kinds.systolic import tiling  # noqa: E402
 
 TIMING = Path(__file__).resolve().parent.parent / "reports" / "scalesim_validation" / "scalesim_alexnet_timing.json"
 
 
 def clear_caches() -> None:
-    tiling.choose_tiling.cache_clear()
+    tiling.candidates.cache_clear()
+    mapper.choose.cache_clear()
     systolic_mapping.map_gemm.cache_clear()
 
 

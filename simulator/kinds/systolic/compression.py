@@ -47,9 +47,10 @@ def _skips(arch: SystolicArch, operand: str) -> bool:
     return mode == "both" or mode == operand
 
 
-def layer_compression(layer: LayerBase, arch: SystolicArch, mac_weight_bits: int) -> LayerCompression:
-    """Stored bytes and executed MAC fraction of one layer with weights (see module docstring)."""
-    elements = layer.stored_weight_elements
+def layer_compression(layer: LayerBase, arch: SystolicArch, mac_weight_bits: int,
+                      elements: int) -> LayerCompression:
+    """Stored bytes and executed MAC fraction of one layer with `elements` stored weights (see
+    the module docstring)."""
     dense = float(packed_bytes(elements, mac_weight_bits))
     executed = 1.0
     unused: list[str] = []

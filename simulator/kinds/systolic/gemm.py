@@ -51,8 +51,8 @@ def needs_layout(layer: LayerBase) -> bool:
 
 
 def cost_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
-                    plan: "LayerPlan") -> None:
-    """Tally `layer` (it has MACs) into `cost`."""
+                    plan: "LayerPlan", gemms: list) -> None:
+    """Tally `layer` (it has MACs, lowered to `gemms`) into `cost`."""
     arch, mem = model.arch, model.arch.memory
     rows, cols, df = arch.array.rows, arch.array.cols, arch.array.dataflow
     unified = mem.style == "unified"
@@ -61,10 +61,11 @@ def cost_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
     rate = model.layer_rate(layer, lp)
     s = rate.slowdown
     a_bytes, acc_bytes = lp.activation_bits / 8, lp.accumulator_bits / 8
-    gemms = layer.gemms()
     weight_gemms = [g for g in gemms if not g.weights_are_activations]
-    comp = model.compression(layer, lp.weight_bits) if weight_gemms else None
     weight_elems = sum(g.k * g.n * g.groups for g in weight_gemms)
+    comp = model.compression(layer, lp.weight_bits, weight_elems) if weight_gemms else None
+    out_elements = layer.output_elements
+    in_elements = layer.input_elements
     w_elem = (comp.weight_bytes / weight_elems) if comp and weight_elems else lp.weight_bits / 8
     kv = isinstance(layer, MatmulLayer) and layer.kv_cache and not layer.weights
     override = model.override(layer, gemms)
@@ -103,7 +104,7 @@ def cost_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
         # A's DRAM footprint: the real input (per instance), with conv halo geometry
         out_elem = a_bytes
         if isinstance(layer, ConvLayer) and not winograd:
-            a_unique = layer.input_elements / gemm.groups * a_bytes
+            a_unique = in_elements / gemm.groups * a_bytes
             _, ho, wo = layer.output_shape
             kh, _ = pair(layer.kernel)
             dh, _ = pair(layer.dilation)
@@ -113,8 +114,8 @@ def cost_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
                        conv_rows=layer.batch * ((ho - 1) * sh + span))
         elif winograd:
             # the input and output cross DRAM once in real (untransformed) form
-            a_unique = layer.input_elements * a_bytes / reps
-            out_elem = layer.output_elements * a_bytes / (reps * gemm.m * gemm.n)
+            a_unique = in_elements * a_bytes / reps
+            out_elem = out_elements * a_bytes / (reps * gemm.m * gemm.n)
             geo = dict(conv_rows=gemm.m)
         elif act_b:
             a_unique = gemm.m * gemm.k * a_bytes
@@ -187,9 +188,9 @@ def cost_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
         if cost.explain is not None:
             _explain_gemm(cost, layer, gemm, mp, ch, ctx, s, t_eff, objective, arch)
 
-    cost.macs = layer.macs
+    cost.macs = sum(g.macs for g in gemms)
     cost.macs_executed = executed
-    _vector_work(model, layer, cost, unified, a_bytes)
+    _vector_work(model, layer, cost, unified, a_bytes, out_elements)
     mapping = {"dataflow": df, "objective": objective}
     if first is not None:
         mapping.update(first.as_dict())
@@ -217,13 +218,14 @@ def lp_label(p) -> str:
 
 
 def _vector_work(model: "SystolicModel", layer: LayerBase, cost: LayerCost, unified: bool,
-                 a_bytes: float) -> None:
+                 a_bytes: float, out_elements: int) -> None:
     """The element-wise work of a MAC layer: after the array (sequential), except LSTM gate math,
     which the activation pipeline overlaps with the next step's matmul."""
     arch = model.arch
     rate = arch.vector_rate
+    explaining = cost.explain is not None
     out_buf = "unified_buffer" if unified else "ofmap_sram"
-    out_bytes = layer.output_elements * a_bytes
+    out_bytes = out_elements * a_bytes
     ops = 0.0
     if isinstance(layer, LstmLayer):
         vec = layer.vector_ops / rate
@@ -235,7 +237,7 @@ def _vector_work(model: "SystolicModel", layer: LayerBase, cost: LayerCost, unif
     activation = getattr(layer, "activation", None)
     extra = 0.0
     if activation:
-        work = activation_work(activation, layer.output_elements, arch.hardwired_activations,
+        work = activation_work(activation, out_elements, arch.hardwired_activations,
                                fused=True)
         ops += work.energy_ops
         if work.cycle_ops:
@@ -243,30 +245,34 @@ def _vector_work(model: "SystolicModel", layer: LayerBase, cost: LayerCost, unif
             extra += cycles
             cost.stall("vector_unit", cycles)
             cost.sram_add(out_buf, "ofmap", read=work.passes * out_bytes, write=out_bytes)
-            cost.note(formula("activation_cycles", "elements * ops_per_element / "
-                              "elements_per_cycle", "cycles", elements=layer.output_elements,
-                              ops_per_element=work.cycle_ops / layer.output_elements,
-                              elements_per_cycle=rate,
-                              meaning=f"{activation} is not hard-wired here: a vector-unit pass "
-                              "after the array"))
-            cost.line(f"activation {activation}: vector unit, {work.cycle_ops:,.0f} element "
-                      f"operations, {work.passes} pass(es) over the outputs")
-        else:
+            if explaining:
+                cost.note(formula("activation_cycles", "elements * ops_per_element / "
+                                  "elements_per_cycle", "cycles", elements=out_elements,
+                                  ops_per_element=work.cycle_ops / out_elements,
+                                  elements_per_cycle=rate,
+                                  meaning=f"{activation} is not hard-wired here: a vector-unit "
+                                  "pass after the array"))
+                cost.line(f"activation {activation}: vector unit, {work.cycle_ops:,.0f} element "
+                          f"operations, {work.passes} pass(es) over the outputs")
+        elif explaining:
             cost.line(f"activation {activation}: hard-wired in the output path (no cycles)")
     if isinstance(layer, ConvLayer) and layer.winograd:
         transform = float(layer.winograd_transform_ops)
         ops += transform
         if layer.winograd in arch.datapath.winograd:
-            cost.line(f"Winograd {ALGORITHMS[layer.winograd].name}: transforms hard-wired")
+            if explaining:
+                cost.line(f"Winograd {ALGORITHMS[layer.winograd].name}: transforms hard-wired")
         else:
             cycles = transform / rate
             extra += cycles
             cost.stall("vector_unit", cycles)
-            cost.note(formula("winograd_transform_cycles", "transform_ops / elements_per_cycle",
-                              "cycles", transform_ops=transform, elements_per_cycle=rate))
-            cost.line(f"Winograd {ALGORITHMS[layer.winograd].name}: "
-                      f"{ALGORITHMS[layer.winograd].alpha ** 2} element-wise GEMMs, transforms "
-                      "on the vector unit")
+            if explaining:
+                cost.note(formula("winograd_transform_cycles",
+                                  "transform_ops / elements_per_cycle", "cycles",
+                                  transform_ops=transform, elements_per_cycle=rate))
+                cost.line(f"Winograd {ALGORITHMS[layer.winograd].name}: "
+                          f"{ALGORITHMS[layer.winograd].alpha ** 2} element-wise GEMMs, "
+                          "transforms on the vector unit")
     if needs_layout(layer):
         elements = float(layer.k * layer.n * layer.count * layer.batch)
         ops += elements
@@ -275,9 +281,10 @@ def _vector_work(model: "SystolicModel", layer: LayerBase, cost: LayerCost, unif
         cost.stall("layout", cycles)
         cost.sram_add(out_buf if unified else "filter_sram", "ifmap", read=elements * a_bytes,
                       write=elements * a_bytes)
-        cost.note(formula("layout_cycles", "elements / elements_per_cycle", "cycles",
-                          elements=elements, elements_per_cycle=rate,
-                          meaning="transpose the right operand (K^T) once on the vector unit"))
+        if explaining:
+            cost.note(formula("layout_cycles", "elements / elements_per_cycle", "cycles",
+                              elements=elements, elements_per_cycle=rate,
+                              meaning="transpose the right operand (K^T) once on the vector unit"))
     cost.total_cycles += extra
     cost.vector_ops = ops
 

@@ -121,12 +121,12 @@ def _sram(c: Candidates, ctx: GemmContext, b_factor: np.ndarray) -> dict:
     Array side (docs/models.md 3.8) plus every DRAM fill and drain."""
     p = c.problem
     c_elems = float(p.m * p.n)
-    psum_writes = c_elems * p.acc_elem_bytes * c.k_parts
-    psum_reads = c_elems * p.acc_elem_bytes * (c.k_parts - 1)
+    psum_writes = (c_elems * p.acc_elem_bytes) * c.k_parts
+    psum_reads = (c_elems * p.acc_elem_bytes) * (c.k_parts - 1)
     out = {"a": (c.a_reads, c.a_bytes), "b": (c.b_reads, c.b_bytes * b_factor)}
     if ctx.unified:
         out["c"] = (psum_reads + c_elems * p.acc_elem_bytes, psum_writes)
-        out["out"] = (c.c_write, np.full(len(c), c_elems * p.out_elem_bytes))
+        out["out"] = (c.c_write, c_elems * p.out_elem_bytes)
     else:
         writes = np.where(c.k_parts > 1, psum_writes, c_elems * p.out_elem_bytes)
         out["c"] = (psum_reads + c.c_write, writes + c.c_read)
@@ -134,53 +134,61 @@ def _sram(c: Candidates, ctx: GemmContext, b_factor: np.ndarray) -> dict:
 
 
 def evaluate(c: Candidates, ctx: GemmContext) -> dict[str, np.ndarray]:
-    """Cycles, DRAM bytes and (when priced) energy of every candidate over all instances."""
+    """Cycles, DRAM bytes and (when priced) energy of every candidate over all instances,
+    arrays of shape (orders, tile sizes)."""
     bw = ctx.bytes_per_cycle
     reps = ctx.reps
-    b_shared = (c.b_whole & (c.fetches[1] > 0)) if ctx.steps > 1 else np.zeros(len(c), bool)
-    b_inst = np.where(b_shared, ctx.groups, reps)
-    busy = ctx.inst_compute + c.overhead
-    step = busy / c.steps
+    step = (ctx.inst_compute + c.overhead) / c.steps                        # (T,)
     body = step + (c.counts * np.maximum(step, c.class_bytes / bw)).sum(axis=0)
-    first_repeat = c.first_bytes - np.where(b_shared, c.b_event, 0.0)
-    between = np.maximum(step, (first_repeat + c.last_write) / bw) - step
-    dram = reps * (c.a_bytes + c.c_write + c.c_read) + b_inst * c.b_bytes
-    latency = np.where(dram > 0, ctx.latency_cycles, 0.0)
-    cycles = (latency + c.first_bytes / bw + reps * body + (reps - 1) * between
-              + c.last_write / bw + ctx.first_exposed)
-    out = {"cycles": cycles, "dram": dram, "b_factor": b_inst / reps}
+    if ctx.steps > 1:
+        b_shared = c.b_whole & (c.fetches[1] > 0)
+        b_factor = np.where(b_shared, ctx.groups / reps, 1.0)
+        first_repeat = c.first_bytes - np.where(b_shared, c.b_event, 0.0)
+    else:
+        b_factor = np.ones(body.shape)
+        first_repeat = c.first_bytes
+    dram = reps * (c.a_bytes + c.c_write + c.c_read + c.b_bytes * b_factor)
+    cycles = c.first_bytes / bw + reps * body + c.last_write / bw + ctx.first_exposed
+    if reps > 1:
+        cycles = cycles + (reps - 1) * (np.maximum(step, (first_repeat + c.last_write) / bw)
+                                        - step)
+    if ctx.latency_cycles:
+        cycles = cycles + np.where(dram > 0, ctx.latency_cycles, 0.0)
+    out = {"cycles": cycles, "dram": dram, "b_factor": b_factor}
     if ctx.objective in ("energy", "edp") and ctx.prices is not None:
         pr = ctx.prices
-        sram = _sram(c, ctx, out["b_factor"])
         pj = dram * pr.dram
-        for role, price in (("a", pr.a_sram), ("b", pr.b_sram), ("c", pr.c_sram),
-                            ("out", pr.out_sram)):
-            if role in sram:
-                rd, wr = sram[role]
-                pj = pj + reps * price * (rd + pr.write_ratio * wr)
+        for role, (rd, wr) in _sram(c, ctx, b_factor).items():
+            price = {"a": pr.a_sram, "b": pr.b_sram, "c": pr.c_sram, "out": pr.out_sram}[role]
+            pj = pj + (reps * price) * (rd + pr.write_ratio * wr)
         out["energy"] = pj
     return out
 
 
 def _rank(values: dict[str, np.ndarray], c: Candidates, objective: str, fixed_pj: float) -> int:
-    cycles = np.round(values["cycles"], 6)
-    dram = np.round(values["dram"], 3)
+    """Flat index (order-major) of the best candidate for `objective`."""
+    shape = c.feasible.shape
+    flat = lambda x: np.broadcast_to(x, shape).ravel()  # noqa: E731
+    feasible = c.feasible.ravel()
+    cycles = np.round(values["cycles"].ravel(), 6)
+    dram = np.round(values["dram"].ravel(), 3)
     if objective == "latency":
         # near ties (within LATENCY_TOLERANCE of the fastest) go to the least DRAM traffic
-        best = cycles[c.feasible].min() if c.feasible.any() else cycles.min()
+        best = cycles[feasible].min() if feasible.any() else cycles.min()
         near = cycles <= best * (1 + LATENCY_TOLERANCE)
-        keys = [np.where(near, 0, 1), dram, cycles]
+        keys = [~(near & feasible), dram, cycles]
     elif objective == "dram":
-        keys = [dram, cycles]
+        keys = [~feasible, dram, cycles]
     else:
         energy = values.get("energy")
         if energy is None:
             raise ValueError(f"objective {objective!r} needs energy prices")
-        primary = energy if objective == "energy" else (energy + fixed_pj) * values["cycles"]
-        keys = [np.round(primary, 9 if objective == "energy" else 3), cycles]
+        energy = energy.ravel()
+        primary = energy if objective == "energy" else (energy + fixed_pj) * values["cycles"].ravel()
+        keys = [~feasible, np.round(primary, 9 if objective == "energy" else 3), cycles]
     # ties (e.g. a DRAM-bound GEMM, where split tiles hide their fill/drain): the least tiling
     # overhead, then the fewest steps
-    keys = [np.where(c.feasible, 0, 1), *keys, np.round(c.overhead, 6), c.steps, c.order]
+    keys += [flat(np.round(c.overhead, 6)), flat(c.steps), flat(c.orders[:, None])]
     return int(np.lexsort(keys[::-1])[0])
 
 
@@ -190,37 +198,43 @@ def choose(problem: TilingProblem, ctx: GemmContext) -> Choice:
     c = candidates(problem)
     values = evaluate(c, ctx)
     fixed = ctx.prices.fixed_pj * ctx.reps if ctx.prices is not None else 0.0
-    i = _rank(values, c, ctx.objective, fixed)
-    b_factor = values["b_factor"][i]
-    sram = {role: (float(rd[i]) * ctx.reps, float(wr[i]) * ctx.reps)
-            for role, (rd, wr) in _sram(c, ctx, values["b_factor"]).items()}
+    o, t = divmod(_rank(values, c, ctx.objective, fixed), len(c.tm))
+
+    def at(x) -> float:
+        x = np.asarray(x)
+        if x.ndim == 0:
+            return float(x)
+        return float(x[t] if x.ndim == 1 else x[o, t])
+
     reps = ctx.reps
+    b_factor = at(values["b_factor"])
+    sram = {role: (at(rd) * reps, at(wr) * reps)
+            for role, (rd, wr) in _sram(c, ctx, values["b_factor"]).items()}
     bw = ctx.bytes_per_cycle
-    step = (ctx.inst_compute + float(c.overhead[i])) / float(c.steps[i])
-    b_shared = float(b_factor) < 1.0
+    step = (ctx.inst_compute + at(c.overhead)) / at(c.steps)
+    first, last, b_event = at(c.first_bytes), at(c.last_write), at(c.b_event)
+    repeat = first - (b_event if b_factor < 1.0 else 0.0)
     terms = {
-        "latency": ctx.latency_cycles if values["dram"][i] > 0 else 0.0,
-        "d_first": float(c.first_bytes[i]) / bw, "reps": float(reps), "c": step,
-        "d_last": float(c.last_write[i]) / bw, "first_exposed": ctx.first_exposed,
-        "between": float(max(step, (float(c.first_bytes[i]) - (float(c.b_event[i]) if b_shared
-                                                               else 0.0)
-                                    + float(c.last_write[i])) / bw) - step)}
+        "latency": ctx.latency_cycles if at(values["dram"]) > 0 else 0.0,
+        "d_first": first / bw, "reps": float(reps), "c": step, "d_last": last / bw,
+        "first_exposed": ctx.first_exposed,
+        "between": max(step, (repeat + last) / bw) - step}
     for p_ in range(3):
-        terms[f"n{p_}"] = float(c.counts[p_, i])
-        terms[f"d{p_}"] = float(c.class_bytes[p_, i]) / bw
-    terms.update(a_per_instance=float(c.a_bytes[i]), b_per_instance=float(c.b_bytes[i]),
-                 b_instances=float(b_factor) * reps, c_write_per_instance=float(c.c_write[i]),
-                 c_read_per_instance=float(c.c_read[i]))
+        terms[f"n{p_}"] = float(c.counts[p_, o, t])
+        terms[f"d{p_}"] = float(c.class_bytes[p_, o, t]) / bw
+    terms.update(a_per_instance=at(c.a_bytes), b_per_instance=at(c.b_bytes),
+                 b_instances=b_factor * reps, c_write_per_instance=at(c.c_write),
+                 c_read_per_instance=at(c.c_read))
     return Choice(
-        problem=problem, tm=int(c.tm[i]), tk=int(c.tk[i]), tn=int(c.tn[i]),
-        order=ORDERS[int(c.order[i])],
-        trips=(int(c.trips[0, i]), int(c.trips[1, i]), int(c.trips[2, i])),
-        fetches=(int(c.fetches[0, i]), int(c.fetches[1, i]), int(c.fetches[2, i])),
-        fits=bool(c.fits[i]), overhead_cycles=float(c.overhead[i]),
-        cycles=float(values["cycles"][i]), a_dram=reps * float(c.a_bytes[i]),
-        b_dram=reps * float(c.b_bytes[i]) * float(b_factor),
-        c_dram_write=reps * float(c.c_write[i]), c_dram_read=reps * float(c.c_read[i]),
-        sram=sram, k_parts=int(c.k_parts[i]), candidates=len(c), terms=terms)
+        problem=problem, tm=int(c.tm[t]), tk=int(c.tk[t]), tn=int(c.tn[t]),
+        order=ORDERS[int(c.orders[o])],
+        trips=(int(c.trips[0, t]), int(c.trips[1, t]), int(c.trips[2, t])),
+        fetches=(int(c.fetches[0, o, t]), int(c.fetches[1, o, t]), int(c.fetches[2, o, t])),
+        fits=bool(c.fits[t]), overhead_cycles=at(c.overhead),
+        cycles=at(values["cycles"]), a_dram=reps * at(c.a_bytes),
+        b_dram=reps * at(c.b_bytes) * b_factor,
+        c_dram_write=reps * at(c.c_write), c_dram_read=reps * at(c.c_read),
+        sram=sram, k_parts=int(at(c.k_parts)), candidates=len(c), terms=terms)
 
 
 #: the closed form of `evaluate` for one candidate, over `Choice.terms`

@@ -133,11 +133,15 @@ class SystolicModel:
             self._unused.setdefault(f"rate:{running_as}:{rate.datapath}", []).append(layer.name)
         return rate
 
-    def compression(self, layer: LayerBase, weight_bits: int) -> LayerCompression:
-        key = (layer.name, weight_bits)
+    def compression(self, layer: LayerBase, weight_bits: int, elements: int) -> LayerCompression:
+        if (layer.weight_density == 1 and layer.codebook_entries is None
+                and layer.huffman is None and layer.activation_density == 1):
+            return LayerCompression(elements * weight_bits / 8, 1.0, "dense", ())
+        key = (layer.name, weight_bits, elements)
         comp = self._compression.get(key)
         if comp is None:
-            comp = self._compression[key] = layer_compression(layer, self.arch, weight_bits)
+            comp = self._compression[key] = layer_compression(layer, self.arch, weight_bits,
+                                                              elements)
         for unused in comp.unused:
             self._unused.setdefault(unused, []).append(layer.name)
         return comp
@@ -244,16 +248,16 @@ class SystolicModel:
                        explain: bool = False) -> tuple[LayerResult, LayerCounts,
                                                        KindExplanation | None]:
         precision = layer_precision(layer, self.precision)
-        gemms_exist = layer.is_compute
+        gemms = layer.gemms()
         cost = LayerCost(precision=precision, peak_macs_per_cycle=self.peak_macs_per_cycle,
                          explain=KindExplanation() if explain else None)
         unified = self.arch.memory.style == "unified"
-        if gemms_exist:
+        if gemms:
             cost.shift = 0 if self.pipelined else 1
             cost.peak_macs_per_cycle = (self.arch.array.rows * self.arch.array.cols
                                         * self.layer_rate(layer, precision).rate)
             self.max_peak = max(self.max_peak, cost.peak_macs_per_cycle)
-            cost_gemm_layer(self, layer, cost, plan)
+            cost_gemm_layer(self, layer, cost, plan, gemms)
         else:
             if self.options.mapping.get(layer.name):
                 self.override(layer, [])

@@ -101,37 +101,39 @@ class TilingProblem:
 
 @dataclass(frozen=True, eq=False)
 class Candidates:
-    """Every candidate tiling of one problem: arrays of equal length, one entry per (loop
-    order, tile sizes). Bytes and cycles are for one GEMM instance; SRAM figures are array-side
-    reads per instance (`a_reads`, `b_reads`) and the partial-sum passes (`k_parts`)."""
+    """Every candidate tiling of one problem: per tile-size arrays of length T (`tm`, `tk`,
+    `tn`, trips, fits, overhead, steps, SRAM reads) and per (loop order, tile sizes) arrays of
+    shape (O, T) (`orders` lists the O loop orders). Bytes and cycles are for one GEMM
+    instance; SRAM figures are array-side reads per instance (`a_reads`, `b_reads`) and the
+    partial-sum passes (`k_parts`)."""
 
     problem: TilingProblem
-    order: np.ndarray
-    tm: np.ndarray
+    orders: np.ndarray         # (O,): index into ORDERS
+    tm: np.ndarray             # (T,)
     tk: np.ndarray
     tn: np.ndarray
-    trips: np.ndarray          # (3, C): trips of the m, k, n loops
-    feasible: np.ndarray
-    fits: np.ndarray
-    a_bytes: np.ndarray
+    trips: np.ndarray          # (3, T): trips of the m, k, n loops
+    fits: np.ndarray           # (T,)
+    overhead: np.ndarray       # (T,)
+    steps: np.ndarray          # (T,)
+    a_reads: np.ndarray        # (T,)
+    b_reads: np.ndarray        # (T,)
+    k_parts: np.ndarray        # (T,)
+    b_whole: np.ndarray        # (T,): one tile holds the whole B matrix
+    feasible: np.ndarray       # (O, T)
+    a_bytes: np.ndarray        # (O, T)
     b_bytes: np.ndarray
     c_write: np.ndarray
     c_read: np.ndarray
-    overhead: np.ndarray
-    steps: np.ndarray
     first_bytes: np.ndarray
     last_write: np.ndarray
     b_event: np.ndarray
-    counts: np.ndarray         # (3, C): steps whose outer / middle / inner loop advanced
-    class_bytes: np.ndarray    # (3, C): bytes transferred before each such step
-    fetches: np.ndarray        # (3, C): a fetches, b fetches, c visits
-    a_reads: np.ndarray
-    b_reads: np.ndarray
-    k_parts: np.ndarray
-    b_whole: np.ndarray        # one tile holds the whole B matrix
+    counts: np.ndarray         # (3, O, T): steps whose outer / middle / inner loop advanced
+    class_bytes: np.ndarray    # (3, O, T): bytes transferred before each such step
+    fetches: np.ndarray        # (3, O, T): a fetches, b fetches, c visits
 
     def __len__(self) -> int:
-        return len(self.order)
+        return self.feasible.size
 
 
 def tile_sizes(dim: int, base: int, forced: int = 0) -> np.ndarray:
@@ -170,27 +172,29 @@ def candidates(p: TilingProblem) -> Candidates:
     forced = {"m": p.force_m, "k": p.force_k, "n": p.force_n}
     cand = {d: tile_sizes(dims[d], base[d], forced[d]) for d in "mkn"}
     tm, tk, tn = (g.ravel() for g in np.meshgrid(cand["m"], cand["k"], cand["n"], indexing="ij"))
-    trips = {"m": -(-p.m // tm), "k": -(-p.k // tk), "n": -(-p.n // tn)}
+    trips = np.stack([-(-p.m // tm), -(-p.k // tk), -(-p.n // tn)])           # (3, T)
+    trip_m, trip_k, trip_n = trips
 
     # per-pass bytes and tile bytes of each operand (arrays over tile sizes)
     rows_tile = _a_rows_in(tm.astype(float), p)
     m_full, m_rem = p.m // tm, p.m % tm
     rows_rem = _a_rows_in(m_rem.astype(float), p)
     a_pass = np.maximum(p.a_unique_bytes,
-                        (m_full * rows_tile + (m_rem > 0) * rows_rem) / p.conv_rows * p.a_unique_bytes)
-    a_tile = rows_tile / p.conv_rows * p.a_unique_bytes * tk / p.k
+                        (m_full * rows_tile + (m_rem > 0) * rows_rem) * (p.a_unique_bytes / p.conv_rows))
+    a_tile = rows_tile * (p.a_unique_bytes / p.conv_rows / p.k) * tk
     b_total = float(p.k * p.n) * p.b_elem_bytes
-    b_tile = tk * tn * p.b_elem_bytes
+    b_tile = (tk * tn) * p.b_elem_bytes
     c_elems = float(p.m * p.n)
     k_split_in_array = p.dataflow in ("ws", "is") and p.k > p.rows
     if p.accumulator_rows:
         # TPUv1 accumulators: 4096 rows of 256 32-bit sums; a tile occupies whole rows
         c_tile = tm * (-(-tn // p.cols) * p.cols) * p.acc_elem_bytes
         c_full = p.m * (-(-p.n // p.cols) * p.cols) * p.acc_elem_bytes
+    elif k_split_in_array:
+        c_tile = (tm * tn) * p.acc_elem_bytes
+        c_full = c_elems * p.acc_elem_bytes
     else:
-        c_width = np.where((trips["k"] > 1) | k_split_in_array, p.acc_elem_bytes,
-                           p.out_elem_bytes)
-        c_tile = tm * tn * c_width
+        c_tile = (tm * tn) * np.where(trip_k > 1, p.acc_elem_bytes, p.out_elem_bytes)
         c_full = c_elems * p.acc_elem_bytes
 
     fits = c_tile <= p.cap_c
@@ -201,111 +205,98 @@ def candidates(p: TilingProblem) -> Candidates:
     # Feasible: every tile within max(buffer, that operand's tile in the all-smallest
     # candidate). When even the smallest tiles overflow a buffer they are modelled anyway
     # (`fits` is False and the engine warns); raising the cap this way keeps the feasible set
-    # non-empty and growing with buffer size, so more SRAM never removes a candidate.
-    smallest = int(np.flatnonzero((tm == tm.min()) & (tk == tk.min()) & (tn == tn.min()))[0])
-    feasible = c_tile <= max(p.cap_c, float(c_tile[smallest]))
+    # non-empty and growing with buffer size, so more SRAM never removes a candidate. The
+    # all-smallest candidate is the first (tile sizes ascend in every dimension).
+    feasible = c_tile <= max(p.cap_c, float(c_tile[0]))
     if p.cap_a is not None:
-        feasible &= a_tile <= max(p.cap_a, float(a_tile[smallest]))
+        feasible &= a_tile <= max(p.cap_a, float(a_tile[0]))
     if p.cap_b is not None:
-        feasible &= b_tile <= max(p.cap_b, float(b_tile[smallest]))
+        feasible &= b_tile <= max(p.cap_b, float(b_tile[0]))
 
     # cycles of splitting the temporal dimension (per instance)
     t_tile = {"m": tm, "k": tk, "n": tn}[temporal]
-    t_trips = trips[temporal]
+    t_trips = trips["mkn".index(temporal)]
     folds = ceil(dims[row_dim] / p.rows) * ceil(dims[col_dim] / p.cols)
     if p.overhead_mode == "pipelined":
-        t_full, t_rem = dims[temporal] // t_tile, dims[temporal] % t_tile
-        exposed_shift = (t_full * np.maximum(0.0, p.shift_cycles - t_tile * p.rate_slowdown)
+        t_dim = dims[temporal]
+        t_rem = t_dim % t_tile
+        exposed_shift = ((t_dim // t_tile) * np.maximum(0.0, p.shift_cycles - t_tile * p.rate_slowdown)
                          + (t_rem > 0) * np.maximum(0.0, p.shift_cycles - t_rem * p.rate_slowdown))
         overhead = folds * exposed_shift
     else:
         # a slower precision repeats whole folds (multi-pass), a faster one packs the stream only
-        overhead = folds * (t_trips - 1) * float(p.fold_overhead_cycles) * max(1.0, p.rate_slowdown)
+        overhead = (t_trips - 1) * (folds * float(p.fold_overhead_cycles) * max(1.0, p.rate_slowdown))
 
-    # all six loop orders at once: arrays of shape (orders, tiles)
-    orders = range(len(ORDERS))
-    if p.force_order:
-        orders = [ORDERS.index(p.force_order)]
-    orders = np.asarray(list(orders))
-    trip_rows = np.stack([trips["m"], trips["k"], trips["n"]])               # (3, T)
-    trips_at = trip_rows[_ORDER_LOOPS[orders]]                               # (O, 3, T)
+    # the loop orders: arrays of shape (orders, 3 positions, tiles)
+    orders = np.arange(len(ORDERS)) if not p.force_order else \
+        np.array([ORDERS.index(p.force_order)])
+    trips_at = trips[_ORDER_LOOPS[orders]]
     nontrivial = trips_at > 1
-    pos = _POS
     an = {}
     for x in "abc":
         inx = _IN_INDEX[x][orders]
-        j = np.where(inx & nontrivial, pos, -1).max(axis=1)                   # (O, T)
+        j = np.where(inx & nontrivial, _POS, -1).max(axis=1)                    # (O, T)
         jj = j[:, None, :]
-        refetch = np.where(~inx & (pos < jj), trips_at, 1).prod(axis=1)
-        events = np.where(pos <= jj, trips_at, 1).prod(axis=1)
+        refetch = np.where(~inx & (_POS < jj), trips_at, 1).prod(axis=1)
+        events = np.where(_POS <= jj, trips_at, 1).prod(axis=1)
         an[x] = [j, refetch, events]
     # An operand whose whole tensor fits its buffer is loaded once and stays, whatever the loop
     # order (nothing evicts it); likewise partial sums that all fit the output buffer never
     # spill. It still fills progressively on the first pass (same load events).
-    a_resident = p.a_in_dram and p.cap_a is not None and p.a_unique_bytes <= p.cap_a
-    b_resident = p.b_in_dram and p.cap_b is not None and b_total <= p.cap_b
-    if a_resident:
+    if p.a_in_dram and p.cap_a is not None and p.a_unique_bytes <= p.cap_a:
         an["a"][1] = np.ones_like(an["a"][1])
-    if b_resident:
+        a_bytes = np.full(an["a"][1].shape, float(p.a_unique_bytes))
+    elif p.a_in_dram:
+        a_bytes = a_pass * an["a"][1]
+    else:
+        a_bytes = np.zeros(an["a"][1].shape)
+    if p.b_in_dram and p.cap_b is not None and b_total <= p.cap_b:
         an["b"][1] = np.ones_like(an["b"][1])
+    b_bytes = b_total * an["b"][1] if p.b_in_dram else np.zeros(a_bytes.shape)
     psums_on_chip = c_full <= p.cap_c
     visits = an["c"][1]
-    shape = visits.shape
-    ok = np.broadcast_to(feasible, shape)
+    ok = np.broadcast_to(feasible, visits.shape)
     if not (p.allow_psum_spill or psums_on_chip):
         ok = ok & (visits == 1)
-    if not p.a_in_dram:
-        a_bytes = np.zeros(shape)
-    elif a_resident:
-        a_bytes = np.full(shape, float(p.a_unique_bytes))
+    if psums_on_chip:
+        c_read = np.zeros(visits.shape)
+        c_write = np.full(visits.shape, c_elems * p.out_elem_bytes if p.c_to_dram else 0.0)
     else:
-        a_bytes = a_pass * an["a"][1]
-    b_bytes = b_total * an["b"][1] if p.b_in_dram else np.zeros(shape)
-    psum = np.zeros(shape) if psums_on_chip else c_elems * (visits - 1) * p.acc_elem_bytes
-    c_write = (c_elems * p.out_elem_bytes + psum) if p.c_to_dram else psum
-    c_read = psum
+        c_read = (c_elems * p.acc_elem_bytes) * (visits - 1)
+        c_write = (c_elems * p.out_elem_bytes + c_read) if p.c_to_dram else c_read
 
     # transfers: per load event, the last output write, and the three step classes
-    ev_a, ev_b, ev_c = an["a"][2], an["b"][2], an["c"][2]
-    a_event = a_bytes / ev_a
-    b_event = b_bytes / ev_b
+    ev_c = an["c"][2]
+    a_event = a_bytes / an["a"][2]
+    b_event = b_bytes / an["b"][2]
     c_total = c_write + c_read
     last_write = c_total / ev_c
-    c_event = np.where(ev_c > 1, (c_total - last_write) / np.maximum(ev_c - 1, 1), 0.0)
+    c_event = (c_total - last_write) / np.maximum(ev_c - 1, 1)
     t0, t1, t2 = trips_at[:, 0, :], trips_at[:, 1, :], trips_at[:, 2, :]
-    counts = np.stack([t0 - 1, t0 * (t1 - 1), t0 * t1 * (t2 - 1)]).astype(float)
-    class_bytes = np.stack([a_event * (pp <= an["a"][0]) + b_event * (pp <= an["b"][0])
-                            + c_event * (pp <= an["c"][0]) for pp in range(3)])
+    counts = np.stack([t0 - 1, t0 * (t1 - 1), t0 * t1 * (t2 - 1)])
+    ja, jb, jc = an["a"][0], an["b"][0], an["c"][0]
+    class_bytes = np.stack([a_event * (pp <= ja) + b_event * (pp <= jb) + c_event * (pp <= jc)
+                            for pp in range(3)])
 
     # array-side SRAM reads (per instance) and partial-sum passes, by dataflow
     a_im2col = p.m * p.k * p.a_elem_bytes
     if p.dataflow == "ws":
-        a_reads = np.full(shape, a_im2col * ceil(p.n / p.cols))
-        b_reads = np.broadcast_to(b_total * trips["m"], shape)
-        k_parts = np.full(shape, ceil(p.k / p.rows))
+        a_reads = np.full(tm.shape, a_im2col * ceil(p.n / p.cols))
+        b_reads = b_total * trip_m
+        k_parts = np.full(tm.shape, float(ceil(p.k / p.rows)))
     elif p.dataflow == "os":
-        a_reads = np.full(shape, a_im2col * ceil(p.n / p.cols))
-        b_reads = np.full(shape, b_total * ceil(p.m / p.rows))
-        k_parts = np.broadcast_to(trips["k"], shape)
+        a_reads = np.full(tm.shape, a_im2col * ceil(p.n / p.cols))
+        b_reads = np.full(tm.shape, b_total * ceil(p.m / p.rows))
+        k_parts = trip_k.astype(float)
     else:
-        a_reads = np.broadcast_to(a_im2col * trips["n"], shape)
-        b_reads = np.full(shape, b_total * ceil(p.m / p.cols))
-        k_parts = np.full(shape, ceil(p.k / p.rows))
-
-    def flat(x: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(np.broadcast_to(x, shape)).ravel()
-
-    def flat3(x: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(x).reshape(3, -1)
-
+        a_reads = a_im2col * trip_n
+        b_reads = np.full(tm.shape, b_total * ceil(p.m / p.cols))
+        k_parts = np.full(tm.shape, float(ceil(p.k / p.rows)))
     return Candidates(
-        problem=p, order=flat(orders[:, None]), tm=flat(tm), tk=flat(tk), tn=flat(tn),
-        trips=np.stack([flat(trips["m"]), flat(trips["k"]), flat(trips["n"])]),
-        feasible=flat(ok), fits=flat(fits), a_bytes=flat(a_bytes), b_bytes=flat(b_bytes),
-        c_write=flat(c_write), c_read=flat(c_read), overhead=flat(overhead),
-        steps=flat(trips["m"] * trips["k"] * trips["n"]).astype(float),
-        first_bytes=flat(a_event + b_event), last_write=flat(last_write), b_event=flat(b_event),
-        counts=flat3(counts), class_bytes=flat3(class_bytes),
-        fetches=np.stack([flat(an["a"][1]), flat(an["b"][1]), flat(visits)]),
-        a_reads=flat(a_reads), b_reads=flat(b_reads), k_parts=flat(k_parts).astype(float),
-        b_whole=flat((tk >= p.k) & (tn >= p.n)))
+        problem=p, orders=orders, tm=tm, tk=tk, tn=tn, trips=trips, fits=fits,
+        overhead=overhead.astype(float), steps=(trip_m * trip_k * trip_n).astype(float),
+        a_reads=a_reads, b_reads=b_reads, k_parts=k_parts,
+        b_whole=(tk >= p.k) & (tn >= p.n), feasible=ok, a_bytes=a_bytes, b_bytes=b_bytes,
+        c_write=c_write, c_read=c_read, first_bytes=a_event + b_event, last_write=last_write,
+        b_event=b_event, counts=counts, class_bytes=class_bytes,
+        fetches=np.stack([an["a"][1], an["b"][1], visits]))

@@ -107,13 +107,14 @@ def cost_vector_layer(layer: LayerBase, cost: LayerCost, work: VectorWork, *, ra
     latency = latency_cycles if dram_total else 0.0
     dram_cycles = dram_total / bytes_per_cycle
     cost.total_cycles = max(compute, dram_cycles) + latency
-    cost.note(formula("vector_cycles", "element_ops / elements_per_cycle", "cycles",
-                      element_ops=work.cycle_ops, elements_per_cycle=rate))
-    cost.note(formula("pipeline_cycles", "max(vector_cycles, dram_bytes / dram_bytes_per_cycle) "
-                      "+ latency", "cycles", vector_cycles=compute, dram_bytes=dram_total,
-                      dram_bytes_per_cycle=bytes_per_cycle, latency=latency,
-                      meaning="vector work overlaps its own DRAM traffic"))
     cost.extras["activations_in"] = "dram" if dram_in else "on-chip"
     cost.extras["activations_out"] = "dram" if dram_out else "on-chip"
-    cost.line(f"vector unit: {work.cycle_ops:,.0f} element operations at {rate:g} per cycle"
-              + (f", {work.passes} passes over the input" if work.passes > 1 else ""))
+    if cost.explain is not None:
+        cost.note(formula("vector_cycles", "element_ops / elements_per_cycle", "cycles",
+                          element_ops=work.cycle_ops, elements_per_cycle=rate))
+        cost.note(formula("pipeline_cycles", "max(vector_cycles, dram_bytes / dram_bytes_per_cycle) "
+                          "+ latency", "cycles", vector_cycles=compute, dram_bytes=dram_total,
+                          dram_bytes_per_cycle=bytes_per_cycle, latency=latency,
+                          meaning="vector work overlaps its own DRAM traffic"))
+        cost.line(f"vector unit: {work.cycle_ops:,.0f} element operations at {rate:g} per cycle"
+                  + (f", {work.passes} passes over the input" if work.passes > 1 else ""))

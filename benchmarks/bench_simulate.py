@@ -26,14 +26,12 @@ from simulator.api import simulate  # noqa: E402
 from simulator.io.load import load_arch, load_workload  # noqa: E402
 from simulator.kinds.systolic import mapper  # noqa: E402
 from simulator.kinds.systolic import mapping as systolic_mapping  # noqa: E402
-from simulator.kinds.systolic import tiling  # noqa: E402
 
 TIMING = Path(__file__).resolve().parent.parent / "reports" / "scalesim_validation" / "scalesim_alexnet_timing.json"
 
 
 def clear_caches() -> None:
-    tiling.candidates.cache_clear()
-    mapper.choose.cache_clear()
+    mapper.clear_cache()
     systolic_mapping.map_gemm.cache_clear()
 
 

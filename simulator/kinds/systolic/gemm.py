@@ -21,6 +21,7 @@ layout pass on the vector unit (stall cause `layout`).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from simulator.core.explain import formula
@@ -29,7 +30,7 @@ from simulator.core.layer_base import LayerBase
 from simulator.core.layers import ConvLayer, LstmLayer, MatmulLayer
 from simulator.core.winograd import ALGORITHMS
 from simulator.kinds.systolic.accounting import LayerCost
-from simulator.kinds.systolic.mapper import CYCLES_EXPRESSION, Choice, GemmContext, choose
+from simulator.kinds.systolic.mapper import CYCLES_EXPRESSION, Choice, GemmContext, choose_many
 from simulator.kinds.systolic.mapping import map_gemm
 from simulator.kinds.systolic.tiling import ORDERS, SPATIAL, TEMPORAL, TilingProblem
 from simulator.kinds.systolic.vector import activation_work
@@ -50,9 +51,37 @@ def needs_layout(layer: LayerBase) -> bool:
     return len(shape) >= 2 and shape[-2:] == (layer.n, layer.k) and layer.n != layer.k
 
 
+@dataclass
+class GemmLayerWork:
+    """A MAC layer between its two phases: its GEMMs' tiling problems and contexts (`jobs`,
+    ranked for the whole network at once by `mapper.choose_many`) and what the tallies after
+    the choice need."""
+
+    rate: object
+    s: float
+    a_bytes: float
+    comp: object
+    kv: bool
+    unified: bool
+    out_elements: int
+    folds_total: int = 0
+    eff_weighted: float = 0.0
+    scalesim_cycles: int = 0
+    executed: float = 0.0
+    gemms: list = field(default_factory=list)   # (gemm, mapping, reps, act_b, t_eff)
+    jobs: list = field(default_factory=list)    # (TilingProblem, GemmContext)
+
+
 def cost_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
                     plan: "LayerPlan", gemms: list) -> None:
-    """Tally `layer` (it has MACs, lowered to `gemms`) into `cost`."""
+    """Tally `layer` (it has MACs, lowered to `gemms`) into `cost` (both phases at once)."""
+    work = prepare_gemm_layer(model, layer, cost, plan, gemms)
+    complete_gemm_layer(model, layer, cost, plan, work, choose_many(work.jobs))
+
+
+def prepare_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
+                       plan: "LayerPlan", gemms: list) -> GemmLayerWork:
+    """Phase 1: map every GEMM of the layer and state its tiling problem and context."""
     arch, mem = model.arch, model.arch.memory
     rows, cols, df = arch.array.rows, arch.array.cols, arch.array.dataflow
     unified = mem.style == "unified"
@@ -71,24 +100,18 @@ def cost_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
     override = model.override(layer, gemms)
     winograd = isinstance(layer, ConvLayer) and layer.winograd is not None
     pipelined = arch.array.pipelined_folds
-    load_cause = "weight_load" if df == "ws" else "stationary_load"
     objective = model.objective
-
-    folds_total = 0
-    eff_weighted = 0.0
-    scalesim_cycles = 0
-    executed = 0.0
-    gemm_cycles = []
-    first: Choice | None = None
+    work = GemmLayerWork(rate=rate, s=s, a_bytes=a_bytes, comp=comp, kv=kv, unified=unified,
+                         out_elements=out_elements)
     for gemm in gemms:
         reps = gemm.groups * gemm.steps
         act_b = gemm.weights_are_activations
         fraction = 1.0 if act_b or comp is None else comp.executed_fraction
-        executed += gemm.macs * fraction
+        work.executed += gemm.macs * fraction
         mp = map_gemm(gemm.m, gemm.k, gemm.n, rows, cols, df)
-        folds_total += mp.folds * reps
-        eff_weighted += mp.mapping_efficiency * mp.folds * reps
-        scalesim_cycles += reps * mp.folds * mp.per_fold_cycles
+        work.folds_total += mp.folds * reps
+        work.eff_weighted += mp.mapping_efficiency * mp.folds * reps
+        work.scalesim_cycles += reps * mp.folds * mp.per_fold_cycles
         t_eff = mp.t * fraction
         overhead = mp.fold_overhead_cycles
         if pipelined:
@@ -159,8 +182,25 @@ def cost_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
             latency_cycles=model.latency_cycles, first_exposed=first_exposed,
             objective=objective, unified=unified,
             prices=model.prices(lp, gemm, unified, act_b, b_elem) if model.priced else None)
-        ch = choose(problem, ctx)
-        first = first or ch
+        work.gemms.append((gemm, mp, reps, act_b, t_eff))
+        work.jobs.append((problem, ctx))
+    return work
+
+
+def complete_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
+                        plan: "LayerPlan", work: GemmLayerWork, choices: list[Choice]) -> None:
+    """Phase 2: tally the chosen tilings, then the layer's vector work and engine fields."""
+    arch = model.arch
+    df = arch.array.dataflow
+    unified, s, objective = work.unified, work.s, model.objective
+    pipelined = arch.array.pipelined_folds
+    load_cause = "weight_load" if df == "ws" else "stationary_load"
+    gemm_cycles = []
+    first = choices[0] if choices else None
+    for (gemm, mp, reps, act_b, t_eff), (problem, ctx), ch in zip(work.gemms, work.jobs,
+                                                                  choices):
+        first_exposed = ctx.first_exposed
+        inst_compute = ctx.inst_compute
         if not ch.fits:
             model.warn(f"{layer.name}: the smallest tile does not fit the buffers; modelled as "
                        "if it did (traffic is a lower estimate)")
@@ -188,23 +228,25 @@ def cost_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
         if cost.explain is not None:
             _explain_gemm(cost, layer, gemm, mp, ch, ctx, s, t_eff, objective, arch)
 
-    cost.macs = sum(g.macs for g in gemms)
-    cost.macs_executed = executed
-    _vector_work(model, layer, cost, unified, a_bytes, out_elements)
+    cost.macs = sum(g[0].macs for g in work.gemms)
+    cost.macs_executed = work.executed
+    _vector_work(model, layer, cost, unified, work.a_bytes, work.out_elements)
     mapping = {"dataflow": df, "objective": objective}
     if first is not None:
         mapping.update(first.as_dict())
         mapping["candidates"] = first.candidates
+    comp, kv, rate = work.comp, work.kv, work.rate
     if comp is not None and comp.form != "dense":
         mapping["weights_stored"] = comp.form
+    folds_total = work.folds_total
     cost.extras = {"dataflow": df, "folds": folds_total,
-                   "mapping_efficiency": eff_weighted / folds_total if folds_total else 0.0,
-                   "mapping": mapping, "scalesim_compute_cycles": scalesim_cycles - 1,
+                   "mapping_efficiency": work.eff_weighted / folds_total if folds_total else 0.0,
+                   "mapping": mapping, "scalesim_compute_cycles": work.scalesim_cycles - 1,
                    "activations_in": "dram" if plan.a_in_dram else "on-chip",
                    "activations_out": "dram" if (plan.out_dram or not unified) else "on-chip"}
     if kv:
         cost.extras["kv_cache"] = "on-chip" if (unified and plan.kv_resident) else "dram"
-    if rate.datapath != lp_label(lp):
+    if rate.datapath != lp_label(cost.precision):
         cost.extras["mac_datapath"] = rate.datapath
     if cost.explain is not None and len(gemm_cycles) > 1:
         terms = {f"gemm{i}": c for i, c in enumerate(gemm_cycles)}

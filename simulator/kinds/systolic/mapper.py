@@ -1,5 +1,6 @@
 """The mapper: of a GEMM's candidate tilings (tiling.py), the one that minimises the run's
-objective, with its cycles, DRAM bytes and SRAM traffic.
+objective, with its cycles, DRAM bytes and SRAM traffic. `choose_many` ranks the candidates of
+all the GEMMs of a run in one vectorised pass (a choice is cached by its problem and context).
 
 Objectives (RunOptions.objective, default the arch's `mapping_objective`):
 
@@ -29,8 +30,9 @@ bandwidth (the properties the other objectives give up: a faster tiling may move
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import Sequence
 
 import numpy as np
 
@@ -41,6 +43,8 @@ OBJECTIVES = ("latency", "energy", "edp", "dram")
 #: and takes the one with the least DRAM traffic: a few cycles of exposed transfer are not
 #: worth re-fetching an operand thirty times (a tie, within the model's own accuracy)
 LATENCY_TOLERANCE = 0.002
+#: choices kept (per process) for repeated (problem, context) pairs: sweeps and sub-batches
+CACHE_SIZE = 32768
 
 
 @dataclass(frozen=True)
@@ -114,68 +118,84 @@ class Choice:
                 "c_visits": self.fetches[2], "fits": self.fits}
 
 
-def _sram(c: Candidates, ctx: GemmContext, b_factor: np.ndarray) -> dict:
+#: the closed form of `evaluate` for one candidate, over `Choice.terms`
+CYCLES_EXPRESSION = ("latency + d_first + reps * (c + n0 * max(c, d0) + n1 * max(c, d1) "
+                     "+ n2 * max(c, d2)) + (reps - 1) * between + d_last + first_exposed")
+
+
+def _sram(c: Candidates, unified: bool, b_factor: np.ndarray) -> dict:
     """Per instance, (read, write) bytes of each SRAM role for every candidate: `a` (the buffer
     A streams from), `b` (B's buffer), `c` (partial sums: accumulators or the ofmap SRAM) and,
     on a unified buffer, `out` (final outputs written into the unified buffer).
     Array side (docs/models.md 3.8) plus every DRAM fill and drain."""
-    p = c.problem
-    c_elems = float(p.m * p.n)
-    psum_writes = (c_elems * p.acc_elem_bytes) * c.k_parts
-    psum_reads = (c_elems * p.acc_elem_bytes) * (c.k_parts - 1)
+    psum = c.c_elems * c.acc_elem
+    psum_writes = psum * c.k_parts
+    psum_reads = psum * (c.k_parts - 1)
     out = {"a": (c.a_reads, c.a_bytes), "b": (c.b_reads, c.b_bytes * b_factor)}
-    if ctx.unified:
-        out["c"] = (psum_reads + c_elems * p.acc_elem_bytes, psum_writes)
-        out["out"] = (c.c_write, c_elems * p.out_elem_bytes)
+    if unified:
+        out["c"] = (psum_reads + psum, psum_writes)
+        out["out"] = (c.c_write, c.c_elems * c.out_elem)
     else:
-        writes = np.where(c.k_parts > 1, psum_writes, c_elems * p.out_elem_bytes)
+        writes = np.where(c.k_parts > 1, psum_writes, c.c_elems * c.out_elem)
         out["c"] = (psum_reads + c.c_write, writes + c.c_read)
     return out
 
 
-def evaluate(c: Candidates, ctx: GemmContext) -> dict[str, np.ndarray]:
-    """Cycles, DRAM bytes and (when priced) energy of every candidate over all instances,
-    arrays of shape (orders, tile sizes)."""
-    bw = ctx.bytes_per_cycle
-    reps = ctx.reps
-    step = (ctx.inst_compute + c.overhead) / c.steps                        # (T,)
-    body = step + (c.counts * np.maximum(step, c.class_bytes / bw)).sum(axis=0)
-    if ctx.steps > 1:
-        b_shared = c.b_whole & (c.fetches[1] > 0)
-        b_factor = np.where(b_shared, ctx.groups / reps, 1.0)
-        first_repeat = c.first_bytes - np.where(b_shared, c.b_event, 0.0)
-    else:
-        b_factor = np.ones(body.shape)
-        first_repeat = c.first_bytes
-    dram = reps * (c.a_bytes + c.c_write + c.c_read + c.b_bytes * b_factor)
-    cycles = c.first_bytes / bw + reps * body + c.last_write / bw + ctx.first_exposed
-    if reps > 1:
-        cycles = cycles + (reps - 1) * (np.maximum(step, (first_repeat + c.last_write) / bw)
-                                        - step)
-    if ctx.latency_cycles:
-        cycles = cycles + np.where(dram > 0, ctx.latency_cycles, 0.0)
-    out = {"cycles": cycles, "dram": dram, "b_factor": b_factor}
-    if ctx.objective in ("energy", "edp") and ctx.prices is not None:
-        pr = ctx.prices
-        pj = dram * pr.dram
-        for role, (rd, wr) in _sram(c, ctx, b_factor).items():
-            price = {"a": pr.a_sram, "b": pr.b_sram, "c": pr.c_sram, "out": pr.out_sram}[role]
-            pj = pj + (reps * price) * (rd + pr.write_ratio * wr)
-        out["energy"] = pj
+def _context_arrays(contexts: Sequence[GemmContext], seg: np.ndarray) -> dict[str, np.ndarray]:
+    fields = ("inst_compute", "reps", "groups", "steps", "first_exposed")
+    out = {f: np.array([getattr(x, f) for x in contexts], dtype=float)[seg] for f in fields}
+    if contexts[0].prices is not None:
+        for f in ("dram", "a_sram", "b_sram", "c_sram", "out_sram", "fixed_pj"):
+            out[f] = np.array([getattr(x.prices, f) for x in contexts])[seg]
     return out
 
 
-def _rank(values: dict[str, np.ndarray], c: Candidates, objective: str, fixed_pj: float) -> int:
-    """Flat index (order-major) of the best candidate for `objective`."""
-    shape = c.feasible.shape
-    flat = lambda x: np.broadcast_to(x, shape).ravel()  # noqa: E731
+def evaluate(c: Candidates, contexts: Sequence[GemmContext]) -> dict[str, np.ndarray]:
+    """Cycles, DRAM bytes and (when priced) energy of every candidate over all its GEMM's
+    instances: arrays of shape (orders, candidates). The contexts share the run's bandwidth,
+    latency, objective and buffer style."""
+    ctx0 = contexts[0]
+    x = _context_arrays(contexts, c.seg)
+    bw = ctx0.bytes_per_cycle
+    reps = x["reps"]
+    step = (x["inst_compute"] + c.overhead) / c.steps                          # (N,)
+    body = step + (c.counts * np.maximum(step, c.class_bytes / bw)).sum(axis=0)
+    shared = (x["steps"] > 1) & c.b_whole & (c.fetches[1] > 0)
+    b_factor = np.where(shared, x["groups"] / reps, 1.0)
+    first_repeat = c.first_bytes - np.where(shared, c.b_event, 0.0)
+    dram = reps * (c.a_bytes + c.c_write + c.c_read + c.b_bytes * b_factor)
+    cycles = (c.first_bytes / bw + reps * body + c.last_write / bw + x["first_exposed"]
+              + (reps - 1) * (np.maximum(step, (first_repeat + c.last_write) / bw) - step))
+    if ctx0.latency_cycles:
+        cycles = cycles + np.where(dram > 0, ctx0.latency_cycles, 0.0)
+    out = {"cycles": cycles, "dram": dram, "b_factor": b_factor, "step": step}
+    if ctx0.objective in ("energy", "edp") and ctx0.prices is not None:
+        ratio = ctx0.prices.write_ratio
+        pj = dram * x["dram"]
+        for role, (rd, wr) in _sram(c, ctx0.unified, b_factor).items():
+            pj = pj + (reps * x[f"{role}_sram"]) * (rd + ratio * wr)
+        out["energy"] = pj
+        out["fixed"] = x["fixed_pj"] * reps
+    return out
+
+
+def _best(values: dict[str, np.ndarray], c: Candidates, objective: str) -> np.ndarray:
+    """Flat index (order-major: order * N + candidate) of the best candidate of every problem."""
+    n = len(c.seg)
+    seg = np.broadcast_to(c.seg, c.feasible.shape).ravel()
+    allowed = c.order_ok.ravel()
     feasible = c.feasible.ravel()
     cycles = np.round(values["cycles"].ravel(), 6)
     dram = np.round(values["dram"].ravel(), 3)
     if objective == "latency":
-        # near ties (within LATENCY_TOLERANCE of the fastest) go to the least DRAM traffic
-        best = cycles[feasible].min() if feasible.any() else cycles.min()
-        near = cycles <= best * (1 + LATENCY_TOLERANCE)
+        # near ties (within LATENCY_TOLERANCE of the problem's fastest) go to the least DRAM
+        usable = allowed & feasible
+        masked = np.where(usable, cycles, np.inf).reshape(-1, n).min(axis=0)
+        best = np.minimum.reduceat(masked, c.starts)
+        if np.isinf(best).any():       # nothing fits: the fastest of the allowed ones
+            masked = np.where(allowed, cycles, np.inf).reshape(-1, n).min(axis=0)
+            best = np.where(np.isinf(best), np.minimum.reduceat(masked, c.starts), best)
+        near = cycles <= best[seg] * (1 + LATENCY_TOLERANCE)
         keys = [~(near & feasible), dram, cycles]
     elif objective == "dram":
         keys = [~feasible, dram, cycles]
@@ -184,62 +204,122 @@ def _rank(values: dict[str, np.ndarray], c: Candidates, objective: str, fixed_pj
         if energy is None:
             raise ValueError(f"objective {objective!r} needs energy prices")
         energy = energy.ravel()
-        primary = energy if objective == "energy" else (energy + fixed_pj) * values["cycles"].ravel()
-        keys = [~feasible, np.round(primary, 9 if objective == "energy" else 3), cycles]
+        if objective == "edp":
+            fixed = np.broadcast_to(values["fixed"], c.feasible.shape).ravel()
+            primary = np.round((energy + fixed) * values["cycles"].ravel(), 3)
+        else:
+            primary = np.round(energy, 9)
+        keys = [~feasible, primary, cycles]
     # ties (e.g. a DRAM-bound GEMM, where split tiles hide their fill/drain): the least tiling
-    # overhead, then the fewest steps
-    keys += [flat(np.round(c.overhead, 6)), flat(c.steps), flat(c.orders[:, None])]
-    return int(np.lexsort(keys[::-1])[0])
+    # overhead, then the fewest steps, then the order's index
+    shape = c.feasible.shape
+    keys = [seg, ~allowed, *keys, np.broadcast_to(np.round(c.overhead, 6), shape).ravel(),
+            np.broadcast_to(c.steps, shape).ravel(),
+            np.broadcast_to(np.arange(shape[0])[:, None], shape).ravel()]
+    ranked = np.lexsort(keys[::-1])
+    sorted_seg = seg[ranked]
+    heads = np.flatnonzero(np.concatenate(([True], sorted_seg[1:] != sorted_seg[:-1])))
+    return ranked[heads]
 
 
-@lru_cache(maxsize=65536)
+_CACHE: OrderedDict[tuple[TilingProblem, GemmContext], Choice] = OrderedDict()
+
+
+def choose_many(jobs: Sequence[tuple[TilingProblem, GemmContext]]) -> list[Choice]:
+    """The best candidate of every (problem, context) pair, for its context's objective. Pairs
+    seen before come from a per-process cache; the rest are ranked together, grouped by what
+    must be shared (array mode, bandwidth, objective)."""
+    out: list[Choice | None] = []
+    missing: dict[tuple, list[int]] = {}
+    for i, job in enumerate(jobs):
+        hit = _CACHE.get(job)
+        if hit is not None:
+            _CACHE.move_to_end(job)
+            out.append(hit)
+            continue
+        out.append(None)
+        problem, ctx = job
+        group = (problem.dataflow, problem.rows, problem.cols, problem.overhead_mode,
+                 problem.accumulator_rows, ctx.bytes_per_cycle, ctx.latency_cycles,
+                 ctx.objective, ctx.unified, ctx.prices is None)
+        missing.setdefault(group, []).append(i)
+    for indices in missing.values():
+        unique = list(dict.fromkeys(jobs[i] for i in indices))
+        for job, choice in zip(unique, _choose_group(unique)):
+            _CACHE[job] = choice
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        for i in indices:
+            out[i] = _CACHE.get(jobs[i]) or _choose_group([jobs[i]])[0]
+    return out  # type: ignore[return-value]
+
+
 def choose(problem: TilingProblem, ctx: GemmContext) -> Choice:
-    """The candidate of `problem` that minimises `ctx.objective` (see the module docstring)."""
-    c = candidates(problem)
-    values = evaluate(c, ctx)
-    fixed = ctx.prices.fixed_pj * ctx.reps if ctx.prices is not None else 0.0
-    o, t = divmod(_rank(values, c, ctx.objective, fixed), len(c.tm))
+    """The best candidate of one GEMM (see `choose_many`)."""
+    return choose_many([(problem, ctx)])[0]
 
-    def at(x) -> float:
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _choose_group(jobs: Sequence[tuple[TilingProblem, GemmContext]]) -> list[Choice]:
+    problems = [p for p, _ in jobs]
+    contexts = [x for _, x in jobs]
+    c = candidates(problems)
+    values = evaluate(c, contexts)
+    best = _best(values, c, contexts[0].objective)
+    n = len(c.seg)
+    o_idx, t_idx = np.divmod(best, n)
+    unified = contexts[0].unified
+    bw = contexts[0].bytes_per_cycle
+    sram = _sram(c, unified, values["b_factor"])
+
+    def pick(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         if x.ndim == 0:
-            return float(x)
-        return float(x[t] if x.ndim == 1 else x[o, t])
+            return np.full(len(best), float(x))
+        if x.ndim == 1:
+            return x[t_idx]
+        return x[o_idx, t_idx]
 
-    reps = ctx.reps
-    b_factor = at(values["b_factor"])
-    sram = {role: (at(rd) * reps, at(wr) * reps)
-            for role, (rd, wr) in _sram(c, ctx, values["b_factor"]).items()}
-    bw = ctx.bytes_per_cycle
-    step = (ctx.inst_compute + at(c.overhead)) / at(c.steps)
-    first, last, b_event = at(c.first_bytes), at(c.last_write), at(c.b_event)
-    repeat = first - (b_event if b_factor < 1.0 else 0.0)
-    terms = {
-        "latency": ctx.latency_cycles if at(values["dram"]) > 0 else 0.0,
-        "d_first": first / bw, "reps": float(reps), "c": step, "d_last": last / bw,
-        "first_exposed": ctx.first_exposed,
-        "between": max(step, (repeat + last) / bw) - step}
-    for p_ in range(3):
-        terms[f"n{p_}"] = float(c.counts[p_, o, t])
-        terms[f"d{p_}"] = float(c.class_bytes[p_, o, t]) / bw
-    terms.update(a_per_instance=at(c.a_bytes), b_per_instance=at(c.b_bytes),
-                 b_instances=b_factor * reps, c_write_per_instance=at(c.c_write),
-                 c_read_per_instance=at(c.c_read))
-    return Choice(
-        problem=problem, tm=int(c.tm[t]), tk=int(c.tk[t]), tn=int(c.tn[t]),
-        order=ORDERS[int(c.orders[o])],
-        trips=(int(c.trips[0, t]), int(c.trips[1, t]), int(c.trips[2, t])),
-        fetches=(int(c.fetches[0, o, t]), int(c.fetches[1, o, t]), int(c.fetches[2, o, t])),
-        fits=bool(c.fits[t]), overhead_cycles=at(c.overhead),
-        cycles=at(values["cycles"]), a_dram=reps * at(c.a_bytes),
-        b_dram=reps * at(c.b_bytes) * b_factor,
-        c_dram_write=reps * at(c.c_write), c_dram_read=reps * at(c.c_read),
-        sram=sram, k_parts=int(at(c.k_parts)), candidates=len(c), terms=terms)
-
-
-#: the closed form of `evaluate` for one candidate, over `Choice.terms`
-CYCLES_EXPRESSION = ("latency + d_first + reps * (c + n0 * max(c, d0) + n1 * max(c, d1) "
-                     "+ n2 * max(c, d2)) + (reps - 1) * between + d_last + first_exposed")
+    cols = {name: pick(getattr(c, name)).tolist() for name in (
+        "tm", "tk", "tn", "fits", "overhead", "steps", "first_bytes", "last_write", "b_event",
+        "a_bytes", "b_bytes", "c_write", "c_read", "k_parts")}
+    vals = {name: pick(values[name]).tolist() for name in ("cycles", "dram", "b_factor", "step")}
+    roles = {role: (pick(rd).tolist(), pick(wr).tolist()) for role, (rd, wr) in sram.items()}
+    trips = c.trips[:, t_idx].T.tolist()
+    fetches = c.fetches[:, o_idx, t_idx].T.tolist()
+    counts = c.counts[:, o_idx, t_idx].T.tolist()
+    class_bytes = c.class_bytes[:, o_idx, t_idx].T.tolist()
+    choices = []
+    for j, (problem, ctx) in enumerate(jobs):
+        reps = ctx.reps
+        b_factor = vals["b_factor"][j]
+        step = vals["step"][j]
+        first, last = cols["first_bytes"][j], cols["last_write"][j]
+        repeat = first - (cols["b_event"][j] if b_factor < 1.0 else 0.0)
+        terms = {"latency": ctx.latency_cycles if vals["dram"][j] > 0 else 0.0,
+                 "d_first": first / bw, "reps": float(reps), "c": step, "d_last": last / bw,
+                 "first_exposed": ctx.first_exposed,
+                 "between": max(step, (repeat + last) / bw) - step,
+                 "a_per_instance": cols["a_bytes"][j], "b_per_instance": cols["b_bytes"][j],
+                 "b_instances": b_factor * reps, "c_write_per_instance": cols["c_write"][j],
+                 "c_read_per_instance": cols["c_read"][j]}
+        for q in range(3):
+            terms[f"n{q}"] = float(counts[j][q])
+            terms[f"d{q}"] = class_bytes[j][q] / bw
+        choices.append(Choice(
+            problem=problem, tm=int(cols["tm"][j]), tk=int(cols["tk"][j]),
+            tn=int(cols["tn"][j]), order=ORDERS[int(o_idx[j])],
+            trips=tuple(int(v) for v in trips[j]), fetches=tuple(int(v) for v in fetches[j]),
+            fits=bool(cols["fits"][j]), overhead_cycles=cols["overhead"][j],
+            cycles=vals["cycles"][j], a_dram=reps * cols["a_bytes"][j],
+            b_dram=reps * cols["b_bytes"][j] * b_factor,
+            c_dram_write=reps * cols["c_write"][j], c_dram_read=reps * cols["c_read"][j],
+            sram={role: (rd[j] * reps, wr[j] * reps) for role, (rd, wr) in roles.items()},
+            k_parts=int(cols["k_parts"][j]), candidates=c.count(j), terms=terms))
+    return choices
 
 
 def least_traffic(problem: TilingProblem) -> Choice:

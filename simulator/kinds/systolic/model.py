@@ -32,8 +32,12 @@ from simulator.kinds.base import RunOptions
 from simulator.kinds.systolic.accounting import LayerCost, finish
 from simulator.kinds.systolic.arch import SystolicArch
 from simulator.kinds.systolic.compression import UNUSED_TEXT, LayerCompression, layer_compression
-from simulator.kinds.systolic.gemm import cost_gemm_layer, validate_override
-from simulator.kinds.systolic.mapper import OBJECTIVES, Prices
+from simulator.kinds.systolic.gemm import (
+    complete_gemm_layer,
+    prepare_gemm_layer,
+    validate_override,
+)
+from simulator.kinds.systolic.mapper import OBJECTIVES, Prices, choose_many
 from simulator.kinds.systolic.precision import Rate, layer_precision, layer_rate, run_rate
 from simulator.kinds.systolic.vector import cost_vector_layer, vector_layer_work
 
@@ -225,51 +229,62 @@ class SystolicModel:
         return False
 
     def simulate_batch(self, workload: Workload) -> BatchRun:
-        """Every layer of `workload` with the whole batch at once."""
+        """Every layer of `workload` with the whole batch at once. MAC layers go in two phases:
+        every GEMM's tiling problem first, then one ranking of all their candidates
+        (`mapper.choose_many`), then the tallies."""
         self._batch_warnings = []
         layers = workload.layers
         unified = self.arch.memory.style == "unified"
         plan = self.residency(workload) if unified else None
         explain = self.options.explain
-        results, counts, explanations = [], [], {}
+        n = len(layers)
+        results: list = [None] * n
+        pending = []
         for i, layer in enumerate(layers):
             if plan is None:
                 lp = LayerPlan(tuple([True] * max(1, len(layer.input_shapes))), True, 0.0)
             else:
                 lp = plan[i]
-            result, count, ex = self.simulate_layer(layer, lp, explain)
-            results.append(result)
+            precision = layer_precision(layer, self.precision)
+            cost = LayerCost(precision=precision, peak_macs_per_cycle=self.peak_macs_per_cycle,
+                             explain=KindExplanation() if explain else None)
+            gemms = layer.gemms()
+            if gemms:
+                cost.shift = 0 if self.pipelined else 1
+                cost.peak_macs_per_cycle = (self.arch.array.rows * self.arch.array.cols
+                                            * self.layer_rate(layer, precision).rate)
+                self.max_peak = max(self.max_peak, cost.peak_macs_per_cycle)
+                pending.append((i, layer, cost, lp,
+                                prepare_gemm_layer(self, layer, cost, lp, gemms)))
+            else:
+                self._vector_layer(layer, cost, lp)
+                results[i] = (layer, cost)
+        choices = choose_many([job for *_, work in pending for job in work.jobs])
+        at = 0
+        for i, layer, cost, lp, work in pending:
+            count = len(work.jobs)
+            complete_gemm_layer(self, layer, cost, lp, work, choices[at:at + count])
+            at += count
+            results[i] = (layer, cost)
+        out, counts, explanations = [], [], {}
+        for layer, cost in results:
+            result, count = finish(layer, cost, self.bytes_per_cycle, self.buffer_bytes)
+            out.append(result)
             counts.append(count)
-            if ex is not None:
-                explanations[layer.name] = ex
-        return BatchRun(results, counts, list(dict.fromkeys(self._batch_warnings)), explanations)
+            if cost.explain is not None:
+                explanations[layer.name] = cost.explain
+        return BatchRun(out, counts, list(dict.fromkeys(self._batch_warnings)), explanations)
 
-    def simulate_layer(self, layer: LayerBase, plan: LayerPlan,
-                       explain: bool = False) -> tuple[LayerResult, LayerCounts,
-                                                       KindExplanation | None]:
-        precision = layer_precision(layer, self.precision)
-        gemms = layer.gemms()
-        cost = LayerCost(precision=precision, peak_macs_per_cycle=self.peak_macs_per_cycle,
-                         explain=KindExplanation() if explain else None)
-        unified = self.arch.memory.style == "unified"
-        if gemms:
-            cost.shift = 0 if self.pipelined else 1
-            cost.peak_macs_per_cycle = (self.arch.array.rows * self.arch.array.cols
-                                        * self.layer_rate(layer, precision).rate)
-            self.max_peak = max(self.max_peak, cost.peak_macs_per_cycle)
-            cost_gemm_layer(self, layer, cost, plan, gemms)
-        else:
-            if self.options.mapping.get(layer.name):
-                self.override(layer, [])
-            work = vector_layer_work(layer, self.arch.hardwired_activations)
-            cost_vector_layer(
-                layer, cost, work, rate=self.arch.vector_rate,
-                a_bytes=precision.activation_bits / 8, a_dram_flags=list(plan.a_dram_flags),
-                out_dram=plan.out_dram, unified=unified, bytes_per_cycle=self.bytes_per_cycle,
-                latency_cycles=self.latency_cycles,
-                weight_bytes=layer.operand_bytes(precision)["weights"])
-        result, counts = finish(layer, cost, self.bytes_per_cycle, self.buffer_bytes)
-        return result, counts, cost.explain
+    def _vector_layer(self, layer: LayerBase, cost: LayerCost, plan: LayerPlan) -> None:
+        if self.options.mapping.get(layer.name):
+            self.override(layer, [])
+        work = vector_layer_work(layer, self.arch.hardwired_activations)
+        cost_vector_layer(
+            layer, cost, work, rate=self.arch.vector_rate,
+            a_bytes=cost.precision.activation_bits / 8, a_dram_flags=list(plan.a_dram_flags),
+            out_dram=plan.out_dram, unified=self.arch.memory.style == "unified",
+            bytes_per_cycle=self.bytes_per_cycle, latency_cycles=self.latency_cycles,
+            weight_bytes=layer.operand_bytes(cost.precision)["weights"])
 
     # ---- unified-buffer residency ---------------------------------------------------------
     def residency(self, workload: Workload, scale: float = 1.0) -> list[LayerPlan]:

@@ -1,5 +1,6 @@
-"""DRAM tiling of one GEMM: every candidate tiling (tile sizes x loop order) with its traffic,
-overheads and transfers, in closed form and vectorised over the candidates.
+"""DRAM tiling of GEMMs: every candidate tiling (tile sizes x loop order) with its traffic,
+overheads and transfers, in closed form and vectorised over the candidates of all the GEMMs of
+a run at once (one pass of numpy operations for a whole network).
 
 The GEMM (M x K) @ (K x N) -> (M x N) is cut into tiles (Tm, Tk, Tn) and walked by three nested
 loops in one of the six orders. Operands: A (ifmap, indexed m,k), B (filter, k,n), C (ofmap, m,n).
@@ -38,9 +39,8 @@ of `class_bytes` each, so the stall sum is closed-form (mapper.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import permutations
-from math import ceil
+from typing import Sequence
 
 import numpy as np
 
@@ -101,58 +101,68 @@ class TilingProblem:
 
 @dataclass(frozen=True, eq=False)
 class Candidates:
-    """Every candidate tiling of one problem: per tile-size arrays of length T (`tm`, `tk`,
-    `tn`, trips, fits, overhead, steps, SRAM reads) and per (loop order, tile sizes) arrays of
-    shape (O, T) (`orders` lists the O loop orders). Bytes and cycles are for one GEMM
-    instance; SRAM figures are array-side reads per instance (`a_reads`, `b_reads`) and the
-    partial-sum passes (`k_parts`)."""
+    """Every candidate tiling of several problems. Per tile-size arrays of length N (all the
+    problems' tile-size combinations, problem by problem: `seg` says whose, `starts` where each
+    problem begins) and per (loop order, tile sizes) arrays of shape (6, N). Bytes and cycles are
+    for one GEMM instance; SRAM figures are array-side reads per instance (`a_reads`,
+    `b_reads`) and the partial-sum passes (`k_parts`)."""
 
-    problem: TilingProblem
-    orders: np.ndarray         # (O,): index into ORDERS
-    tm: np.ndarray             # (T,)
+    problems: tuple[TilingProblem, ...]
+    seg: np.ndarray            # (N,): problem index of each tile-size combination
+    starts: np.ndarray         # (P,): first index of each problem
+    tm: np.ndarray             # (N,)
     tk: np.ndarray
     tn: np.ndarray
-    trips: np.ndarray          # (3, T): trips of the m, k, n loops
-    fits: np.ndarray           # (T,)
-    overhead: np.ndarray       # (T,)
-    steps: np.ndarray          # (T,)
-    a_reads: np.ndarray        # (T,)
-    b_reads: np.ndarray        # (T,)
-    k_parts: np.ndarray        # (T,)
-    b_whole: np.ndarray        # (T,): one tile holds the whole B matrix
-    feasible: np.ndarray       # (O, T)
-    a_bytes: np.ndarray        # (O, T)
+    trips: np.ndarray          # (3, N): trips of the m, k, n loops
+    fits: np.ndarray           # (N,)
+    overhead: np.ndarray       # (N,)
+    steps: np.ndarray          # (N,)
+    a_reads: np.ndarray        # (N,)
+    b_reads: np.ndarray        # (N,)
+    k_parts: np.ndarray        # (N,)
+    b_whole: np.ndarray        # (N,): one tile holds the whole B matrix
+    order_ok: np.ndarray       # (6, N): the loop order is allowed (a user may force one)
+    feasible: np.ndarray       # (6, N)
+    a_bytes: np.ndarray        # (6, N)
     b_bytes: np.ndarray
     c_write: np.ndarray
     c_read: np.ndarray
     first_bytes: np.ndarray
     last_write: np.ndarray
     b_event: np.ndarray
-    counts: np.ndarray         # (3, O, T): steps whose outer / middle / inner loop advanced
-    class_bytes: np.ndarray    # (3, O, T): bytes transferred before each such step
-    fetches: np.ndarray        # (3, O, T): a fetches, b fetches, c visits
+    counts: np.ndarray         # (3, 6, N): steps whose outer / middle / inner loop advanced
+    class_bytes: np.ndarray    # (3, 6, N): bytes transferred before each such step
+    fetches: np.ndarray        # (3, 6, N): a fetches, b fetches, c visits
+    c_elems: np.ndarray        # (N,): M x N of the candidate's problem
+    acc_elem: np.ndarray       # (N,)
+    out_elem: np.ndarray       # (N,)
 
-    def __len__(self) -> int:
-        return self.feasible.size
+    def count(self, problem: int) -> int:
+        """Candidates of one problem (allowed orders x tile-size combinations)."""
+        lo = int(self.starts[problem])
+        hi = int(self.starts[problem + 1]) if problem + 1 < len(self.starts) else len(self.seg)
+        return int(self.order_ok[:, lo:hi].sum())
 
 
-def tile_sizes(dim: int, base: int, forced: int = 0) -> np.ndarray:
+def tile_sizes(dim: int, base: int, forced: int = 0) -> list[int]:
     """Tile sizes for one dimension: base * 2^i below dim, plus dim itself (or the forced one)."""
     if forced:
-        return np.array([min(forced, dim)], dtype=np.int64)
-    values = {dim}
+        return [min(forced, dim)]
+    values = []
     size = base
     while size < dim:
-        values.add(size)
+        values.append(size)
         size *= 2
-    return np.array(sorted(values), dtype=np.int64)
+    values.append(dim)
+    return values
 
 
-def _a_rows_in(t: np.ndarray, p: TilingProblem) -> np.ndarray:
+def _a_rows_in(t: np.ndarray, wo: np.ndarray, rows: np.ndarray, stride: np.ndarray,
+               r: np.ndarray) -> np.ndarray:
     """Input rows an M tile of t output positions needs (fractional rows when t < Wo)."""
-    out_rows = t / p.conv_wo
-    full = np.minimum(p.conv_rows, (out_rows - 1.0) * p.conv_stride + p.conv_r)
-    return np.where(out_rows < 1.0, p.conv_r * out_rows, full)
+    out_rows = t / wo
+    full = np.minimum(rows, (out_rows - 1.0) * stride + r)
+    return np.where(out_rows < 1.0, r * out_rows, full)
 
 
 _POS = np.arange(3).reshape(1, 3, 1)
@@ -160,82 +170,112 @@ _ORDER_LOOPS = np.array([["mkn".index(loop) for loop in order] for order in ORDE
 #: in_index[x][o, p]: does the loop at position p of order o index operand x
 _IN_INDEX = {x: np.array([[loop in INDEX[x] for loop in order] for order in ORDERS]
                          ).reshape(len(ORDERS), 3, 1) for x in "abc"}
+_INF = float("inf")
 
 
-@lru_cache(maxsize=32768)
-def candidates(p: TilingProblem) -> Candidates:
-    """Every candidate tiling of `p` with its closed-form traffic (see the module docstring)."""
-    row_dim, col_dim = SPATIAL[p.dataflow]
-    temporal = TEMPORAL[p.dataflow]
-    dims = {"m": p.m, "k": p.k, "n": p.n}
-    base = {row_dim: p.rows, col_dim: p.cols, temporal: 1}
-    forced = {"m": p.force_m, "k": p.force_k, "n": p.force_n}
-    cand = {d: tile_sizes(dims[d], base[d], forced[d]) for d in "mkn"}
-    tm, tk, tn = (g.ravel() for g in np.meshgrid(cand["m"], cand["k"], cand["n"], indexing="ij"))
-    trips = np.stack([-(-p.m // tm), -(-p.k // tk), -(-p.n // tn)])           # (3, T)
-    trip_m, trip_k, trip_n = trips
+def candidates(problems: Sequence[TilingProblem]) -> Candidates:
+    """Every candidate tiling of every problem with its closed-form traffic (see the module
+    docstring). The problems must share the array and its mode (dataflow, rows, cols, overhead
+    mode, accumulator rows): the GEMMs of one run do."""
+    p0 = problems[0]
+    df, rows, cols = p0.dataflow, p0.rows, p0.cols
+    row_dim, col_dim = SPATIAL[df]
+    temporal = TEMPORAL[df]
+    base = {row_dim: rows, col_dim: cols, temporal: 1}
+    tms, tks, tns, lengths = [], [], [], []
+    for p in problems:
+        dims = {"m": p.m, "k": p.k, "n": p.n}
+        forced = {"m": p.force_m, "k": p.force_k, "n": p.force_n}
+        sizes = [tile_sizes(dims[d], base[d], forced[d]) for d in "mkn"]
+        count = len(sizes[0]) * len(sizes[1]) * len(sizes[2])
+        lengths.append(count)
+        for m_ in sizes[0]:
+            for k_ in sizes[1]:
+                tms.extend([m_] * len(sizes[2]))
+                tks.extend([k_] * len(sizes[2]))
+                tns.extend(sizes[2])
+    lengths_a = np.array(lengths)
+    seg = np.repeat(np.arange(len(problems)), lengths_a)
+    starts = np.concatenate(([0], np.cumsum(lengths_a)[:-1]))
+    tm, tk, tn = np.array(tms, dtype=np.int64), np.array(tks, dtype=np.int64), \
+        np.array(tns, dtype=np.int64)
 
-    # per-pass bytes and tile bytes of each operand (arrays over tile sizes)
-    rows_tile = _a_rows_in(tm.astype(float), p)
-    m_full, m_rem = p.m // tm, p.m % tm
-    rows_rem = _a_rows_in(m_rem.astype(float), p)
-    a_pass = np.maximum(p.a_unique_bytes,
-                        (m_full * rows_tile + (m_rem > 0) * rows_rem) * (p.a_unique_bytes / p.conv_rows))
-    a_tile = rows_tile * (p.a_unique_bytes / p.conv_rows / p.k) * tk
-    b_total = float(p.k * p.n) * p.b_elem_bytes
-    b_tile = (tk * tn) * p.b_elem_bytes
-    c_elems = float(p.m * p.n)
-    k_split_in_array = p.dataflow in ("ws", "is") and p.k > p.rows
-    if p.accumulator_rows:
+    def per(field, dtype=float) -> np.ndarray:
+        return np.array([getattr(p, field) for p in problems], dtype=dtype)[seg]
+
+    def cap(field) -> np.ndarray:
+        return np.array([_INF if getattr(p, field) is None else getattr(p, field)
+                         for p in problems])[seg]
+
+    M, K, N = per("m", np.int64), per("k", np.int64), per("n", np.int64)
+    a_unique, b_elem = per("a_unique_bytes"), per("b_elem_bytes")
+    out_elem, acc_elem, a_elem = per("out_elem_bytes"), per("acc_elem_bytes"), per("a_elem_bytes")
+    a_in, b_in, c_out = per("a_in_dram", bool), per("b_in_dram", bool), per("c_to_dram", bool)
+    cap_a, cap_b, cap_c = cap("cap_a"), cap("cap_b"), per("cap_c")
+    conv_wo, conv_rows = per("conv_wo"), per("conv_rows")
+    conv_stride, conv_r = per("conv_stride"), per("conv_r")
+    trip_m, trip_k, trip_n = -(-M // tm), -(-K // tk), -(-N // tn)
+    trips = np.stack([trip_m, trip_k, trip_n])
+
+    # per-pass bytes and tile bytes of each operand
+    rows_tile = _a_rows_in(tm.astype(float), conv_wo, conv_rows, conv_stride, conv_r)
+    m_rem = M % tm
+    rows_rem = _a_rows_in(m_rem.astype(float), conv_wo, conv_rows, conv_stride, conv_r)
+    a_per_row = a_unique / conv_rows
+    a_pass = np.maximum(a_unique, ((M // tm) * rows_tile + (m_rem > 0) * rows_rem) * a_per_row)
+    a_tile = rows_tile * (a_per_row / K) * tk
+    b_total = (K * N) * b_elem
+    b_tile = (tk * tn) * b_elem
+    c_elems = (M * N).astype(float)
+    if p0.accumulator_rows:
         # TPUv1 accumulators: 4096 rows of 256 32-bit sums; a tile occupies whole rows
-        c_tile = tm * (-(-tn // p.cols) * p.cols) * p.acc_elem_bytes
-        c_full = p.m * (-(-p.n // p.cols) * p.cols) * p.acc_elem_bytes
-    elif k_split_in_array:
-        c_tile = (tm * tn) * p.acc_elem_bytes
-        c_full = c_elems * p.acc_elem_bytes
+        c_tile = tm * (-(-tn // cols) * cols) * acc_elem
+        c_full = M * (-(-N // cols) * cols) * acc_elem
     else:
-        c_tile = (tm * tn) * np.where(trip_k > 1, p.acc_elem_bytes, p.out_elem_bytes)
-        c_full = c_elems * p.acc_elem_bytes
+        k_split = (K > rows) if df in ("ws", "is") else np.zeros(len(K), bool)
+        c_tile = (tm * tn) * np.where(k_split | (trip_k > 1), acc_elem, out_elem)
+        c_full = c_elems * acc_elem
 
-    fits = c_tile <= p.cap_c
-    if p.cap_a is not None:
-        fits &= a_tile <= p.cap_a
-    if p.cap_b is not None:
-        fits &= b_tile <= p.cap_b
-    # Feasible: every tile within max(buffer, that operand's tile in the all-smallest
-    # candidate). When even the smallest tiles overflow a buffer they are modelled anyway
-    # (`fits` is False and the engine warns); raising the cap this way keeps the feasible set
-    # non-empty and growing with buffer size, so more SRAM never removes a candidate. The
-    # all-smallest candidate is the first (tile sizes ascend in every dimension).
-    feasible = c_tile <= max(p.cap_c, float(c_tile[0]))
-    if p.cap_a is not None:
-        feasible &= a_tile <= max(p.cap_a, float(a_tile[0]))
-    if p.cap_b is not None:
-        feasible &= b_tile <= max(p.cap_b, float(b_tile[0]))
+    fits = (c_tile <= cap_c) & (a_tile <= cap_a) & (b_tile <= cap_b)
+    # Feasible: every tile within max(buffer, that operand's tile in the problem's all-smallest
+    # candidate, its first). When even the smallest tiles overflow a buffer they are modelled
+    # anyway (`fits` is False and the engine warns); raising the cap this way keeps the feasible
+    # set non-empty and growing with buffer size, so more SRAM never removes a candidate.
+    first = starts[seg]
+    feasible = ((c_tile <= np.maximum(cap_c, c_tile[first]))
+                & (a_tile <= np.maximum(cap_a, a_tile[first]))
+                & (b_tile <= np.maximum(cap_b, b_tile[first])))
 
     # cycles of splitting the temporal dimension (per instance)
-    t_tile = {"m": tm, "k": tk, "n": tn}[temporal]
-    t_trips = trips["mkn".index(temporal)]
-    folds = ceil(dims[row_dim] / p.rows) * ceil(dims[col_dim] / p.cols)
-    if p.overhead_mode == "pipelined":
-        t_dim = dims[temporal]
+    dims = {"m": M, "k": K, "n": N}
+    tiles = {"m": tm, "k": tk, "n": tn}
+    t_tile, t_dim = tiles[temporal], dims[temporal]
+    folds = -(-dims[row_dim] // rows) * -(-dims[col_dim] // cols)
+    slowdown = per("rate_slowdown")
+    if p0.overhead_mode == "pipelined":
+        shift = per("shift_cycles")
         t_rem = t_dim % t_tile
-        exposed_shift = ((t_dim // t_tile) * np.maximum(0.0, p.shift_cycles - t_tile * p.rate_slowdown)
-                         + (t_rem > 0) * np.maximum(0.0, p.shift_cycles - t_rem * p.rate_slowdown))
-        overhead = folds * exposed_shift
+        exposed = ((t_dim // t_tile) * np.maximum(0.0, shift - t_tile * slowdown)
+                   + (t_rem > 0) * np.maximum(0.0, shift - t_rem * slowdown))
+        overhead = folds * exposed
     else:
         # a slower precision repeats whole folds (multi-pass), a faster one packs the stream only
-        overhead = (t_trips - 1) * (folds * float(p.fold_overhead_cycles) * max(1.0, p.rate_slowdown))
+        overhead = ((-(-t_dim // t_tile)) - 1) * folds * per("fold_overhead_cycles") \
+            * np.maximum(1.0, slowdown)
 
-    # the loop orders: arrays of shape (orders, 3 positions, tiles)
-    orders = np.arange(len(ORDERS)) if not p.force_order else \
-        np.array([ORDERS.index(p.force_order)])
-    trips_at = trips[_ORDER_LOOPS[orders]]
+    # the six loop orders: arrays of shape (orders, 3 positions, candidates)
+    forced_order = [ORDERS.index(p.force_order) if p.force_order else -1 for p in problems]
+    if any(o >= 0 for o in forced_order):
+        wanted = np.array(forced_order)[seg]
+        order_ok = (wanted < 0) | (np.arange(len(ORDERS))[:, None] == wanted)
+    else:
+        order_ok = np.ones((len(ORDERS), len(seg)), bool)
+    trips_at = trips[_ORDER_LOOPS]
     nontrivial = trips_at > 1
     an = {}
     for x in "abc":
-        inx = _IN_INDEX[x][orders]
-        j = np.where(inx & nontrivial, _POS, -1).max(axis=1)                    # (O, T)
+        inx = _IN_INDEX[x]
+        j = np.where(inx & nontrivial, _POS, -1).max(axis=1)                     # (6, N)
         jj = j[:, None, :]
         refetch = np.where(~inx & (_POS < jj), trips_at, 1).prod(axis=1)
         events = np.where(_POS <= jj, trips_at, 1).prod(axis=1)
@@ -243,27 +283,18 @@ def candidates(p: TilingProblem) -> Candidates:
     # An operand whose whole tensor fits its buffer is loaded once and stays, whatever the loop
     # order (nothing evicts it); likewise partial sums that all fit the output buffer never
     # spill. It still fills progressively on the first pass (same load events).
-    if p.a_in_dram and p.cap_a is not None and p.a_unique_bytes <= p.cap_a:
-        an["a"][1] = np.ones_like(an["a"][1])
-        a_bytes = np.full(an["a"][1].shape, float(p.a_unique_bytes))
-    elif p.a_in_dram:
-        a_bytes = a_pass * an["a"][1]
-    else:
-        a_bytes = np.zeros(an["a"][1].shape)
-    if p.b_in_dram and p.cap_b is not None and b_total <= p.cap_b:
-        an["b"][1] = np.ones_like(an["b"][1])
-    b_bytes = b_total * an["b"][1] if p.b_in_dram else np.zeros(a_bytes.shape)
-    psums_on_chip = c_full <= p.cap_c
+    a_resident = a_in & (a_unique <= cap_a)
+    b_resident = b_in & (b_total <= cap_b)
+    an["a"][1] = np.where(a_resident, 1, an["a"][1])
+    an["b"][1] = np.where(b_resident, 1, an["b"][1])
+    a_bytes = np.where(a_in, np.where(a_resident, a_unique, a_pass * an["a"][1]), 0.0)
+    b_bytes = np.where(b_in, b_total * an["b"][1], 0.0)
+    psums_on_chip = c_full <= cap_c
     visits = an["c"][1]
-    ok = np.broadcast_to(feasible, visits.shape)
-    if not (p.allow_psum_spill or psums_on_chip):
-        ok = ok & (visits == 1)
-    if psums_on_chip:
-        c_read = np.zeros(visits.shape)
-        c_write = np.full(visits.shape, c_elems * p.out_elem_bytes if p.c_to_dram else 0.0)
-    else:
-        c_read = (c_elems * p.acc_elem_bytes) * (visits - 1)
-        c_write = (c_elems * p.out_elem_bytes + c_read) if p.c_to_dram else c_read
+    spill_ok = np.array([p.allow_psum_spill for p in problems])[seg] | psums_on_chip
+    ok = feasible & (spill_ok | (visits == 1))
+    c_read = np.where(psums_on_chip, 0.0, (c_elems * acc_elem) * (visits - 1))
+    c_write = np.where(c_out, c_elems * out_elem + c_read, c_read)
 
     # transfers: per load event, the last output write, and the three step classes
     ev_c = an["c"][2]
@@ -279,24 +310,25 @@ def candidates(p: TilingProblem) -> Candidates:
                             for pp in range(3)])
 
     # array-side SRAM reads (per instance) and partial-sum passes, by dataflow
-    a_im2col = p.m * p.k * p.a_elem_bytes
-    if p.dataflow == "ws":
-        a_reads = np.full(tm.shape, a_im2col * ceil(p.n / p.cols))
+    a_im2col = (M * K) * a_elem
+    if df == "ws":
+        a_reads = a_im2col * -(-N // cols)
         b_reads = b_total * trip_m
-        k_parts = np.full(tm.shape, float(ceil(p.k / p.rows)))
-    elif p.dataflow == "os":
-        a_reads = np.full(tm.shape, a_im2col * ceil(p.n / p.cols))
-        b_reads = np.full(tm.shape, b_total * ceil(p.m / p.rows))
+        k_parts = (-(-K // rows)).astype(float)
+    elif df == "os":
+        a_reads = a_im2col * -(-N // cols)
+        b_reads = b_total * -(-M // rows)
         k_parts = trip_k.astype(float)
     else:
         a_reads = a_im2col * trip_n
-        b_reads = np.full(tm.shape, b_total * ceil(p.m / p.cols))
-        k_parts = np.full(tm.shape, float(ceil(p.k / p.rows)))
+        b_reads = b_total * -(-M // cols)
+        k_parts = (-(-K // rows)).astype(float)
     return Candidates(
-        problem=p, orders=orders, tm=tm, tk=tk, tn=tn, trips=trips, fits=fits,
-        overhead=overhead.astype(float), steps=(trip_m * trip_k * trip_n).astype(float),
-        a_reads=a_reads, b_reads=b_reads, k_parts=k_parts,
-        b_whole=(tk >= p.k) & (tn >= p.n), feasible=ok, a_bytes=a_bytes, b_bytes=b_bytes,
-        c_write=c_write, c_read=c_read, first_bytes=a_event + b_event, last_write=last_write,
-        b_event=b_event, counts=counts, class_bytes=class_bytes,
-        fetches=np.stack([an["a"][1], an["b"][1], visits]))
+        problems=tuple(problems), seg=seg, starts=starts, tm=tm, tk=tk, tn=tn, trips=trips,
+        fits=fits, overhead=overhead.astype(float),
+        steps=(trip_m * trip_k * trip_n).astype(float), a_reads=a_reads, b_reads=b_reads,
+        k_parts=k_parts, b_whole=(tk >= K) & (tn >= N), order_ok=order_ok, feasible=ok,
+        a_bytes=a_bytes, b_bytes=b_bytes, c_write=c_write, c_read=c_read,
+        first_bytes=a_event + b_event, last_write=last_write, b_event=b_event, counts=counts,
+        class_bytes=class_bytes, fetches=np.stack([an["a"][1], an["b"][1], visits]),
+        c_elems=c_elems, acc_elem=acc_elem, out_elem=out_elem)

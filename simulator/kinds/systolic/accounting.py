@@ -149,7 +149,9 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
         actions.append(VectorOps(component="vector", count=cost.vector_ops,
                                  bits=p.activation_bits, number_format=p.number_format))
     ops = 2 * macs + layer.vector_ops
-    result = LayerResult(
+    # built without re-validating each field (every value is one of ours, of the right type);
+    # the result's identities are still checked
+    result = LayerResult.model_construct(
         name=layer.name, type=layer.type, cycles=cycles, compute_cycles=compute_cycles,
         stall_cycles=stall_cycles, stall_breakdown_cycles=stalls, macs=macs, ops=ops,
         dram_read_bytes=dram_read_bytes, dram_write_bytes=dram_write_bytes,
@@ -157,6 +159,7 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
         sram_write_bytes=sram_write,
         sram_bytes_by_operand={k: v for k, v in sram_by_operand.items() if v},
         utilization=utilization, **cost.extras)
+    result._identities()
     return result, LayerCounts(tuple(actions))
 
 

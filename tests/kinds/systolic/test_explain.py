@@ -55,3 +55,16 @@ def test_what_ifs_cover_the_buffers_of_each_memory_style():
     assert any("vector unit" in c for c in tpu)
     edge = dict(kind.what_ifs(load_arch("edge_32x32")))
     assert any("filter sram" in c for c in edge)
+
+
+def test_formulas_of_a_batch_run_in_sub_batches_reproduce_the_summed_fields():
+    # ResNet-50 at batch 16 on tpu_v1 runs as 2 sub-batches of 8: each field formula is stated
+    # per sub-batch and the field is 2 x it
+    result, run = api.run(load_arch("tpu_v1"), load_workload("resnet50", batch=16),
+                          explain=True)
+    assert result.layers[0].engine_fields()["sub_batches"] == 2
+    for layer in result.layers:
+        for f in run.explanations[layer.name].formulas:
+            if f.quantity in FIELDS:
+                assert f.value == pytest.approx(getattr(layer, f.quantity), rel=1e-12)
+    assert "sub-batches of 8" in run.explanations["conv1"].mapping[-1]

@@ -30,8 +30,9 @@ from simulator.core.layer_base import LayerBase
 from simulator.core.layers import ConvLayer, LstmLayer, MatmulLayer
 from simulator.core.winograd import ALGORITHMS
 from simulator.kinds.systolic.accounting import LayerCost
-from simulator.kinds.systolic.mapper import CYCLES_EXPRESSION, Choice, GemmContext, choose_many
+from simulator.kinds.systolic.mapper import CYCLES_EXPRESSION, Choice, GemmContext
 from simulator.kinds.systolic.mapping import map_gemm
+from simulator.kinds.systolic.precision import label
 from simulator.kinds.systolic.tiling import ORDERS, SPATIAL, TEMPORAL, TilingProblem
 from simulator.kinds.systolic.vector import activation_work
 
@@ -70,13 +71,6 @@ class GemmLayerWork:
     executed: float = 0.0
     gemms: list = field(default_factory=list)   # (gemm, mapping, reps, act_b, t_eff)
     jobs: list = field(default_factory=list)    # (TilingProblem, GemmContext)
-
-
-def cost_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
-                    plan: "LayerPlan", gemms: list) -> None:
-    """Tally `layer` (it has MACs, lowered to `gemms`) into `cost` (both phases at once)."""
-    work = prepare_gemm_layer(model, layer, cost, plan, gemms)
-    complete_gemm_layer(model, layer, cost, plan, work, choose_many(work.jobs))
 
 
 def prepare_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
@@ -246,17 +240,12 @@ def complete_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCos
                    "activations_out": "dram" if (plan.out_dram or not unified) else "on-chip"}
     if kv:
         cost.extras["kv_cache"] = "on-chip" if (unified and plan.kv_resident) else "dram"
-    if rate.datapath != lp_label(cost.precision):
+    p = cost.precision
+    if rate.datapath != label(p.activation_bits, p.weight_bits, p.number_format):
         cost.extras["mac_datapath"] = rate.datapath
     if cost.explain is not None and len(gemm_cycles) > 1:
         terms = {f"gemm{i}": c for i, c in enumerate(gemm_cycles)}
         cost.note(formula("gemm_cycles", " + ".join(terms), "cycles", **terms))
-
-
-def lp_label(p) -> str:
-    if p.weight_bits == p.activation_bits:
-        return f"{p.number_format}{p.weight_bits}"
-    return f"{p.number_format}{p.activation_bits}x{p.weight_bits}"
 
 
 def _vector_work(model: "SystolicModel", layer: LayerBase, cost: LayerCost, unified: bool,

@@ -40,7 +40,8 @@ class Rate:
         return 1.0 / self.rate
 
 
-def _label(a_bits: int, w_bits: int, number_format: str) -> str:
+def label(a_bits: int, w_bits: int, number_format: str) -> str:
+    """A precision label: int8, fp16, int8x4 (8-bit activations x 4-bit weights)."""
     if a_bits == w_bits:
         return f"{number_format}{a_bits}"
     return f"{number_format}{a_bits}x{w_bits}"
@@ -61,17 +62,17 @@ def _parse(label: str) -> tuple[str, int, int] | None:
 def run_rate(arch: SystolicArch, precision: Precision) -> tuple[Rate, list[str]]:
     """The rate of the run's precision, and the warnings it raises (refuses an unsupported one)."""
     native = arch.precision
-    label = precision.label
+    name = precision.label
     if arch.mac_rates is not None:
-        if label not in arch.mac_rates:
+        if name not in arch.mac_rates:
             listed = ", ".join(sorted(arch.mac_rates)) or "none"
             runnable = sorted((k for k in arch.mac_rates if _parse(k)),
                               key=lambda k: (k != native.label, k))
             hint = f"--precision {runnable[0]}" if runnable else "another precision"
             raise NpusimError(
-                f"arch {arch.name!r} has no {label} MAC datapath (its mac_rates list: {listed})",
-                field="mac_rates", fix=f"run with {hint}, or add {label}: <rate> to mac_rates")
-        return Rate(float(arch.mac_rates[label]), label), []
+                f"arch {arch.name!r} has no {name} MAC datapath (its mac_rates list: {listed})",
+                field="mac_rates", fix=f"run with {hint}, or add {name}: <rate> to mac_rates")
+        return Rate(float(arch.mac_rates[name]), name), []
     warnings = []
     if arch.mac_rate_scales_with_precision:
         slowdown = (max(1, math.ceil(precision.activation_bits / native.activation_bits))
@@ -80,10 +81,10 @@ def run_rate(arch: SystolicArch, precision: Precision) -> tuple[Rate, list[str]]
         slowdown = 1
     if precision.number_format != native.number_format:
         warnings.append(
-            f"{label} operands on a {native.label} array: modelled as {label} widths (MAC rate "
-            f"/ {slowdown}, {label} MAC energy); a real {native.number_format} array would need "
+            f"{name} operands on a {native.label} array: modelled as {name} widths (MAC rate "
+            f"/ {slowdown}, {name} MAC energy); a real {native.number_format} array would need "
             "conversion")
-    return Rate(1.0 / slowdown, label), warnings
+    return Rate(1.0 / slowdown, name), warnings
 
 
 def layer_precision(layer: LayerBase, run: Precision) -> Precision:
@@ -104,10 +105,10 @@ def layer_precision(layer: LayerBase, run: Precision) -> Precision:
 
 def layer_rate(arch: SystolicArch, precision: Precision, run: Rate,
                run_precision: Precision) -> tuple[Rate, str | None]:
-    """The datapath a layer at `precision` runs on; a note when it is not its own."""
+    """The datapath a layer at `precision` runs on; its own label when that is not the one."""
     if precision is run_precision:
         return run, None
-    label = _label(precision.activation_bits, precision.weight_bits, precision.number_format)
+    wanted = label(precision.activation_bits, precision.weight_bits, precision.number_format)
     if arch.mac_rates is None:
         native = arch.precision
         if arch.mac_rate_scales_with_precision:
@@ -115,24 +116,19 @@ def layer_rate(arch: SystolicArch, precision: Precision, run: Rate,
                         * max(1, math.ceil(precision.weight_bits / native.weight_bits)))
         else:
             slowdown = 1
-        return Rate(1.0 / slowdown, label), None
-    if label in arch.mac_rates:
-        return Rate(float(arch.mac_rates[label]), label), None
+        return Rate(1.0 / slowdown, wanted), None
+    if wanted in arch.mac_rates:
+        return Rate(float(arch.mac_rates[wanted]), wanted), None
     wider = []
-    for name, rate in arch.mac_rates.items():
-        parsed = _parse(name)
+    for listed, rate in arch.mac_rates.items():
+        parsed = _parse(listed)
         if parsed and parsed[0] == precision.number_format and \
                 parsed[1] >= precision.activation_bits and parsed[2] >= precision.weight_bits:
-            wider.append((parsed[1] * parsed[2], -rate, name))
+            wider.append((parsed[1] * parsed[2], -rate, listed))
     if not wider:
         raise NpusimError(
-            f"arch {arch.name!r} has no MAC datapath for {label} operands, nor a wider one "
+            f"arch {arch.name!r} has no MAC datapath for {wanted} operands, nor a wider one "
             f"(mac_rates: {', '.join(sorted(arch.mac_rates))})", field="mac_rates",
-            fix=f"add {label}: <rate> to mac_rates, or quantize to a listed precision")
-    _, _, name = min(wider)
-    return Rate(float(arch.mac_rates[name]), name), label
-
-
-def bytes_of(bits: int) -> float:
-    """Bytes per element of a `bits`-wide operand (packed: 4-bit operands are half a byte)."""
-    return bits / 8
+            fix=f"add {wanted}: <rate> to mac_rates, or quantize to a listed precision")
+    _, _, chosen = min(wider)
+    return Rate(float(arch.mac_rates[chosen]), chosen), wanted

@@ -12,8 +12,8 @@ from simulator.io.tables import load_energy_table
 from simulator.kinds.base import RunOptions
 from simulator.kinds.registry import arch_from_dict
 from simulator.kinds.systolic.engine import SystolicEngine
-from simulator.kinds.systolic.mapping import map_gemm
 from simulator.kinds.systolic.mapper import least_traffic
+from simulator.kinds.systolic.mapping import map_gemm
 from simulator.kinds.systolic.tiling import TilingProblem
 
 

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--png", action="store_true",
                         help="with --report: also write each plot as PNG (110 dpi) beside the "
                         "SVG")
+    parser.add_argument("--objective", choices=("latency", "energy", "edp", "dram"),
+                        default=None, help="what the mapper minimises (default: the arch's "
+                        "mapping_objective, latency)")
     parser.add_argument("--trace", default=None, metavar="FILE",
                         help="write a Chrome trace-event timeline (engines that simulate events)")
     parser.add_argument("--input-shape", action="append", default=[], metavar="[NAME=]SHAPE",
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         workload.precision = precision
     with progress(f"simulating {workload.name} on {arch.name}",
                   enabled=progress_enabled(args.quiet)):
-        result = api.simulate(arch, workload, trace=bool(args.trace))
+        result = api.simulate(arch, workload, trace=bool(args.trace), objective=args.objective)
     if args.trace:
         events = result.trace_events
         if events is None:

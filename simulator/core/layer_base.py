@@ -113,21 +113,23 @@ class LayerBase(StrictModel):
     _batch: int = PrivateAttr(default=1)
 
     # ---- filled in by Workload.resolve() -------------------------------------------------
+    # read from pydantic's private-attribute dict directly: `self._batch` goes through
+    # BaseModel.__getattr__ (about 1 us each), and engines read these thousands of times a run
     @property
     def input_shapes(self) -> list[Shape]:
-        return self._input_shapes
+        return self.__pydantic_private__["_input_shapes"]
 
     @property
     def input_shape(self) -> Shape:
-        return self._input_shapes[0]
+        return self.__pydantic_private__["_input_shapes"][0]
 
     @property
     def output_shape(self) -> Shape:
-        return self._output_shape
+        return self.__pydantic_private__["_output_shape"]
 
     @property
     def batch(self) -> int:
-        return self._batch
+        return self.__pydantic_private__["_batch"]
 
     def bind(self, input_shapes: list[Shape], batch: int) -> None:
         self._input_shapes = input_shapes

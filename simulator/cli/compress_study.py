@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="processes per chip's sweep (default 1: in this process)")
     add_format_options(parser, FORMATS, "the study")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bar; print only errors (and --format output)")
     parser.set_defaults(func=run)
 
 
@@ -97,10 +98,9 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise NpusimError(f"cannot write the plot: {exc.strerror}", file=args.plot,
                               fix="choose a writable path") from None
-    if args.quiet and args.output is None:
-        return 0
     if fmt == "table" and args.output is None:
-        report.print_study(rows, elapsed_s=elapsed)
+        if not args.quiet:
+            report.print_study(rows, elapsed_s=elapsed)
     else:
         write_text(report.render(rows, fmt), args.output)
     return 0

@@ -30,11 +30,12 @@ from pydantic import Field
 
 from simulator.compress.apply import compress_for_run
 from simulator.compress.size import model_size
+from simulator.compress.spec import parse_compress_string
 from simulator.core.arch import ArchBase, Precision, StrictModel
 from simulator.core.errors import NpusimError
 from simulator.core.workload import Workload, workload_from_dict
 from simulator.dse.runner import run_sweep
-from simulator.dse.spec import Sweep, point_json
+from simulator.dse.spec import Sweep
 from simulator.dse.store import IN_MEMORY
 from simulator.io.load import load_arch, load_workload
 from simulator.kinds.registry import get_kind
@@ -77,7 +78,20 @@ def parse_setting(text: str) -> Setting:
     if not spec:
         raise NpusimError(f"empty compression setting {text!r}", field="--settings",
                           fix="write e.g. none, prune=0.9 or 'int4:wbits=4'")
-    return Setting(label or spec, None if spec.lower() == "none" else spec)
+    setting = Setting(label or spec, None if spec.lower() == "none" else spec)
+    _check(setting)
+    return setting
+
+
+def _check(setting: Setting) -> None:
+    """A setting's string must parse (a typo is an error, not a refused row); whether it
+    fits a network or a chip is found per row."""
+    if setting.spec is not None:
+        try:
+            parse_compress_string(setting.spec, source=f"setting {setting.label!r}")
+        except NpusimError as exc:
+            raise NpusimError(exc.message, file=exc.file, field="--settings",
+                              fix=exc.fix) from None
 
 
 @dataclass(frozen=True)
@@ -211,6 +225,8 @@ def plan(workloads: list[str | Workload], chips: list[str | ChipRef],
     build one sweep per chip. Errors in a chip or network name stop here; a setting that does
     not fit is a `refused` row."""
     settings = _with_baseline(list(settings or DEFAULT_SETTINGS))
+    for setting in settings:
+        _check(setting)
     refs = [c if isinstance(c, ChipRef) else parse_chip(c) for c in chips]
     if len({c.label for c in refs}) != len(refs):
         raise NpusimError("a chip is listed twice", field="--chips", fix="list each chip once")

@@ -28,7 +28,7 @@ default settings (label: compact string; docs/compression.md):
 examples:
   npusim compress-study
   npusim compress-study alexnet --chips tpu_v1 eie --settings prune=0.9 wbits=4
-  npusim compress-study resnet50 --chips edge_32x32 'edge_32x32@datapath.winograd=[f2,f4]' \\
+  npusim compress-study resnet50 --chips edge_32x32 'edge_wino:edge_32x32@datapath.winograd=[f2,f4]' \\
       --settings winograd=f2 winograd=f4 --plot winograd.png
 """
 
@@ -44,8 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("workloads", nargs="*", metavar="WORKLOAD",
                         help="workload names or files (default: alexnet resnet50)")
     parser.add_argument("--chips", nargs="+", metavar="CHIP", default=None,
-                        help="arch names or files, each optionally with its own overrides as "
-                        "NAME@PATH=VALUE[@PATH=VALUE] (default: tpu_v1 eie bpu)")
+                        help="arch names or files, each optionally with its own overrides "
+                        "and a label: [LABEL:]NAME[@PATH=VALUE]... (default: tpu_v1 eie bpu)")
     parser.add_argument("--settings", nargs="+", metavar="SPEC", default=None,
                         help="compression settings: none, a compact string such as "
                         "prune=0.9,wbits=4, or LABEL:SPEC (default: the eight below); the "

@@ -23,6 +23,7 @@ baseline energy / energy (both above 1 when the setting helps), on the same chip
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,20 +98,29 @@ def _check(setting: Setting) -> None:
 @dataclass(frozen=True)
 class ChipRef:
     """A chip of the study: an arch (bundled name or file) with its own `--set` overrides,
-    written `NAME@PATH=VALUE@PATH=VALUE` (e.g. `edge_32x32@datapath.winograd=[f2,f4]`)."""
+    written `[LABEL:]NAME[@PATH=VALUE]...`, e.g. `edge_32x32@datapath.winograd=[f2,f4]` or
+    `edge_wino:edge_32x32@datapath.winograd=[f2,f4]` (the label names it in tables and plots;
+    default: the text itself)."""
 
     label: str
     name: str
     overrides: tuple[str, ...] = ()
 
 
+#: `LABEL:` before a chip: two or more word characters (so `C:\x.yaml` stays a path).
+_CHIP_LABEL = re.compile(r"^([\w.+-]{2,}):(?![\\/])(.+)$")
+
+
 def parse_chip(text: str) -> ChipRef:
-    name, *overrides = [part.strip() for part in text.split("@")]
+    text = text.strip()
+    match = _CHIP_LABEL.match(text)
+    label, body = (match.group(1), match.group(2)) if match else (text, text)
+    name, *overrides = [part.strip() for part in body.split("@")]
     if not name or any(not o or "=" not in o for o in overrides):
         raise NpusimError(f"cannot read chip {text!r}", field="--chips",
-                          fix="write NAME or NAME@PATH=VALUE, e.g. edge_32x32@datapath."
-                              "winograd=[f2,f4]")
-    return ChipRef(text.strip(), name, tuple(overrides))
+                          fix="write NAME, NAME@PATH=VALUE or LABEL:NAME@PATH=VALUE, e.g. "
+                              "edge_wino:edge_32x32@datapath.winograd=[f2,f4]")
+    return ChipRef(label, name, tuple(overrides))
 
 
 class StudyRow(StrictModel):

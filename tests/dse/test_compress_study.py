@@ -207,6 +207,11 @@ def test_parsing_chips_and_settings():
     chip = cs.parse_chip("edge_32x32@datapath.winograd=[f2,f4]@array.rows=64")
     assert chip.name == "edge_32x32"
     assert chip.overrides == ("datapath.winograd=[f2,f4]", "array.rows=64")
+    assert chip.label == "edge_32x32@datapath.winograd=[f2,f4]@array.rows=64"
+    named = cs.parse_chip("edge_wino:edge_32x32@datapath.winograd=[f2]")
+    assert (named.label, named.name, named.overrides) == (
+        "edge_wino", "edge_32x32", ("datapath.winograd=[f2]",))
+    assert cs.parse_chip("C:/chips/x.yaml").name == "C:/chips/x.yaml"
     assert cs.parse_setting("none") == cs.Setting("none", None)
     assert cs.parse_setting("int4:wbits=4") == cs.Setting("int4", "wbits=4")
     assert cs.parse_setting("prune=0.9,share=16") == cs.Setting("prune=0.9,share=16",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.cli.common import add_format_options, output_format, write_text
+from simulator.cli.common import add_format_options, output_format, positive_batch, write_text
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "uncompressed baseline is always run")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="PATH=VALUE", help="override a field of every chip (repeatable)")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="batch size of every network (default: each one's own)")
     parser.add_argument("--plot", default=None, metavar="FILE",
                         help="also write the speed-up / energy-saving figure (.png or .svg)")
     parser.add_argument("--workers", type=int, default=1,
@@ -86,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with progress("compression study", enabled=progress_enabled(args.quiet)):
         plan = study.plan(args.workloads or list(study.DEFAULT_WORKLOADS),
-                          args.chips or list(study.DEFAULT_CHIPS), settings, args.overrides)
+                          args.chips or list(study.DEFAULT_CHIPS), settings, args.overrides,
+                          positive_batch(args.batch))
         rows = study.run_study(plan, workers=args.workers)
     elapsed = time.perf_counter() - started
     if args.plot:

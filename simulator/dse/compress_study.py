@@ -230,17 +230,18 @@ def _with_baseline(settings: list[Setting]) -> list[Setting]:
 
 
 def plan(workloads: list[str | Workload], chips: list[str | ChipRef],
-         settings: list[Setting] | None = None, overrides: list[str] | None = None) -> StudyPlan:
-    """Load every chip and network, make every (network, setting) variant for every chip and
-    build one sweep per chip. Errors in a chip or network name stop here; a setting that does
-    not fit is a `refused` row."""
+         settings: list[Setting] | None = None, overrides: list[str] | None = None,
+         batch: int | None = None) -> StudyPlan:
+    """Load every chip and network (named ones at `batch`, default their own), make every
+    (network, setting) variant for every chip and build one sweep per chip. Errors in a chip
+    or network name stop here; a setting that does not fit is a `refused` row."""
     settings = _with_baseline(list(settings or DEFAULT_SETTINGS))
     for setting in settings:
         _check(setting)
     refs = [c if isinstance(c, ChipRef) else parse_chip(c) for c in chips]
     if len({c.label for c in refs}) != len(refs):
         raise NpusimError("a chip is listed twice", field="--chips", fix="list each chip once")
-    nets = [w if isinstance(w, Workload) else load_workload(w) for w in workloads]
+    nets = [w if isinstance(w, Workload) else load_workload(w, batch=batch) for w in workloads]
     if len({w.name for w in nets}) != len(nets):
         raise NpusimError("a network is listed twice", field="workloads",
                           fix="list each network once")
@@ -409,11 +410,11 @@ def _relate(variant: _Variant, base: _Variant,
 
 def study(workloads: list[str | Workload] | None = None, chips: list[str | ChipRef] | None = None,
           settings: list[Setting] | None = None, overrides: list[str] | None = None,
-          workers: int | None = 1) -> list[StudyRow]:
+          workers: int | None = 1, batch: int | None = None) -> list[StudyRow]:
     """The study's rows, network-major, then setting, then chip (defaults: AlexNet and
     ResNet-50, the eight bundled settings, tpu_v1 / eie / bpu)."""
     return run_study(plan(list(workloads or DEFAULT_WORKLOADS), list(chips or DEFAULT_CHIPS),
-                          settings, overrides), workers)
+                          settings, overrides, batch), workers)
 
 
 __all__ = ["DEFAULT_CHIPS", "DEFAULT_SETTINGS", "DEFAULT_WORKLOADS", "ChipRef", "Setting",

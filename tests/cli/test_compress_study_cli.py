@@ -43,6 +43,14 @@ def test_json_rows_say_the_part_and_the_speed_ups(capsys, tiny):
     assert pruned["speedup"] == 1.0 and pruned["warnings"]  # tpu_v1 multiplies the zeros
 
 
+def test_batch_applies_to_every_network(capsys, tiny):
+    assert main(["compress-study", tiny, "--chips", "tpu_v1", "--settings", "wbits=4",
+                 "--batch", "4", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    one_image = (16 * 16 * 16 * 32 * 9) + 2048 * 256 + 256 * 10
+    assert [r["macs"] for r in rows] == [4 * one_image] * 2
+
+
 def test_table_csv_markdown_and_the_figure(capsys, tiny, tmp_path):
     plot = tmp_path / "study.svg"
     assert main(["compress-study", tiny, "--chips", "tpu_v1", "eie", "--settings",
@@ -71,6 +79,7 @@ def test_table_csv_markdown_and_the_figure(capsys, tiny, tmp_path):
     (["--settings", "prunee=0.9"], "unknown compression setting"),
     (["--plot", "x.pdf"], "--plot"),
     (["--workers", "0"], "workers"),
+    (["--batch", "0"], "batch"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, tiny, argv, words):
     assert main(["compress-study", tiny, *argv]) == 2

@@ -19,7 +19,7 @@ from simulator.core.explain import KindExplanation, LayerExplanation, WhatIf
 from simulator.core.layers import type_label
 from simulator.core.results import LayerResult, RunResult
 from simulator.core.roofline import annotate, roofs_for, weight_bytes_for
-from simulator.core.workload import Workload
+from simulator.core.workload import Workload, transforms_text
 from simulator.io.load import load_arch, load_workload
 from simulator.io.overrides import apply_overrides
 from simulator.io.tables import energy_table_for
@@ -159,7 +159,8 @@ def explain(arch: ArchBase | str, workload: Workload | str, layer: str | None = 
         dram_bytes_by_operand=chosen.dram_bytes_by_operand,
         sram_bytes_by_operand=chosen.sram_bytes_by_operand,
         energy_breakdown_pj=chosen.energy_breakdown_pj, binding=binding_resource(chosen),
-        what_ifs=changes)
+        what_ifs=changes, compression=transforms_text(workload.transforms),
+        warnings=list(result.warnings))
 
 
 def binding_resource(layer: LayerResult) -> str:

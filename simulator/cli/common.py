@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from simulator.core.arch import Precision
+    from simulator.core.arch import ArchBase, Precision
+    from simulator.core.workload import Workload
 
 #: `--precision` names -> `Precision` fields.
 PRECISIONS: dict[str, dict[str, Any]] = {
@@ -31,6 +32,23 @@ def add_arch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=None, help="override the workload batch size")
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default=None,
                         help="operand precision of the run (default: the workload's, else the arch's)")
+
+
+def add_compress_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--compress", default=None, metavar="SPEC",
+                        help="compress the workload first, e.g. prune=0.9,wbits=4,share=16,"
+                        "huffman,winograd=f4 (docs/compression.md); it starts from the run's "
+                        "precision")
+
+
+def compress_workload(workload: "Workload", arch: "ArchBase", spec: str | None) -> "Workload":
+    """The workload after `--compress SPEC` (unchanged without one), applied at the run's
+    precision: the workload's (or `--precision`'s), else the arch's native one
+    (`simulator.compress.apply.compress_for_run`)."""
+    if not spec:
+        return workload
+    from simulator.compress.apply import compress_for_run
+    return compress_for_run(workload, spec, workload.precision or arch.precision)
 
 
 def parse_precision(name: str | None) -> "Precision | None":

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Sequence
 
 from simulator.cli.common import (
     add_arch_options,
+    add_compress_option,
     add_format_options,
+    compress_workload,
     output_format,
     parse_precision,
     positive_batch,
@@ -41,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-w", "--workload", dest="workloads", nargs="+", required=True,
                         metavar="WORKLOAD", help="one or more workload names or files")
     add_arch_options(parser)
+    add_compress_option(parser)
     add_format_options(parser, FORMATS)
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="also write compare.html with grouped bars and overlaid rooflines")
@@ -56,9 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_pairs(archs: Sequence[str], workloads: Sequence[str], overrides: list[str],
-              batch: int | None, precision_name: str | None, quiet: bool = False
-              ) -> tuple[list["RunResult"], list[str]]:
-    """Simulate every arch on every workload; failures are collected, not fatal."""
+              batch: int | None, precision_name: str | None, quiet: bool = False,
+              compress: str | None = None) -> tuple[list["RunResult"], list[str]]:
+    """Simulate every arch on every workload; failures are collected, not fatal. `compress`
+    (a `--compress` string) is applied per arch, at the precision that arch runs."""
     from simulator import api
     from simulator.core.errors import NpusimError
     from simulator.io.load import load_arch, load_workload
@@ -77,6 +81,7 @@ def run_pairs(archs: Sequence[str], workloads: Sequence[str], overrides: list[st
                     workload.precision = precision.model_copy()
                 tracker.describe(f"simulating {workload.name} on {arch.name}")
                 try:
+                    workload = compress_workload(workload, arch, compress)
                     results.append(api.simulate(arch, workload))
                 except NpusimError as exc:
                     errors.append(f"{workload.name} on {arch.name}: {exc.one_line()}")
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = output_format(args.format, args.output, FORMATS)  # a bad -o fails before the runs
     batch = positive_batch(args.batch)
     results, errors = run_pairs(args.archs, args.workloads, args.overrides, batch,
-                                args.precision, quiet=args.quiet)
+                                args.precision, quiet=args.quiet, compress=args.compress)
     if not results:
         raise NpusimError("no run succeeded: " + "; ".join(errors))
     for message in errors:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.cli.common import add_arch_options, parse_precision, positive_batch, write_text
+from simulator.cli.common import (
+    add_arch_options,
+    add_compress_option,
+    compress_workload,
+    parse_precision,
+    positive_batch,
+    write_text,
+)
 
 FORMATS = ("table", "md", "json")
 
@@ -20,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("workload", help="workload name or file")
     parser.add_argument("--layer", default=None, help="layer name (default: the slowest layer)")
     add_arch_options(parser)
+    add_compress_option(parser)
     parser.add_argument("--objective", choices=("latency", "energy", "edp", "dram"),
                         default=None, help="mapping objective (default: the arch's)")
     parser.add_argument("--no-what-if", action="store_true",
@@ -40,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     precision = parse_precision(args.precision)
     if precision is not None:
         workload.precision = precision
+    workload = compress_workload(workload, arch, args.compress)
     explanation = api.explain(arch, workload, layer=args.layer, objective=args.objective,
                               what_ifs=not args.no_what_if)
     fmt = args.format

@@ -21,6 +21,8 @@ from simulator import __version__
 VERBS: tuple[tuple[str, str, str], ...] = (
     ("compare", "simulator.cli.compare",
      "run several (arch, workload) pairs and compare them side by side"),
+    ("compress-study", "simulator.cli.compress_study",
+     "compression settings x chips: speed-up and energy saving"),
     ("explain", "simulator.cli.explain", "show the mapping and formulas behind one layer's figures"),
     ("import", "simulator.cli.import_onnx", "convert an ONNX model into a workload YAML"),
     ("list", "simulator.cli.list", "list bundled architectures, workloads, sweeps and LLMs"),

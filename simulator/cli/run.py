@@ -7,7 +7,9 @@ from pathlib import Path
 
 from simulator.cli.common import (
     add_arch_options,
+    add_compress_option,
     add_format_options,
+    compress_workload,
     input_shapes,
     output_format,
     parse_precision,
@@ -25,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("arch", help="arch name or file (YAML or SCALE-Sim .cfg)")
     parser.add_argument("workload", help="workload name or file (YAML, SCALE-Sim CSV, ONNX)")
     add_arch_options(parser)
+    add_compress_option(parser)
     add_format_options(parser, FORMATS)
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="also write an HTML report with plots into DIR")
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     precision = parse_precision(args.precision)
     if precision is not None:
         workload.precision = precision
+    workload = compress_workload(workload, arch, args.compress)
     with progress(f"simulating {workload.name} on {arch.name}",
                   enabled=progress_enabled(args.quiet)):
         result = api.simulate(arch, workload, trace=bool(args.trace), objective=args.objective)

@@ -34,6 +34,7 @@ from simulator.compress.structure import (
     low_rank,
     winograd,
 )
+from simulator.core.arch import Precision
 from simulator.core.errors import NpusimError
 from simulator.core.layer_base import LayerBase
 from simulator.core.workload import Workload
@@ -181,3 +182,15 @@ def apply_block(workload: Workload, block: CompressionBlock | str | dict,
         field = f"compression ({exc.field})" if exc.field else "compression"
         raise NpusimError(exc.message, file=source or exc.file, field=field, fix=exc.fix) from None
     return workload
+
+
+def compress_for_run(workload: Workload, block: CompressionBlock | str | dict,
+                     precision: Precision, source: str = "--compress") -> Workload:
+    """`apply_block` on the workload as a run computes it: a workload that states no precision
+    of its own first takes `precision` (the run's: `--precision`, else the chip's native one),
+    so the transforms start from the widths the chip computes at. Sharing an int8 chip's
+    weights keeps 8-bit codebook values (a float model's would stay 32-bit and run at the
+    32-bit rate), and the model size's dense stage is the chip's 8-bit model."""
+    if workload.precision is None:
+        workload = workload.model_copy(update={"precision": precision.model_copy()})
+    return apply_block(workload, block, source=source)

@@ -128,3 +128,7 @@ class LayerExplanation(BaseModel):
     energy_breakdown_pj: dict[str, float] = Field(default_factory=dict)
     binding: str = Field("", description="the resource that sets this layer's time")
     what_ifs: list[WhatIf] = Field(default_factory=list)
+    compression: str = Field("", description="the compression transforms the workload went "
+                             "through, on one line (empty: none)")
+    warnings: list[str] = Field(default_factory=list, description="the run's warnings (e.g. "
+                                "what the chip cannot exploit of the compression)")

@@ -35,6 +35,15 @@ class AppliedTransform(StrictModel):
         return f"{self.name}({args}) on {len(self.layers)} layer{'s' * (len(self.layers) != 1)}"
 
 
+def transforms_text(transforms: list[AppliedTransform] | list[dict[str, Any]]) -> str:
+    """What compression a workload went through, on one line (`""` for none), e.g.
+    `prune(density=0.1) on 8 layers; share_weights(entries=16) on 8 layers`. Accepts the
+    transforms or their JSON form (a result's `workload.transforms`)."""
+    items = [t if isinstance(t, AppliedTransform) else AppliedTransform.model_validate(t)
+             for t in transforms]
+    return "; ".join(t.label for t in items)
+
+
 class Workload(StrictModel):
     """A network: a named list of layers with a batch size and (optionally) a precision."""
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:  # pragma: no cover
     from simulator.core.arch import ArchBase
     from simulator.core.area import AreaComponents, AreaTable
+    from simulator.core.layer_base import LayerBase
     from simulator.kinds.base import Engine
 
 
@@ -29,6 +30,13 @@ class Kind:
     #: changes worth trying on this kind of chip, for `npusim explain`'s what-ifs: a list of
     #: (plain-language change, `--set` overrides) for an arch; None: only the generic ones
     what_ifs: Callable[["ArchBase"], list[tuple[str, list[str]]]] | None = None
+    #: the layers this kind of chip computes, for studies that run part of a network on it
+    #: (the compression study runs AlexNet's FC layers on EIE): a predicate on a resolved layer;
+    #: None: every layer. A run of the whole network is not filtered (the engine refuses or
+    #: reports what it cannot run).
+    runs_layer: Callable[["LayerBase"], bool] | None = None
+    #: what `runs_layer` keeps, in words ("FC and LSTM layers")
+    scope: str = "all layers"
 
     def engine_class(self) -> type["Engine"]:
         """The engine class (`simulator.kinds.base.Engine`), imported on first use; build it

@@ -17,11 +17,12 @@ from typing import Any, Sequence
 
 from simulator.core.metrics import relative_figures, run_figures
 from simulator.core.results import RunResult
+from simulator.core.workload import transforms_text
 from simulator.report.figures import show
 from simulator.report.files import finite
 
 #: The labels of a run, then its figures, in row (and JSON / CSV key) order.
-LABELS = ("workload", "arch", "kind", "precision", "batch")
+LABELS = ("workload", "arch", "kind", "precision", "batch", "compression")
 FIGURES = ("latency_s", "speedup", "cycles", "macs", "tops", "peak_tops", "utilization",
            "energy_pj", "energy_ratio", "tops_per_watt", "dram_bytes", "stall_share",
            "operational_intensity", "bound", "bottleneck")
@@ -58,7 +59,8 @@ def summary_row(result: RunResult, baseline: RunResult | None = None) -> dict[st
     the same values formatted for people (units left to the column headers)."""
     labels = {"workload": result.workload.get("name", ""), "arch": result.arch.get("name", ""),
               "kind": result.arch.get("kind", ""), "precision": _precision_label(result),
-              "batch": result.workload.get("batch", 1)}
+              "batch": result.workload.get("batch", 1),
+              "compression": transforms_text(result.workload.get("transforms") or [])}
     figures = {**run_figures(result, FIGURES), **relative_figures(result, baseline)}
     row: dict[str, Any] = {**labels, **{name: figures[name] for name in FIGURES}}
     row["_shown"] = {**{k: str(v) for k, v in labels.items()},
@@ -105,6 +107,7 @@ def to_markdown(rows: Sequence[dict]) -> str:
         out.append("| " + " | ".join(_md(r["_shown"][k]) for k, _ in COLUMNS) + " |")
     notes = [f"- {_md(r['workload'])} on {_md(r['arch'])}: bottleneck {_md(r['bottleneck'])}"
              for r in rows if r["bottleneck"]]
+    notes += [f"- {line}" for line in map(_md, compression_lines(rows))]
     if notes:
         out += [""] + notes
     return "\n".join(out) + "\n"
@@ -159,6 +162,21 @@ def print_table(rows: Sequence[dict], console=None) -> None:
         if r["bottleneck"]:
             console.print(f"{r['workload']} on {r['arch']}: bottleneck {r['bottleneck']}",
                           markup=False)
+    for line in compression_lines(rows):
+        console.print(line, markup=False)
+
+
+def compression_lines(rows: Sequence[dict]) -> list[str]:
+    """One `compression:` line per distinct compression of the runs (none: no line); the
+    workload is named when the runs were not all compressed alike."""
+    applied = {(r["workload"], r.get("compression", "")) for r in rows}
+    texts = {text for _, text in applied}
+    if texts == {""}:
+        return []
+    if len(texts) == 1 and len(applied) == len({w for w, _ in applied}):
+        return [f"compression: {texts.pop()}"]
+    return [f"compression of {w}: {text or 'none'}" for w, text in
+            dict.fromkeys(sorted(applied))]
 
 
 def print_ascii(results: Sequence[RunResult], rows: Sequence[dict]) -> None:

@@ -33,6 +33,8 @@ def _shares(values: dict[str, float], fmt) -> list[str]:
 def to_markdown(e: LayerExplanation) -> str:
     """A Markdown page (for notebooks and lab hand-outs)."""
     out = [f"## {_headline(e)}", ""]
+    if e.compression:
+        out += [f"compression: {e.compression}", ""]
     if e.explanation.mapping:
         out += ["### Mapping", ""] + [f"- {line}" for line in e.explanation.mapping] + [""]
     if e.explanation.formulas:
@@ -64,6 +66,8 @@ def to_markdown(e: LayerExplanation) -> str:
             out.append(f"| {w.change} | {w.layer_cycles:,} cycles ({100 * w.layer_change:+.0f} %) "
                        f"| {w.run_cycles:,} cycles ({100 * w.run_change:+.0f} %) |")
         out.append("")
+    if e.warnings:
+        out += ["### Warnings", ""] + [f"- {w}" for w in e.warnings] + [""]
     return "\n".join(out)
 
 
@@ -83,6 +87,8 @@ def print_explanation(e: LayerExplanation) -> None:
 
     console = make_console()
     console.print(f"[bold]{escape(_headline(e))}[/bold]")
+    if e.compression:
+        console.print(f"compression: {e.compression}", markup=False)
     if e.explanation.mapping:
         console.print("[bold]mapping[/bold]")
         for line in e.explanation.mapping:
@@ -113,3 +119,5 @@ def print_explanation(e: LayerExplanation) -> None:
     for w in e.what_ifs:
         console.print(f"  what if: {escape(w.change)}: this layer {100 * w.layer_change:+.0f} % "
                       f"({w.layer_cycles:,} cycles), whole run {100 * w.run_change:+.0f} %")
+    for warning in e.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 
 from simulator.core.errors import NpusimError
 from simulator.core.results import RunResult
+from simulator.core.workload import transforms_text
 from simulator.report.units import energy, nbytes, pct, seconds, si
 
 REPORT_FILE = "report.html"
@@ -299,7 +300,9 @@ def render_html(result: RunResult, svgs: dict[str, str],
                                              {k: float(v) for k, v in t.dram_bytes_by_operand.items()},
                                              dram_total, nbytes) + "</div>"
     breakdowns += "</div>"
+    applied = transforms_text(w.get("transforms") or [])
     body = [
+        f'<p class="compression">compression: {esc(applied)}</p>' if applied else "",
         '<div class="grid"><div><h2>Architecture</h2>', _kv_table(arch_rows(result)),
         "</div><div><h2>Totals</h2>", _kv_table(totals_rows(result)), "</div></div>",
         "<h2>Breakdowns</h2>", breakdowns,
@@ -393,7 +396,10 @@ def render_compare_html(results: Sequence[RunResult], table_rows: Sequence[dict]
         label = f"{r.arch.get('name')} ({r.arch.get('kind')})"
         assumptions.append(f"<h3>{esc(label)} on {esc(r.workload.get('name'))}</h3>"
                            + _list(r.assumptions))
-    body = ["<h2>Side by side</h2><p class=\"sub\">Click a header to sort.</p>", table,
+    from simulator.report.compare import compression_lines
+    applied = "".join(f'<p class="compression">{esc(line)}</p>'
+                      for line in compression_lines(table_rows))
+    body = ["<h2>Side by side</h2><p class=\"sub\">Click a header to sort.</p>", applied, table,
             "<h2>Plots</h2>", _figures_html(svgs, files),
             "<h2>Warnings</h2>", "".join(notes) or "<p>none</p>",
             "<h2>Assumptions</h2>", "".join(assumptions)]

@@ -56,6 +56,15 @@ def _prec(result: RunResult) -> str:
     return f"{fmt}{p['activation_bits']}x{p['weight_bits']}"
 
 
+def compression_line(result: RunResult) -> str:
+    """`compression: prune(density=0.1) on 8 layers; ...` when the workload was compressed
+    (`workload.transforms`), else ""; what the chip could not exploit is in the warnings."""
+    from simulator.core.workload import transforms_text
+
+    text = transforms_text(result.workload.get("transforms") or [])
+    return f"compression: {text}" if text else ""
+
+
 def summary_lines(result: RunResult) -> list[str]:
     t = result.totals
     lines = [
@@ -66,6 +75,9 @@ def summary_lines(result: RunResult) -> list[str]:
         f"DRAM {nbytes(t.dram_read_bytes)} read / {nbytes(t.dram_write_bytes)} written, "
         f"stalls {pct(t.stall_cycles / t.cycles if t.cycles else 0)} of cycles",
     ]
+    applied = compression_line(result)
+    if applied:
+        lines.append(applied)
     if t.bottleneck:
         lines.append(f"bottleneck: {t.bottleneck}")
     if t.energy_pj:

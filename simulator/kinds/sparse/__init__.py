@@ -2,8 +2,9 @@
 
 from simulator.kinds.sparse.arch import SparseArch, sparse_what_ifs
 from simulator.kinds.sparse.area import sparse_area
+from simulator.kinds.sparse.lowering import runs
 from simulator.kinds.spec import Kind
 
 KIND = Kind(name="sparse", arch_model=SparseArch,
             engine_path="simulator.kinds.sparse.engine:SparseEngine", area=sparse_area,
-            what_ifs=sparse_what_ifs)
+            what_ifs=sparse_what_ifs, runs_layer=runs, scope="FC and LSTM layers")

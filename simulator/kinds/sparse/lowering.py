@@ -47,6 +47,16 @@ class NotRunnable:
     macs: int
 
 
+def runs(layer: LayerBase) -> bool:
+    """Whether EIE computes the layer: a weight matrix times input vectors (linear, LSTM, a
+    matmul with weights). Host layers (no MACs), activation x activation products and
+    convolutions are not its work (`lower`)."""
+    if isinstance(layer, ConvLayer):
+        return False
+    gemms = layer.gemms()
+    return len(gemms) == 1 and not gemms[0].weights_are_activations
+
+
 def lower(layer: LayerBase, index: int) -> SpmvJob | NotRunnable | None:
     """The matrix-vector work of a layer on EIE; None for host layers; `NotRunnable` for an
     activation x activation product; an error for a convolution."""

@@ -89,7 +89,8 @@ def run_rate(arch: SystolicArch, precision: Precision) -> tuple[Rate, list[str]]
 
 def layer_precision(layer: LayerBase, run: Precision) -> Precision:
     """The operand widths `layer` runs at: its own quantized widths (compression fields) where
-    it has them, else the run's. Shared weights enter the MACs at the codebook value width.
+    it has them, else the run's. Shared weights enter the MACs at the codebook value width;
+    partial sums are held at the run's accumulator width, or the layer's when it needs more.
     Built without validation: a layer may be quantized to widths the run's precision model does
     not list (2-bit weights, 48-bit accumulators); pricing interpolates any width."""
     w = layer.codebook_bits or layer.weight_bits
@@ -98,9 +99,12 @@ def layer_precision(layer: LayerBase, run: Precision) -> Precision:
     if w is None and a is None and acc is None:
         return run
     fmt = run.number_format if (w is None and a is None) else "int"
+    # `accumulator_bits` is what the layer's sums need (docs/compression.md section 3); the
+    # array accumulates in its own accumulators, so a narrower need saves nothing (TPUv1's
+    # 32-bit accumulators hold a 24-bit sum) and only a wider one widens them
     return Precision.model_construct(
         weight_bits=w or run.weight_bits, activation_bits=a or run.activation_bits,
-        accumulator_bits=acc or run.accumulator_bits, number_format=fmt)
+        accumulator_bits=max(acc or 0, run.accumulator_bits), number_format=fmt)
 
 
 def layer_rate(arch: SystolicArch, precision: Precision, run: Rate,

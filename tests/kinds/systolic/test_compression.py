@@ -87,3 +87,20 @@ def test_winograd_runs_as_elementwise_gemms_with_transforms_on_the_vector_unit()
     wired = simulate(load_arch("tpu_v1", ["datapath.winograd=[f2]"]), f2)
     assert "vector_unit" not in wired.layers[0].stall_breakdown_cycles
     assert wired.layers[0].cycles < soft.cycles
+
+
+def test_a_narrower_accumulator_need_saves_nothing_on_fixed_accumulators():
+    """A 1x1 conv over 64 channels needs 8 + 8 + log2(64) = 22 bits per sum, so sharing
+    (8-bit values) and quantization set accumulator_bits 24 (docs/compression.md section 3);
+    tpu_v1's accumulators are 32-bit hardware, so the partial sums cost what they cost before:
+    same bytes, same accumulator and register energy, the same run as the dense int8 layer."""
+    net = workload_from_dict({"name": "pw", "precision": {"weight_bits": 8,
+                                                          "activation_bits": 8},
+                              "layers": [{"name": "pw", "type": "conv", "input": [64, 56, 56],
+                                          "out_channels": 64, "kernel": 1}]})
+    shared = share_weights(net, 16)
+    assert shared.layers[0].accumulator_bits == 24 and shared.layers[0].codebook_bits == 8
+    dense, coded = simulate("tpu_v1", net), simulate("tpu_v1", shared)
+    assert coded.totals.cycles == dense.totals.cycles
+    assert coded.totals.sram_read_bytes == dense.totals.sram_read_bytes
+    assert coded.totals.energy_pj == pytest.approx(dense.totals.energy_pj)

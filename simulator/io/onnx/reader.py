@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from simulator.core.errors import NpusimError
+from simulator.core.limits import MAX_ONNX_BYTES
+from simulator.io.files import check_input_file
 
 if TYPE_CHECKING:
     from simulator.io.onnx.mapper import ImportReport
@@ -62,8 +64,7 @@ def load_model(path: str | Path):
     """Parse an ONNX file without its external weight data; problems are one-line errors."""
     onnx = _onnx()
     path = Path(path)
-    if not path.is_file():
-        raise NpusimError("file not found", file=path, fix="check the path")
+    check_input_file(path, "an ONNX model", MAX_ONNX_BYTES)
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError, onnx's own parse errors, ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt, PrivateAttr
 
 from simulator.core.strict import StrictModel
 
@@ -107,6 +107,14 @@ class ArchBase(StrictModel):
         "tiles, loop orders and splits across cores: latency, energy, edp (energy x delay) or "
         "dram (DRAM bytes); --objective overrides it for one run")
     source: str = Field("", description="where the parameters come from (paper, datasheet, ours)")
+
+    #: the file the arch was read from (None when built in code or from a sweep's point)
+    _file: str | None = PrivateAttr(default=None)
+
+    @property
+    def file(self) -> str | None:
+        """The file this arch was read from, if any (named in errors found after loading)."""
+        return self._file
 
     @property
     def clock_hz(self) -> float:

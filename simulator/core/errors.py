@@ -135,7 +135,10 @@ def from_validation_error(err: ValidationError, file: str | Path | None,
                 and not isinstance(cause, FieldProblem):
             msg = f"{msg}, got {_short_repr(given)}"
     fix = cause.fix if isinstance(cause, FieldProblem) and cause.fix else _FIXES.get(kind)
-    more = len(err.errors()) - 1
+    # the other members of a union that the value failed too are not more problems
+    others = {_loc_to_path(tuple(e.get("loc", ()))) for e in err.errors()[1:]}
+    more = len({o for o in others if o != path and not (path + ".").startswith(o + ".")
+                and not (path + "[").startswith(o + "[")})
     if more > 0:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
     return NpusimError(msg, file=file, field=path or None, fix=fix)

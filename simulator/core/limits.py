@@ -13,6 +13,9 @@ from __future__ import annotations
 #: bytes, a cycle count): 2^62, so that a sum of two such counts still fits a signed int64.
 MAX_INT = 2**62
 
+#: What a reported count may reach at most (a signed 64-bit integer).
+INT64_MAX = 2**63 - 1
+
 #: Per layer: MACs, element operations, and bytes of each operand (elements x batch x the
 #: widest word any engine moves, 8 bytes) must stay below 2^62; so must the workload's totals.
 MAX_COUNT = 2**62

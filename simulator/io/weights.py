@@ -19,6 +19,7 @@ import numpy as np
 
 from simulator.core.errors import NpusimError
 from simulator.core.workload import Workload
+from simulator.io.files import check_npy_arrays
 from simulator.kinds.sparse.matrices import SparseWeights
 
 _DENSE_KEYS = ("weight", "weights", "W")
@@ -60,6 +61,7 @@ def read_weights(path: Path, field: str = "weights_file") -> np.ndarray | Sparse
         raise NpusimError(f"unsupported weights file type {path.suffix!r}", file=path, field=field,
                           fix="save the matrix with numpy.save (.npy), numpy.savez or "
                               "scipy.sparse.save_npz (.npz)")
+    check_npy_arrays(path, field)  # headers first: no data is read from a hostile file
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:

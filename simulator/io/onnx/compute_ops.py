@@ -125,6 +125,10 @@ class ComputeOps:
             self.folded["Conv asymmetric pads -> symmetric"] += 1
         pads, ceil = sym
         c_in, f_out = xs[1], ys[1]
+        if w_shape is not None:
+            self._check_weight(node, w_shape, (f_out, c_in // groups) + tuple(kernel[-rank:]),
+                               "[out channels, in channels / group, kernel...]",
+                               c_in % groups == 0)
         fields: dict[str, Any] = {"name": self.unique_name(node, index), "type": "conv",
                                   "out_channels": f_out, "kernel": self._compact(list(kernel))}
         if any(s != 1 for s in strides):
@@ -275,15 +279,38 @@ class ComputeOps:
             return self.unsupported_op(node, "Gemm(activation B)")
         if a not in self.producer:
             return self.unsupported_op(node, "Gemm(constant A)")
-        a_shape, y_shape = self.shape(a, node), self.shape(node.output[0], node)
+        a_shape = self.shape(a, node)
+        b_shape = self.shapes.get(b)
+        if b_shape is not None and len(a_shape) == 2:
+            k_of_b = b_shape[1] if attrs.get("transB", 0) else b_shape[0]
+            self._check_weight(node, b_shape, (b_shape[0], a_shape[1]) if attrs.get("transB", 0)
+                               else (a_shape[1], b_shape[1]) if len(b_shape) == 2 else (),
+                               "[N, K] (transB)" if attrs.get("transB", 0) else "[K, N]",
+                               len(b_shape) == 2 and k_of_b == a_shape[1])
+        y_shape = self.shape(node.output[0], node)
         k, n = a_shape[1], y_shape[1]
         bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
         # alpha and beta scale values only; they do not change the MAC count
         self._linear_draft(node, index, a, k, n, y_shape, bias, b)
 
+    def _check_weight(self, node, got: Shape, want: Shape, layout: str, ok: bool = True) -> None:
+        """A weight's declared shape must agree with the data it multiplies: a file whose
+        weights contradict its inputs (a conv weight with 5 input channels on a 3-channel
+        input) is corrupt, not a model to guess about."""
+        if ok and tuple(got) == tuple(want):
+            return
+        raise NpusimError(f"node {node.name or node.op_type!r} ({node.op_type}): its weight has "
+                          f"shape {list(got)}, which contradicts its input (expected "
+                          f"{list(want) if want else layout}, laid out as {layout})",
+                          file=self.path, fix="the model is inconsistent; export it again")
+
     def _matmul(self, node, index: int) -> None:
         a, b = node.input[0], node.input[1]
-        a_shape, y_shape = self.shape(a, node), self.shape(node.output[0], node)
+        a_shape = self.shape(a, node)
+        b_static = self.shapes.get(b)
+        if self.is_static(b) and b_static is not None and len(b_static) == 2 and a_shape:
+            self._check_weight(node, b_static, (a_shape[-1], b_static[1]), "[K, N]")
+        y_shape = self.shape(node.output[0], node)
         if a not in self.producer:
             return self.unsupported_op(node, "MatMul(constant left operand)")
         k = a_shape[-1]

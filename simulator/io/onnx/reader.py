@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from simulator.core.errors import NpusimError
-from simulator.core.limits import MAX_ONNX_BYTES
+from simulator.core.limits import MAX_INT, MAX_ONNX_BYTES, power_of_two
 from simulator.io.files import check_input_file
 
 if TYPE_CHECKING:
@@ -55,8 +55,12 @@ def parse_shape(text: str) -> list[int]:
     except ValueError:
         dims = []
     if not dims or any(d <= 0 for d in dims):
-        raise NpusimError(f"cannot read input shape {text!r}", field="--input-shape",
+        raise NpusimError(f"cannot read input shape {text[:60]!r}", field="--input-shape",
                           fix="write it as positive sizes joined by x, e.g. 1x3x224x224")
+    if any(d > MAX_INT for d in dims):
+        raise NpusimError(f"input shape {text[:60]!r} has a size over the limit "
+                          f"{power_of_two(MAX_INT)}", field="--input-shape",
+                          fix="see Limits in docs/formats.md")
     return dims
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from simulator.cli.main import main
-from tests.helpers.onnx_builders import Builder
+from helpers.onnx_builders import Builder
 
 SMALL = ("name: t\ninput: [3, 16, 16]\nlayers:\n"
          "  - {name: c1, type: conv, out_channels: 8, kernel: 3}\n"

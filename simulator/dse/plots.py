@@ -132,6 +132,11 @@ def write_plots(data, fronts: dict[str, list], out_dir: Path) -> list[Path]:
     except OSError as exc:
         raise NpusimError(f"cannot create the plot directory: {exc.strerror}", file=out_dir,
                           field="--plots") from None
+    with plt.rc_context({"text.parse_math": False}):  # names are data, never mathtext
+        return _write_plots(plt, data, fronts, out_dir)
+
+
+def _write_plots(plt, data, fronts: dict[str, list], out_dir: Path) -> list[Path]:
     written = []
     for workload, rows in data.rows_by_workload.items():
         if not rows:

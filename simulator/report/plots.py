@@ -31,8 +31,10 @@ if TYPE_CHECKING:  # pragma: no cover
 FORMATS = ("png", "svg")
 #: rcParams that make the output reproducible and self-contained: text drawn as paths (no font
 #: files or names referenced by the SVG), a fixed hash salt for SVG ids, no creation date.
+# text.parse_math off: layer, workload and arch names are data, never markup (a `$` in a name
+# would start matplotlib's mathtext and a stray `\frac{` would crash the plot)
 _RC = {"svg.fonttype": "path", "svg.hashsalt": "npusim", "font.size": 9,
-       "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8}
+       "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "text.parse_math": False}
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896")
 

@@ -66,8 +66,9 @@ def _blame_override(error: NpusimError, overrides: list[str] | None,
         key = text.split("=", 1)[0].strip()
         field = error.field or ""
         if field and (field == key or field.startswith(key + ".") or key.startswith(field + ".")):
-            return NpusimError(f"{error.message}, from --set {text[:80]}", file=error.file or path,
-                               field=error.field, fix=error.fix)
+            note = f"the value was set by --set {text[:80]}"
+            return NpusimError(error.message, file=error.file or path, field=error.field,
+                               fix=f"{error.fix}; {note}" if error.fix else note)
     return error
 
 

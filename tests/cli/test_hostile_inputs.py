@@ -79,7 +79,7 @@ CASES = [
      ["tpu_v1.yaml", "field 'kind'", "cannot turn this systolic arch into another kind"]),
     ("set_names_the_override", {"w.yaml": SMALL},
      ["run", "tpu_v1", "w.yaml", "--set", "clock_mhz=true"],
-     ["tpu_v1.yaml", "'clock_mhz'", "boolean", "from --set clock_mhz=true"]),
+     ["tpu_v1.yaml", "'clock_mhz'", "boolean", "set by --set clock_mhz=true"]),
     ("conv_on_eie_names_the_workload", {"w.yaml": SMALL}, ["run", "eie", "w.yaml"],
      ["w.yaml: field 'layers[0] (c1)'", "sparse (EIE)"]),
     ("weight_shape_mismatch_names_the_weights_file",

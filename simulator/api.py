@@ -9,6 +9,7 @@ annotate the roofline, sum the layers into a `RunResult` and add the chip area.
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any
 
 from simulator import __version__  # the one version string, re-exported here
@@ -104,13 +105,19 @@ def check_result_range(result: RunResult, arch_file: str | None = None) -> None:
     readers hold no more): inputs within the limits can still ask for more cycles than that on
     a slow enough chip (1 kB/s of DRAM at 1 THz), which is refused rather than stored wrong."""
     for layer in [result.totals, *result.layers]:
+        where = f"layer {layer.name}" if hasattr(layer, "name") else "the run"
         for name, value in layer:
             if type(value) is int and not -INT64_MAX <= value <= INT64_MAX:
-                where = f"layer {layer.name}" if hasattr(layer, "name") else "the run"
                 raise NpusimError(f"{where} would take {name} = {value:.3g}, beyond the 64-bit "
                                   "counts npusim reports (2^63)", file=arch_file,
                                   fix="simulate a faster chip (clock, bandwidth) or a smaller "
                                   "workload; see Limits in docs/formats.md")
+        energies = [layer.energy_pj, layer.latency_s, *layer.energy_breakdown_pj.values()]
+        if not all(math.isfinite(value) for value in energies):
+            raise NpusimError(f"{where}: its energy or latency overflows a float (an energy per "
+                              "action or a latency this large is not physical)", file=arch_file,
+                              fix="check the energy overrides and latencies of the arch; see "
+                              "Limits in docs/formats.md")
 
 
 def _result(arch: ArchBase, workload: Workload, precision: Precision, table: EnergyTable,

@@ -101,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `npusim run ... | head`
         return 0
+    except MemoryError as exc:
+        # free what the failed computation still holds (its frames) before printing anything
+        traceback.clear_frames(exc.__traceback__)
+        if debug:
+            raise
+        print(f"npusim: internal error: {_describe(exc)} ({REPORT_HINT})", file=sys.stderr)
+        return EXIT_BUG
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
         if debug:
             raise

@@ -19,6 +19,7 @@ MAX_LATENCY_NS = 1e9           # 1 s
 MAX_TECHNOLOGY_NM = 1e4        # 10 um
 MIN_TECHNOLOGY_NM = 0.1
 MAC_RATE_RANGE = (1e-6, 1e6)
+MAX_ENERGY_PJ = 1e9            # 1 mJ per action or bit
 
 
 class Precision(StrictModel):
@@ -52,8 +53,9 @@ class DramConfig(StrictModel):
         "memory that never stalls")
     latency_ns: float = Field(100.0, ge=0, le=MAX_LATENCY_NS,
                               description="access latency of one request")
-    energy_pj_per_bit: PositiveFloat | None = Field(
-        None, description="energy per bit moved; default from the energy table")
+    energy_pj_per_bit: float | None = Field(
+        None, gt=0, le=MAX_ENERGY_PJ, description="energy per bit moved; default from the "
+        "energy table")
     capacity_bytes: PositiveInt | None = None
     technology: str = Field("DRAM", description="label only, e.g. DDR3, LPDDR4, HBM2")
 
@@ -62,7 +64,7 @@ class EnergyConfig(StrictModel):
     """Which energy table to use and what to override in it."""
 
     table: str = Field("horowitz_45nm", description="bundled table name or path to a YAML table")
-    overrides_pj: dict[str, PositiveFloat] = Field(
+    overrides_pj: dict[str, Annotated[float, Field(gt=0, le=MAX_ENERGY_PJ)]] = Field(
         default_factory=dict, description="table entries to replace, e.g. {dram_pj_per_bit: 15}")
     scale_to_technology: bool = Field(
         False, description="scale 45 nm energies to technology_nm (first-order, see docs/models.md)")

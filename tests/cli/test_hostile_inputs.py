@@ -250,3 +250,18 @@ def test_onnx_declared_shape_beyond_the_limits(tmp_path, capsys):
     assert "over the limit 2^62" in one_line(code, err)
     code, _, err = run(capsys, ["run", "tpu_v1", str(path), "--input-shape", f"1x3x{2**70}x4"])
     assert "--input-shape" in one_line(code, err)
+
+
+@pytest.mark.parametrize("attrs", [{"group": 0}, {"strides": [0, 0]}, {"strides": 2},
+                                   {"dilations": [-1, -1]}, {"pads": [-1, 0, 0, 0]}])
+def test_onnx_conv_attributes_outside_their_domain(tmp_path, capsys, attrs):
+    # group 0 divided by zero; the others made shape inference give up, which read as a
+    # dynamic shape
+    b = Builder("full")
+    x = b.input("x", [1, 4, 8, 8])
+    settings = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], **attrs}
+    b.output(b.node("Conv", [x, b.weight("w", [4, 4, 3, 3])], "conv", **settings))
+    path = b.save(tmp_path / "bad.onnx")
+    code, _, err = run(capsys, ["run", "tpu_v1", str(path)])
+    line = one_line(code, err)
+    assert "bad.onnx" in line and f"attribute {next(iter(attrs))}" in line

@@ -92,6 +92,7 @@ class ComputeOps:
         from simulator.io.onnx.common import attrs_of
 
         attrs = attrs_of(node)
+        self._check_window(node, attrs)
         x, w = node.input[0], node.input[1]
         xs, ys = self.shape(x, node), self.shape(node.output[0], node)
         if len(xs) not in (3, 4):
@@ -158,6 +159,27 @@ class ComputeOps:
         macs = math.prod(ys) * (c_in // groups) * math.prod(kernel)
         self.add(fields, [source], list(node.output), macs)
 
+    def _check_window(self, node, attrs: dict) -> None:
+        """A conv's or pool's attributes as ONNX defines them: kernel, strides and dilations of
+        at least 1, pads of at least 0, a group count of at least 1 (ONNX shape inference
+        gives up on others, which would read as a dynamic shape; group 0 divided by zero)."""
+        bad = None
+        for key, least in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("pads", 0)):
+            values = attrs.get(key)
+            if values is not None and (not isinstance(values, (list, tuple)) or any(
+                    not isinstance(v, int) or v < least for v in values)):
+                bad = (key, values, least)
+                break
+        group = attrs.get("group", 1)
+        if bad is None and (not isinstance(group, int) or group < 1):
+            bad = ("group", group, 1)
+        if bad is not None:
+            key, value, least = bad
+            raise NpusimError(f"node {node.name or node.op_type!r} ({node.op_type}): attribute "
+                              f"{key} {str(value)[:60]} is invalid (integers of at least "
+                              f"{least})",
+                              file=self.path, fix="the model is inconsistent; export it again")
+
     def _padded(self, source: str, node, index: int, padded: Shape) -> str:
         """A `pad` layer giving a conv or pool the already padded input that no symmetric
         padding reproduces (odd total padding at stride 1)."""
@@ -174,6 +196,7 @@ class ComputeOps:
         from simulator.io.onnx.common import attrs_of
 
         attrs = attrs_of(node)
+        self._check_window(node, attrs)
         xs, ys = self.shape(node.input[0], node), self.shape(node.output[0], node)
         if len(xs) != 4:
             return self.unsupported_op(node, f"{node.op_type}({len(xs) - 2}-D)")

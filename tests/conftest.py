@@ -6,7 +6,7 @@ import os
 
 from hypothesis import settings
 
-# Hypothesis profiles, chosen with HYPOTHESIS_PROFILE (docs/testing in README "Tests"): `ci`
+# Hypothesis profiles, chosen with HYPOTHESIS_PROFILE (README, "Quick start"): `ci`
 # (default) keeps hypothesis's own example counts with no deadline (CI machines are shared);
 # `thorough` runs ten times as many examples everywhere, and 25 times as many fuzz examples
 # (tests/helpers/fuzz.py), for local runs.

@@ -113,21 +113,24 @@ class LayerBase(StrictModel):
     _batch: int = PrivateAttr(default=1)
 
     # ---- filled in by Workload.resolve() -------------------------------------------------
+    # read straight from pydantic's private-attribute dict: `self._batch` goes through
+    # BaseModel.__getattr__ (a few microseconds), and engines and the limit checks read these
+    # for every layer many times
     @property
     def input_shapes(self) -> list[Shape]:
-        return self._input_shapes
+        return self.__pydantic_private__["_input_shapes"]
 
     @property
     def input_shape(self) -> Shape:
-        return self._input_shapes[0]
+        return self.__pydantic_private__["_input_shapes"][0]
 
     @property
     def output_shape(self) -> Shape:
-        return self._output_shape
+        return self.__pydantic_private__["_output_shape"]
 
     @property
     def batch(self) -> int:
-        return self._batch
+        return self.__pydantic_private__["_batch"]
 
     def bind(self, input_shapes: list[Shape], batch: int) -> None:
         self._input_shapes = input_shapes
@@ -181,11 +184,11 @@ class LayerBase(StrictModel):
 
     @property
     def input_elements(self) -> int:
-        return self.batch * sum(math.prod(s) for s in self._input_shapes)
+        return self.batch * sum(math.prod(s) for s in self.input_shapes)
 
     @property
     def output_elements(self) -> int:
-        return self.batch * math.prod(self._output_shape)
+        return self.batch * math.prod(self.output_shape)
 
     @property
     def is_view(self) -> bool:

@@ -133,10 +133,11 @@ class Workload(StrictModel):
                 raise NpusimError(str(exc), file=source,
                                   field=f"{field_prefix}.{exc.field}" if exc.field else field_prefix,
                                   fix=exc.fix) from None
-            problem = layer_limit_problem(layer)
+            counts = _layer_counts(layer)
+            problem = layer_limit_problem(layer, counts)
             if problem:
                 raise NpusimError(problem, file=source, field=field_prefix, fix=_LIMIT_FIX)
-            totals = [t + c for t, c in zip(totals, _layer_counts(layer).values())]
+            totals = [t + c for t, c in zip(totals, counts.values())]
             seen[layer.name] = layer.output_shape
             previous = layer.output_shape
         for name, total in zip(_COUNT_NAMES, totals):
@@ -182,11 +183,11 @@ def _layer_counts(layer: LayerBase) -> dict[str, int]:
             "weight bytes": layer.weight_params * MAX_WORD_BYTES}
 
 
-def layer_limit_problem(layer: LayerBase) -> str | None:
+def layer_limit_problem(layer: LayerBase, counts: dict[str, int] | None = None) -> str | None:
     """Why a bound layer is beyond npusim's limits (None if it is within them): any of its
     MACs, element operations or operand bytes (at 8 bytes per element, the widest word an
     engine moves) at 2^62 or more (docs/formats.md, section 5)."""
-    for name, count in _layer_counts(layer).items():
+    for name, count in (counts or _layer_counts(layer)).items():
         if count >= MAX_COUNT:
             return (f"{name} of this layer ({count:.3g} with batch {layer.batch}) are over the "
                     f"limit {power_of_two(MAX_COUNT)}")

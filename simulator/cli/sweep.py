@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="discard the points stored in the results file and start over")
     parser.add_argument("--max-rows", type=int, default=None, metavar="N",
                         help="refuse a sweep of more than N rows (design points x workloads; "
-                             "default 1,000,000, or NPUSIM_MAX_SWEEP_ROWS)")
+                             "default 100,000, or NPUSIM_MAX_SWEEP_ROWS)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(func=run)
 

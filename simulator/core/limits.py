@@ -43,7 +43,9 @@ MAX_YAML_DEPTH = 100
 
 #: Rows of a sweep (design points x workloads), counted before the points are expanded;
 #: `npusim sweep --max-rows N` or the environment variable NPUSIM_MAX_SWEEP_ROWS change it.
-MAX_SWEEP_ROWS = 1_000_000
+#: Every point is validated before the first one runs (about 0.2 ms each) and a run evaluates
+#: some 20 points per second per CPU, so 100,000 rows is already hours of work.
+MAX_SWEEP_ROWS = 100_000
 
 
 def power_of_two(value: int) -> str:

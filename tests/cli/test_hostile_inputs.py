@@ -118,7 +118,7 @@ CASES = [
     ("sweep_billion_points", {"s.yaml": sweep("{array.rows: {start: 1, stop: 1e9, step: 1}}"),
                               "w.yaml": SMALL},
      ["sweep", "s.yaml", "-o", "r.sqlite", "-q"], ["s.yaml", "vary.array.rows", "1,000,000,000",
-                                                   "cap of 1,000,000 rows"]),
+                                                   "cap of 100,000 rows"]),
     ("sweep_cap_is_configurable", {"s.yaml": sweep("{array.rows: [4, 8, 16]}"), "w.yaml": SMALL},
      ["sweep", "s.yaml", "-o", "r.sqlite", "-q", "--max-rows", "2"], ["cap of 2 rows"]),
     ("sweep_infinite_factor",

@@ -45,9 +45,10 @@ def test_arch_overrides(cli, kind, data):
         assert physics_problems(parse_json(outcome)) == []
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # hypothesis reporting the failure
 @pytest.mark.xfail(strict=False, reason="issue 15 item 5: the tensor-core engine's per-layer "
                    "attribution breaks the invariants on some configs (tensorcore owner)")
-@fuzz_settings(examples=25)
+@fuzz_settings(examples=25, shrink=False)
 @given(data=st.data())
 def test_tensorcore_overrides_are_physical(cli, data):
     workload = data.draw(cnn(max_layers=4), label="workload")

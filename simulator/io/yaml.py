@@ -29,7 +29,8 @@ LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def loads(text: str) -> Any:
     """Parse YAML text with the safe loader (errors are PyYAML's `yaml.YAMLError`; nesting
     deeper than `MAX_YAML_DEPTH` raises `_TooDeep` before libyaml composes it)."""
-    if _depth_bound(text) > MAX_YAML_DEPTH and _exact_depth(text) > MAX_YAML_DEPTH:
+    if _depth_bound(text) > MAX_YAML_DEPTH \
+            and _exact_depth(text, MAX_YAML_DEPTH) > MAX_YAML_DEPTH:
         raise _TooDeep(f"the YAML nests deeper than {MAX_YAML_DEPTH} levels")
     return yaml.load(text, Loader=LOADER)  # noqa: S506 - LOADER is a safe loader
 
@@ -87,14 +88,18 @@ def _depth_bound(text: str) -> int:
     return flow + block
 
 
-def _exact_depth(text: str) -> int:
+def _exact_depth(text: str, stop_above: int) -> int:
     """The nesting depth of a YAML text from its parse events (libyaml's parser keeps its own
-    stack, so this is safe at any depth; slower than `_depth_bound`, used when that is high)."""
+    stack, so this is safe at any depth; slower than `_depth_bound`, used when that is high),
+    or the first depth above `stop_above` (the parse stops there: libyaml takes time quadratic
+    in the depth of flow collections)."""
     depth = deepest = 0
     for event in yaml.parse(text, Loader=LOADER):
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
             deepest = max(deepest, depth)
+            if deepest > stop_above:
+                break
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
     return deepest

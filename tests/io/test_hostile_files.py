@@ -54,7 +54,7 @@ def test_a_huge_file_is_refused_by_its_size(tmp_path):
     "name: x\nlayers:\n" + "- " * 30000 + "x\n",                   # compact block sequences
     # brackets inside quotes must not hide the nesting that follows
     "name: \"" + "]" * 1000 + "\"\nlayers: " + "[" * 300 + "]" * 300 + "\n",
-])
+], ids=["flow", "block", "quoted-brackets"])
 def test_deep_nesting_is_refused_before_libyaml_composes_it(tmp_path, text):
     path = tmp_path / "deep.yaml"
     path.write_text(text)

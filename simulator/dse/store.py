@@ -5,10 +5,6 @@ columns (for SQL and the report) and the full `RunResult` JSON beside them. The 
 mode and every row is committed as it arrives, so an interrupted sweep keeps everything that
 finished; re-running skips the keys already stored. Only the main process writes.
 
-A store is marked as npusim's (SQLite `application_id` 'NPUS' and `user_version`, the schema
-version) and checked before anything is written to it (`inspect_store`): another program's
-database, a damaged file or unreadable rows are refused with one line and never changed.
-
 A `meta` table records the sweep file and a fingerprint of what the points are evaluated on
 (base arch, workloads, npusim version): a store made for another base or workload set is refused
 rather than silently mixed.

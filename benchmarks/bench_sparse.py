@@ -9,8 +9,12 @@ machine, where wall time also counts the waits for a core):
 - the commands `npusim run eie eie_benchmarks` and
   `npusim sparse-study eie eie_benchmarks --vary queue_depth=1,2,4,8,16` as fresh processes
   (interpreter start and imports included);
-- the memory behaviour: a 100,000 x 100,000 linear layer at density 0.1 (refused in one line)
-  and VGG-6 at density 0.5 (51 M non-zeros), peak resident memory of a fresh process.
+- the nine layers with `explain` (every figure recorded as a formula) against without;
+- the GPT-2 small ONNX export's linear layers on EIE (engine only; needs the onnx extra);
+- the memory behaviour: a 100,000 x 100,000 linear layer at density 0.1 (refused in one line),
+  VGG-6 at density 0.5 (51 M non-zeros), a batch of 10^6 (a closed form) and a weights file
+  whose .npy header declares 10^18 elements (refused from its header), peak resident memory of
+  a fresh process.
 Targets: nine layers under 2 s, the queue-depth study under 3 s.
 """
 
@@ -38,6 +42,10 @@ RUN = ["run", "eie", "eie_benchmarks"]
 STUDY = ["sparse-study", "eie", "eie_benchmarks", "--vary", "queue_depth=1,2,4,8,16"]
 HUGE = ("name: huge\nlayers:\n  - {name: fc_huge, type: linear, input: [100000], "
         "out_features: 100000, weight_density: 0.1, activation_density: 0.3}\n")
+BATCH = ("name: batch\nbatch: 1000000\nlayers:\n  - {name: fc, type: linear, input: [4096], "
+         "out_features: 4096, weight_density: 0.09, activation_density: 0.35}\n")
+HEADER = ("name: header\nlayers:\n  - {name: fc, type: linear, input: [96], out_features: 64, "
+          "weights_file: huge.npy}\n")
 HALF = ("name: half\nlayers:\n  - {name: VGG-6-half, type: linear, input: [25088], "
         "out_features: 4096, weight_density: 0.5, activation_density: 0.183}\n")
 
@@ -117,6 +125,21 @@ def main() -> None:
     print(f"nine layers, engine, warm memo: {wall:.2f} s wall, {cpu:.2f} s CPU "
           f"(memo: {layouts.MEMO.info()['bytes'] / 2**20:.0f} MiB)")
 
+    wall, cpu, _ = best_of(3, lambda: SparseEngine(arch).run(
+        workload, RunOptions(precision=options.precision, explain=True)))
+    print(f"nine layers, engine, warm memo, explain: {wall:.2f} s wall, {cpu:.2f} s CPU")
+    onnx_file = ROOT / "tests" / "data" / "onnx" / "gpt2_small.onnx"
+    try:
+        gpt2 = load_workload(str(onnx_file))
+    except Exception as exc:        # the onnx extra is optional
+        print(f"GPT-2 small on EIE: skipped ({type(exc).__name__})")
+    else:
+        wall, cpu, run = best_of(3, lambda: SparseEngine(arch).run(gpt2, options),
+                                 layouts.MEMO.clear)
+        ran = sum(1 for l in run.layers if "executed_on" not in l.engine_fields())
+        print(f"GPT-2 small (ONNX, {len(gpt2.layers)} layers, {ran} on EIE), engine, cold "
+              f"memo: {wall:.2f} s wall, {cpu:.2f} s CPU")
+
     for label, args, target in (("npusim " + " ".join(RUN), RUN, 2.0),
                                 ("npusim " + " ".join(STUDY), STUDY, 3.0)):
         runs = [command(args) for _ in range(3)]
@@ -126,7 +149,13 @@ def main() -> None:
               f"({verdict(cpu, target)} CPU, {verdict(wall, target)} wall)")
 
     with tempfile.TemporaryDirectory() as tmp:
-        cases = [("100k x 100k linear at density 0.1", HUGE)]
+        import numpy as np
+        with open(Path(tmp) / "huge.npy", "wb") as fp:
+            np.lib.format.write_array_header_1_0(
+                fp, {"descr": "<f8", "fortran_order": False, "shape": (10**9, 10**9)})
+        cases = [("100k x 100k linear at density 0.1", HUGE),
+                 ("batch 10^6 through a 4096 x 4096 layer", BATCH),
+                 (".npy header declaring 10^18 elements", HEADER)]
         if not opts.quick:
             cases.append(("VGG-6 at density 0.5 (51 M non-zeros)", HALF))
         print("\nmemory (fresh process, peak resident):")

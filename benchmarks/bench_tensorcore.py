@@ -4,6 +4,7 @@ Prints the wall time of simulating each bundled network on `bpu` (the issue asks
 in under 10 s), the number of simulated ops (events), and the figures docs/models/tensorcore.md
 quotes: fusion on/off on ResNet-50, the MobileNetV2 / V3-Large orderings in both weight-residency
 modes, ResNet-50's partial residency and the sensitivity of these to the shared SRAM size.
+Last, the time of the weight-residency planner on generated networks of 1k to 10k layers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simulator.api import simulate
+from simulator.core.workload import workload_from_dict
 from simulator.io.load import load_arch, load_workload
 from simulator.kinds.tensorcore.compiler import Compiler
 
@@ -105,6 +107,57 @@ def main() -> None:
               f"DRAM {(t.dram_read_bytes + t.dram_write_bytes) / 1e6:7.2f} MB  "
               f"preload {t.engine_totals['weight_preload_bytes'] / 1e6:5.2f} MB  "
               f"energy {t.energy_pj / 1e6:8.1f} uJ")
+
+    residency_planning_speed()
+
+
+def _chain(n: int):
+    """n convs on 28x28, alternating 1x1 and 3x3, 64 or 128 channels: activations of the
+    same size everywhere."""
+    layers = [{"name": f"c{i}", "type": "conv", "out_channels": 128 if i % 3 == 0 else 64,
+               "kernel": 3 if i % 2 else 1, "padding": 1 if i % 2 else 0, "activation": "relu"}
+              for i in range(n)]
+    return workload_from_dict({"name": f"chain{n}", "input": [64, 28, 28], "layers": layers})
+
+
+def _late_peak(n: int):
+    """n 1x1 convs of 16-160 channels on 8x8 (every weight size different), then a 128 x 56 x
+    56 map just before the output: the activation peak is at the end of the network."""
+    import random
+    rnd = random.Random(1)
+    layers = [{"name": f"c{i}", "type": "conv", "out_channels": rnd.randint(16, 160),
+               "kernel": 1} for i in range(n)]
+    layers += [{"name": "big", "type": "conv", "out_channels": 128, "kernel": 1,
+                "input": [64, 56, 56]},
+               {"name": "last", "type": "conv", "out_channels": 16, "kernel": 1}]
+    return workload_from_dict({"name": f"late_peak{n}", "input": [64, 8, 8], "layers": layers})
+
+
+def residency_planning_speed() -> None:
+    """CPU time of the weight-residency plan alone (given the streaming compile's byte counts),
+    and of a whole run of the 1k-layer chain."""
+    from simulator.kinds.tensorcore.compiler import SpillAllocator, build_units, compile_program
+    from simulator.kinds.tensorcore.compiler.allocation import make_tensors
+    from simulator.kinds.tensorcore.compiler.program import residency_plan
+
+    print("\n== weight-residency planning on generated networks (CPU s) ==")
+    for label, make, sets in (("chain, bpu", _chain, []),
+                              ("late peak, 2 MiB SRAM", _late_peak, ["sram.size_bytes=2097152"])):
+        arch = load_arch("bpu", sets)
+        for n in (1000, 3000, 10000):
+            wl = make(n)
+            streaming = compile_program(arch, arch.precision, wl, residency="stream").traffic
+            units = build_units(arch, wl)
+            allocator = SpillAllocator(make_tensors(wl, units, 1.0, arch.sram.banks).values())
+            start = time.process_time()
+            plan = residency_plan(arch, arch.precision, wl, units.units, allocator, streaming)
+            seconds = time.process_time() - start
+            print(f"{label:22s} {n:6d} layers  {len(plan.weight_bytes_of):6d} candidates  "
+                  f"{len(plan.resident_units):4d} resident  plan {seconds:7.3f} s")
+    start = time.perf_counter()
+    result = simulate(load_arch("bpu"), _chain(1000))
+    print(f"whole run of the 1k-layer chain (resident): {time.perf_counter() - start:.2f} s wall, "
+          f"{result.totals.cycles:,d} cycles")
 
 
 if __name__ == "__main__":

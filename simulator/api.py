@@ -18,6 +18,7 @@ from simulator.core.energy import EnergyTable, Pricer
 from simulator.core.errors import NpusimError
 from simulator.core.limits import INT64_MAX
 from simulator.core.explain import KindExplanation, LayerExplanation, WhatIf
+from simulator.core.layers import type_label
 from simulator.core.results import LayerResult, RunResult
 from simulator.core.roofline import annotate, roofs_for, weight_bytes_for
 from simulator.core.workload import Workload
@@ -137,6 +138,8 @@ def _result(arch: ArchBase, workload: Workload, precision: Precision, table: Ene
     for layer in layers:  # stored weight bytes, for the MACs-per-weight-byte roofline
         if not layer.weight_bytes and layer.name in specs:
             layer.weight_bytes = weight_bytes_for(specs[layer.name], precision.weight_bits)
+        if layer.name in specs:  # conv/dw, conv/g, conv/pw in tables and plots
+            layer.type_label = type_label(specs[layer.name])
     summary = workload.summary()
     summary["precision"] = precision.model_dump()
     result = RunResult.from_layers(

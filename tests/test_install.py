@@ -168,6 +168,11 @@ for entry in cat["workloads"]:
     assert simulate(load_arch("edge_32x32"), load_workload(entry.name)).totals.cycles > 0
 for entry in cat["sweeps"]:
     assert load_sweep(resolve_sweep(entry.name)).points, entry.name
+from simulator.io.llm import load_llm
+from simulator.llm.build import decode_workload
+assert {"gpt2_small", "llama3_2_1b", "llama2_7b"} <= {e.name for e in cat["llms"]}
+for entry in cat["llms"]:
+    assert decode_workload(load_llm(entry.name), 8).params == load_llm(entry.name).params
 print(len(archs), len(cat["workloads"]), len(cat["sweeps"]))
 """
     archs, workloads, sweeps = map(int, _python(installed, script).split())

@@ -111,7 +111,14 @@ def main() -> None:
     for key, paper in PAPER_POWER.items():
         lines.append(f"| {key} | {100 * split.get(key, 0) / total:.1f} | {paper} |")
     lines += ["", "Ours is dynamic energy from the Horowitz 45 nm table; the paper's split is "
-              "measured PE power (static included).", ""]
+              "measured PE power (static included).", "",
+              "## Beyond Table III's densities", "",
+              "- [authors_data.md](authors_data.md): Alex-8 on the EIE authors' own pruned "
+              "matrix and input vector (their public cycle simulator's data; "
+              "`authors_data.py`, needs a clone of it): the paper's figures within 1 %.",
+              "- [vgg6_mechanisms.md](vgg6_mechanisms.md): each candidate mechanism for "
+              "VGG-6's 34.4 us, modelled, and the activation density each paper figure implies "
+              "(`vgg6_mechanisms.py`).", ""]
     if result.warnings:
         lines += ["## Warnings", ""] + [f"- {w}" for w in result.warnings] + [""]
     OUT.write_text("\n".join(lines), encoding="utf-8")

@@ -11,11 +11,52 @@ same layer, array and dataflow. SCALE-Sim itself is not needed.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's simulator
 
 from simulator.kinds.systolic.scalesim_reference import simulate_record
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+NETWORKS = [ROOT / "workloads" / "scalesim" / "alexnet.csv", HERE / "topologies" / "resnet18.csv",
+            HERE / "topologies" / "mobilenet.csv"]
+
+
+def fill_once_rows() -> list[str]:
+    """Total cycles with unbounded DRAM vs SCALE-Sim's fill-once compute cycles, per network
+    and dataflow on SCALE-Sim's default 32x32 array with 64 KiB SRAMs (the issue-12 check)."""
+    from simulator.api import simulate
+    from simulator.core.workload import workload_from_dict
+    from simulator.io.scalesim import read_scalesim_topology
+    from simulator.kinds.registry import arch_from_dict
+    from simulator.kinds.systolic.mapping import map_gemm
+
+    lines = ["| network | dataflow | layers | fill-once cycles | npusim cycles (DRAM unbounded) "
+             "| total ratio | worst layer | worst ratio |",
+             "|---|---|---:|---:|---:|---:|---|---:|"]
+    for path in NETWORKS:
+        data = read_scalesim_topology(path)
+        for dataflow in ("os", "ws", "is"):
+            arch = arch_from_dict({
+                "name": "scalesim_default", "kind": "systolic", "clock_mhz": 1000,
+                "array": {"rows": 32, "cols": 32, "dataflow": dataflow},
+                "memory": {"style": "split", "ifmap_sram_bytes": 65536,
+                           "filter_sram_bytes": 65536, "ofmap_sram_bytes": 65536},
+                "dram": {"bandwidth_gbps": float("inf"), "latency_ns": 0}})
+            result = simulate(arch, workload_from_dict(data))
+            total_ref = total = 0
+            worst = (0.0, "")
+            for layer, spec in zip(result.layers, workload_from_dict(data).layers):
+                (g,) = spec.gemms()
+                ref = map_gemm(g.m, g.k, g.n, 32, 32, dataflow).scalesim_cycles
+                total_ref += ref
+                total += layer.cycles
+                worst = max(worst, (layer.cycles / ref, layer.name))
+            lines.append(f"| {path.stem} | {dataflow} | {len(result.layers)} | {total_ref:,} | "
+                         f"{total:,} | {total / total_ref:.3f} | {worst[1]} | {worst[0]:.3f} |")
+    return lines
 
 
 def rows_for(records: list[dict]) -> list[tuple]:
@@ -79,6 +120,20 @@ def main() -> None:
     if alex_rows:
         lines += ["## AlexNet (SCALE-Sim's alexnet.csv), 32x32, WS, 64 KiB SRAMs", "",
                   *table(alex_rows), ""]
+    lines += [
+        "## Fill-once check: total cycles with unbounded DRAM",
+        "",
+        "SCALE-Sim's compute cycles fill and drain every fold once (the untiled schedule). npusim "
+        "tiles for the real buffers (here SCALE-Sim's default 64 KiB SRAMs, double-buffered) and "
+        "its mapper minimises latency, so with DRAM bandwidth unbounded every cycle above the "
+        "fill-once figure is fill/drain the buffers force (a streamed dimension split because its "
+        "tiles, often 32-bit partial sums, do not fit). Tested layer by layer in "
+        "`tests/kinds/systolic/test_fill_once.py` against the simplest schedule that fits. Before "
+        "the objective-driven mapper, IS ResNet-18 Conv1 took 9.9x its fill-once cycles.",
+        "",
+        *fill_once_rows(),
+        "",
+    ]
     (HERE / "comparison.md").write_text("\n".join(lines))
     print(f"{exact}/{len(all_rows)} exact -> {HERE / 'comparison.md'}")
 

@@ -60,6 +60,47 @@ def input_shapes(items: list[str]) -> dict[str, list[int]] | list[int] | None:
     return shapes
 
 
+#: What `-o FILE` writes when `--format` is not given, by the file's suffix.
+SUFFIX_FORMATS = {".json": "json", ".csv": "csv", ".md": "md", ".markdown": "md",
+                  ".html": "html", ".htm": "html", ".txt": "table"}
+
+
+def _suffixes(formats: tuple[str, ...]) -> str:
+    return ", ".join(s for s, f in SUFFIX_FORMATS.items()
+                     if f in formats and s not in (".markdown", ".htm"))
+
+
+def add_format_options(parser: argparse.ArgumentParser, formats: tuple[str, ...],
+                       what: str = "the output") -> None:
+    """`--format` (default: from the `-o` suffix, else the terminal table) and `-o FILE`."""
+    suffixes = _suffixes(formats)
+    parser.add_argument("--format", choices=formats, default=None,
+                        help=f"format of {what} (default: from the -o suffix ({suffixes}), "
+                        "else a table in the terminal)")
+    parser.add_argument("-o", "--output", default=None,
+                        help="write to this file instead of the terminal")
+
+
+def output_format(fmt: str | None, output: str | None, formats: tuple[str, ...]) -> str:
+    """The format to write: `--format` when given, else the one the `-o` suffix names
+    (`x.json` -> json, `x.csv` -> csv, `x.md` -> md, `x.html` -> html, `x.txt` -> table),
+    else `table` (the terminal). A suffix that names no format this command writes is a
+    one-line error, never a silent guess."""
+    if fmt:
+        return fmt
+    if output is None:
+        return "table"
+    suffix = Path(output).suffix.lower()
+    inferred = SUFFIX_FORMATS.get(suffix)
+    if inferred in formats:
+        return inferred
+    from simulator.core.errors import NpusimError
+    raise NpusimError(f"cannot tell the output format from the file name "
+                      f"({repr(suffix) if suffix else 'no suffix'})", file=output, field="-o",
+                      fix=f"end the file in {_suffixes(formats)}, or give --format "
+                      f"{'|'.join(formats)}")
+
+
 def write_text(text: str, output: str | None) -> None:
     """Print to stdout, or write to a file when `output` is given."""
     if output is None:

@@ -15,12 +15,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from simulator.cli.common import add_arch_options, parse_precision, positive_batch, write_text
+from simulator.cli.common import (
+    add_arch_options,
+    add_format_options,
+    output_format,
+    parse_precision,
+    positive_batch,
+    write_text,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from simulator.core.results import RunResult
 
-FORMATS = ("table", "json", "csv", "md")
+FORMATS = ("table", "json", "csv", "md", "html")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,11 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-w", "--workload", dest="workloads", nargs="+", required=True,
                         metavar="WORKLOAD", help="one or more workload names or files")
     add_arch_options(parser)
-    parser.add_argument("--format", choices=FORMATS, default="table",
-                        help="output format (default: a table in the terminal)")
-    parser.add_argument("-o", "--output", default=None, help="write the output to this file")
+    add_format_options(parser, FORMATS)
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="also write compare.html with grouped bars and overlaid rooflines")
+    parser.add_argument("--png", action="store_true",
+                        help="with --report: also write each plot as PNG (110 dpi) beside the "
+                        "SVG")
     parser.add_argument("--ascii", action="store_true",
                         help="with the table: also draw each run's roofline and latency bars "
                         "as text")
@@ -85,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.core.errors import NpusimError
     from simulator.report import compare as report
 
+    fmt = output_format(args.format, args.output, FORMATS)  # a bad -o fails before the runs
     batch = positive_batch(args.batch)
     results, errors = run_pairs(args.archs, args.workloads, args.overrides, batch,
                                 args.precision, quiet=args.quiet)
@@ -93,17 +102,19 @@ def run(args: argparse.Namespace) -> int:
     for message in errors:
         print(f"npusim: error: {message}", file=sys.stderr)
     rows = report.summary_rows(results)
+    labels = [f"{r.arch.get('name')} / {r.workload.get('name')}" for r in results]
     if args.report:
         from simulator.report.html import write_compare_report
-        labels = [f"{r.arch.get('name')} / {r.workload.get('name')}" for r in results]
-        write_compare_report(results, rows, report.COLUMNS, Path(args.report), labels)
-    if args.format == "table":
-        if args.output:
-            write_text(report.to_markdown(rows), args.output)
-        elif not args.quiet:
+        write_compare_report(results, rows, report.COLUMNS, Path(args.report), labels,
+                             png=args.png)
+    if fmt == "table" and args.output is None:
+        if not args.quiet:
             report.print_table(rows)
             if args.ascii:
                 report.print_ascii(results, rows)
+    elif fmt == "html":
+        from simulator.report.html import standalone_compare_page
+        write_text(standalone_compare_page(results, rows, report.COLUMNS, labels), args.output)
     else:
-        write_text(report.render(rows, args.format), args.output)
+        write_text(report.render(rows, fmt), args.output)
     return 2 if errors else 0

@@ -7,13 +7,15 @@ from pathlib import Path
 
 from simulator.cli.common import (
     add_arch_options,
+    add_format_options,
     input_shapes,
+    output_format,
     parse_precision,
     positive_batch,
     write_text,
 )
 
-FORMATS = ("table", "json", "csv", "md")
+FORMATS = ("table", "json", "csv", "md", "html")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,11 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("arch", help="arch name or file (YAML or SCALE-Sim .cfg)")
     parser.add_argument("workload", help="workload name or file (YAML, SCALE-Sim CSV, ONNX)")
     add_arch_options(parser)
-    parser.add_argument("--format", choices=FORMATS, default="table",
-                        help="output format (default: a table in the terminal)")
-    parser.add_argument("-o", "--output", default=None, help="write the output to this file")
+    add_format_options(parser, FORMATS)
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="also write an HTML report with plots into DIR")
+    parser.add_argument("--png", action="store_true",
+                        help="with --report: also write each plot as PNG (110 dpi) beside the "
+                        "SVG")
+    parser.add_argument("--objective", choices=("latency", "energy", "edp", "dram"),
+                        default=None, help="what the mapper minimises (default: the arch's "
+                        "mapping_objective, latency)")
     parser.add_argument("--trace", default=None, metavar="FILE",
                         help="write a Chrome trace-event timeline (engines that simulate events)")
     parser.add_argument("--input-shape", action="append", default=[], metavar="[NAME=]SHAPE",
@@ -47,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.report import files, terminal
     from simulator.report.progress import progress, progress_enabled
 
+    fmt = output_format(args.format, args.output, FORMATS)  # a bad -o fails before the run
     arch = load_arch(args.arch, args.overrides)
     workload = load_workload(args.workload, batch=positive_batch(args.batch),
                              input_shapes=input_shapes(args.input_shape),
@@ -56,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         workload.precision = precision
     with progress(f"simulating {workload.name} on {arch.name}",
                   enabled=progress_enabled(args.quiet)):
-        result = api.simulate(arch, workload, trace=bool(args.trace))
+        result = api.simulate(arch, workload, trace=bool(args.trace), objective=args.objective)
     if args.trace:
         events = result.trace_events
         if events is None:
@@ -67,18 +74,18 @@ def run(args: argparse.Namespace) -> int:
         from simulator.report.html import write_report
         with progress(f"writing the report into {args.report}",
                       enabled=progress_enabled(args.quiet)):
-            write_report(result, Path(args.report))
+            write_report(result, Path(args.report), png=args.png)
     if args.quiet and args.output is None:
         return 0
-    if args.format == "table":
-        if args.output:
-            write_text(files.to_markdown(result), args.output)
-        else:
-            terminal.print_run(result)
-            if args.ascii:
-                from simulator.core.roofline import roofline_plot_data
-                from simulator.report.ascii import roofline
-                print(roofline(roofline_plot_data(result)))
+    if fmt == "table" and args.output is None:
+        terminal.print_run(result)
+        if args.ascii:
+            from simulator.core.roofline import default_x_axis, roofline_plot_data
+            from simulator.report.ascii import roofline
+            print(roofline(roofline_plot_data(result, default_x_axis(result))))
+    elif fmt == "html":
+        from simulator.report.html import standalone_page
+        write_text(standalone_page(result), args.output)
     else:
-        write_text(files.render(result, args.format), args.output)
+        write_text(files.render(result, fmt), args.output)
     return 0

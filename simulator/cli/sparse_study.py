@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.cli.common import write_text
+from simulator.cli.common import add_format_options, output_format, write_text
+
+FORMATS = ("table", "json", "csv")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="PATH=VALUE", help="fixed arch override (repeatable)")
     parser.add_argument("--layers", default=None, help="comma-separated layer names to keep")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("-o", "--output", default=None, help="write the output to this file")
+    add_format_options(parser, FORMATS, "the study")
     parser.set_defaults(func=run)
 
 
@@ -36,16 +37,15 @@ def run(args: argparse.Namespace) -> int:
     from simulator.io.load import load_workload
     from simulator.report import sparse_study as report
 
+    fmt = output_format(args.format, args.output, FORMATS)
     field, values = sparse_study.parse_vary(args.vary)
     workload = load_workload(args.workload)
     if args.layers:
         workload = sparse_study.keep_layers(
             workload, [n.strip() for n in args.layers.split(",") if n.strip()])
     rows = sparse_study.study(args.arch, workload, field, values, args.overrides)
-    if args.format == "json":
-        write_text(report.to_json(field, rows), args.output)
-    elif args.output:
-        write_text(report.to_text(field, rows), args.output)
-    else:
+    if fmt == "table" and args.output is None:
         report.print_study(field, rows)
+    else:
+        write_text(report.render(field, rows, fmt), args.output)
     return 0

@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sweep", help="evaluate a design-space sweep into a SQLite results file",
         description="Evaluate every design point x workload of a sweep file (docs/sweeps.md) "
         "and store each result as it finishes. Re-running the same command resumes: points "
-        "already in the results file are skipped.")
+        "already in the results file are skipped. After the sweep file's points change, the "
+        "old results file is refused unless --extend or --fresh says what to do with it.")
     parser.add_argument("sweep", help="sweep file (YAML), or a bundled sweep name (tpu_sram_pe)")
     parser.add_argument("-o", "--output", default=None,
                         help="results file (SQLite; default: <sweep name>.sqlite)")
@@ -30,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-rows", type=int, default=None, metavar="N",
                         help="refuse a sweep of more than N rows (design points x workloads; "
                              "default 100,000, or NPUSIM_MAX_SWEEP_ROWS)")
+    parser.add_argument("--extend", action="store_true",
+                        help="after editing the sweep file: keep the points the results file "
+                        "holds and add the new ones (reports read only the current points)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(func=run)
 
@@ -47,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise NpusimError(f"--workers must be at least 1, got {args.workers}", field="--workers")
+    if args.fresh and args.extend:
+        raise NpusimError("--fresh discards the stored points and --extend keeps them",
+                          field="--extend", fix="give one of them")
     if args.limit is not None and args.limit < 0:
         raise NpusimError(f"--limit must not be negative, got {args.limit}", field="--limit")
     if args.max_rows is not None and args.max_rows < 1:
@@ -57,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = run_sweep(sweep, output, workers=args.workers, dask=args.dask,
                             max_points=args.limit, retry_errors=args.retry_errors,
-                            fresh=args.fresh, progress=not args.quiet and sys.stderr.isatty())
+                            fresh=args.fresh, extend=args.extend, progress=not args.quiet and sys.stderr.isatty())
     except KeyboardInterrupt:
         print(f"npusim: interrupted; finished points are saved in {output}: re-run the same "
               "command to resume", file=sys.stderr)

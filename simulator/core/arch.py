@@ -11,7 +11,7 @@ from simulator.core.strict import StrictModel
 __all__ = ["ArchBase", "DatapathSupport", "DramConfig", "EnergyConfig", "Precision",
            "StrictModel"]
 
-# Bounds of the common fields (docs/formats.md, section 5): wide enough for any real or
+# Bounds of the common fields (docs/formats.md, section 6): wide enough for any real or
 # imagined chip, narrow enough that cycles and latencies stay finite 64-bit numbers.
 MAX_CLOCK_MHZ = 1e6            # 1 THz
 MIN_BANDWIDTH_GBPS = 1e-6      # 1 kB/s

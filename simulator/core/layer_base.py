@@ -113,9 +113,8 @@ class LayerBase(StrictModel):
     _batch: int = PrivateAttr(default=1)
 
     # ---- filled in by Workload.resolve() -------------------------------------------------
-    # read straight from pydantic's private-attribute dict: `self._batch` goes through
-    # BaseModel.__getattr__ (a few microseconds), and engines and the limit checks read these
-    # for every layer many times
+    # read from pydantic's private-attribute dict directly: `self._batch` goes through
+    # BaseModel.__getattr__ (about 1 us each), and engines read these thousands of times a run
     @property
     def input_shapes(self) -> list[Shape]:
         return self.__pydantic_private__["_input_shapes"]
@@ -184,11 +183,11 @@ class LayerBase(StrictModel):
 
     @property
     def input_elements(self) -> int:
-        return self.batch * sum(math.prod(s) for s in self.input_shapes)
+        return self.batch * sum(math.prod(s) for s in self._input_shapes)
 
     @property
     def output_elements(self) -> int:
-        return self.batch * math.prod(self.output_shape)
+        return self.batch * math.prod(self._output_shape)
 
     @property
     def is_view(self) -> bool:

@@ -115,6 +115,18 @@ class ConvLayer(LayerBase):
     def is_depthwise(self) -> bool:
         return self.groups > 1 and self.groups == self.in_channels
 
+    @property
+    def type_label(self) -> str:
+        """The type as tables and plots show it, from the shape: `conv/dw` (depthwise: one
+        group per input channel), `conv/g` (grouped), `conv/pw` (pointwise: 1x1, one group),
+        else `conv`. These map to GEMMs very differently (docs/models.md), so reports tell
+        them apart."""
+        if self.is_depthwise:
+            return "conv/dw"
+        if self.groups > 1:
+            return "conv/g"
+        return "conv/pw" if pair(self.kernel) == (1, 1) else "conv"
+
     def direct_gemms(self) -> list[Gemm]:
         """The direct (im2col) lowering: M = N*Ho*Wo, K = R*S*C/g, N = F/g, one GEMM per group."""
         _, ho, wo = self.output_shape
@@ -499,3 +511,9 @@ LAYER_MODELS: dict[str, type[LayerBase]] = {
     value: member for member in get_args(get_args(Layer)[0])
     for value in get_args(member.model_fields["type"].annotation)}
 LAYER_ADAPTER: TypeAdapter = TypeAdapter(Layer)
+
+
+def type_label(layer) -> str:
+    """A layer's type as tables and plots show it: `ConvLayer.type_label` for convs (conv/dw,
+    conv/g, conv/pw, conv), the plain type otherwise."""
+    return getattr(layer, "type_label", None) or layer.type

@@ -1,4 +1,4 @@
-"""The documented limits of what npusim accepts (docs/formats.md, section 5 "Limits").
+"""The documented limits of what npusim accepts (docs/formats.md, section 6 "Limits").
 
 Every count npusim reports (cycles, MACs, bytes, element operations) is an integer that must fit
 the 64-bit integers of numpy arrays, of SQLite columns and of other tools reading the JSON, so
@@ -33,8 +33,6 @@ MAX_CSV_BYTES = 64 * 2**20
 MAX_CFG_BYTES = 2**20
 #: ONNX files hold the weights too (VGG-16: 528 MB); protobuf refuses messages over 2 GiB.
 MAX_ONNX_BYTES = 2 * 2**30
-#: Data of one weights file (.npy, or one array of an .npz), from its header.
-MAX_WEIGHTS_BYTES = 2**30
 
 #: YAML: nodes after expanding every alias (a "billion laughs" file is a few hundred bytes that
 #: expand to 10^9 nodes), and nesting depth. A 10,000-layer workload has about 150,000 nodes.

@@ -32,6 +32,23 @@ def _same_energy(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=ENERGY_REL_TOL, abs_tol=1e-9)
 
 
+def _where_cycles_go(layer: "LayerResult") -> str:
+    """How a layer's cycles split: compute vs stalls, naming the stall cause that dominates,
+    e.g. `73% compute, 27% stalled on weight_load`."""
+    if not layer.stall_cycles:
+        return "all compute, no stalls"
+    compute = layer.compute_cycles / layer.cycles
+    stalled = f"{compute:.0%} compute, {1 - compute:.0%} stalled"
+    causes = sorted(layer.stall_breakdown_cycles.items(), key=lambda kv: -kv[1])
+    if not causes:
+        return stalled
+    cause, n = causes[0]
+    share = n / layer.stall_cycles
+    if share >= 0.995:
+        return f"{stalled} on {cause}"
+    return f"{stalled}, mostly on {cause} ({share:.0%} of the stalls)"
+
+
 class LayerResult(BaseModel):
     """One layer's figures. Engines fill the physics; `roofline.annotate` fills the roofline."""
 
@@ -66,6 +83,14 @@ class LayerResult(BaseModel):
     weight_bytes: int = Field(0, ge=0, description="stored (model) weight bytes of the layer, "
                               "dense at the weight precision; 0 = none or unknown. Filled by "
                               "api.simulate for the TPU-paper roofline (MACs per weight byte)")
+    type_label: str = Field("", description="the type as tables and plots show it: conv/dw, "
+                            "conv/g, conv/pw for depthwise, grouped and pointwise convs (from "
+                            "the layer's shape), else the type; filled by api.simulate")
+
+    @property
+    def shown_type(self) -> str:
+        """`type_label`, or `type` when the result has none."""
+        return self.type_label or self.type
 
     @property
     def dram_bytes(self) -> int:
@@ -137,6 +162,17 @@ class RunResult(BaseModel):
     npusim_version: str = ""
     _trace_events: list[dict] | None = PrivateAttr(default=None)
 
+    def to_pandas(self):
+        """The layers as a pandas DataFrame, one row per layer (simulator.report.notebook;
+        needs pandas: `pip install 'npusim[notebook]'`)."""
+        from simulator.report.notebook import layers_frame
+        return layers_frame(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a run as its headline figures and layer table."""
+        from simulator.report.notebook import run_html
+        return run_html(self)
+
     @property
     def trace_events(self) -> list[dict] | None:
         """Chrome trace events, when the run was traced by an event-driven engine."""
@@ -198,13 +234,8 @@ class RunResult(BaseModel):
         slowest = max(layers, key=lambda l: l.cycles) if layers else None
         bottleneck = ""
         if slowest is not None and cycles:
-            share = slowest.cycles / cycles
-            why = "memory-bound" if slowest.bound == "memory" else "compute-bound"
-            if slowest.stall_cycles > slowest.compute_cycles:
-                cause = max(slowest.stall_breakdown_cycles, key=slowest.stall_breakdown_cycles.get,
-                            default="stalls")
-                why = f"stalled on {cause}"
-            bottleneck = f"{slowest.name} ({share:.0%} of cycles, {why})"
+            bottleneck = (f"{slowest.name} ({slowest.cycles / cycles:.0%} of cycles; "
+                          f"{_where_cycles_go(slowest)})")
         totals = Totals(
             cycles=cycles, latency_s=latency, macs=macs, ops=ops, energy_pj=energy,
             energy_breakdown_pj=breakdown, energy_by_operand_pj=by_operand,

@@ -77,8 +77,8 @@ def lower_bound_cycles(ops: float, dram_bytes: float, roofs: Roofs, clock_hz: fl
 # ------------------------------------------------------------------------------------------
 # Data behind the roofline plots (report/plots.py only draws what these functions compute)
 # ------------------------------------------------------------------------------------------
-#: The two x-axes a roofline can be drawn on.
-X_AXES = ("ops_per_dram_byte", "macs_per_weight_byte")
+#: The x-axes a roofline can be drawn on.
+X_AXES = ("ops_per_dram_byte", "macs_per_weight_byte", "ops_per_sram_byte")
 
 
 def weight_bytes_for(layer, weight_bits: int) -> int:
@@ -134,7 +134,7 @@ class RooflinePlotData:
     peak_ops_per_s: float
     dram_bytes_per_s: float
     sram_bytes_per_s: float | None
-    ridge_x: float                 # ridge of the DRAM roof, on this axis
+    ridge_x: float                 # ridge of this axis' memory roof (DRAM, or SRAM on chip)
     roofs: tuple[RoofSegment, ...]
     points: tuple[RooflinePoint, ...]
     network: RooflinePoint | None
@@ -152,14 +152,47 @@ def roofs_of(result) -> Roofs:
                  float(roof["sram_bytes_per_s"]) if roof.get("sram_bytes_per_s") else None)
 
 
+def default_x_axis(result) -> str:
+    """The roofline axis that is honest for a run: ops per DRAM byte, unless the engine models
+    an SRAM roof and most plotted layers move no DRAM bytes at all (EIE keeps its compressed
+    weights on chip; the tensor-core chip keeps activations and preloaded weights in SRAM).
+    Then DRAM intensity is infinite for those layers and says nothing; the memory they stream
+    from is the SRAM, so x is ops per SRAM byte under the SRAM roof."""
+    if not result.roofline.get("sram_bytes_per_s"):
+        return "ops_per_dram_byte"
+    plotted = [l for l in result.layers if l.ops > 0 and l.latency_s > 0]
+    without_dram = sum(1 for l in plotted if not l.dram_bytes)
+    return "ops_per_sram_byte" if plotted and 2 * without_dram > len(plotted) else \
+        "ops_per_dram_byte"
+
+
+def _sram_bytes(layer) -> int:
+    return layer.sram_read_bytes + layer.sram_write_bytes
+
+
 def _layer_x(layer, x_axis: str) -> float:
     if x_axis == "ops_per_dram_byte":
         return operational_intensity(layer.ops, layer.dram_bytes)
+    if x_axis == "ops_per_sram_byte":
+        return operational_intensity(layer.ops, _sram_bytes(layer))
     return weight_intensity(layer.macs, getattr(layer, "weight_bytes", 0) or 0)
 
 
 def _decade_floor(v: float) -> float:
     return 10.0 ** math.floor(math.log10(v))
+
+
+def _bandwidth(bytes_per_s: float) -> str:
+    """34 GB/s, 1.23 TB/s (a roof's label)."""
+    if bytes_per_s >= 1e12:
+        return f"{bytes_per_s / 1e12:.3g} TB/s"
+    return f"{bytes_per_s / 1e9:.3g} GB/s"
+
+
+def _nice_floor(v: float) -> float:
+    """The largest 1, 2 or 5 x 10^k at or below v (an axis start close to the data)."""
+    decade = _decade_floor(v)
+    return max(m * decade for m in (1, 2, 5) if m * decade <= v * (1 + 1e-12))
 
 
 def _decade_ceil(v: float) -> float:
@@ -175,6 +208,9 @@ def roofline_plot_data(result, x_axis: str = "ops_per_dram_byte") -> RooflinePlo
     * ``macs_per_weight_byte`` (Jouppi et al., TPU, ISCA 2017, Fig. 5): x = MACs / weight bytes;
       streaming weights at B_dram gives y = 2 ops/MAC * x * B_dram, so the ridge is at
       peak_ops / (2 B_dram) = peak MACs/s / B_dram (~1350 for TPUv1: 46 TMAC/s over 34 GB/s).
+    * ``ops_per_sram_byte`` (the on-chip level of a hierarchical roofline): x = ops / SRAM
+      bytes (read + write), roof y = x * B_sram, ridge at peak_ops / B_sram; no DRAM roof.
+      For engines whose layers move no DRAM bytes (`default_x_axis`).
 
     y is achieved ops/s = ops / latency. Layers with no ops or no latency are not plotted
     (listed in `skipped`); layers with infinite intensity are drawn at the right edge of the
@@ -184,8 +220,12 @@ def roofline_plot_data(result, x_axis: str = "ops_per_dram_byte") -> RooflinePlo
         raise ValueError(f"x_axis must be one of {X_AXES}, got {x_axis!r}")
     roofs = roofs_of(result)
     peak = roofs.peak_ops_per_s
-    ops_per_x_byte = 1.0 if x_axis == "ops_per_dram_byte" else 2.0  # 2 ops per MAC
-    dram_slope = ops_per_x_byte * roofs.dram_bytes_per_s
+    on_chip = x_axis == "ops_per_sram_byte"
+    if on_chip and not roofs.sram_bytes_per_s:
+        raise ValueError("the result has no SRAM roof (sram_bytes_per_s) for ops_per_sram_byte")
+    ops_per_x_byte = 2.0 if x_axis == "macs_per_weight_byte" else 1.0  # 2 ops per MAC
+    # the memory roof of this axis: DRAM bandwidth, or the SRAM's on the on-chip axis
+    dram_slope = ops_per_x_byte * (roofs.sram_bytes_per_s if on_chip else roofs.dram_bytes_per_s)
     ridge = peak / dram_slope
 
     raw: list[tuple[object, float]] = []
@@ -198,6 +238,8 @@ def roofline_plot_data(result, x_axis: str = "ops_per_dram_byte") -> RooflinePlo
     t = result.totals
     if x_axis == "ops_per_dram_byte":
         net_x = operational_intensity(t.ops, t.dram_read_bytes + t.dram_write_bytes)
+    elif on_chip:
+        net_x = operational_intensity(t.ops, t.sram_read_bytes + t.sram_write_bytes)
     else:
         net_x = weight_intensity(t.macs, sum(getattr(l, "weight_bytes", 0) or 0
                                              for l in result.layers))
@@ -207,7 +249,7 @@ def roofline_plot_data(result, x_axis: str = "ops_per_dram_byte") -> RooflinePlo
     sram_slope = (roofs.sram_bytes_per_s if x_axis == "ops_per_dram_byte"
                   and roofs.sram_bytes_per_s else None)
     anchors = finite + [ridge]
-    x_min = _decade_floor(min(anchors) / 2)
+    x_min = _nice_floor(min(anchors) / 1.5)
     x_max = _decade_ceil(max(anchors) * 4)
     if sram_slope:
         x_min = min(x_min, _decade_floor(peak / sram_slope / 2))
@@ -219,28 +261,33 @@ def roofline_plot_data(result, x_axis: str = "ops_per_dram_byte") -> RooflinePlo
         bound = "compute" if clipped or x >= ridge else "memory"
         return RooflinePoint(name, type_, shown, achieved, attainable, int(macs), bound, clipped)
 
-    points = tuple(point(l.name, l.type, x, l.achieved_ops_per_s, l.macs) for l, x in raw)
+    points = tuple(point(l.name, getattr(l, "type_label", "") or l.type, x,
+                         l.achieved_ops_per_s, l.macs) for l, x in raw)
     network = (point("network", "network", net_x, t.ops / t.latency_s, t.macs)
                if t.latency_s > 0 and t.ops > 0 else None)
 
     roof_list = [RoofSegment("peak compute", "compute", math.inf, peak, ridge,
                              (ridge, x_max), (peak, peak))]
-    roof_list.append(RoofSegment(
-        f"DRAM {roofs.dram_bytes_per_s / 1e9:.3g} GB/s", "dram", dram_slope, peak, ridge,
-        (x_min, ridge), (x_min * dram_slope, peak)))
+    if on_chip:
+        roof_list.append(RoofSegment(
+            f"SRAM {_bandwidth(roofs.sram_bytes_per_s)}", "sram", dram_slope, peak, ridge,
+            (x_min, ridge), (x_min * dram_slope, peak)))
+    else:
+        roof_list.append(RoofSegment(
+            f"DRAM {_bandwidth(roofs.dram_bytes_per_s)}", "dram", dram_slope, peak, ridge,
+            (x_min, ridge), (x_min * dram_slope, peak)))
     if sram_slope:
         sram_ridge = peak / sram_slope
         roof_list.append(RoofSegment(
-            f"SRAM {sram_slope / 1e9:.3g} GB/s", "sram", sram_slope, peak, sram_ridge,
+            f"SRAM {_bandwidth(sram_slope)}", "sram", sram_slope, peak, sram_ridge,
             (x_min, sram_ridge), (x_min * sram_slope, peak)))
     ys = [p.achieved_ops_per_s for p in points if p.achieved_ops_per_s > 0]
     ys += [r.ys[0] for r in roof_list]
     y_min = _decade_floor(min(ys) / 2)
     y_max = _decade_ceil(peak * 2)
-    if x_axis == "ops_per_dram_byte":
-        x_label = "operational intensity (ops per DRAM byte)"
-    else:
-        x_label = "operational intensity (MACs per weight byte)"
+    x_label = {"ops_per_dram_byte": "operational intensity (ops per DRAM byte)",
+               "ops_per_sram_byte": "operational intensity (ops per SRAM byte)",
+               "macs_per_weight_byte": "operational intensity (MACs per weight byte)"}[x_axis]
     return RooflinePlotData(
         x_axis=x_axis, x_label=x_label, y_label="achieved throughput (ops/s)",
         peak_ops_per_s=peak, dram_bytes_per_s=roofs.dram_bytes_per_s,

@@ -8,7 +8,7 @@ silently wrong result:
 - a boolean is not a number: `clock_mhz: true` or `--set array.rows=true` is an error, where
   pydantic would read it as 1;
 - integers are at most `MAX_INT` (2^62) in magnitude, so every count derived from them fits a
-  64-bit integer (docs/formats.md, section 5).
+  64-bit integer (docs/formats.md, section 6).
 """
 
 from __future__ import annotations

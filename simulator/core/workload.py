@@ -186,7 +186,7 @@ def _layer_counts(layer: LayerBase) -> dict[str, int]:
 def layer_limit_problem(layer: LayerBase, counts: dict[str, int] | None = None) -> str | None:
     """Why a bound layer is beyond npusim's limits (None if it is within them): any of its
     MACs, element operations or operand bytes (at 8 bytes per element, the widest word an
-    engine moves) at 2^62 or more (docs/formats.md, section 5)."""
+    engine moves) at 2^62 or more (docs/formats.md, section 6)."""
     for name, count in (counts or _layer_counts(layer)).items():
         if count >= MAX_COUNT:
             return (f"{name} of this layer ({count:.3g} with batch {layer.batch}) are over the "

@@ -32,6 +32,9 @@ class SweepData:
     failed: list[dict[str, Any]] = field(default_factory=list)
     name: str = "sweep"
     sram_axis: str = "sram_bytes"
+    #: stored rows left out because they are not points of the current spec (kept by
+    #: `npusim sweep --extend` from an earlier version of the sweep)
+    outside_spec: int = 0
 
 
 def load_results(path: str, objectives: Sequence[str] | None = None,
@@ -41,6 +44,11 @@ def load_results(path: str, objectives: Sequence[str] | None = None,
     with ResultStore(path, create=False) as store:
         spec = store.spec()
         rows = store.rows(ROW_COLUMNS)
+        keys = store.spec_keys()
+    outside = 0
+    if keys is not None:  # only the rows of the sweep as it is now
+        kept = [row for row in rows if row["key"] in keys]
+        outside, rows = len(rows) - len(kept), kept
     objectives = [metric_name(o, "--objectives") for o in (objectives or spec.get(
         "objectives") or ["latency_s", "energy_pj", "area_mm2"])]
     constraints = [parse_constraint(c, "--constraint") for c in (
@@ -66,7 +74,7 @@ def load_results(path: str, objectives: Sequence[str] | None = None,
             row["sram_axis"] = row["point"].get(axis, row["sram_bytes"]) if axis else row[
                 "sram_bytes"]
     return SweepData(by_workload, list(fields), objectives, constraints, failed,
-                     spec.get("name", "sweep"), axis or "sram_bytes")
+                     spec.get("name", "sweep"), axis or "sram_bytes", outside)
 
 
 def sram_axis_field(spec: dict[str, Any]) -> str | None:

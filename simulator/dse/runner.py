@@ -9,6 +9,8 @@ Execution model:
   point costs one dict copy + arch validation + the engine run.
 - Only the main process writes the store, one committed row per finished point, so Ctrl-C or a
   crash loses nothing that finished. At most `window` points are in flight at once.
+- An interrupted run (Ctrl-C, or `on_row` raising) cancels the queued points, ends the worker
+  processes and waits for them before it returns: nothing runs or is written after it.
 - A point the model rejects (`NpusimError`, e.g. a design the engine cannot map) is stored with
   status `invalid`; an unexpected exception with status `error` (retried by `retry_errors`).
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from simulator.core.errors import NpusimError
+from simulator.core.layers import type_label
 from simulator.core.metrics import design_figures, run_figures
 from simulator.core.results import RunResult
 from simulator.core.workload import Workload
@@ -57,13 +60,9 @@ class WorkerContext:
 
 
 def layer_class(layer: Any) -> str:
-    """Utilization class of a layer: depthwise and grouped convs apart from dense ones."""
-    if getattr(layer, "type", "") == "conv":
-        if getattr(layer, "is_depthwise", False):
-            return "depthwise_conv"
-        if getattr(layer, "groups", 1) > 1:
-            return "grouped_conv"
-    return str(getattr(layer, "type", "other"))
+    """Utilization class of a layer: its type as reports show it (conv/dw, conv/g and conv/pw
+    apart from dense convs; `simulator.core.layers.type_label`)."""
+    return type_label(layer)
 
 
 def utilization_by_class(workload: Workload, result: RunResult) -> dict[str, float]:
@@ -160,29 +159,36 @@ def _drive(pending: set, tasks: Iterator[Task], submit: Callable[[Task], Any],
         if task is None:
             break
         pending.add(submit(task))
-    while pending:
-        for future in wait_any(pending):
-            pending.discard(future)
-            if not handle(future.result()):
-                for other in pending:
-                    other.cancel()
-                return
-            task = next(tasks, None)
-            if task is not None:
-                pending.add(submit(task))
+    try:
+        while pending:
+            for future in wait_any(pending):
+                pending.discard(future)
+                if not handle(future.result()):
+                    for other in pending:
+                        other.cancel()
+                    return
+                task = next(tasks, None)
+                if task is not None:
+                    pending.add(submit(task))
+    except BaseException:  # Ctrl-C or `handle` raised: nothing queued may start any more
+        for other in pending:
+            other.cancel()
+        raise
 
 
 def run_sweep(sweep: Sweep | str | Path, store_path: str | Path, *, workers: int | None = None,
               dask: str | None = None, evaluate: Evaluate = default_evaluate,
               max_points: int | None = None, retry_errors: bool = False, fresh: bool = False,
-              progress: bool = False,
+              extend: bool = False, progress: bool = False,
               on_row: Callable[[dict[str, Any]], None] | None = None) -> SweepSummary:
     """Evaluate every row of `sweep` missing from the store at `store_path`.
 
     `workers` processes (default: all CPUs; 1 runs in this process), or a Dask cluster
     (`dask="local"` or a scheduler address). `max_points` stops after that many new rows.
     `on_row` sees every stored row (after it is committed); if it raises, the sweep stops and
-    the exception propagates (everything stored so far stays).
+    the exception propagates (everything stored so far stays). A store written by another
+    version of this sweep (other points) is refused unless `extend` (keep its rows, add the
+    new points) or `fresh` (discard its rows).
     """
     from simulator.api import __version__
 
@@ -193,10 +199,12 @@ def run_sweep(sweep: Sweep | str | Path, store_path: str | Path, *, workers: int
                             "constraints": [str(c) for c in sweep.constraints],
                             "fields": sweep.fields, "source": sweep.source}, sort_keys=True)
     with ResultStore(store_path) as store:
-        store.claim(sweep.fingerprint(__version__), spec_json, fresh=fresh)
+        tasks = sweep.tasks()
+        store.claim(sweep.fingerprint(__version__), spec_json, sweep.points_hash(),
+                    [key for key, _, _ in tasks], fresh=fresh, extend=extend)
         done = store.done_keys(include_errors=not retry_errors)
-        todo = [t for t in sweep.tasks() if t[0] not in done]
-        summary = SweepSummary(total=len(sweep.tasks()), skipped=len(sweep.tasks()) - len(todo))
+        todo = [t for t in tasks if t[0] not in done]
+        summary = SweepSummary(total=len(tasks), skipped=len(tasks) - len(todo))
         if max_points is not None:
             todo = todo[:max(0, max_points)]
             summary.stopped_early = len(todo) < summary.total - summary.skipped
@@ -255,9 +263,34 @@ def _run_pool(ctx: WorkerContext, tasks: Iterator[Task], workers: int,
                lambda pending: wait(pending, return_when=FIRST_COMPLETED).done,
                workers * 4, handle)
     except BaseException:
-        executor.shutdown(wait=False, cancel_futures=True)
+        _stop_pool(executor)
         raise
     executor.shutdown(wait=True)
+
+
+def _stop_pool(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Stop a pool at once (Ctrl-C, or `on_row` raised) and return only when its processes
+    are gone: queued points are cancelled, and the points in progress are abandoned (their
+    rows were not stored and will be computed on resume) by ending the workers, so nothing
+    runs or writes after the sweep has returned.
+
+    `concurrent.futures` offers no public way to end busy workers before Python 3.14
+    (`terminate_workers`), so the worker handles are read from the executor; they are taken
+    before `shutdown`, which drops them.
+    """
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    manager = getattr(executor, "_executor_manager_thread", None)
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:  # workers ignore SIGINT (see _init_worker); SIGTERM ends them
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(grace_s)
+        if process.is_alive():  # pragma: no cover - a worker stuck in C code
+            process.kill()
+            process.join()
+    if manager is not None and manager.is_alive():
+        manager.join(grace_s)
 
 
 def _run_dask(address: str, ctx: WorkerContext, tasks: Iterator[Task], workers: int,
@@ -269,7 +302,7 @@ def _run_dask(address: str, ctx: WorkerContext, tasks: Iterator[Task], workers: 
         from dask.distributed import wait as dask_wait
     except ImportError:
         raise NpusimError("Dask is not installed", field="--dask",
-                          fix="pip install 'npusim[dask]' (dask[distributed])") from None
+                          fix="pip install 'npusim[dask]'") from None
     cluster = None
     try:
         if address == "local":

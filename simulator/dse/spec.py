@@ -152,8 +152,33 @@ class LinkSpec(StrictModel):
 
 
 class WorkloadRef(StrictModel):
-    name: str = Field(description="bundled name or path")
+    """A workload by name, or one phase of an LLM (`llm:` config, `phase:`, and the prompt
+    length of a prefill or the context length of a decode step; docs/llm.md)."""
+
+    name: str | None = Field(None, description="bundled name or path")
     batch: PositiveInt | None = None
+    llm: str | None = Field(None, description="LLM config (bundled name or path)")
+    phase: Literal["prefill", "decode"] | None = None
+    prompt: PositiveInt | None = Field(None, description="prefill: prompt tokens")
+    context: PositiveInt | None = Field(None, description="decode: context tokens")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "WorkloadRef":
+        if (self.name is None) == (self.llm is None):
+            raise ValueError("give either name (a workload) or llm (an LLM config)")
+        if self.llm is None and (self.phase or self.prompt or self.context):
+            raise ValueError("phase, prompt and context go with llm")
+        if self.llm is not None and self.phase is None:
+            raise ValueError("an LLM workload needs phase: prefill or decode")
+        return self
+
+    def label(self) -> str:
+        """The workload's name in the results: `resnet50@b4`, `llama2_7b.decode@L2048@b8`."""
+        if self.llm is None:
+            return Path(str(self.name)).stem + (f"@b{self.batch}" if self.batch else "")
+        size = f"@P{self.prompt}" if self.phase == "prefill" else f"@L{self.context}"
+        return (f"{Path(self.llm).stem}.{self.phase}{size if (self.prompt or self.context) else ''}"
+                + (f"@b{self.batch}" if self.batch else ""))
 
 
 class SweepFile(StrictModel):
@@ -164,7 +189,8 @@ class SweepFile(StrictModel):
     base: str = Field(description="base arch: bundled name or path (relative to the sweep file)")
     set: dict[str, Any] = Field(default_factory=dict,
                                 description="fixed overrides applied to the base arch")
-    workloads: list[Union[str, WorkloadRef]] = Field(min_length=1)
+    # WorkloadRef first: a bad entry's first error is then about its fields, not "not a string"
+    workloads: list[Union[WorkloadRef, str]] = Field(min_length=1)
     vary: dict[str, Union[RangeSpec, list[Any], str, int, float, bool]] = Field(
         default_factory=dict)
     link: dict[str, Union[str, LinkSpec]] = Field(default_factory=dict)
@@ -224,6 +250,12 @@ class Sweep:
                                          for k, w in sorted(self.workloads.items())},
                            "version": version}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    def points_hash(self) -> str:
+        """Identifies which rows the sweep has: its (design point, workload) keys. Objectives
+        and constraints are not part of it (they only change the report)."""
+        keys = sorted(key for key, _, _ in self.tasks())
+        return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
     def tasks(self) -> list[tuple[str, dict[str, Any], str]]:
         """(key, point, workload label) for every row of the results table."""
@@ -354,10 +386,18 @@ def build_sweep(file: SweepFile, path: str | Path = "<sweep>",
     arch_from_dict(copy.deepcopy(base), source)
 
     workloads: dict[str, Workload] = {}
-    for ref in file.workloads:
+    for i, ref in enumerate(file.workloads):
         ref = WorkloadRef(name=ref) if isinstance(ref, str) else ref
-        workload = load_workload(_resolve_relative(ref.name, sweep_dir), batch=ref.batch)
-        label = Path(ref.name).stem + (f"@b{ref.batch}" if ref.batch else "")
+        if ref.llm is not None:
+            from simulator.io.llm import load_llm
+            from simulator.llm.build import phase_workload
+            workload = phase_workload(load_llm(_resolve_relative(ref.llm, sweep_dir)),
+                                      str(ref.phase), prompt=ref.prompt, context=ref.context,
+                                      batch=ref.batch or 1, source=f"{source}: workloads[{i}]")
+        else:
+            workload = load_workload(_resolve_relative(str(ref.name), sweep_dir),
+                                     batch=ref.batch)
+        label = ref.label()
         if label in workloads:
             raise NpusimError(f"workload {label!r} is listed twice", file=source,
                               field="workloads", fix="list each workload once")

@@ -5,9 +5,12 @@ columns (for SQL and the report) and the full `RunResult` JSON beside them. The 
 mode and every row is committed as it arrives, so an interrupted sweep keeps everything that
 finished; re-running skips the keys already stored. Only the main process writes.
 
-A `meta` table records the sweep file and a fingerprint of what the points are evaluated on
-(base arch, workloads, npusim version): a store made for another base or workload set is refused
-rather than silently mixed.
+A `meta` table records the sweep file, a fingerprint of what the points are evaluated on
+(base arch, workloads, npusim version) and a hash of which rows the sweep has (`points_hash`);
+`spec_points` lists those rows' keys. A store made for another base or workload set is refused;
+one made by an earlier version of the same sweep (its points changed) is refused unless the run
+says `extend` (keep the stored rows, add the new ones) or `fresh` (discard them). Reports read
+only the rows of the current spec.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ TABLE_COLUMNS: tuple[str, ...] = (
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS spec_points (key TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS results (
     key TEXT PRIMARY KEY,
     point_json TEXT NOT NULL,
@@ -206,10 +210,9 @@ class ResultStore:
             self.conn = sqlite3.connect(str(self.path), timeout=30)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
-            if state == "ours":
-                self._mark()  # a store from before stores were marked gets its mark now
-            else:  # a new (or empty) file
-                self._create()
+            # a new (or empty) file gets the tables; an older store the tables added since
+            # (CREATE TABLE IF NOT EXISTS) and the mark, if it predates the mark
+            self._create()
         except sqlite3.DatabaseError as exc:
             raise NpusimError(f"not a usable sweep results file ({exc})", file=self.path,
                               fix="give a file written by `npusim sweep -o`, or a new path") from None
@@ -246,9 +249,13 @@ class ResultStore:
             self.conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
                               (name, value))
 
-    def claim(self, fingerprint: str, spec_json: str, fresh: bool = False) -> None:
-        """Bind the store to a sweep; refuse one made for a different base/workloads."""
+    def claim(self, fingerprint: str, spec_json: str, points_hash: str | None = None,
+              keys: Iterable[str] = (), *, fresh: bool = False, extend: bool = False) -> None:
+        """Bind the store to a sweep: refuse one made for a different base/workloads, and one
+        made by an earlier version of this sweep (other points) unless `extend` or `fresh`;
+        then record the sweep's fingerprint, spec, points hash and row keys."""
         stored = self.get_meta("fingerprint")
+        keys = set(keys)
         if fresh:
             with self.conn:
                 self.conn.execute("DELETE FROM results")
@@ -258,8 +265,37 @@ class ResultStore:
                 "this results file holds a sweep over a different base arch, workloads or "
                 "npusim version", file=self.path,
                 fix="write to a new -o file, or pass --fresh to discard the stored points")
+        elif points_hash is not None and not extend and self.count():
+            stored_hash = self.get_meta("points_hash")
+            rows, outside = self.count(), len(self.done_keys() - keys)
+            # a store from before points were hashed: it is another version if it has rows
+            # outside this sweep (an extended store keeps such rows under the same hash)
+            if (stored_hash != points_hash) if stored_hash is not None else outside:
+                which = (f"{outside} of its {rows} rows are not points of the sweep now"
+                         if outside else f"its {rows} rows are all points of the sweep now, "
+                         f"which has {len(keys)}")
+                raise NpusimError(
+                    f"this results file was written by another version of this sweep (its "
+                    f"points changed: {which})", file=self.path,
+                    fix="pass --extend to keep them and add the new points, --fresh to discard "
+                    "them, or write to a new -o file")
         self.set_meta("fingerprint", fingerprint)
         self.set_meta("spec", spec_json)
+        if points_hash is not None:
+            self.set_meta("points_hash", points_hash)
+            with self.conn:
+                self.conn.execute("DELETE FROM spec_points")
+                self.conn.executemany("INSERT INTO spec_points (key) VALUES (?)",
+                                      ((k,) for k in sorted(keys)))
+
+    def spec_keys(self) -> set[str] | None:
+        """The keys of the current spec's rows (None for a store written before they were
+        recorded: then every stored row belongs to it)."""
+        names = {row[0] for row in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if "spec_points" not in names or self.get_meta("points_hash") is None:
+            return None
+        return {row[0] for row in self.conn.execute("SELECT key FROM spec_points")}
 
     # ---- rows -----------------------------------------------------------------------------
     def done_keys(self, include_errors: bool = True) -> set[str]:

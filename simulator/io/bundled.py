@@ -11,6 +11,7 @@ copies the files they point at (docs/architecture.md).
     arch_configs/energy/   energy and area tables (horowitz_45nm, area_45nm)
     arch_configs/sweeps/   design-space sweeps
     workloads/             networks (YAML, and SCALE-Sim .csv examples in scalesim/)
+    workloads/llm/         LLM configs (`kind: llm`, for `npusim llm`; docs/llm.md)
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def arch_dir() -> Path:
 def workload_dir() -> Path:
     """Bundled workloads (`workloads/`)."""
     return data_root() / "workloads"
+
+
+def llm_dir() -> Path:
+    """Bundled LLM configs (`workloads/llm/`)."""
+    return workload_dir() / "llm"
 
 
 def table_dir() -> Path:
@@ -101,6 +107,10 @@ def resolve_workload(name_or_path: str | Path) -> Path:
     return resolve_bundled(name_or_path, workload_dir(), WORKLOAD_SUFFIXES, "workload")
 
 
+def resolve_llm(name_or_path: str | Path) -> Path:
+    return resolve_bundled(name_or_path, llm_dir(), YAML_SUFFIXES, "LLM config")
+
+
 def resolve_sweep(name_or_path: str | Path) -> Path:
     return resolve_bundled(name_or_path, sweep_dir(), YAML_SUFFIXES, "sweep")
 
@@ -126,14 +136,16 @@ class CatalogueEntry:
 
 
 def catalogue() -> dict[str, list[CatalogueEntry]]:
-    """The bundled architectures, workloads and sweeps (YAML files only), read from the
-    installed package; an unreadable file is listed with the reason instead of failing."""
+    """The bundled architectures, workloads, sweeps and LLM configs (YAML files only), read
+    from the installed package; an unreadable file is listed with the reason instead of
+    failing."""
     return {
         "archs": [_entry(path, _arch_detail) for path in bundled_files(arch_dir(), YAML_SUFFIXES)],
         "workloads": [_entry(path, _workload_detail)
                       for path in bundled_files(workload_dir(), YAML_SUFFIXES)],
         "sweeps": [_entry(path, _sweep_detail)
                    for path in bundled_files(sweep_dir(), YAML_SUFFIXES)],
+        "llms": [_entry(path, _llm_detail) for path in bundled_files(llm_dir(), YAML_SUFFIXES)],
     }
 
 
@@ -157,8 +169,13 @@ def _workload_detail(data: dict) -> str:
     return f"{len(layers)} layers" if isinstance(layers, list) else "?"
 
 
+def _llm_detail(data: dict) -> str:
+    return f"{data.get('layers', '?')} layers, d_model {data.get('d_model', '?')}"
+
+
 def _sweep_detail(data: dict) -> str:
     workloads = data.get("workloads")
-    names = [w.get("name", "?") if isinstance(w, dict) else str(w) for w in workloads] \
+    names = [(w.get("name") or w.get("llm") or "?") if isinstance(w, dict) else str(w)
+             for w in workloads] \
         if isinstance(workloads, list) else []
     return f"{data.get('base', '?')} x {', '.join(names)}" if names else str(data.get("base", "?"))

@@ -16,26 +16,14 @@ from simulator.compress.spec import (
     block_from_data,
     parse_compress_string,
 )
-from simulator.core.errors import NpusimError
 from simulator.core.workload import Workload
 
 
 def read_weight_array(path: Path, field: str) -> np.ndarray:
     """A real weight array of any shape (.npy, or .npz with one array / one named weight, or a
     scipy.sparse .npz, made dense)."""
-    if path.suffix == ".npy" and path.is_file():
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            raise NpusimError(f"cannot read weights file: {exc}", file=path, field=field,
-                              fix="save it with numpy.save") from None
-    from simulator.io.weights import read_weights
-    matrix = read_weights(path, field)
-    if isinstance(matrix, np.ndarray):
-        return matrix
-    dense = np.zeros(matrix.shape, dtype=np.float32)
-    dense[matrix.row, matrix.col] = matrix.values
-    return dense
+    from simulator.io.weights import read_weight_values  # headers checked, never pickles
+    return read_weight_values(path, field)
 
 
 def _weight_files(block: CompressionBlock, base: Path) -> dict[str, np.ndarray]:

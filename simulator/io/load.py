@@ -12,7 +12,7 @@ from pathlib import Path
 from simulator.core.arch import ArchBase
 from simulator.core.errors import NpusimError
 from simulator.core.workload import Workload, workload_from_dict
-from simulator.io.bundled import resolve_arch, resolve_workload
+from simulator.io.bundled import llm_dir, resolve_arch, resolve_workload
 from simulator.io.overrides import apply_overrides
 from simulator.io.tables import energy_table_for, is_bundled_table
 from simulator.io.yaml import read_yaml
@@ -79,7 +79,7 @@ def load_workload(name_or_path: str | Path, batch: int | None = None,
     or an ONNX model (`input_shapes` and `skip_unknown` apply to ONNX only). A YAML file's
     `compression:` block, then the compact `compress` string (`prune=0.9,wbits=4`), are applied
     as transforms (simulator.compress; docs/compression.md)."""
-    path = resolve_workload(name_or_path)
+    path = _workload_path(name_or_path)
     if path.suffix == ".csv":
         from simulator.io.scalesim import read_scalesim_topology
         data = read_scalesim_topology(path)
@@ -89,6 +89,10 @@ def load_workload(name_or_path: str | Path, batch: int | None = None,
                                      skip_unknown=skip_unknown)
     else:
         data = read_yaml(path)
+        if data.get("kind") == "llm":
+            raise NpusimError("this is an LLM config, not a workload", file=path, field="kind",
+                              fix="run it with `npusim llm ARCH MODEL`, or in a sweep as "
+                              "{llm: MODEL, phase: prefill|decode, ...}; see docs/llm.md")
     block = None
     if isinstance(data, dict) and "compression" in data:
         data = dict(data)
@@ -103,3 +107,15 @@ def load_workload(name_or_path: str | Path, batch: int | None = None,
         from simulator.io.compression import apply_compression
         workload = apply_compression(workload, block, path, compress)
     return workload
+
+
+def _workload_path(name_or_path: str | Path) -> Path:
+    """`resolve_workload`, saying so when a bare name is a bundled LLM config instead."""
+    try:
+        return resolve_workload(name_or_path)
+    except NpusimError:
+        text = str(name_or_path)
+        if "/" not in text and (llm_dir() / f"{text}.yaml").is_file():
+            raise NpusimError(f"'{text}' is a bundled LLM config, not a workload", file=text,
+                              fix=f"run it with `npusim llm ARCH {text}`; see docs/llm.md") from None
+        raise

@@ -10,7 +10,7 @@ import math
 from typing import Sequence
 
 from simulator.core.roofline import RooflinePlotData
-from simulator.report.units import si
+from simulator.report.units import plain, si
 
 #: Characters: layer point, several layers in one cell, whole network, ridge, roofs.
 LAYER, MANY, NETWORK, RIDGE, COMPUTE_ROOF, BW_ROOF = "o", "O", "*", "+", "-", "/"
@@ -23,7 +23,8 @@ def _scale(value: float, lo: float, hi: float, cells: int) -> int:
 
 
 def roofline(data: RooflinePlotData, width: int = 64, height: int = 16) -> str:
-    """The roofline as text: `/` the DRAM roof, `-` the compute roof, `+` the ridge, `o` a
+    """The roofline as text: `/` the memory roof (DRAM, or SRAM on the on-chip axis), `-` the
+    compute roof, `+` the ridge, `o` a
     layer (`O` several), `*` the whole network. Axes are log10, labelled with SI prefixes."""
     (x_lo, x_hi), (y_lo, y_hi) = data.x_range, data.y_range
     grid = [[" "] * width for _ in range(height)]
@@ -38,7 +39,7 @@ def roofline(data: RooflinePlotData, width: int = 64, height: int = 16) -> str:
                 ch = MANY
             grid[row][col] = ch
 
-    dram = next(r for r in data.roofs if r.kind == "dram")
+    dram = next(r for r in data.roofs if r.kind != "compute")  # this axis' memory roof
     for col in range(width):  # the roofs, one sample per column
         x = 10 ** (math.log10(x_lo) + col / (width - 1) * (math.log10(x_hi) - math.log10(x_lo)))
         y = min(data.peak_ops_per_s, x * dram.slope_ops_per_unit)
@@ -61,9 +62,10 @@ def roofline(data: RooflinePlotData, width: int = 64, height: int = 16) -> str:
             label = "peak"
         lines.append(f"{label:>{label_w}} |" + "".join(row))
     lines.append(" " * label_w + " +" + "-" * width)
-    left, right = si(x_lo), si(x_hi)
+    left, right = plain(x_lo), plain(x_hi)
     lines.append(" " * (label_w + 2) + left + " " * max(width - len(left) - len(right), 1) + right)
-    unit = "ops per DRAM byte" if data.x_axis == "ops_per_dram_byte" else "MACs per weight byte"
+    unit = {"ops_per_dram_byte": "ops per DRAM byte", "ops_per_sram_byte": "ops per SRAM byte",
+            "macs_per_weight_byte": "MACs per weight byte"}[data.x_axis]
     lines.append(" " * (label_w + 2) + f"x: {unit} (log); ridge {RIDGE} at {data.ridge_x:,.4g}; "
                  f"{LAYER} layer, {MANY} several, {NETWORK} network")
     return "\n".join(lines)

@@ -110,8 +110,19 @@ def to_markdown(rows: Sequence[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+def to_text(rows: Sequence[dict], width: int = 160) -> str:
+    """The terminal table as plain text (for `-o cmp.txt`)."""
+    from rich.console import Console
+
+    console = Console(record=True, width=width, file=io.StringIO(), highlight=False)
+    print_table(rows, console)
+    return console.export_text()
+
+
 def render(rows: Sequence[dict], fmt: str) -> str:
-    """The rows as `json`, `csv` or `md` (Markdown) text."""
+    """The rows as `json`, `csv`, `md` (Markdown) or `table` (the terminal table) text."""
+    if fmt == "table":
+        return to_text(rows)
     if fmt == "json":
         return to_json(rows)
     if fmt == "csv":
@@ -121,7 +132,7 @@ def render(rows: Sequence[dict], fmt: str) -> str:
     raise ValueError(fmt)
 
 
-def print_table(rows: Sequence[dict]) -> None:
+def print_table(rows: Sequence[dict], console=None) -> None:
     """The terminal table (`TERMINAL_COLUMNS`, grouped by workload) and the bottlenecks."""
     from rich import box
     from rich.markup import escape
@@ -142,7 +153,7 @@ def print_table(rows: Sequence[dict]) -> None:
             table.add_row(f"[bold]{escape(str(r['workload']))}[/bold]")
         previous = r["workload"]
         table.add_row(*[escape(str(r["_shown"][k])) for k, _ in TERMINAL_COLUMNS])
-    console = make_console()
+    console = console or make_console()
     console.print(table)
     for r in rows:
         if r["bottleneck"]:
@@ -152,13 +163,48 @@ def print_table(rows: Sequence[dict]) -> None:
 
 def print_ascii(results: Sequence[RunResult], rows: Sequence[dict]) -> None:
     """A text roofline per run, then latency as bars (the terminal plus of `--ascii`)."""
-    from simulator.core.roofline import roofline_plot_data
+    from simulator.core.roofline import default_x_axis, roofline_plot_data
     from simulator.report import ascii
 
     for r in results:
         if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s"):
             print(f"\nroofline: {r.workload.get('name')} on {r.arch.get('name')}")
-            print(ascii.roofline(roofline_plot_data(r)))
+            print(ascii.roofline(roofline_plot_data(r, default_x_axis(r))))
     print("\nlatency")
     print(ascii.bars([f"{row['workload']} / {row['arch']}" for row in rows],
                      [row["latency_s"] for row in rows], "s"))
+
+
+class Comparison:
+    """Several runs side by side, for notebooks: the rows of `summary_rows` (the first run
+    of each workload is its baseline), shown as the comparison table when it is the last
+    expression of a cell, as a DataFrame with `to_pandas()`, and as figures."""
+
+    def __init__(self, results: Sequence[RunResult]) -> None:
+        self.results = list(results)
+        self.rows = summary_rows(self.results)
+
+    def to_pandas(self):
+        """One row per run, figures with their units in the column names."""
+        from simulator.report.notebook import comparison_frame
+        return comparison_frame(self.rows)
+
+    def _repr_html_(self) -> str:
+        from simulator.report.notebook import comparison_html
+        return comparison_html(self.rows, COLUMNS)
+
+    def figure(self):
+        """Grouped bars of the headline figures (a matplotlib Figure)."""
+        from simulator.report.plots import compare_bars_figure
+        return compare_bars_figure(self.rows)
+
+    def roofline(self):
+        """The runs' rooflines overlaid on one axis (a matplotlib Figure)."""
+        from simulator.core.roofline import roofline_plot_data
+        from simulator.report.plots import compare_axis, compare_roofline_figure
+        runs = [r for r in self.results
+                if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s")]
+        axis = compare_axis(runs)
+        return compare_roofline_figure(
+            [(f"{r.arch.get('name')} / {r.workload.get('name')}", roofline_plot_data(r, axis))
+             for r in runs])

@@ -69,7 +69,7 @@ def to_markdown(result: RunResult) -> str:
     out += ["", "| layer | type | MACs | cycles | stall cycles | util | DRAM read | DRAM write | "
             "SRAM read | energy | ops/DRAM byte | bound |", "|" + "---|" * 12]
     for l in result.layers:
-        out.append(f"| {_md_escape(l.name)} | {l.type} | {si(l.macs)} | {l.cycles:,} | "
+        out.append(f"| {_md_escape(l.name)} | {_md_escape(l.shown_type)} | {si(l.macs)} | {l.cycles:,} | "
                    f"{l.stall_cycles:,} | {pct(l.utilization)} | {nbytes(l.dram_read_bytes)} | "
                    f"{nbytes(l.dram_write_bytes)} | {nbytes(l.sram_read_bytes)} | "
                    f"{energy(l.energy_pj)} | {si(l.operational_intensity)} | {l.bound} |")
@@ -90,6 +90,10 @@ def trace_json(events: list[dict]) -> str:
 
 
 def render(result: RunResult, fmt: str) -> str:
+    """The run as `json`, `csv`, `md` (Markdown) or `table` (the terminal table as text)."""
+    if fmt == "table":
+        from simulator.report.terminal import run_text
+        return run_text(result)
     if fmt == "json":
         return to_json(result)
     if fmt == "csv":

@@ -23,18 +23,21 @@ COMPARE_FILE = "compare.html"
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
- margin:1.5rem auto;max-width:1280px;padding:0 1rem;color:#222;line-height:1.4}
+ margin:1.5rem auto;max-width:1360px;padding:0 1rem;color:#222;line-height:1.4}
 h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem;
  border-bottom:1px solid #ddd;padding-bottom:.2rem} .sub{color:#666;margin-top:0}
-table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0}
-th,td{padding:.2rem .5rem;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
-th{background:#f4f4f4;position:sticky;top:0} td.l,th.l{text-align:left}
+table{border-collapse:collapse;font-size:.8rem;margin:.5rem 0}
+th,td{padding:.18rem .45rem;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
+th{background:#f4f4f4;position:sticky;top:0;white-space:normal;vertical-align:bottom;
+ min-width:3.2rem;z-index:1} td.l,th.l{text-align:left}
 table.kv td:first-child{text-align:left;color:#555} table.kv td{text-align:left}
 th.sortable{cursor:pointer} th.sortable:after{content:" \\2195";color:#aaa}
-tr.mem td.bound{color:#b00} tfoot td{font-weight:bold;border-top:2px solid #ccc}
+tr.mem td.bound{color:#b00} tfoot td{font-weight:bold;border-top:2px solid #ccc;
+ position:sticky;bottom:0;background:#fff}
 .grid{display:flex;flex-wrap:wrap;gap:1.5rem} .grid>div{flex:1 1 320px}
 figure{margin:1rem 0} figure svg{max-width:100%;height:auto} figcaption{color:#555;
- font-size:.85rem;max-width:60rem} .warn{color:#8a5300} .scroll{overflow-x:auto}
+ font-size:.85rem;max-width:60rem} .warn{color:#8a5300}
+.scroll{overflow:auto;max-height:85vh;max-width:100%;border:1px solid #eee}
 code{background:#f4f4f4;padding:0 .2rem}
 """
 
@@ -52,24 +55,37 @@ document.querySelectorAll('table.sortable').forEach(function(t){
 #: What each plot shows, under the figure.
 CAPTIONS = {
     "roofline": "Roofline (log-log). x: operational intensity, ops per DRAM byte (read + "
-                "write); y: achieved ops/s (ops / latency). The flat line is the peak compute "
-                "roof, the diagonal the DRAM-bandwidth roof (y = x &times; bandwidth), dashed an "
-                "SRAM roof when the engine models one; the diamond is the ridge point (peak / "
-                "bandwidth), left of which a layer cannot reach peak. One dot per layer, area "
-                "proportional to its MACs, colour by layer type; the star is the whole network.",
+                "write); y: achieved ops/s (ops / latency). The solid line is the peak compute "
+                "roof, the dashed diagonal the DRAM-bandwidth roof (y = x &times; bandwidth), "
+                "dotted an SRAM roof when the engine models one; the diamond is the ridge point "
+                "(peak / bandwidth), left of which a layer cannot reach peak. One dot per layer, "
+                "area proportional to its MACs, colour by layer type (conv/dw depthwise, conv/g "
+                "grouped, conv/pw pointwise); a triangle on the right edge is a layer that moves "
+                "no DRAM bytes; the star is the whole network.",
+    "roofline_sram": "Roofline on the on-chip axis (log-log): this chip's layers move no DRAM "
+                     "bytes (their weights and activations stay in SRAM), so x is ops per SRAM "
+                     "byte (read + write) and the memory roof is the SRAM bandwidth (dotted, "
+                     "y = x &times; SRAM bandwidth); the solid line is the peak compute roof "
+                     "and the diamond their ridge. One dot per layer, area proportional to its "
+                     "MACs, colour by layer type; the star is the whole network.",
     "roofline_tpu": "The TPU paper's roofline (Jouppi et al., ISCA 2017, Fig. 5): x is MACs "
-                    "per stored weight byte, so the DRAM roof is y = 2 ops/MAC &times; x "
-                    "&times; bandwidth and the ridge sits at peak MACs/s / DRAM bandwidth.",
+                    "per stored weight byte, so the DRAM roof (dashed) is y = 2 ops/MAC "
+                    "&times; x &times; bandwidth and the ridge sits at peak MACs/s / DRAM "
+                    "bandwidth.",
     "energy": "Energy by component (stacked), per layer on the left and for the whole network "
               "on the right. Components are the engine's: MACs, registers, each SRAM, DRAM.",
     "latency": "Latency per layer, split into compute time and stall time by cause (hatched): "
-               "stalls are cycles the MAC array waits, e.g. for DRAM bandwidth.",
-    "utilization": "MAC utilization per layer: MACs / (cycles &times; peak MACs per cycle); "
-                   "the dashed line is the whole network's.",
+               "stalls are cycles the MAC array waits, e.g. for DRAM bandwidth or a weight "
+               "load.",
+    "utilization": "MAC utilization per layer: MACs / (cycles &times; peak MACs per cycle), "
+                   "coloured by layer type; the dashed line is the whole network's. The axis "
+                   "ends just above the highest bar.",
     "compare_bars": "Headline figures side by side: one group per workload, one bar per "
-                    "architecture (log scale except utilization).",
-    "compare_roofline": "Rooflines overlaid: one colour per run; each chip's roofs, its "
-                        "layers (faint dots) and its whole-network point (star).",
+                    "architecture. Bars start at zero on linear axes; a panel whose values span "
+                    "more than 30x is drawn on a log axis and says so in its title.",
+    "compare_roofline": "Rooflines overlaid: one colour per run; each chip's roofs (solid: "
+                        "compute, dashed: DRAM, dotted: SRAM), its layers (faint dots) and its "
+                        "whole-network point (star).",
 }
 
 
@@ -177,7 +193,7 @@ def layer_table(result: RunResult) -> str:
     for i, l in enumerate(result.layers):
         w_int = l.macs / l.weight_bytes if l.weight_bytes else math.inf
         cells = [
-            _cell(str(i), i), f'<td class="l">{esc(l.name)}</td>', f'<td class="l">{esc(l.type)}</td>',
+            _cell(str(i), i), f'<td class="l">{esc(l.name)}</td>', f'<td class="l">{esc(l.shown_type)}</td>',
             _cell(si(l.macs), l.macs), _cell(f"{l.cycles:,}", l.cycles),
             _cell(f"{l.compute_cycles:,}", l.compute_cycles), _cell(f"{l.stall_cycles:,}", l.stall_cycles),
             _cell(seconds(l.latency_s), l.latency_s), _cell(pct(l.utilization), l.utilization),
@@ -214,14 +230,24 @@ def _list(items: Sequence[str], cls: str = "") -> str:
     return "<ul>" + "".join(f"<li{attr}>{esc(x)}</li>" for x in items) + "</ul>"
 
 
-def _figures_html(svgs: dict[str, str], files: dict[str, dict[str, Path]]) -> str:
+def _figures_html(svgs: dict[str, str], files: dict[str, dict[str, Path]],
+                  captions: dict[str, str] | None = None) -> str:
+    captions = {**CAPTIONS, **(captions or {})}
     out = []
     for stem, svg in svgs.items():
         links = " ".join(f'<a href="{esc(p.name)}">{fmt.upper()}</a>'
                          for fmt, p in files.get(stem, {}).items())
-        out.append(f'<figure id="fig-{esc(stem)}">{svg}<figcaption>{CAPTIONS.get(stem, "")} '
+        out.append(f'<figure id="fig-{esc(stem)}">{svg}<figcaption>{captions.get(stem, "")} '
                    f"{links}</figcaption></figure>")
     return "".join(out)
+
+
+def run_captions(result: RunResult) -> dict[str, str]:
+    """Captions that depend on the run: the roofline's axis (`default_x_axis`)."""
+    from simulator.core.roofline import default_x_axis
+    if result.roofline.get("peak_ops_per_s") and default_x_axis(result) == "ops_per_sram_byte":
+        return {"roofline": CAPTIONS["roofline_sram"]}
+    return {}
 
 
 def page(title: str, subtitle: str, body: str) -> str:
@@ -232,8 +258,26 @@ def page(title: str, subtitle: str, body: str) -> str:
             f"<script>{_SORT_JS}</script></body></html>\n")
 
 
+def inline_svgs(figures: dict) -> dict[str, str]:
+    """Figures as SVG fragments ready to inline, ids prefixed per figure."""
+    from simulator.report import plots
+    return {stem: plots.svg_fragment(plots.figure_bytes(fig, "svg"), f"{stem}-")
+            for stem, fig in figures.items()}
+
+
+def standalone_page(result: RunResult) -> str:
+    """The report page as one file (`npusim run ... -o run.html`): plots inline as SVG,
+    nothing written beside it. Without matplotlib the page says so and keeps the tables."""
+    from simulator.report import plots
+    try:
+        svgs = inline_svgs(plots.run_figures(result))
+    except NpusimError as exc:  # matplotlib is not installed
+        return render_html(result, {}, no_plots=exc.one_line())
+    return render_html(result, svgs)
+
+
 def render_html(result: RunResult, svgs: dict[str, str],
-                files: dict[str, dict[str, Path]] | None = None) -> str:
+                files: dict[str, dict[str, Path]] | None = None, no_plots: str = "") -> str:
     """The report page for a run, with the given inline SVG fragments by plot name."""
     t = result.totals
     w = result.workload
@@ -259,7 +303,8 @@ def render_html(result: RunResult, svgs: dict[str, str],
         '<div class="grid"><div><h2>Architecture</h2>', _kv_table(arch_rows(result)),
         "</div><div><h2>Totals</h2>", _kv_table(totals_rows(result)), "</div></div>",
         "<h2>Breakdowns</h2>", breakdowns,
-        "<h2>Plots</h2>", _figures_html(svgs, files or {}) if svgs else "<p>no plots</p>",
+        "<h2>Plots</h2>", _figures_html(svgs, files or {}, run_captions(result)) if svgs else
+        f"<p>no plots{': ' + esc(no_plots) if no_plots else ''}</p>",
         "<h2>Layers</h2><p class=\"sub\">Click a column header to sort. Latency in seconds, "
         "traffic in bytes, energy in joules; ops = 2 per MAC plus element-wise ops.</p>",
         layer_table(result),
@@ -281,11 +326,12 @@ def _write(path: Path, text: str) -> None:
                           fix="choose a writable directory for --report") from None
 
 
-def write_report(result: RunResult, out_dir: Path) -> Path:
-    """Write `report.html` and the plots (PNG and SVG) into `out_dir`; returns the HTML path."""
+def _write_figures(figures: dict, out_dir: Path, png: bool
+                   ) -> tuple[dict[str, str], dict[str, dict[str, Path]]]:
+    """Save each figure as SVG (and PNG with `png`) into `out_dir`; returns the inline SVG
+    fragments and the files by stem."""
     from simulator.report import plots
 
-    out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NpusimError("is a file, expected a directory", file=out_dir, field="--report",
                           fix="give a directory for the report")
@@ -293,12 +339,27 @@ def write_report(result: RunResult, out_dir: Path) -> Path:
     files: dict[str, dict[str, Path]] = {}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for stem, fig in plots.run_figures(result).items():
-            files[stem] = plots.save_figure(fig, out_dir, stem)
-            svgs[stem] = plots.svg_fragment(files[stem]["svg"].read_bytes(), f"{stem}-")
+        for stem, fig in figures.items():
+            svg = plots.figure_bytes(fig, "svg")
+            files[stem] = {"svg": out_dir / f"{stem}.svg"}
+            files[stem]["svg"].write_bytes(svg)
+            if png:
+                files[stem]["png"] = out_dir / f"{stem}.png"
+                files[stem]["png"].write_bytes(plots.figure_bytes(fig, "png"))
+            svgs[stem] = plots.svg_fragment(svg, f"{stem}-")
     except OSError as exc:
         raise NpusimError(f"cannot write report: {exc.strerror}", file=out_dir,
                           fix="choose a writable directory for --report") from None
+    return svgs, files
+
+
+def write_report(result: RunResult, out_dir: Path, png: bool = False) -> Path:
+    """Write `report.html` and each plot as SVG (and PNG with `png`) into `out_dir`; returns
+    the HTML path. PNGs are opt-in: drawing them costs as much as the rest of the report."""
+    from simulator.report import plots
+
+    out_dir = Path(out_dir)
+    svgs, files = _write_figures(plots.run_figures(result), out_dir, png)
     path = out_dir / REPORT_FILE
     _write(path, render_html(result, svgs, files))
     return path
@@ -342,31 +403,40 @@ def render_compare_html(results: Sequence[RunResult], table_rows: Sequence[dict]
     return page(f"Comparison: {title}", f"{len(results)} runs", "".join(body))
 
 
-def write_compare_report(results: Sequence[RunResult], table_rows: Sequence[dict],
-                         columns: Sequence[tuple[str, str]], out_dir: Path,
-                         labels: Sequence[str]) -> Path:
-    """Write `compare.html` with grouped bars and overlaid rooflines (plus PNG/SVG files)."""
+def compare_figures(results: Sequence[RunResult], table_rows: Sequence[dict],
+                    labels: Sequence[str]) -> dict:
+    """The comparison's figures by file stem: grouped bars, and the overlaid rooflines when
+    the runs have roofs."""
     from simulator.core.roofline import roofline_plot_data
     from simulator.report import plots
 
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NpusimError("is a file, expected a directory", file=out_dir, field="--report",
-                          fix="give a directory for the report")
     figures = {"compare_bars": plots.compare_bars_figure(table_rows)}
-    rooflines = [(label, roofline_plot_data(r)) for label, r in zip(labels, results)
-                 if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s")]
+    with_roofs = [(label, r) for label, r in zip(labels, results)
+                  if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s")]
+    axis = plots.compare_axis([r for _, r in with_roofs])  # one x-axis for all of them
+    rooflines = [(label, roofline_plot_data(r, axis)) for label, r in with_roofs]
     if rooflines:
         figures["compare_roofline"] = plots.compare_roofline_figure(rooflines)
-    svgs: dict[str, str] = {}
-    files: dict[str, dict[str, Path]] = {}
+    return figures
+
+
+def standalone_compare_page(results: Sequence[RunResult], table_rows: Sequence[dict],
+                            columns: Sequence[tuple[str, str]], labels: Sequence[str]) -> str:
+    """The comparison page as one file (`npusim compare ... -o cmp.html`), plots inline."""
     try:
-        for stem, fig in figures.items():
-            files[stem] = plots.save_figure(fig, out_dir, stem)
-            svgs[stem] = plots.svg_fragment(files[stem]["svg"].read_bytes(), f"{stem}-")
-    except OSError as exc:
-        raise NpusimError(f"cannot write report: {exc.strerror}", file=out_dir,
-                          fix="choose a writable directory for --report") from None
+        svgs = inline_svgs(compare_figures(results, table_rows, labels))
+    except NpusimError:  # matplotlib is not installed: the table alone
+        svgs = {}
+    return render_compare_html(results, table_rows, svgs, {}, columns)
+
+
+def write_compare_report(results: Sequence[RunResult], table_rows: Sequence[dict],
+                         columns: Sequence[tuple[str, str]], out_dir: Path,
+                         labels: Sequence[str], png: bool = False) -> Path:
+    """Write `compare.html` with grouped bars and overlaid rooflines (plus SVG files, and PNG
+    with `png`)."""
+    out_dir = Path(out_dir)
+    svgs, files = _write_figures(compare_figures(results, table_rows, labels), out_dir, png)
     path = out_dir / COMPARE_FILE
     _write(path, render_compare_html(results, table_rows, svgs, files, columns))
     return path

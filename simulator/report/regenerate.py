@@ -105,7 +105,7 @@ def regenerate(out: Path, only: str | None = None, log=print) -> list[Path]:
         if only in (None, name):
             log(f"simulating {workload} on {arch}")
             result = simulate(arch, workload)
-            written.append(write_report(result, target))
+            written.append(write_report(result, target, png=True))
             (target / "report.md").write_text(files.to_markdown(result), encoding="utf-8")
             (target / "result.json").write_text(files.to_json(result) + "\n", encoding="utf-8")
         if (target / "report.html").exists():
@@ -122,7 +122,7 @@ def regenerate(out: Path, only: str | None = None, log=print) -> list[Path]:
             results = [simulate(a, w) for w in workloads for a in archs]
             rows = summary_rows(results)
             labels = [f"{r.arch['name']} / {r.workload['name']}" for r in results]
-            written.append(write_compare_report(results, rows, COLUMNS, target, labels))
+            written.append(write_compare_report(results, rows, COLUMNS, target, labels, png=True))
             (target / "compare.md").write_text(to_markdown(rows), encoding="utf-8")
         if (target / "compare.html").exists():
             index.append(f"- **compare {', '.join(archs)} on {', '.join(workloads)}** ({why}): "

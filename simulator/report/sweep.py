@@ -94,6 +94,14 @@ def pivot_table(title: str, rows: Sequence[dict[str, Any]], metric: str, scale: 
     return table
 
 
+def _util(value: float) -> str:
+    """Two decimals; below 0.01 % two significant digits (a depthwise layer on a big array
+    is at 0.0046 %, not 0.00 %)."""
+    if value and 100 * value < 0.01:
+        return f"{100 * value:.2g}%"
+    return f"{100 * value:.2f}%"
+
+
 def utilization_table(rows: Sequence[dict[str, Any]]) -> Table | None:
     """Utilization per layer class for each PE count (None without per-class data)."""
     pes, classes, values = utilization_by_pe(rows)
@@ -105,7 +113,7 @@ def utilization_table(rows: Sequence[dict[str, Any]]) -> Table | None:
     for cls in classes:
         table.add_column(cls, justify="right")
     for pe in pes:
-        table.add_row(f"{pe:,}", *[f"{100 * values[pe][c]:.2f}%" if c in values[pe] else "-"
+        table.add_row(f"{pe:,}", *[_util(values[pe][c]) if c in values[pe] else "-"
                                    for c in classes])
     return table
 
@@ -117,6 +125,9 @@ def print_report(data: SweepData, analyses: Sequence[WorkloadAnalysis], top: int
     constraint_text = ", ".join(str(c) for c in data.constraints) or "none"
     console.print(f"[bold]{data.name}[/bold]: {total} evaluated rows, {len(data.failed)} failed; "
                   f"objectives: {', '.join(data.objectives)}; constraints: {constraint_text}")
+    if data.outside_spec:
+        console.print(f"({data.outside_spec} stored rows of an earlier version of the sweep are "
+                      "left out: they are not points of it now)")
     if not data.rows_by_workload:
         console.print("no successful points stored yet")
     for analysis in analyses:

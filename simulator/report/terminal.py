@@ -34,7 +34,7 @@ def layer_table(result: RunResult) -> Table:
         table.add_column(col, justify=justify, no_wrap=col != "layer")
     for layer in result.layers:
         stall = layer.stall_cycles / layer.cycles if layer.cycles else 0.0
-        table.add_row(escape(layer.name), layer.type, si(layer.macs), si(layer.cycles),
+        table.add_row(escape(layer.name), escape(layer.shown_type), si(layer.macs), si(layer.cycles),
                       pct(stall), pct(layer.utilization), nbytes(layer.dram_read_bytes),
                       nbytes(layer.dram_write_bytes), nbytes(layer.sram_read_bytes),
                       energy(layer.energy_pj), si(layer.operational_intensity),
@@ -91,10 +91,19 @@ def summary_lines(result: RunResult) -> list[str]:
 def print_run(result: RunResult, console: Console | None = None) -> None:
     console = console or make_console()
     console.print(layer_table(result))
-    for line in summary_lines(result):
-        console.print(line)
+    for line in summary_lines(result):  # names in these lines are data, never markup
+        console.print(line, markup=False)
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def run_text(result: RunResult, width: int = 160) -> str:
+    """What `print_run` shows, as plain text (no colour), for `-o run.txt`."""
+    import io
+
+    console = Console(record=True, width=width, file=io.StringIO(), highlight=False)
+    print_run(result, console)
+    return console.export_text()
 
 
 def print_catalogue(archs: list[tuple[str, str, str]], workloads: list[tuple[str, str, str]],

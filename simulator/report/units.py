@@ -22,6 +22,10 @@ def si(value: float, unit: str = "", digits: int = 3) -> str:
 
 
 def pct(value: float) -> str:
+    """A share in percent, one decimal; below 0.1 % two significant digits, so a depthwise
+    layer's 0.00088% does not read as 0.0%."""
+    if value and abs(100 * value) < 0.05:
+        return f"{100 * value:.2g}%"
     return f"{100 * value:.1f}%"
 
 
@@ -36,3 +40,13 @@ def seconds(s: float) -> str:
 
 def nbytes(b: float) -> str:
     return si(b, "B")
+
+
+def plain(value: float) -> str:
+    """A ratio as people write it: 0.01, 0.5, 1, 20, 300, 4k, 50k, 6M (no 10^n, no `100 m`
+    for a tenth): tick labels of dimensionless axes."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000:
+        return si(value, "", digits=3).replace(" ", "")
+    return f"{value:.3g}"

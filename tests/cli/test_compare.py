@@ -53,7 +53,7 @@ def test_cli_json_on_the_systolic_engine(workloads, capsys):
 def test_cli_two_workloads_on_one_arch_with_report(workloads, tmp_path, capsys):
     cnn, mlp = workloads
     out = tmp_path / "cmp"
-    assert main(["compare", "edge_32x32", "-w", cnn, mlp, "--report", str(out)]) == 0
+    assert main(["compare", "edge_32x32", "-w", cnn, mlp, "--report", str(out), "--png"]) == 0
     printed = capsys.readouterr().out
     assert "tiny_cnn" in printed and "tiny_mlp" in printed
     page = out / "compare.html"

@@ -73,3 +73,27 @@ def test_nothing_below_the_commands_imports_them():
             assert cli_imports <= allowed, rel
         elif rel != "__main__.py":
             assert not cli_imports, rel
+
+
+def test_one_form_of_install_hint():
+    """Every hint for an optional extra reads `pip install 'npusim[EXTRA]'` (issue 13), and
+    names an extra that pyproject.toml defines."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    hints = []
+    for path in sorted((root / "simulator").rglob("*.py")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "pip install" in line:
+                hints.append((path.name, line))
+    assert hints
+    for name, line in hints:
+        found = re.findall(r"pip install (\S+)", line)
+        assert found and all(re.fullmatch(r"'npusim\[(\w+)\]'[`\"),.:;]*", f) for f in found), \
+            f"{name}: {line.strip()}"
+        for f in found:
+            assert re.match(r"'npusim\[(\w+)\]'", f).group(1) in extras, f"{name}: {line.strip()}"

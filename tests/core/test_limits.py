@@ -1,4 +1,4 @@
-"""Limits of the config models (docs/formats.md, section 5): numbers are finite, never booleans,
+"""Limits of the config models (docs/formats.md, section 6): numbers are finite, never booleans,
 integers at most 2^62, a layer's counts below 2^62; defaults name real fields. Each case is a
 class of hostile input from issue 15 and must end in a one-line NpusimError naming the field."""
 

@@ -98,7 +98,7 @@ def test_combine_sums_keeps_and_recomputes():
 
 def _doc_table() -> dict[str, list[str]]:
     text = (DOCS / "formats.md").read_text(encoding="utf-8")
-    section = text.split("### 4.1 Run-level figures", 1)[1]
+    section = text.split("### 4.1 Run-level figures", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]

@@ -38,7 +38,43 @@ def test_totals_derived_from_layers():
     assert t.tops_per_watt == pytest.approx(2400 / 55)
     # intensity 2400 / 110 = 21.8 ops/byte > ridge 4 -> compute-bound overall
     assert t.bound == "compute"
-    assert t.bottleneck.startswith("b (75% of cycles")
+    # b takes 300 of 400 cycles and never stalls
+    assert t.bottleneck == "b (75% of cycles; all compute, no stalls)"
+
+
+def test_bottleneck_names_the_stall_cause_that_dominates():
+    """The bottleneck line says where the slowest layer's cycles go and which stall cause
+    dominates (issue 13: `memory-bound` for a layer stalled on weight loads, not DRAM)."""
+    def result(stalls):
+        stall = sum(stalls.values())
+        layer = LayerResult(name="dw", type="conv", cycles=1000 + stall, compute_cycles=1000,
+                            stall_cycles=stall, stall_breakdown_cycles=stalls, macs=10, ops=20,
+                            bound="memory")
+        return RunResult.from_layers(arch={"name": "toy"}, workload={"name": "w"},
+                                     layers=[layer], peak_macs_per_cycle=1, clock_hz=1e9,
+                                     roofline={})
+    # 370 of 1370 cycles stalled (27 %), 369 of them on weight_load (99.7 % >= 99.5 %: "on")
+    assert result({"weight_load": 369, "dram_bandwidth": 1}).totals.bottleneck == \
+        "dw (100% of cycles; 73% compute, 27% stalled on weight_load)"
+    # 600 stalled: 360 on DRAM (60 %), 240 on weight loads
+    assert result({"weight_load": 240, "dram_bandwidth": 360}).totals.bottleneck == \
+        "dw (100% of cycles; 62% compute, 38% stalled, mostly on dram_bandwidth (60% of the stalls))"
+
+
+def test_simulate_labels_depthwise_layers_and_names_their_stall():
+    """MobileNetV2 on tpu_v1: the depthwise layers are typed conv/dw; the slowest one, b15_dw
+    (960 channels at 7x7), spends 199 k of its 736 k cycles waiting for weight loads and 71 on
+    DRAM, which the bottleneck line now says (it used to say `memory-bound`)."""
+    from simulator.api import simulate
+
+    r = simulate("tpu_v1", "mobilenet_v2")
+    labels = {l.name: l.type_label for l in r.layers}
+    assert labels["b1_dw"] == "conv/dw" and labels["b2_expand"] == "conv/pw"
+    assert labels["conv1"] == "conv" and labels[r.layers[-1].name] == "linear"
+    slowest = max(r.layers, key=lambda l: l.cycles)
+    assert slowest.name == "b15_dw"
+    assert r.totals.bottleneck.startswith("b15_dw (10% of cycles; 73% compute, 27% stalled "
+                                          "on weight_load")
 
 
 def test_json_contract_keys_and_engine_extras():

@@ -222,3 +222,19 @@ def test_conv_macs_formula_and_lowering(c, f, g, h, k, s, p, batch) -> None:
     b = conv.operand_bytes(INT8)
     assert b["weights"] == conv.weight_params
     assert b["ifmap"] == batch * c * h * h and b["ofmap"] == batch * f * ho * wo
+
+
+def test_type_labels_tell_conv_shapes_apart() -> None:
+    """Reports show conv/dw, conv/g, conv/pw and conv (issue 13), from the shape alone."""
+    from simulator.core.layers import type_label
+
+    shape = [8, 10, 10]
+    label = lambda fields: type_label(one({"type": "conv", **fields}, shape))  # noqa: E731
+    assert label({"out_channels": 8, "kernel": 3, "padding": 1, "groups": 8}) == "conv/dw"
+    assert label({"out_channels": 16, "kernel": 3, "groups": 8}) == "conv/dw"  # multiplier 2
+    assert label({"out_channels": 16, "kernel": 3, "padding": 1, "groups": 4}) == "conv/g"
+    assert label({"out_channels": 16, "kernel": 1, "groups": 2}) == "conv/g"
+    assert label({"out_channels": 16, "kernel": 1}) == "conv/pw"
+    assert label({"out_channels": 16, "kernel": [1, 7], "padding": "same"}) == "conv"
+    assert label({"out_channels": 16, "kernel": 3}) == "conv"
+    assert type_label(one({"type": "linear", "out_features": 4}, [32])) == "linear"

@@ -82,3 +82,25 @@ def test_cli_errors_are_one_line(capsys, argv, needle):
     assert main(["sparse-study", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0] and err[0].startswith("npusim: error:")
+
+
+def test_table_never_splits_a_number(alex8):
+    """One line per layer, one column per value; on a terminal narrower than the table every
+    `latency / efficiency` cell still prints whole on its layer's line (issue 13)."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from simulator.report.sparse_study import print_study
+
+    values = [1, 2, 4, 8, 16, 64]
+    layer = {"latency_s": 17.65e-6, "cycles": 14120, "energy_pj": 1e6, "efficiency": 0.42}
+    rows = [{"value": v, "layers": {"Alex-6": layer, "NT-LSTM": layer}, "latency_s": 35.3e-6,
+             "energy_pj": 2e6, "warnings": []} for v in values]
+    buffer = io.StringIO()
+    print_study("queue_depth", rows, Console(width=60, file=buffer))
+    lines = buffer.getvalue().splitlines()
+    for name in ("Alex-6", "NT-LSTM"):
+        (line,) = [line for line in lines if name in line]
+        assert re.findall(r"17\.65 / 42%", line) == ["17.65 / 42%"] * len(values)

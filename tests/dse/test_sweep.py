@@ -114,11 +114,8 @@ def test_interrupted_sweep_resumes_to_identical_table(tmp_path, workers):
         run_sweep(path, store, workers=workers, evaluate=evaluate, on_row=ctrl_c_after_five)
     stored_first = {row["key"]: row["point_json"] for row in table(store)}
     assert len(stored_first) == 5
-    # workers of the interrupted run may still be finishing the points they had in flight (their
-    # results are discarded); let them exit before the second run's evaluations are counted
-    deadline = time.monotonic() + 60
-    while multiprocessing.active_children() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # the interrupted run has ended its workers before returning: nothing of it still runs
+    assert not multiprocessing.active_children()
     first_calls = log.read_text().splitlines()
     log.unlink()
 
@@ -184,6 +181,57 @@ def test_store_refuses_a_different_base(tmp_path):
         run_sweep(path, store, workers=1, evaluate=fake_evaluate)
     summary = run_sweep(path, store, workers=1, evaluate=fake_evaluate, fresh=True)
     assert summary.computed == 12
+
+
+def test_changed_points_refuse_the_old_store_unless_told(tmp_path, capsys):
+    """Editing a sweep's points and re-running into the same store must not mix two versions
+    (issue 13: 128 + 192 rows counted as one sweep): refused in one line; --extend keeps the
+    stored rows and adds the new points, and reports read only the current points."""
+    from simulator.cli.main import main
+    from simulator.dse.analysis import load_results
+
+    path = write_files(tmp_path, SWEEP)            # 4 array sizes x 3 SRAM sizes = 12 rows
+    store = tmp_path / "r.sqlite"
+    assert run_sweep(path, store, workers=1, evaluate=fake_evaluate).computed == 12
+    # objectives and constraints are report choices: changing them is not another sweep
+    path.write_text(SWEEP.replace("area_mm2 <= 0.05", "area_mm2 <= 0.1"))
+    assert run_sweep(path, store, workers=1, evaluate=fake_evaluate).computed == 0
+    # two SRAM sizes instead of three: 8 points, 4 of the stored 12 rows are not among them
+    path.write_text(SWEEP.replace("[512, 2048, 8192]", "[512, 4096]"))
+    with pytest.raises(NpusimError, match=r"another version of this sweep .*8 of its 12 rows "
+                       r"are not points.*--extend.*--fresh"):
+        run_sweep(path, store, workers=1, evaluate=fake_evaluate)
+    assert main(["sweep", str(path), "-o", str(store), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--extend" in err[0] and str(store) in err[0]
+    summary = run_sweep(path, store, workers=1, evaluate=fake_evaluate, extend=True)
+    assert (summary.total, summary.skipped, summary.computed) == (8, 4, 4)
+    assert len(table(store)) == 16                 # the 8 outside rows are kept in the file ...
+    data = load_results(str(store))                # ... and left out of the report
+    assert len(data.rows_by_workload["tiny"]) == 8 and data.outside_spec == 8
+    # resuming the extended sweep is not another version
+    assert run_sweep(path, store, workers=1, evaluate=fake_evaluate).computed == 0
+    # --fresh starts over
+    fresh = run_sweep(path, store, workers=1, evaluate=fake_evaluate, fresh=True)
+    assert fresh.computed == 8 and len(table(store)) == 8
+
+
+def test_store_written_before_points_were_hashed(tmp_path):
+    """A store without a points hash resumes as long as its rows are points of the sweep."""
+    path = write_files(tmp_path, SWEEP)
+    store = tmp_path / "r.sqlite"
+    run_sweep(path, store, workers=1, evaluate=fake_evaluate, max_points=5)
+    with ResultStore(store) as db:                 # make it look like an older store
+        with db.conn:
+            db.conn.execute("DELETE FROM meta WHERE name = 'points_hash'")
+            db.conn.execute("DROP TABLE spec_points")
+    assert run_sweep(path, store, workers=1, evaluate=fake_evaluate).computed == 7
+    with ResultStore(store) as db:
+        with db.conn:
+            db.conn.execute("DELETE FROM meta WHERE name = 'points_hash'")
+    path.write_text(SWEEP.replace("[512, 2048, 8192]", "[512]"))
+    with pytest.raises(NpusimError, match="8 of its 12 rows"):
+        run_sweep(path, store, workers=1, evaluate=fake_evaluate)
 
 
 def test_model_errors_are_stored_not_fatal(tmp_path):

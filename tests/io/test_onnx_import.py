@@ -190,6 +190,17 @@ def test_dense_weights_leave_density_at_one(tmp_path):
     assert "weight_density" not in import_onnx(b.save(tmp_path / "m.onnx")).workload["layers"][0]
 
 
+def test_all_zero_weights_leave_density_unset(tmp_path):
+    """An export whose weights are all zero (placeholders) gets no `weight_density: 1.0e-06`
+    (issue 13): the layer stays dense, as with no weights at all."""
+    b = Builder("full", zero_fraction=1.0)
+    x = b.input("x", [1, 3, 8, 8])
+    b.output(b.gemm(b.node("Flatten", [b.conv(x, 3, 4, 3)], axis=1), 4 * 6 * 6, 2))
+    layers = import_onnx(b.save(tmp_path / "m.onnx")).workload["layers"]
+    assert [l["type"] for l in layers] == ["conv", "linear"]
+    assert all("weight_density" not in l for l in layers)
+
+
 # ------------------------------------------------------------------------------------------
 # tiny attention block
 # ------------------------------------------------------------------------------------------
@@ -271,12 +282,12 @@ def test_lstm(tmp_path, direction):
     if dirs == 2:
         assert w.layers[-1].type == "concat" and w.layers[-1].inputs == ["lstm_fw", "lstm_bw"]
     # the builder zeroes the first half of W and of R (flattened over directions): one
-    # direction has density 1/2; bidirectional, the forward direction is all zeros (density
-    # floored at 1e-6, the field must stay positive) and the backward one dense (no field)
+    # direction has density 1/2; bidirectional, the forward direction is all zeros (placeholder
+    # weights: no density is invented, the layer stays dense) and the backward one dense
     if dirs == 1:
         assert lstms[0].weight_density == pytest.approx(0.5)
     else:
-        assert lstms[0].weight_density == pytest.approx(1e-6) and lstms[1].weight_density == 1.0
+        assert lstms[0].weight_density == 1.0 and lstms[1].weight_density == 1.0
 
 
 # ------------------------------------------------------------------------------------------
@@ -365,7 +376,7 @@ def test_skip_unknown_proceeds_and_says_so(tmp_path):
 
 def test_missing_onnx_package_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
-    with pytest.raises(NpusimError, match=r"pip install -e \.\[onnx\]"):
+    with pytest.raises(NpusimError, match=r"pip install 'npusim\[onnx\]'"):
         import_onnx(tmp_path / "whatever.onnx")
 
 

@@ -13,9 +13,9 @@ from simulator.report.html import write_report
 
 @pytest.fixture(scope="module")
 def resnet_report(tmp_path_factory):
-    """`npusim run tpu_v1 resnet50 --report out/` once for the module (about 8 s: 10 figures)."""
+    """`npusim run tpu_v1 resnet50 --report out/ --png` once for the module (about 2 s)."""
     out = tmp_path_factory.mktemp("report") / "out"
-    assert main(["run", "tpu_v1", "resnet50", "--report", str(out), "-q"]) == 0
+    assert main(["run", "tpu_v1", "resnet50", "--report", str(out), "--png", "-q"]) == 0
     return out, simulate("tpu_v1", "resnet50")
 
 
@@ -88,8 +88,10 @@ def test_report_into_a_file_path_is_a_user_error(tmp_path):
 def test_report_shows_breakdowns_and_warnings(malicious_report):
     parser = parse(malicious_report)
     links = [v for tag, _, v in parser.url_attrs if tag == "a"]
-    # links to the five PNG and five SVG files beside it; everything else is an in-page "#id"
-    assert len(links) == 10 and {v.rsplit(".", 1)[1] for v in links} == {"png", "svg"}
+    # links to the five SVG files beside it (PNGs only with png=True); everything else is an
+    # in-page "#id"
+    assert len(links) == 5 and {v.rsplit(".", 1)[1] for v in links} == {"svg"}
+    assert not list(malicious_report.parent.glob("*.png"))
     assert all(v.startswith("#") for tag, _, v in parser.url_attrs if tag != "a")
     text = "".join(parser.text)
     assert "made-up numbers for tests" in text          # warnings

@@ -490,4 +490,5 @@ class ComputeOps:
         parts = [w[direction] if w.shape[0] == directions else w,
                  r[direction] if r.shape[0] == directions else r]
         total = sum(p.size for p in parts)
-        return sum(int(np.count_nonzero(p)) for p in parts) / total if total else None
+        nonzero = sum(int(np.count_nonzero(p)) for p in parts)
+        return nonzero / total if total and nonzero else None  # all zero: placeholders

@@ -230,7 +230,11 @@ class GraphMapper(ComputeOps, LayoutOps):
                 return None
             nonzero += int(np.count_nonzero(data))
             total += data.size
-        return nonzero / total if total else None
+        if not total or not nonzero:
+            # all-zero weights are placeholders (an export without trained weights), not a
+            # layer pruned to nothing: leave the density unset (dense) rather than invent one
+            return None
+        return nonzero / total
 
     def is_static(self, tensor: str) -> bool:
         return tensor in self.static

@@ -29,7 +29,7 @@ from simulator.io.files import check_input_file
 if TYPE_CHECKING:
     from simulator.io.onnx.mapper import ImportReport
 
-INSTALL_FIX = "install the optional extra: pip install -e .[onnx]  (or: pip install onnx)"
+INSTALL_FIX = "pip install 'npusim[onnx]'"
 
 #: Ops that may consume a data input in the "sequence first" layout (batch on axis 1).
 _SEQUENCE_FIRST_OPS = {"LSTM", "GRU", "RNN"}

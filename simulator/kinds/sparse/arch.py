@@ -12,15 +12,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from simulator.core.arch import ArchBase
+from simulator.core.arch import ArchBase, DatapathSupport
+
+#: What an EIE-style datapath consumes natively (Han et al., ISCA 2016, Sec. III): zeros in
+#: weights (CSC) and activations (only non-zeros are broadcast), codebook-indexed weights and
+#: sparse relative indices. Huffman streams are not decoded on the fly.
+EIE_DATAPATH = DatapathSupport(zero_skipping="both", weight_decoders=["codebook", "sparse"])
 
 
 class SparseArch(ArchBase):
     """P processing elements, each holding an interleaved slice of the CSC weight matrix."""
 
     kind: Literal["sparse"] = "sparse"
+    datapath: DatapathSupport = Field(
+        default_factory=lambda: EIE_DATAPATH.model_copy(deep=True),
+        description="fixed for this kind: EIE skips zeros in weights and activations and "
+                    "decodes codebook indices and sparse relative indices")
     pes: int = Field(64, ge=1, le=256, description="processing elements; row i lives on PE i mod pes")
     queue_depth: int = Field(8, ge=1, le=4096,
                              description="activation queue entries per PE (1: lock-step broadcast)")
@@ -78,6 +87,17 @@ class SparseArch(ArchBase):
         """Longest run of zeros a relative index can skip (EIE: 2^4 - 1 = 15)."""
         return (1 << self.index_bits) - 1
 
+    @field_validator("datapath")
+    @classmethod
+    def _eie_datapath(cls, datapath: DatapathSupport) -> DatapathSupport:
+        if (datapath.zero_skipping != "both"
+                or sorted(datapath.weight_decoders) != ["codebook", "sparse"]
+                or datapath.winograd):
+            raise ValueError("the sparse (EIE) kind models one datapath: zero_skipping both, "
+                             "weight_decoders [codebook, sparse], no winograd (a Huffman "
+                             "decoder or dense operation is another chip)")
+        return datapath
+
     @model_validator(mode="after")
     def _consistent(self) -> "SparseArch":
         if self.spmat_word_bits < self.pointer_bits and self.pointer_overflow == "spmat":
@@ -87,3 +107,21 @@ class SparseArch(ArchBase):
             raise ValueError(f"spmat_word_bits ({self.spmat_word_bits}) must hold at least one "
                              f"entry of index_bits + weight_index_bits = {self.entry_bits} bits")
         return self
+
+
+def sparse_what_ifs(arch: SparseArch) -> list[tuple[str, list[str]]]:
+    """Changes worth re-simulating on an EIE-style chip, for `npusim explain`: more PEs (less
+    work per PE, worse balance), deeper activation queues (absorb imbalance), a wider relative
+    index (fewer padding zeros, wider entries) and, where pointers overflow, a bigger pointer
+    SRAM. Each stays inside the arch's valid ranges."""
+    changes: list[tuple[str, list[str]]] = []
+    if arch.pes * 2 <= 256:
+        changes.append((f"twice the PEs ({arch.pes * 2})", [f"pes={arch.pes * 2}"]))
+    if arch.queue_depth * 2 <= 4096:
+        changes.append((f"activation queues twice as deep ({arch.queue_depth * 2})",
+                        [f"queue_depth={arch.queue_depth * 2}"]))
+    if arch.index_bits < 8 and arch.index_bits + 1 + arch.weight_index_bits <= arch.spmat_word_bits:
+        changes.append((f"a {arch.index_bits + 1}-bit relative index (fewer padding zeros)",
+                        [f"index_bits={arch.index_bits + 1}"]))
+    changes.append(("twice the pointer SRAM", [f"pointer_sram_bytes={arch.pointer_sram_bytes * 2}"]))
+    return changes

@@ -324,8 +324,11 @@ def matrix_values(matrix: object) -> np.ndarray:
     """The non-zero values of a user matrix (for weight sharing)."""
     if isinstance(matrix, SparseWeights):
         return matrix.values.astype(np.float64)
-    dense = np.asarray(matrix, dtype=np.float64)
-    return dense[dense != 0]
+    dense = np.asarray(matrix)          # a memory-mapped file stays on disk: rows at a time
+    step = max(1, WINDOW_ELEMENTS // max(dense.shape[1], 1))
+    parts = [dense[a:a + step][dense[a:a + step] != 0].astype(np.float64)
+             for a in range(0, dense.shape[0], step)]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def random_activation_positions(length: int, density: float,
@@ -374,3 +377,22 @@ def codebook_error(values: np.ndarray, clusters: int) -> dict[str, float]:
     rms = float(np.sqrt(np.mean((values - quantized) ** 2)))
     scale = float(np.sqrt(np.mean(values ** 2)))
     return {"codebook_rms_error": rms, "codebook_relative_error": rms / scale if scale else 0.0}
+
+
+@dataclass(frozen=True, eq=False)
+class UserLayer:
+    """A user's matrix for one layer and, optionally, measured input vectors for it
+    (`inputs`: vectors x K, e.g. the activations of real images; product v uses row v mod the
+    number of rows). Read at the edge by `simulator.io.weights`."""
+
+    matrix: "np.ndarray | SparseWeights"
+    inputs: np.ndarray | None = None
+
+
+def split_user_data(data: object) -> tuple[object | None, np.ndarray | None]:
+    """(matrix, measured inputs) of what `RunOptions.weights` holds for a layer."""
+    if data is None:
+        return None, None
+    if isinstance(data, UserLayer):
+        return data.matrix, data.inputs
+    return data, None

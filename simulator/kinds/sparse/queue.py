@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 #: From this depth on, D steps at a time beat one step at a time (measured:
 #: benchmarks/bench_sparse.py).
 BLOCK_MIN_DEPTH = 8

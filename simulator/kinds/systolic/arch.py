@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from simulator.core.arch import ArchBase, StrictModel
+from simulator.core.layer_base import Activation
 
 
 class ArrayConfig(StrictModel):
@@ -74,6 +75,11 @@ class SystolicArch(ArchBase):
     vector_elements_per_cycle: PositiveFloat | None = Field(
         None, description="throughput of the activation/pooling (vector) unit in element "
         "operations per cycle (default: array cols, one accumulator row per cycle as in TPUv1)")
+    hardwired_activations: list[Activation] = Field(
+        ["relu"], description="activation functions the output path "
+        "applies as results drain, at no extra cycles (TPUv1's activation unit: relu, sigmoid, "
+        "tanh); any other runs on the vector unit at its cost per element "
+        "(simulator/core/activations.py). Default: relu only")
 
     @property
     def vector_rate(self) -> float:

@@ -1,6 +1,6 @@
 """Tensor-core engine (Horizon BPU style): compile, simulate as discrete events, account.
 
-The compiler (tc_compiler) turns the workload into an instruction stream; tc_sim runs it with
+The compiler (`compiler/`) turns the workload into an instruction stream; `schedule` runs it with
 simpy; this module turns op timings into per-layer `LayerResult`s:
 
 * **Cycles per layer.** Layers are charged the cycles they add to the completion frontier:
@@ -48,7 +48,7 @@ from simulator.core.results import LayerResult
 from simulator.core.workload import Workload
 from simulator.kinds.base import Engine, EngineRun, RunOptions
 from simulator.kinds.tensorcore.arch import TensorCoreArch
-from simulator.kinds.tensorcore.compiler import Compiler, Unit
+from simulator.kinds.tensorcore.compiler import Program, Unit, compile_program
 from simulator.kinds.tensorcore.ops import KIND_CATEGORY, Op, resource_category
 from simulator.kinds.tensorcore.schedule import OpTiming, simulate_ops
 from simulator.kinds.tensorcore.trace import trace_events as _trace_events
@@ -94,8 +94,8 @@ class TensorCoreEngine(Engine):
 
     def run(self, workload: Workload, options: RunOptions) -> EngineRun:
         """Compile the workload, run the program as discrete events, account per layer."""
-        compiler = Compiler(self.arch, options.precision, workload)
-        ops = compiler.compile()
+        compiler = compile_program(self.arch, options.precision, workload)
+        ops = compiler.ops
         timing = simulate_ops(ops)
         preload = compiler.resident_weight_bytes
         engine_totals = {
@@ -147,7 +147,7 @@ class TensorCoreEngine(Engine):
         ]
 
     # ------------------------------------------------------------------------------------
-    def _results(self, workload: Workload, compiler: Compiler, ops: list[Op],
+    def _results(self, workload: Workload, compiler: Program, ops: list[Op],
                  timing: dict[int, OpTiming],
                  precision: Precision) -> tuple[list[LayerResult], list[LayerCounts]]:
         a = self.arch

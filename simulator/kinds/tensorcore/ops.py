@@ -31,7 +31,8 @@ class Op:
     busy_cycles: int
     latency_cycles: int = 0
     deps: list[int] = field(default_factory=list)
-    key: float = 0.0
+    #: program order: ops run in (seq, id) order on every resource they hold
+    seq: int = 0
     nbytes: int = 0
     label: str = ""
 

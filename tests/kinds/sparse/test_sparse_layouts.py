@@ -9,9 +9,9 @@ import pytest
 
 from simulator.api import simulate
 from simulator.cli.main import main
-from simulator.dse.sparse_study import study
 from simulator.core.errors import NpusimError
 from simulator.core.workload import workload_from_dict
+from simulator.dse.sparse_study import study
 from simulator.io.load import load_arch
 from simulator.kinds.sparse import layouts
 from simulator.kinds.sparse.layouts import MAX_SLICES, ByteBoundedMemo, check_size

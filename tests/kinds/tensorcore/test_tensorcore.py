@@ -13,7 +13,7 @@ from simulator.api import simulate
 from simulator.core.errors import NpusimError
 from simulator.core.workload import workload_from_dict
 from simulator.io.load import load_arch
-from simulator.kinds.tensorcore.compiler import Compiler
+from simulator.kinds.tensorcore.compiler import compile_program
 from simulator.kinds.tensorcore.schedule import schedule_reference, simulate_ops
 
 INF = float("inf")
@@ -67,7 +67,7 @@ def test_simpy_run_matches_the_max_plus_recurrence():
              {"name": "c2", "type": "conv", "out_channels": 128, "kernel": 3, "stride": 2,
               "padding": 1, "activation": "relu"},
              {"name": "p", "type": "maxpool", "kernel": 2})
-    ops = Compiler(arch, arch.precision, wl).compile()
+    ops = compile_program(arch, arch.precision, wl).ops
     timing = simulate_ops(ops)
     reference = schedule_reference(ops)
     assert all(timing[i].start == reference[i][0] and timing[i].done == reference[i][1]

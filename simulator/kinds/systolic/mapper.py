@@ -1,0 +1,331 @@
+"""The mapper: of a GEMM's candidate tilings (tiling.py), the one that minimises the run's
+objective, with its cycles, DRAM bytes and SRAM traffic. `choose_many` ranks the candidates of
+all the GEMMs of a run in one vectorised pass (a choice is cached by its problem and context).
+
+Objectives (RunOptions.objective, default the arch's `mapping_objective`):
+
+| objective | ranks by | then |
+|---|---|---|
+| latency | cycles of the GEMM (compute + tiling overhead + DRAM stalls, closed form below), within LATENCY_TOLERANCE (0.2 %) of the fastest | DRAM bytes, cycles, tiling overhead, steps |
+| dram | DRAM bytes | cycles, tiling overhead, steps |
+| energy | energy the choice moves (DRAM + SRAM traffic, priced from the run's table) | cycles, tiling overhead, steps |
+| edp | (that energy + the GEMM's fixed MAC and register energy) x cycles | cycles, tiling overhead, steps |
+
+Candidates that overflow a buffer rank last (they are modelled only when nothing fits).
+
+Cycles of `reps` back-to-back instances of a double-buffered tile pipeline (Stalls, docs/models.md
+section 3.6): each of the S steps computes c = busy / S cycles (busy = compute + tiling overhead)
+while the next step's tiles transfer (d = bytes / DRAM bytes per cycle); a step whose transfer
+outlasts c costs d instead. With the three step classes of tiling.py:
+
+    cycles = latency + d_first + reps * (c + sum_p count_p * max(c, d_p))
+             + (reps - 1) * (max(c, d_first_repeat + d_last) - c) + d_last + first_exposed
+
+Under latency a candidate's cycles only fall when DRAM bandwidth rises and the candidate set only
+grows when a buffer grows, so the fastest candidate's cycles never rise with more bandwidth or
+more SRAM, and the chosen one is within LATENCY_TOLERANCE of it. Under `dram` the choice does not
+depend on bandwidth, so DRAM bytes never rise with more SRAM and cycles never rise with more
+bandwidth (the properties the other objectives give up: a faster tiling may move more bytes).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from simulator.kinds.systolic.tiling import ORDERS, Candidates, TilingProblem, candidates
+
+OBJECTIVES = ("latency", "energy", "edp", "dram")
+#: the latency objective treats candidates within this fraction of the fastest as equally fast
+#: and takes the one with the least DRAM traffic: a few cycles of exposed transfer are not
+#: worth re-fetching an operand thirty times (a tie, within the model's own accuracy)
+LATENCY_TOLERANCE = 0.002
+#: choices kept (per process) for repeated (problem, context) pairs: sweeps and sub-batches
+CACHE_SIZE = 32768
+
+
+@dataclass(frozen=True)
+class Prices:
+    """pJ per byte of each traffic the tiling choice changes (from the run's energy table), and
+    the energy of one instance it does not change (MACs, registers: for EDP)."""
+
+    dram: float
+    a_sram: float
+    b_sram: float
+    c_sram: float
+    out_sram: float
+    write_ratio: float
+    fixed_pj: float = 0.0
+
+
+@dataclass(frozen=True)
+class GemmContext:
+    """What a GEMM's choice depends on besides its tiling problem (hashable, so choices cache).
+
+    inst_compute: compute cycles of one instance; reps = groups * steps instances run back to
+    back; steps > 1 instances share weights (LSTM time steps), which a tile holding the whole
+    matrix keeps on chip; first_exposed: cycles exposed once per GEMM (the first stationary
+    load of a pipelined array); unified: TPU-style buffers (SRAM roles: unified buffer, weight
+    FIFO, accumulators)."""
+
+    inst_compute: float
+    reps: int
+    groups: int
+    steps: int
+    bytes_per_cycle: float
+    latency_cycles: float
+    first_exposed: float
+    objective: str
+    unified: bool
+    prices: Prices | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The chosen tiling of one GEMM and what it costs over all its instances."""
+
+    problem: TilingProblem
+    tm: int
+    tk: int
+    tn: int
+    order: str
+    trips: tuple[int, int, int]      # m, k, n trips
+    fetches: tuple[int, int, int]    # a fetches, b fetches, c visits
+    fits: bool
+    overhead_cycles: float           # per instance
+    cycles: float                    # all instances, first_exposed included
+    a_dram: float                    # all instances
+    b_dram: float
+    c_dram_write: float
+    c_dram_read: float
+    sram: dict                       # role -> (read bytes, write bytes), all instances
+    k_parts: int
+    candidates: int
+    terms: dict                      # the closed form's terms for the chosen candidate
+
+    @property
+    def dram_bytes(self) -> float:
+        return self.a_dram + self.b_dram + self.c_dram_write + self.c_dram_read
+
+    def as_dict(self) -> dict:
+        m, k, n = self.trips
+        return {"tile_m": self.tm, "tile_k": self.tk, "tile_n": self.tn,
+                "loop_order": self.order, "trips": {"m": m, "k": k, "n": n},
+                "a_fetches": self.fetches[0], "b_fetches": self.fetches[1],
+                "c_visits": self.fetches[2], "fits": self.fits}
+
+
+#: the closed form of `evaluate` for one candidate, over `Choice.terms`
+CYCLES_EXPRESSION = ("latency + d_first + reps * (c + n0 * max(c, d0) + n1 * max(c, d1) "
+                     "+ n2 * max(c, d2)) + (reps - 1) * between + d_last + first_exposed")
+
+
+def _sram(c: Candidates, unified: bool, b_factor: np.ndarray) -> dict:
+    """Per instance, (read, write) bytes of each SRAM role for every candidate: `a` (the buffer
+    A streams from), `b` (B's buffer), `c` (partial sums: accumulators or the ofmap SRAM) and,
+    on a unified buffer, `out` (final outputs written into the unified buffer).
+    Array side (docs/models.md 3.8) plus every DRAM fill and drain."""
+    psum = c.c_elems * c.acc_elem
+    psum_writes = psum * c.k_parts
+    psum_reads = psum * (c.k_parts - 1)
+    out = {"a": (c.a_reads, c.a_bytes), "b": (c.b_reads, c.b_bytes * b_factor)}
+    if unified:
+        out["c"] = (psum_reads + psum, psum_writes)
+        out["out"] = (c.c_write, c.c_elems * c.out_elem)
+    else:
+        writes = np.where(c.k_parts > 1, psum_writes, c.c_elems * c.out_elem)
+        out["c"] = (psum_reads + c.c_write, writes + c.c_read)
+    return out
+
+
+def _context_arrays(contexts: Sequence[GemmContext], seg: np.ndarray) -> dict[str, np.ndarray]:
+    fields = ("inst_compute", "reps", "groups", "steps", "first_exposed")
+    out = {f: np.array([getattr(x, f) for x in contexts], dtype=float)[seg] for f in fields}
+    if contexts[0].prices is not None:
+        for f in ("dram", "a_sram", "b_sram", "c_sram", "out_sram", "fixed_pj"):
+            out[f] = np.array([getattr(x.prices, f) for x in contexts])[seg]
+    return out
+
+
+def evaluate(c: Candidates, contexts: Sequence[GemmContext]) -> dict[str, np.ndarray]:
+    """Cycles, DRAM bytes and (when priced) energy of every candidate over all its GEMM's
+    instances: arrays of shape (orders, candidates). The contexts share the run's bandwidth,
+    latency, objective and buffer style."""
+    ctx0 = contexts[0]
+    x = _context_arrays(contexts, c.seg)
+    bw = ctx0.bytes_per_cycle
+    reps = x["reps"]
+    step = (x["inst_compute"] + c.overhead) / c.steps                          # (N,)
+    body = step + (c.counts * np.maximum(step, c.class_bytes / bw)).sum(axis=0)
+    shared = (x["steps"] > 1) & c.b_whole & (c.fetches[1] > 0)
+    b_factor = np.where(shared, x["groups"] / reps, 1.0)
+    first_repeat = c.first_bytes - np.where(shared, c.b_event, 0.0)
+    dram = reps * (c.a_bytes + c.c_write + c.c_read + c.b_bytes * b_factor)
+    cycles = (c.first_bytes / bw + reps * body + c.last_write / bw + x["first_exposed"]
+              + (reps - 1) * (np.maximum(step, (first_repeat + c.last_write) / bw) - step))
+    if ctx0.latency_cycles:
+        cycles = cycles + np.where(dram > 0, ctx0.latency_cycles, 0.0)
+    out = {"cycles": cycles, "dram": dram, "b_factor": b_factor, "step": step}
+    if ctx0.objective in ("energy", "edp") and ctx0.prices is not None:
+        ratio = ctx0.prices.write_ratio
+        pj = dram * x["dram"]
+        for role, (rd, wr) in _sram(c, ctx0.unified, b_factor).items():
+            pj = pj + (reps * x[f"{role}_sram"]) * (rd + ratio * wr)
+        out["energy"] = pj
+        out["fixed"] = x["fixed_pj"] * reps
+    return out
+
+
+def _best(values: dict[str, np.ndarray], c: Candidates, objective: str) -> np.ndarray:
+    """Flat index (order-major: order * N + candidate) of the best candidate of every problem."""
+    n = len(c.seg)
+    seg = np.broadcast_to(c.seg, c.feasible.shape).ravel()
+    allowed = c.order_ok.ravel()
+    feasible = c.feasible.ravel()
+    cycles = np.round(values["cycles"].ravel(), 6)
+    dram = np.round(values["dram"].ravel(), 3)
+    if objective == "latency":
+        # near ties (within LATENCY_TOLERANCE of the problem's fastest) go to the least DRAM
+        usable = allowed & feasible
+        masked = np.where(usable, cycles, np.inf).reshape(-1, n).min(axis=0)
+        best = np.minimum.reduceat(masked, c.starts)
+        if np.isinf(best).any():       # nothing fits: the fastest of the allowed ones
+            masked = np.where(allowed, cycles, np.inf).reshape(-1, n).min(axis=0)
+            best = np.where(np.isinf(best), np.minimum.reduceat(masked, c.starts), best)
+        near = cycles <= best[seg] * (1 + LATENCY_TOLERANCE)
+        keys = [~(near & feasible), dram, cycles]
+    elif objective == "dram":
+        keys = [~feasible, dram, cycles]
+    else:
+        energy = values.get("energy")
+        if energy is None:
+            raise ValueError(f"objective {objective!r} needs energy prices")
+        energy = energy.ravel()
+        if objective == "edp":
+            fixed = np.broadcast_to(values["fixed"], c.feasible.shape).ravel()
+            primary = np.round((energy + fixed) * values["cycles"].ravel(), 3)
+        else:
+            primary = np.round(energy, 9)
+        keys = [~feasible, primary, cycles]
+    # ties (e.g. a DRAM-bound GEMM, where split tiles hide their fill/drain): the least tiling
+    # overhead, then the fewest steps, then the order's index
+    shape = c.feasible.shape
+    keys = [seg, ~allowed, *keys, np.broadcast_to(np.round(c.overhead, 6), shape).ravel(),
+            np.broadcast_to(c.steps, shape).ravel(),
+            np.broadcast_to(np.arange(shape[0])[:, None], shape).ravel()]
+    ranked = np.lexsort(keys[::-1])
+    sorted_seg = seg[ranked]
+    heads = np.flatnonzero(np.concatenate(([True], sorted_seg[1:] != sorted_seg[:-1])))
+    return ranked[heads]
+
+
+_CACHE: OrderedDict[tuple[TilingProblem, GemmContext], Choice] = OrderedDict()
+
+
+def choose_many(jobs: Sequence[tuple[TilingProblem, GemmContext]]) -> list[Choice]:
+    """The best candidate of every (problem, context) pair, for its context's objective. Pairs
+    seen before come from a per-process cache; the rest are ranked together, grouped by what
+    must be shared (array mode, bandwidth, objective)."""
+    out: list[Choice | None] = []
+    missing: dict[tuple, list[int]] = {}
+    for i, job in enumerate(jobs):
+        hit = _CACHE.get(job)
+        if hit is not None:
+            _CACHE.move_to_end(job)
+            out.append(hit)
+            continue
+        out.append(None)
+        problem, ctx = job
+        group = (problem.dataflow, problem.rows, problem.cols, problem.overhead_mode,
+                 problem.accumulator_rows, ctx.bytes_per_cycle, ctx.latency_cycles,
+                 ctx.objective, ctx.unified, ctx.prices is None)
+        missing.setdefault(group, []).append(i)
+    for indices in missing.values():
+        unique = list(dict.fromkeys(jobs[i] for i in indices))
+        for job, choice in zip(unique, _choose_group(unique)):
+            _CACHE[job] = choice
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        for i in indices:
+            out[i] = _CACHE.get(jobs[i]) or _choose_group([jobs[i]])[0]
+    return out  # type: ignore[return-value]
+
+
+def choose(problem: TilingProblem, ctx: GemmContext) -> Choice:
+    """The best candidate of one GEMM (see `choose_many`)."""
+    return choose_many([(problem, ctx)])[0]
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _choose_group(jobs: Sequence[tuple[TilingProblem, GemmContext]]) -> list[Choice]:
+    problems = [p for p, _ in jobs]
+    contexts = [x for _, x in jobs]
+    c = candidates(problems)
+    values = evaluate(c, contexts)
+    best = _best(values, c, contexts[0].objective)
+    n = len(c.seg)
+    o_idx, t_idx = np.divmod(best, n)
+    unified = contexts[0].unified
+    bw = contexts[0].bytes_per_cycle
+    sram = _sram(c, unified, values["b_factor"])
+
+    def pick(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim == 0:
+            return np.full(len(best), float(x))
+        if x.ndim == 1:
+            return x[t_idx]
+        return x[o_idx, t_idx]
+
+    cols = {name: pick(getattr(c, name)).tolist() for name in (
+        "tm", "tk", "tn", "fits", "overhead", "steps", "first_bytes", "last_write", "b_event",
+        "a_bytes", "b_bytes", "c_write", "c_read", "k_parts")}
+    vals = {name: pick(values[name]).tolist() for name in ("cycles", "dram", "b_factor", "step")}
+    roles = {role: (pick(rd).tolist(), pick(wr).tolist()) for role, (rd, wr) in sram.items()}
+    trips = c.trips[:, t_idx].T.tolist()
+    fetches = c.fetches[:, o_idx, t_idx].T.tolist()
+    counts = c.counts[:, o_idx, t_idx].T.tolist()
+    class_bytes = c.class_bytes[:, o_idx, t_idx].T.tolist()
+    choices = []
+    for j, (problem, ctx) in enumerate(jobs):
+        reps = ctx.reps
+        b_factor = vals["b_factor"][j]
+        step = vals["step"][j]
+        first, last = cols["first_bytes"][j], cols["last_write"][j]
+        repeat = first - (cols["b_event"][j] if b_factor < 1.0 else 0.0)
+        terms = {"latency": ctx.latency_cycles if vals["dram"][j] > 0 else 0.0,
+                 "d_first": first / bw, "reps": float(reps), "c": step, "d_last": last / bw,
+                 "first_exposed": ctx.first_exposed,
+                 "between": max(step, (repeat + last) / bw) - step,
+                 "a_per_instance": cols["a_bytes"][j], "b_per_instance": cols["b_bytes"][j],
+                 "b_instances": b_factor * reps, "c_write_per_instance": cols["c_write"][j],
+                 "c_read_per_instance": cols["c_read"][j]}
+        for q in range(3):
+            terms[f"n{q}"] = float(counts[j][q])
+            terms[f"d{q}"] = class_bytes[j][q] / bw
+        choices.append(Choice(
+            problem=problem, tm=int(cols["tm"][j]), tk=int(cols["tk"][j]),
+            tn=int(cols["tn"][j]), order=ORDERS[int(o_idx[j])],
+            trips=tuple(int(v) for v in trips[j]), fetches=tuple(int(v) for v in fetches[j]),
+            fits=bool(cols["fits"][j]), overhead_cycles=cols["overhead"][j],
+            cycles=vals["cycles"][j], a_dram=reps * cols["a_bytes"][j],
+            b_dram=reps * cols["b_bytes"][j] * b_factor,
+            c_dram_write=reps * cols["c_write"][j], c_dram_read=reps * cols["c_read"][j],
+            sram={role: (rd[j] * reps, wr[j] * reps) for role, (rd, wr) in roles.items()},
+            k_parts=int(cols["k_parts"][j]), candidates=c.count(j), terms=terms))
+    return choices
+
+
+def least_traffic(problem: TilingProblem) -> Choice:
+    """The least-DRAM-traffic tiling of one instance (unlimited bandwidth, no context): the
+    traffic-only choice, kept for tests and for `objective: dram` on a single GEMM."""
+    ctx = GemmContext(inst_compute=0.0, reps=1, groups=1, steps=1,
+                      bytes_per_cycle=float("inf"), latency_cycles=0.0, first_exposed=0.0,
+                      objective="dram", unified=problem.accumulator_rows)
+    return choose(problem, ctx)

@@ -1,0 +1,241 @@
+"""Op emission of a MAC pass: the tiled instruction stream of one GEMM/conv on its cores.
+
+Per tile step (all cores in lockstep, so that a block two cores need is routed once, multicast):
+route the input block and the weight block each core needs, unless the core already holds it
+(the operand that is the same for consecutive tiles is not routed again); route the other
+operands of fused add/mul post-ops with the last reduction chunk; compute; route the finished
+tile out (and DMA it to DRAM when its tensor lives there). Double buffering: a route into a
+buffer slot waits for the last compute that read the slot; a compute that starts a fresh
+accumulator waits for that accumulator slot to be routed out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from simulator.core.workload import Workload
+from simulator.kinds.tensorcore.compiler.allocation import Tensor
+from simulator.kinds.tensorcore.compiler.emitter import Emitter
+from simulator.kinds.tensorcore.compiler.macspec import MacSpec
+from simulator.kinds.tensorcore.compiler.order import (
+    COMPUTE,
+    ROUTE_EXTRA,
+    ROUTE_INPUT,
+    ROUTE_OUT,
+    ROUTE_WEIGHTS,
+    step_seq,
+)
+from simulator.kinds.tensorcore.compiler.placement import core_shares
+from simulator.kinds.tensorcore.compiler.tiling import TileStep, choose_tiling, tile_steps
+from simulator.kinds.tensorcore.compiler.units import Unit
+
+
+@dataclass
+class BufferSlot:
+    """One slot (half) of a core buffer: the route that filled it and the last compute that
+    read it (the slot is free again once that compute is done)."""
+
+    route: int
+    compute: int | None = None
+
+
+@dataclass
+class OperandBuffer:
+    """A core's input or weight buffer: the block it holds and its slots, oldest first."""
+
+    held: tuple | None = None
+    slots: deque[BufferSlot] = field(default_factory=deque)
+
+    def free_dep(self, nslots: int) -> int | None:
+        """The compute a new route into this buffer must wait for (its oldest slot)."""
+        return self.slots[0].compute if len(self.slots) >= nslots else None
+
+    def fill(self, block: tuple, route: int, nslots: int) -> None:
+        self.held = block
+        self.slots.append(BufferSlot(route))
+        if len(self.slots) > nslots:
+            self.slots.popleft()
+
+
+@dataclass
+class CoreState:
+    """What one core's buffers hold across the tile steps of a unit (and across the passes of
+    an LSTM's time steps: weights may stay, inputs are new every pass)."""
+
+    inputs: OperandBuffer = field(default_factory=OperandBuffer)
+    weights: OperandBuffer = field(default_factory=OperandBuffer)
+    #: routes out of the accumulator slots, oldest first (a slot is free once routed out)
+    out_routes: deque[int] = field(default_factory=deque)
+    last_compute: int | None = None
+
+
+@dataclass
+class PassState:
+    """What a MAC pass hands to the next pass of the same unit (LSTM steps): the sequence
+    number the pass starts at, the time step (None for a plain layer), the per-core buffer
+    state and the weight blocks already staged from DRAM."""
+
+    start: int = 0
+    step: int | None = None
+    cores: dict[int, CoreState] | None = None
+    staged_weights: set[tuple] = field(default_factory=set)
+
+
+def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: list[int],
+                  spec: MacSpec, srcs: list[tuple[Tensor, int, int]], out: Tensor,
+                  extras: list[Tensor], cores: list[int], resident: bool,
+                  state: PassState) -> None:
+    """The tiled instruction stream of one GEMM/conv pass on `cores`. `srcs` maps the input
+    channel range [lo, hi) of the reduction to the tensor holding it (one tensor for a layer;
+    x_t and h_{t-1} for an LSTM step); `extras` are the other operands of fused add/mul
+    post-ops; `resident`: the unit's weights are resident in the shared SRAM (routed only).
+    `state` carries what persists across the steps of an LSTM."""
+    target = em.target
+    nslots = target.slots
+    wb = target.weight_bytes
+    head = workload.layers[unit.layer]
+    layer_i = unit.layer
+    src = srcs[0][0]
+    ncores = len(cores)
+    m_all, n_all = spec.m, spec.cout
+    shares = core_shares(spec, cores, target.rows, target.cols)
+    m_share = max(s.m for s in shares)
+    n_share = max(s.n for s in shares)
+    extra_row_bytes = sum(e.nbytes / max(1, e.rows) for e in extras if e.rows > 1)
+    tiling = choose_tiling(spec, target, m_share, n_share, extra_row_bytes, head.name)
+    # all of the unit's weights fit the staging area: each block comes from DRAM once
+    weights_fit = head.weight_params * wb <= em.arch.sram.weight_staging_bytes
+    w_ordinal: dict[tuple, int] = {}
+    # per-core step lists (lockstep across cores so that shared blocks can be multicast)
+    plans = [(s.core, tile_steps(spec, s, tiling)) for s in shares]
+    out_frac_rows = out.rows / max(1, spec.batch * spec.ho)
+    post_per_out = unit.post_ops / max(1, m_all * n_all)
+    if state.cores is None:
+        state.cores = {core: CoreState() for core, _ in plans}
+    for st in state.cores.values():
+        st.inputs.held = None  # new input data every pass (LSTM step); weights may stay
+    n_steps = max(len(s) for _, s in plans)
+    for t in range(n_steps):
+        base = step_seq(state.start, t)
+        active: list[tuple[int, TileStep]] = [(core, steps[t]) for core, steps in plans
+                                              if t < len(steps)]
+        # ---- input and weight routes (grouped by identical block -> multicast)
+        for operand in ("in", "w"):
+            groups: dict[tuple, list[int]] = {}
+            for core, step in active:
+                if operand == "in":
+                    block = ("in", step.m, *spec.in_channels(*step.n, *step.k))
+                    buffer = state.cores[core].inputs
+                else:
+                    block = ("w", step.n, step.k)
+                    buffer = state.cores[core].weights
+                if buffer.held == block:
+                    continue
+                groups.setdefault(block, []).append(core)
+            for block, dest in groups.items():
+                dest_sets = [dest] if em.arch.bridge.multicast else [[d] for d in dest]
+                for ds in dest_sets:
+                    deps = list(barrier)
+                    for core in ds:
+                        st = state.cores[core]
+                        buffer = st.inputs if operand == "in" else st.weights
+                        deps.append(buffer.free_dep(nslots))  # slot freed by its last compute
+                    if operand == "in":
+                        rid = _route_input(em, spec, srcs, block, tiling.mt, ds, deps, base, u,
+                                           layer_i, head.name, state.step)
+                    else:
+                        _, nb, kb = block
+                        nbytes = spec.weight_bytes(nb[1] - nb[0], kb[1] - kb[0], wb)
+                        if spec.weights_from_dram:
+                            staged = resident or (weights_fit and block in state.staged_weights)
+                            state.staged_weights.add(block)
+                            # tile-interleaved: the unit's weight blocks take consecutive banks
+                            # in emission order, so blocks routed to different cores in the
+                            # same step sit in different banks
+                            ordinal = w_ordinal.setdefault(block, len(w_ordinal))
+                            rid = em.weight_block(u, layer_i, ordinal, nbytes, ds, deps,
+                                                  base + ROUTE_WEIGHTS, not staged,
+                                                  f"{head.name} w")
+                        else:
+                            rid = em.read_block(src, nb[0] + kb[0], nbytes, ds, layer_i, deps,
+                                                base + ROUTE_WEIGHTS, ("w", u, tuple(ds)),
+                                                f"{head.name} w")
+                    for core in ds:
+                        st = state.cores[core]
+                        (st.inputs if operand == "in" else st.weights).fill(block, rid, nslots)
+        # ---- extra operands of fused add/mul (routed with the last k step), compute, out
+        for core, step in active:
+            st = state.cores[core]
+            mb, nb, kb = step.m, step.n, step.k
+            deps: list[int | None] = list(barrier)
+            if st.inputs.slots:
+                deps.append(st.inputs.slots[-1].route)
+            if st.weights.slots:
+                deps.append(st.weights.slots[-1].route)
+            if step.last_k:
+                for e in extras:
+                    share = (nb[1] - nb[0]) / n_all
+                    if e.rows > 1:
+                        share *= (mb[1] - mb[0]) / m_all
+                    lo = int(mb[0] / m_all * e.rows)
+                    hi = max(lo + 1, int(math.ceil(mb[1] / m_all * e.rows)))
+                    edeps = list(barrier) + em.producer_deps(e, lo, hi)
+                    deps.append(em.read_block(e, t, e.nbytes * share, [core], layer_i, edeps,
+                                              base + ROUTE_EXTRA, ("x", u, core, e.name),
+                                              f"{head.name} {e.name}"))
+            if step.first_k and len(st.out_routes) >= nslots:
+                deps.append(st.out_routes[0])  # accumulator slot free once routed out
+            if st.last_compute is not None:
+                deps.append(st.last_compute)
+            m, n = mb[1] - mb[0], nb[1] - nb[0]
+            cycles = spec.array_cycles(m, n, kb[1] - kb[0], target.rows, target.cols)
+            if step.last_k and unit.post_ops:
+                cycles = max(cycles, math.ceil(post_per_out * m * n / em.arch.core.vector_lanes))
+            cid = em.emit("compute", layer_i, (f"core{core}",), cycles, 0, deps, base + COMPUTE,
+                          label=f"{head.name} {unit.ops_label}")
+            st.last_compute = cid
+            for buffer in (st.inputs, st.weights):
+                if buffer.slots:
+                    buffer.slots[-1].compute = cid
+            if step.last_k:
+                orow_lo = int(mb[0] // spec.wo * out_frac_rows)
+                orow_hi = max(orow_lo + 1,
+                              int(math.ceil(((mb[1] - 1) // spec.wo + 1) * out_frac_rows)))
+                nbytes = out.nbytes * (m / m_all) * (n / n_all)
+                wid = em.write_block(out, t * ncores + core, nbytes, core, layer_i, [cid],
+                                     base + ROUTE_OUT, (orow_lo, orow_hi), f"{head.name} out")
+                # the accumulator slot is free once the route out is done
+                route_out = wid if not out.in_dram else em.ops[wid].deps[0]
+                st.out_routes.append(route_out)
+                if len(st.out_routes) > nslots:
+                    st.out_routes.popleft()
+
+
+def _route_input(em: Emitter, spec: MacSpec, srcs: list[tuple[Tensor, int, int]], block: tuple,
+                 mt: int, dests: list[int], deps: list, base: int, u: int, layer_i: int,
+                 name: str, lstm_step: int | None) -> int:
+    """Route the input block ("in", pixels, c0, c1) to `dests`: one read per source tensor
+    holding part of channels [c0, c1), joined by a barrier when there are several."""
+    _, mb, c0, c1 = block
+    orow_lo, orow_hi = mb[0] // spec.wo, (mb[1] - 1) // spec.wo
+    r0, r1 = spec.in_rows(orow_lo, orow_hi)
+    reads = []
+    for tensor, lo, hi in srcs:
+        a, b = max(c0, lo), min(c1, hi)
+        if a >= b:
+            continue
+        nbytes = (r1 - r0) * spec.w * (b - a) * em.target.activation_bytes
+        if lstm_step is None:
+            src_rows = (int(r0 * tensor.rows / max(1, spec.batch * spec.h)),
+                        int(math.ceil(r1 * tensor.rows / max(1, spec.batch * spec.h))))
+        else:  # an LSTM step reads one row per sequence: all rows
+            src_rows = (0, tensor.rows)
+        rdeps = deps + em.producer_deps(tensor, *src_rows)
+        reads.append(em.read_block(tensor, mb[0] // max(1, mt) + a, nbytes, dests, layer_i,
+                                   rdeps, base + ROUTE_INPUT, ("in", u, tuple(dests), tensor.name),
+                                   f"{name} in", count=lstm_step is None))
+    if len(reads) == 1:
+        return reads[0]
+    return em.emit("barrier", layer_i, (), 0, 0, reads, base + ROUTE_INPUT, label=f"{name} in")

@@ -1,0 +1,147 @@
+"""A MAC layer (conv, linear, matmul, one LSTM step) in the compiler's terms: a conv-like GEMM.
+
+The MAC array mapping (docs/models/tensorcore.md §2, ours): rows take the reduction
+K = R·S·C/groups (im2col), columns take output channels, output pixels stream one per cycle;
+depthwise conv (its own hard-wired mode) puts output pixels on the rows, channels on the
+columns and accumulates the R·S taps in time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.core.geometry import pair
+from simulator.core.layer_base import LayerBase
+from simulator.core.layers import ConvLayer, LinearLayer, LstmLayer, MatmulLayer
+
+
+@dataclass
+class MacSpec:
+    """A conv-like layer in the compiler's terms (linear: 1x1 over `tokens` rows)."""
+
+    batch: int
+    cin: int
+    h: int
+    w: int
+    cout: int
+    ho: int
+    wo: int
+    r: int
+    s: int
+    stride: int
+    dilation: int
+    pad: int
+    groups: int
+    weights_from_dram: bool = True
+    #: sequential repeats of this GEMM with the same weights, each depending on the previous
+    #: one (LSTM time steps: the spec then describes ONE step)
+    steps: int = 1
+    #: run depthwise conv in the core's depthwise mode; False when the core hard-wires only
+    #: dense conv: a depthwise layer then runs as a grouped conv (one channel per group)
+    depthwise_mode: bool = True
+
+    @property
+    def depthwise(self) -> bool:
+        return self.depthwise_mode and self.groups > 1 and self.groups == self.cin
+
+    @property
+    def m(self) -> int:
+        return self.batch * self.ho * self.wo
+
+    @property
+    def cin_g(self) -> int:
+        return self.cin // self.groups
+
+    @property
+    def cout_g(self) -> int:
+        return self.cout // self.groups
+
+    @property
+    def taps(self) -> int:
+        return self.r * self.s
+
+    @classmethod
+    def of(cls, layer: LayerBase, depthwise_mode: bool = True) -> "MacSpec":
+        b = layer.batch
+        if isinstance(layer, ConvLayer):
+            c, h, w = layer.input_shape
+            co, ho, wo = layer.output_shape
+            (r, s), (st, _), (dil, _) = pair(layer.kernel), pair(layer.stride), pair(layer.dilation)
+            pad = layer.pads[0]
+            return cls(b, c, h, w, co, ho, wo, r, s, st, dil, pad, layer.groups,
+                       depthwise_mode=depthwise_mode)
+        if isinstance(layer, LinearLayer):
+            # tokens are output pixels: M = batch x tokens rows share the weights
+            t = layer.token_count
+            return cls(b, layer.features_in, t, 1, layer.out_features, t, 1, 1, 1, 1, 1, 0, 1)
+        if isinstance(layer, MatmulLayer):
+            # `count` independent (m x k) @ (k x n) products, each with its own left operand
+            # and its own right operand: a grouped GEMM with count groups (K = k, N = n per
+            # group), as Layer.gemms() lowers it
+            c = layer.count
+            return cls(b, layer.k * c, layer.m, 1, layer.n * c, layer.m, 1, 1, 1, 1, 1, 0,
+                       c, weights_from_dram=layer.weights)
+        if isinstance(layer, LstmLayer):
+            # ONE time step: [x_t, h_{t-1}] (batch x (I+H)) @ W ((I+H) x 4H); `steps` of them
+            # in sequence (h_{t-1} comes from the previous step), as Layer.gemms() lowers it
+            return cls(b, layer.features_in + layer.hidden_size, 1, 1, 4 * layer.hidden_size,
+                       1, 1, 1, 1, 1, 1, 0, 1, steps=layer.steps)
+        raise TypeError(f"not a MAC layer: {layer.type}")
+
+    @property
+    def macs(self) -> int:
+        """MACs of all steps (equals Layer.macs)."""
+        return self.steps * self.m * self.cout_g * self.cin_g * self.taps * self.groups
+
+    def array_cycles(self, m: int, n: int, k_channels: int, rows: int, cols: int) -> int:
+        """Cycles of the MAC array for m output pixels x n output channels over k_channels
+        input channels (all of a group's channels for grouped/depthwise conv).
+
+        Dense (im2col on the array): reduction K = taps x k_channels over the `rows` lanes,
+        output channels over the `cols` lanes, one output pixel per cycle:
+            m x ceil(K / rows) x ceil(n / cols).
+        Grouped: the same per group, gt = n / cout_g groups one after another.
+        Depthwise: pixels over rows, channels over cols, taps in time:
+            ceil(m / rows) x ceil(n / cols) x taps.
+        """
+        if self.depthwise:
+            return -(-m // rows) * -(-n // cols) * self.taps
+        if self.groups > 1:
+            gt = max(1, n // self.cout_g)
+            return gt * m * -(-(self.taps * self.cin_g) // rows) * -(-self.cout_g // cols)
+        return m * -(-(self.taps * k_channels) // rows) * -(-n // cols)
+
+    def analytic_cycles(self, rows: int, cols: int) -> int:
+        """Compute cycles of the whole layer on one rows x cols array (the closed form the
+        tiled schedule must add up to): dense G x M x ceil(K/rows) x ceil(N/cols);
+        depthwise ceil(M/rows) x ceil(C/cols) x R x S."""
+        if self.depthwise:
+            return self.steps * -(-self.m // rows) * -(-self.cout // cols) * self.taps
+        return (self.steps * self.groups * self.m * -(-(self.taps * self.cin_g) // rows)
+                * -(-self.cout_g // cols))
+
+    def in_rows(self, out_lo: int, out_hi: int) -> tuple[int, int]:
+        """Input rows [lo, hi) needed for output rows [out_lo, out_hi] (batch folded in rows)."""
+        lo = out_lo * self.stride - self.pad
+        hi = out_hi * self.stride - self.pad + self.dilation * (self.r - 1) + 1
+        total = self.batch * self.h
+        return max(0, lo), min(total, max(hi, lo + 1))
+
+    def in_channels(self, n_lo: int, n_hi: int, k_lo: int, k_hi: int) -> tuple[int, int]:
+        """Input channels [lo, hi) that output channels [n_lo, n_hi) read in reduction chunk
+        [k_lo, k_hi): the chunk itself for dense conv, the channels' own groups otherwise."""
+        if self.depthwise:
+            c0 = n_lo * self.cin // self.cout
+            return c0, max(c0 + 1, n_hi * self.cin // self.cout)
+        if self.groups > 1:
+            return n_lo // self.cout_g * self.cin_g, -(-n_hi // self.cout_g) * self.cin_g
+        return k_lo, k_hi
+
+    def weight_bytes(self, n_channels: int, k_channels: int, weight_bytes: float) -> float:
+        """Weight bytes of a block of n output channels over k input channels (depthwise: the
+        taps of each channel; grouped: each output channel's whole group)."""
+        if self.depthwise:
+            return n_channels * self.taps * weight_bytes
+        if self.groups > 1:
+            return n_channels * self.cin_g * self.taps * weight_bytes
+        return n_channels * k_channels * self.taps * weight_bytes

@@ -1,0 +1,202 @@
+"""Step 1 of the compiler: group the workload's layers into compile units.
+
+A unit is one pass over the data on a core or on the vector unit (docs/models/tensorcore.md §3,
+step 1). A conv/linear head absorbs the following layers the core lists in
+`fusable_post_ops` (an activation, a pool, an add/mul whose other operands are routed in
+alongside) when each is the only consumer of the previous one (`compiler.fusion`), and an
+inline `activation:` the core can apply. An activation the core cannot apply becomes a separate
+pass through the shared SRAM (a core pass when the core hard-wires it, else the vector unit).
+Non-MAC layers run on a core when it hard-wires them, else on the vector unit; concat/flatten
+are views (no data moves).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simulator.core.errors import NpusimError
+from simulator.core.layer_base import LayerBase
+from simulator.core.layers import ConvLayer, LstmLayer, MatmulLayer
+from simulator.core.workload import Workload
+from simulator.kinds.tensorcore.arch import TensorCoreArch
+from simulator.kinds.tensorcore.compiler.macspec import MacSpec
+
+#: Element operations per element on the vector unit (int8, a LUT for transcendental ones).
+#: hardswish = x * relu6(x + 3) / 6: add, 2 clamps, 2 multiplies -> 5; hardsigmoid: add,
+#: 2 clamps, multiply -> 4; relu 1 (max); relu6 2 (clamp); sigmoid/tanh: LUT + interpolation 4;
+#: swish = x * sigmoid(x) 5; gelu 6; softmax (exp LUT, sum, divide) 5; layernorm 6.
+VECTOR_OPS_PER_ELEMENT = {"relu": 1, "relu6": 2, "hardsigmoid": 4, "hardswish": 5, "sigmoid": 4,
+                          "tanh": 4, "swish": 5, "gelu": 6, "softmax": 5, "layernorm": 6,
+                          "identity": 0}
+MAC_TYPES = ("conv", "linear", "matmul", "lstm")
+#: the tensor holding the network input
+INPUT = "__input__"
+
+
+def op_name(layer: LayerBase) -> str:
+    """The op name a core lists for this layer (see simulator.kinds.tensorcore.arch)."""
+    if isinstance(layer, ConvLayer):
+        return "depthwise" if layer.groups > 1 and layer.groups == layer.in_channels else "conv"
+    if layer.type == "activation":
+        return layer.function  # type: ignore[attr-defined]
+    return {"adaptiveavgpool": "avgpool", "adaptivemaxpool": "maxpool"}.get(layer.type, layer.type)
+
+
+@dataclass
+class Unit:
+    """A compile unit: one pass over the data on a core or on the vector unit."""
+
+    kind: str                      # mac | elt | view
+    layer: int                     # layer the cycles are reported under
+    layers: list[int]              # workload layers it covers (head first)
+    engine: str                    # core | vector
+    inputs: list[str]              # tensors it reads (the head's first)
+    output: str                    # tensor it writes
+    post_ops: int = 0              # fused element ops on the core's output path
+    gate_engine: str = ""          # lstm units: where the element-wise gate math runs
+    vector_ops: int = 0            # element ops of an elt unit (at the unit's cost per element)
+    ops_label: str = ""
+
+
+@dataclass
+class UnitPlan:
+    """What step 1 hands on: the units in program order, the external inputs a layer reads
+    fresh from DRAM (tensor name -> layer index) and, per MAC layer, its closed-form compute
+    cycles on one core (`analytic`, reported as analytic_compute_cycles_one_core)."""
+
+    units: list[Unit]
+    fresh_inputs: dict[str, int] = field(default_factory=dict)
+    analytic: dict[int, int] = field(default_factory=dict)
+
+
+def mac_spec(layer: LayerBase, hardwired_ops: set[str] | frozenset[str]) -> MacSpec:
+    """The layer's MacSpec in the mode the cores run it (depthwise mode or grouped)."""
+    return MacSpec.of(layer, depthwise_mode="depthwise" in hardwired_ops)
+
+
+def mac_op_label(layer: LayerBase, hardwired_ops: set[str] | frozenset[str]) -> str:
+    """The core op a MAC layer runs as, or a one-line error when no core can run it.
+
+    conv needs `conv`; depthwise runs in the depthwise mode when listed, else as a grouped
+    conv when `conv` is listed; linear, matmul and the LSTM gate GEMM are GEMMs on the
+    array: they need their own op name or `linear` (a GEMM is a 1x1 conv over tokens).
+    The vector unit has no MAC array, so a MAC layer no core runs is rejected."""
+    name = op_name(layer)
+    if name in hardwired_ops:
+        return name
+    if name == "depthwise" and "conv" in hardwired_ops:
+        return "conv(depthwise as grouped)"
+    if name in ("matmul", "lstm") and "linear" in hardwired_ops:
+        return "linear"
+    need = {"depthwise": "depthwise or conv", "matmul": "matmul or linear",
+            "lstm": "lstm or linear"}.get(name, name)
+    raise NpusimError(f"layer {layer.name}: no core hard-wires {need} and the vector unit "
+                      "has no MAC array", field="core.hardwired_ops",
+                      fix=f"add {need.split(' or ')[-1]} to core.hardwired_ops")
+
+
+def layer_sources(workload: Workload) -> tuple[list[list[str]], dict[str, int]]:
+    """The tensors each layer reads, and the external inputs some layers read fresh.
+
+    A layer naming `inputs:` reads those; the first layer reads the network input; a layer
+    with its own `input:` shape (or a matmul stating its own operands) starts a new external
+    input (Workload.resolve), read from DRAM; any other layer reads the previous one."""
+    layers = workload.layers
+    sources: list[list[str]] = []
+    fresh: dict[str, int] = {}
+    for i, layer in enumerate(layers):
+        if layer.inputs:
+            sources.append(list(layer.inputs))
+        elif i == 0:
+            sources.append([INPUT])
+        elif layer.input is not None or isinstance(layer, MatmulLayer):
+            name = f"{INPUT}:{layer.name}"
+            fresh[name] = i
+            sources.append([name])
+        else:
+            sources.append([layers[i - 1].name])
+    return sources, fresh
+
+
+def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
+    """Group the layers into units (module docstring; docs/models/tensorcore.md §3, step 1)."""
+    layers = workload.layers
+    hard = set(arch.core.hardwired_ops)
+    fusable = set(arch.core.fusable_post_ops)
+    rows, cols = arch.core.mac_rows, arch.core.mac_cols
+    sources, fresh = layer_sources(workload)
+    plan = UnitPlan([], fresh)
+    units = plan.units
+    consumers: dict[str, list[int]] = {}
+    for i, srcs in enumerate(sources):
+        for s in srcs:
+            consumers.setdefault(s, []).append(i)
+    fusion = arch.compiler.fusion
+    alias: dict[str, str] = {}  # layer name -> tensor name holding its data
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        ins = [alias.get(s, s) for s in sources[i]]
+        name = op_name(layer)
+        act = getattr(layer, "activation", None) if layer.type != "activation" else None
+        if layer.is_view:  # concat, flatten, reshape, slice, expand: no data moves
+            units.append(Unit("view", i, [i], "core", ins, layer.name))
+            i += 1
+            continue
+        if layer.type in MAC_TYPES:
+            unit = Unit("mac", i, [i], "core", ins, layer.name, ops_label=mac_op_label(layer, hard))
+            plan.analytic[i] = mac_spec(layer, hard).analytic_cycles(rows, cols)
+            if isinstance(layer, LstmLayer):
+                # the gate GEMM of every step on the cores, then the element-wise gate math
+                # (on the cores' element path when they hard-wire lstm, else on the vector
+                # unit) with an SRAM round trip per step: see lstm.py
+                unit.vector_ops = layer.vector_ops
+                unit.gate_engine = "core" if "lstm" in hard else "vector"
+                unit.ops_label += f"+gates@{unit.gate_engine}"
+                units.append(unit)
+                i += 1
+                continue
+        else:
+            engine = "core" if name in hard else "vector"
+            ops = layer.vector_ops - (layer.output_elements if act else 0)
+            if engine == "vector" and layer.type == "activation":
+                ops = layer.output_elements * VECTOR_OPS_PER_ELEMENT.get(name, 4)
+            unit = Unit("elt", i, [i], engine, ins, layer.name, vector_ops=ops, ops_label=name)
+        pending_act = act
+        if act and unit.engine == "core":
+            can_fuse = act in fusable if unit.kind == "mac" else act in hard | fusable
+            if (fusion or unit.kind == "elt") and can_fuse:
+                unit.post_ops += layer.output_elements
+                unit.ops_label += f"+{act}"
+                pending_act = None
+        # absorb following post-op layers into a MAC head
+        tail = layer.name
+        j = i + 1
+        while (fusion and unit.kind == "mac" and unit.engine == "core" and pending_act is None
+               and j < len(layers)):
+            nxt = layers[j]
+            nname = op_name(nxt)
+            nact = getattr(nxt, "activation", None) if nxt.type != "activation" else None
+            if (nxt.type in MAC_TYPES or nxt.is_view or nname not in fusable
+                    or tail not in sources[j] or consumers.get(tail, []) != [j]
+                    or (nact and nact not in fusable)):
+                break
+            unit.layers.append(j)
+            unit.inputs += [alias.get(s, s) for s in sources[j] if s != tail]
+            unit.post_ops += nxt.vector_ops
+            unit.ops_label += f"+{nname}" + (f"+{nact}" if nact else "")
+            tail = nxt.name
+            j += 1
+        for k in unit.layers:
+            alias[layers[k].name] = tail
+        unit.output = tail if pending_act is None else layer.name + "#pre"
+        units.append(unit)
+        if pending_act is not None:
+            # the core cannot apply it: a separate pass through SRAM (a core pass when the
+            # core hard-wires it but fusion is off, else the vector unit)
+            engine = "core" if pending_act in hard else "vector"
+            per = 1 if engine == "core" else VECTOR_OPS_PER_ELEMENT.get(pending_act, 4)
+            units.append(Unit("elt", i, [i], engine, [unit.output], layer.name,
+                              vector_ops=layer.output_elements * per, ops_label=pending_act))
+        i = j
+    return plan

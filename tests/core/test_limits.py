@@ -139,3 +139,14 @@ def test_max_int_is_accepted_one_more_is_not():
     data["memory"]["ifmap_sram_bytes"] = MAX_INT + 1
     with pytest.raises(NpusimError, match="beyond the largest integer"):
         arch_from_dict(data)
+
+
+def test_llm_config_blocks_are_bounded_before_the_workload_is_built():
+    # 10^13 decoder blocks used to be expanded into layer dicts before any limit: MemoryError
+    from simulator.llm.config import LlmConfig
+
+    fields = {"name": "m", "layers": 10**13, "d_model": 64, "heads": 4, "ffn": 256,
+              "vocab": 100, "max_context": 128}
+    with pytest.raises(Exception) as info:
+        LlmConfig.model_validate(fields)
+    assert "less than or equal to 5000" in str(info.value)

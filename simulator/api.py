@@ -9,12 +9,14 @@ annotate the roofline, sum the layers into a `RunResult` and add the chip area.
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any
 
 from simulator import __version__  # the one version string, re-exported here
 from simulator.core.arch import ArchBase, Precision
 from simulator.core.energy import EnergyTable, Pricer
 from simulator.core.errors import NpusimError
+from simulator.core.limits import INT64_MAX
 from simulator.core.explain import KindExplanation, LayerExplanation, WhatIf
 from simulator.core.layers import type_label
 from simulator.core.results import LayerResult, RunResult
@@ -69,8 +71,54 @@ def run(arch: ArchBase | str, workload: Workload | str, overrides: list[str] | N
     options = RunOptions(precision=precision, trace=trace, weights=weights, energy=table,
                          objective=objective or arch.mapping_objective, mapping=mapping or {},
                          explain=explain)
-    engine_run = get_kind(arch.kind).engine_class()(arch).run(workload, options)
-    return _result(arch, workload, precision, table, engine_run, trace), engine_run
+    try:
+        engine_run = get_kind(arch.kind).engine_class()(arch).run(workload, options)
+        result = _result(arch, workload, precision, table, engine_run, trace)
+    except NpusimError as exc:
+        _name_files(exc, arch, workload)
+        raise
+    check_result_range(result, arch.file)
+    return result, engine_run
+
+
+def _name_files(error: NpusimError, arch: ArchBase, workload: Workload) -> None:
+    """Engines know no files: name the one an engine's error is about. A layer's weights file
+    for its `weights_file`, the workload file for anything else about a layer (`layers[3]
+    (fc)...` or `fc....`), else the arch file (a core buffer too small)."""
+    if error.file is not None:
+        return
+    field = error.field or ""
+    index = {layer.name: i for i, layer in enumerate(workload.layers)}
+    head = field.split(".", 1)[0]
+    if head in index:  # `fc.weights_file` -> `layers[0] (fc).weights_file`
+        layer = workload.layers[index[head]]
+        error.field = f"layers[{index[head]}] ({head})" + field[len(head):]
+        error.file = (layer.weights_file if field.endswith(".weights_file")
+                      and layer.weights_file else workload.file)
+    elif field.startswith("layers"):
+        error.file = workload.file
+    else:
+        error.file = arch.file
+
+
+def check_result_range(result: RunResult, arch_file: str | None = None) -> None:
+    """Every count of a result fits a signed 64-bit integer (numpy, SQLite and most JSON
+    readers hold no more): inputs within the limits can still ask for more cycles than that on
+    a slow enough chip (1 kB/s of DRAM at 1 THz), which is refused rather than stored wrong."""
+    for layer in [result.totals, *result.layers]:
+        where = f"layer {layer.name}" if hasattr(layer, "name") else "the run"
+        for name, value in layer:
+            if type(value) is int and not -INT64_MAX <= value <= INT64_MAX:
+                raise NpusimError(f"{where} would take {name} = {value:.3g}, beyond the 64-bit "
+                                  "counts npusim reports (2^63)", file=arch_file,
+                                  fix="simulate a faster chip (clock, bandwidth) or a smaller "
+                                  "workload; see Limits in docs/formats.md")
+        energies = [layer.energy_pj, layer.latency_s, *layer.energy_breakdown_pj.values()]
+        if not all(math.isfinite(value) for value in energies):
+            raise NpusimError(f"{where}: its energy or latency overflows a float (an energy per "
+                              "action or a latency this large is not physical)", file=arch_file,
+                              fix="check the energy overrides and latencies of the arch; see "
+                              "Limits in docs/formats.md")
 
 
 def _result(arch: ArchBase, workload: Workload, precision: Precision, table: EnergyTable,

@@ -135,8 +135,15 @@ def write_text(text: str, output: str | None) -> None:
 
 
 def positive_batch(batch: int | None) -> int | None:
-    if batch is not None and batch <= 0:
-        from simulator.core.errors import NpusimError
-        raise NpusimError(f"batch must be positive, got {batch}", field="--batch",
+    if batch is None:
+        return batch
+    from simulator.core.errors import NpusimError
+    from simulator.core.limits import MAX_INT, describe_int, power_of_two
+    if batch <= 0:
+        raise NpusimError(f"batch must be positive, got {describe_int(batch)}", field="--batch",
                           fix="use --batch 1 or more")
+    if batch > MAX_INT:
+        raise NpusimError(f"batch {describe_int(batch)} is over the limit "
+                          f"{power_of_two(MAX_INT)}", field="--batch",
+                          fix="see Limits in docs/formats.md")
     return batch

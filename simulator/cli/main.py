@@ -6,14 +6,17 @@ one-line help, so that `npusim --help` and `npusim --version` import no verb mod
 numpy, no pydantic model, no rich): only the verb being run, or whose `--help` is asked for, is
 imported. tests/cli/test_main.py checks that the table matches the modules.
 
-Bad input (an `NpusimError`) prints one line and exits with status 2.
+Bad input (an `NpusimError`) prints one line and exits with status 2; a bug in npusim prints one
+line with a "please report" hint and exits with status 1 (`--debug` shows its traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from simulator import __version__
 
@@ -48,6 +51,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="npusim", description="Cycle-approximate simulator of deep-learning "
                      "accelerators (systolic, sparse, tensor-core).")
     parser.add_argument("--version", action="version", version=f"npusim {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an internal error (also: NPUSIM_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module, help_text in VERBS:
         if command in (name, "*"):
@@ -63,26 +68,65 @@ def _command_in(argv: list[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
+#: Exit statuses: 2 for bad input (and usage errors), 1 for a bug in npusim, 130 for Ctrl-C.
+EXIT_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 2, 1, 130
+
+#: The hint printed with an internal error.
+REPORT_HINT = ("this is a bug in npusim, not in your input: please report it with the command "
+               "line and the input files; run again with --debug to see the traceback")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command line. Bad input (an `NpusimError`, from any loader or engine) prints one
+    line, `npusim: error: FILE: field 'F': what (fix)`, and returns 2; any other exception is a
+    bug in npusim and prints one line with a "please report" hint and returns 1, unless
+    `--debug` (anywhere on the line) or NPUSIM_DEBUG=1 asks for the traceback."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get("NPUSIM_DEBUG", "") not in ("", "0")
+    argv = [word for word in argv if word != "--debug"]
     command = _command_in(argv)
     parser = build_parser(command if command in {v[0] for v in VERBS} else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_INPUT
     from simulator.core.errors import NpusimError
 
     try:
         return int(args.func(args) or 0)
     except NpusimError as exc:
+        if debug:
+            traceback.print_exc()
         print(f"npusim: error: {exc.one_line()}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
     except KeyboardInterrupt:
         print("npusim: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `npusim run ... | head`
         return 0
+    except MemoryError as exc:
+        # free what the failed computation still holds (its frames) before printing anything
+        traceback.clear_frames(exc.__traceback__)
+        if debug:
+            raise
+        print(f"npusim: internal error: {_describe(exc)} ({REPORT_HINT})", file=sys.stderr)
+        return EXIT_BUG
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if debug:
+            raise
+        print(f"npusim: internal error: {_describe(exc)} ({REPORT_HINT})", file=sys.stderr)
+        return EXIT_BUG
+
+
+def _describe(exc: BaseException) -> str:
+    """`TypeError: message` on one line, cut to a readable length."""
+    if isinstance(exc, MemoryError):
+        return "out of memory (MemoryError)"
+    if isinstance(exc, RecursionError):
+        return "maximum recursion depth exceeded (RecursionError)"
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

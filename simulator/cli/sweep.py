@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="re-evaluate points stored with an unexpected error")
     parser.add_argument("--fresh", action="store_true",
                         help="discard the points stored in the results file and start over")
+    parser.add_argument("--max-rows", type=int, default=None, metavar="N",
+                        help="refuse a sweep of more than N rows (design points x workloads; "
+                             "default 100,000, or NPUSIM_MAX_SWEEP_ROWS)")
     parser.add_argument("--extend", action="store_true",
                         help="after editing the sweep file: keep the points the results file "
                         "holds and add the new ones (reports read only the current points)")
@@ -53,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
                           field="--extend", fix="give one of them")
     if args.limit is not None and args.limit < 0:
         raise NpusimError(f"--limit must not be negative, got {args.limit}", field="--limit")
-    sweep = load_sweep(resolve_sweep_path(args.sweep))
+    if args.max_rows is not None and args.max_rows < 1:
+        raise NpusimError(f"--max-rows must be at least 1, got {args.max_rows}",
+                          field="--max-rows")
+    sweep = load_sweep(resolve_sweep_path(args.sweep), max_rows=args.max_rows)
     output = Path(args.output or f"{sweep.name}.sqlite")
     try:
         summary = run_sweep(sweep, output, workers=args.workers, dask=args.dask,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from simulator.compress.encode import symbol_bits, weight_alphabet
 from simulator.compress.huffman_code import (
@@ -80,6 +80,9 @@ class LayerSize(StrictModel):
 
 class ModelSize(StrictModel):
     """A workload's model size at each stage, per layer and in total."""
+
+    # a result, not an input: a stage with no bytes has an infinite ratio
+    model_config = ConfigDict(StrictModel.model_config, allow_inf_nan=True)
 
     workload: str
     baseline_bits: int

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt, PrivateAttr
 
+from simulator.core.strict import StrictModel
 
-class StrictModel(BaseModel):
-    """Base for all config models: unknown fields are errors, not silently ignored."""
+__all__ = ["ArchBase", "DatapathSupport", "DramConfig", "EnergyConfig", "Precision",
+           "StrictModel"]
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+# Bounds of the common fields (docs/formats.md, section 6): wide enough for any real or
+# imagined chip, narrow enough that cycles and latencies stay finite 64-bit numbers.
+MAX_CLOCK_MHZ = 1e6            # 1 THz
+MIN_BANDWIDTH_GBPS = 1e-6      # 1 kB/s
+MAX_LATENCY_NS = 1e9           # 1 s
+MAX_TECHNOLOGY_NM = 1e4        # 10 um
+MIN_TECHNOLOGY_NM = 0.1
+MAC_RATE_RANGE = (1e-6, 1e6)
+MAX_ENERGY_PJ = 1e9            # 1 mJ per action or bit
 
 
 class Precision(StrictModel):
@@ -38,11 +47,15 @@ class Precision(StrictModel):
 class DramConfig(StrictModel):
     """Off-chip memory: a bandwidth, a latency and an energy per bit."""
 
-    bandwidth_gbps: PositiveFloat = Field(
-        description="sustained bandwidth in GB/s (10^9 bytes per second)")
-    latency_ns: float = Field(100.0, ge=0, description="access latency of one request")
-    energy_pj_per_bit: PositiveFloat | None = Field(
-        None, description="energy per bit moved; default from the energy table")
+    bandwidth_gbps: float = Field(
+        ge=MIN_BANDWIDTH_GBPS, allow_inf_nan=True,
+        description="sustained bandwidth in GB/s (10^9 bytes per second); .inf for an ideal "
+        "memory that never stalls")
+    latency_ns: float = Field(100.0, ge=0, le=MAX_LATENCY_NS,
+                              description="access latency of one request")
+    energy_pj_per_bit: float | None = Field(
+        None, gt=0, le=MAX_ENERGY_PJ, description="energy per bit moved; default from the "
+        "energy table")
     capacity_bytes: PositiveInt | None = None
     technology: str = Field("DRAM", description="label only, e.g. DDR3, LPDDR4, HBM2")
 
@@ -51,7 +64,7 @@ class EnergyConfig(StrictModel):
     """Which energy table to use and what to override in it."""
 
     table: str = Field("horowitz_45nm", description="bundled table name or path to a YAML table")
-    overrides_pj: dict[str, float] = Field(
+    overrides_pj: dict[str, Annotated[float, Field(gt=0, le=MAX_ENERGY_PJ)]] = Field(
         default_factory=dict, description="table entries to replace, e.g. {dram_pj_per_bit: 15}")
     scale_to_technology: bool = Field(
         False, description="scale 45 nm energies to technology_nm (first-order, see docs/models.md)")
@@ -78,12 +91,14 @@ class ArchBase(StrictModel):
 
     name: str
     description: str = ""
-    clock_mhz: PositiveFloat
-    technology_nm: PositiveFloat = 45
+    clock_mhz: float = Field(gt=0, le=MAX_CLOCK_MHZ, description="core clock in MHz")
+    technology_nm: float = Field(45, ge=MIN_TECHNOLOGY_NM, le=MAX_TECHNOLOGY_NM,
+                                 description="process node in nm")
     precision: Precision = Field(default_factory=Precision)
     dram: DramConfig
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
-    mac_rates: dict[str, PositiveFloat] | None = Field(
+    mac_rates: dict[str, Annotated[float, Field(ge=MAC_RATE_RANGE[0], le=MAC_RATE_RANGE[1])]] \
+            | None = Field(
         None, description="MAC throughput per operand precision label (int8, int8x16, int16, "
         "fp16, int4, ...), relative to the native precision's peak (1.0). A label left out is "
         "not supported by the MAC datapath. None: the kind's own rule (e.g. TPUv1's operands "
@@ -94,6 +109,14 @@ class ArchBase(StrictModel):
         "tiles, loop orders and splits across cores: latency, energy, edp (energy x delay) or "
         "dram (DRAM bytes); --objective overrides it for one run")
     source: str = Field("", description="where the parameters come from (paper, datasheet, ours)")
+
+    #: the file the arch was read from (None when built in code or from a sweep's point)
+    _file: str | None = PrivateAttr(default=None)
+
+    @property
+    def file(self) -> str | None:
+        """The file this arch was read from, if any (named in errors found after loading)."""
+        return self._file
 
     @property
     def clock_hz(self) -> float:

@@ -11,7 +11,7 @@ when `ceil_mode` is set (SCALE-Sim's files use ceil((H - R + s) / s), which the 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args
 
 from pydantic import Field, NonNegativeInt, PositiveInt, TypeAdapter
 
@@ -397,8 +397,13 @@ class AdaptivePoolLayer(LayerBase):
 
     @staticmethod
     def _window_total(size: int, out: int) -> int:
-        """Sum of the window lengths along one axis (PyTorch's start/end index rule)."""
-        return sum(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
+        """Sum of the window lengths along one axis (PyTorch's start/end index rule), in closed
+        form: sum over i < out of ceil((i+1) size / out) - floor(i size / out)
+        = size + out - gcd(size, out). (The ceilings are the floors of j size / out for
+        j = 1..out, plus one wherever out does not divide j size; the floor sums of i = 0..out-1
+        and j = 1..out differ by the last term, size; out divides j size for gcd(size, out)
+        values of j.) E.g. size 7, out 3: windows 0-2, 2-4, 4-6, total 9 = 7 + 3 - 1."""
+        return size + out - math.gcd(size, out)
 
     @property
     def vector_ops(self) -> int:
@@ -501,6 +506,10 @@ LAYER_TYPES = ("conv", "linear", "matmul", "lstm", "maxpool", "avgpool", "global
                "concat", "flatten", "reshape", "slice", "expand", "transpose", "pad",
                "embedding", "norm", "reduce", "where")
 register_union_tags(*LAYER_TYPES)
+#: The model class of each layer type (for checking a workload's `defaults:` block).
+LAYER_MODELS: dict[str, type[LayerBase]] = {
+    value: member for member in get_args(get_args(Layer)[0])
+    for value in get_args(member.model_fields["type"].annotation)}
 LAYER_ADAPTER: TypeAdapter = TypeAdapter(Layer)
 
 

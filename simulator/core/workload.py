@@ -11,13 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, PositiveInt, ValidationError, field_validator
+from pydantic import Field, PositiveInt, PrivateAttr, ValidationError, field_validator
 
 from simulator.core.arch import Precision, StrictModel
-from simulator.core.errors import NpusimError, from_validation_error
+from simulator.core.errors import FieldProblem, NpusimError, from_validation_error
 from simulator.core.geometry import Shape
 from simulator.core.layer_base import LayerBase, ShapeError
-from simulator.core.layers import LAYER_TYPES, Layer, MatmulLayer
+from simulator.core.layers import LAYER_MODELS, LAYER_TYPES, Layer, MatmulLayer
+from simulator.core.limits import MAX_COUNT, MAX_LAYERS, MAX_WORD_BYTES, power_of_two
 
 
 class AppliedTransform(StrictModel):
@@ -54,18 +55,35 @@ class Workload(StrictModel):
     precision: Precision | None = None
     defaults: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per layer type default fields, e.g. {conv: {batchnorm: true}}")
-    layers: list[Layer] = Field(min_length=1)
+    layers: list[Layer] = Field(min_length=1, max_length=MAX_LAYERS)
     source: str = ""
     transforms: list[AppliedTransform] = Field(
         default_factory=list, description="compression transforms applied, in order")
 
+    #: the file the workload was read from (None when built in code); `source` is provenance
+    #: text that a file may set to anything, so paths inside the file resolve against this
+    _file: str | None = PrivateAttr(default=None)
+
+    @property
+    def file(self) -> str | None:
+        """The file this workload was read from, if any."""
+        return self._file
+
     @field_validator("defaults")
     @classmethod
     def _known_default_types(cls, defaults: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        for layer_type in defaults:
+        """Default blocks name layer types, and only fields those types have (checked here,
+        not when a layer uses them: a misspelt default for a type no layer has yet is as wrong)."""
+        for layer_type, fields in defaults.items():
             if layer_type not in LAYER_TYPES:
                 raise ValueError(f"unknown layer type {layer_type!r}; "
                                  f"use one of {', '.join(LAYER_TYPES)}")
+            known = LAYER_MODELS[layer_type].model_fields
+            for name in fields:
+                if name not in known or name == "type":
+                    raise FieldProblem(f"{layer_type}.{name}", f"unknown field for a "
+                                       f"{layer_type} layer", fix="remove it or check the "
+                                       "spelling; see docs/formats.md for the fields")
         return defaults
 
     @field_validator("layers", mode="before")
@@ -88,6 +106,7 @@ class Workload(StrictModel):
         `adapt(layer, input_shapes)`, when given, may change a layer's fields just before it is
         bound (structured pruning uses it to let depthwise and FC layers follow new widths)."""
         seen: dict[str, Shape] = {}
+        totals = [0] * len(_COUNT_NAMES)
         previous: Shape | None = tuple(self.input) if self.input else None
         for index, layer in enumerate(self.layers):
             field_prefix = f"layers[{index}] ({layer.name})"
@@ -123,8 +142,18 @@ class Workload(StrictModel):
                 raise NpusimError(str(exc), file=source,
                                   field=f"{field_prefix}.{exc.field}" if exc.field else field_prefix,
                                   fix=exc.fix) from None
+            counts = _layer_counts(layer)
+            problem = layer_limit_problem(layer, counts)
+            if problem:
+                raise NpusimError(problem, file=source, field=field_prefix, fix=_LIMIT_FIX)
+            totals = [t + c for t, c in zip(totals, counts.values())]
             seen[layer.name] = layer.output_shape
             previous = layer.output_shape
+        for name, total in zip(_COUNT_NAMES, totals):
+            if total >= MAX_COUNT:
+                raise NpusimError(f"the workload's {name} add up to {total:.3g}, over the limit "
+                                  f"{power_of_two(MAX_COUNT)}", file=source, field="layers",
+                                  fix=_LIMIT_FIX)
         return self
 
     # ---- totals ------------------------------------------------------------------------
@@ -151,6 +180,29 @@ class Workload(StrictModel):
                 "transforms": [t.model_dump(mode="json") for t in self.transforms]}
 
 
+_COUNT_NAMES = ("MACs", "element operations", "input bytes", "output bytes", "weight bytes")
+_LIMIT_FIX = "reduce the dimensions or the batch; see Limits in docs/formats.md"
+
+
+def _layer_counts(layer: LayerBase) -> dict[str, int]:
+    """The counts of a bound layer that the limits bound (bytes at the widest word, 8 bytes)."""
+    return {"MACs": layer.macs, "element operations": layer.vector_ops,
+            "input bytes": layer.input_elements * MAX_WORD_BYTES,
+            "output bytes": layer.output_elements * MAX_WORD_BYTES,
+            "weight bytes": layer.weight_params * MAX_WORD_BYTES}
+
+
+def layer_limit_problem(layer: LayerBase, counts: dict[str, int] | None = None) -> str | None:
+    """Why a bound layer is beyond npusim's limits (None if it is within them): any of its
+    MACs, element operations or operand bytes (at 8 bytes per element, the widest word an
+    engine moves) at 2^62 or more (docs/formats.md, section 6)."""
+    for name, count in (counts or _layer_counts(layer)).items():
+        if count >= MAX_COUNT:
+            return (f"{name} of this layer ({count:.3g} with batch {layer.batch}) are over the "
+                    f"limit {power_of_two(MAX_COUNT)}")
+    return None
+
+
 def _name_layer_in_error(error: NpusimError, data: Any) -> NpusimError:
     """Turn field `layers[3].strid` into `layers[3] (conv2).strid` so users find the line."""
     match = re.match(r"layers\[(\d+)\](.*)", error.field or "")
@@ -172,4 +224,6 @@ def workload_from_dict(data: dict, source: str | Path = "<workload>") -> Workloa
         error = from_validation_error(exc, source)
         raise _name_layer_in_error(error, data) from None
     workload.source = workload.source or str(source)
+    if not str(source).startswith("<"):
+        workload._file = str(source)
     return workload.resolve(source)

@@ -32,10 +32,14 @@ from simulator.core.metrics import design_figures, run_figures
 from simulator.core.results import RunResult
 from simulator.core.workload import Workload
 from simulator.dse.spec import Sweep, apply_point, load_sweep, point_json
+from simulator.dse.orphans import exit_with_parent
+from simulator.dse.scheduler import check_scheduler
 from simulator.dse.store import ResultStore
 from simulator.kinds.registry import arch_from_dict, chip_area
 
 Evaluate = Callable[[Any, Workload], RunResult]
+#: How long `--dask ADDRESS` waits for the scheduler before it gives up.
+DASK_CONNECT_TIMEOUT_S = 5
 Task = tuple[str, dict[str, Any], str]
 
 
@@ -114,6 +118,7 @@ def _init_worker(ctx: WorkerContext) -> None:
     global _CONTEXT
     _CONTEXT = ctx
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent()  # a killed sweep leaves no orphans (simulator/dse/orphans.py)
 
 
 def _pool_task(task: Task) -> dict[str, Any]:
@@ -290,6 +295,8 @@ def _stop_pool(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
 
 def _run_dask(address: str, ctx: WorkerContext, tasks: Iterator[Task], workers: int,
               handle: Callable[[dict[str, Any]], bool], bar: "_Progress | None") -> None:
+    if address != "local":
+        check_scheduler(address)  # seconds, before the slow import (simulator/dse/scheduler.py)
     try:
         from dask.distributed import Client, LocalCluster
         from dask.distributed import wait as dask_wait
@@ -303,8 +310,12 @@ def _run_dask(address: str, ctx: WorkerContext, tasks: Iterator[Task], workers: 
                                    dashboard_address=None)
             client = Client(cluster)
         else:
-            client = Client(address, timeout=30)
-    except OSError as exc:
+            client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S)
+    except MemoryError:  # the server there sent something that is not Dask's protocol
+        raise NpusimError(f"the server at {address} does not speak Dask's protocol",
+                          field="--dask", fix="give the address of a Dask scheduler, such as "
+                          "tcp://host:8786, or 'local'") from None
+    except (OSError, ValueError) as exc:
         raise NpusimError(f"cannot reach the Dask scheduler ({exc})", field="--dask",
                           fix="give a scheduler address such as tcp://host:8786, or 'local'") from None
     try:

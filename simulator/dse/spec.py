@@ -13,6 +13,7 @@ import itertools
 import json
 import math
 import operator
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,22 +23,23 @@ from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_
 
 from simulator.core.arch import ArchBase, StrictModel
 from simulator.core.errors import NpusimError, from_validation_error
+from simulator.core.limits import MAX_SWEEP_ROWS
 from simulator.core.metrics import ALIASES, OBJECTIVES, objective_name
 from simulator.core.workload import Workload
 from simulator.io.bundled import YAML_SUFFIXES, arch_dir, resolve_bundled
-from simulator.io.load import load_workload
+from simulator.io.load import load_workload, resolve_arch_paths
 from simulator.io.overrides import set_dotted
 from simulator.io.yaml import read_yaml
 from simulator.kinds.registry import arch_from_dict
 
 # ---- metrics ----------------------------------------------------------------------------------
 
-def metric_name(text: str, where: str) -> str:
+def metric_name(text: str, where: str, file: str | Path | None = None) -> str:
     """Resolve a metric name or alias (`latency`, `area_mm2`, `TOPS/W`): the figures of
     `simulator.core.metrics.OBJECTIVES`."""
     name = objective_name(text)
     if name is None:
-        raise NpusimError(f"unknown metric {text!r}", field=where,
+        raise NpusimError(f"unknown metric {text!r}", file=file, field=where,
                           fix=f"use one of: {', '.join(sorted(set(OBJECTIVES) | set(ALIASES)))}")
     return name
 
@@ -61,18 +63,21 @@ class Constraint:
         return f"{self.metric} {self.op} {self.value:g}"
 
 
-def parse_constraint(text: str, where: str = "constraints") -> Constraint:
+def parse_constraint(text: str, where: str = "constraints",
+                     file: str | Path | None = None) -> Constraint:
     """Parse `area_mm2 <= 50` (metric, comparison, number)."""
     match = _CONSTRAINT_RE.match(str(text))
     if not match:
-        raise NpusimError(f"cannot read constraint {text!r}", field=where,
+        raise NpusimError(f"cannot read constraint {str(text)[:80]!r}", file=file, field=where,
                           fix="write METRIC OP NUMBER, e.g. 'area_mm2 <= 50'")
     try:
         value = float(match.group(3))
     except ValueError:
-        raise NpusimError(f"constraint {text!r} has no valid number", field=where,
-                          fix="write METRIC OP NUMBER, e.g. 'area_mm2 <= 50'") from None
-    return Constraint(metric_name(match.group(1), where), match.group(2), value)
+        value = math.nan
+    if not math.isfinite(value):
+        raise NpusimError(f"constraint {text!r} has no valid finite number", file=file,
+                          field=where, fix="write METRIC OP NUMBER, e.g. 'area_mm2 <= 50'")
+    return Constraint(metric_name(match.group(1), where, file), match.group(2), value)
 
 
 # ---- value axes -------------------------------------------------------------------------------
@@ -102,6 +107,18 @@ class RangeSpec(StrictModel):
         if (self.log or self.factor) and (self.start <= 0 or self.stop <= 0):
             raise ValueError("log-spaced and geometric ranges need positive start and stop")
         return self
+
+    def count(self) -> float:
+        """How many values the range has, in closed form, before any is made (the sweep's size
+        is checked against its cap first; docs/sweeps.md). May be inf."""
+        if self.step is not None:
+            ratio = (self.stop - self.start) / self.step
+            return math.floor(ratio + 1e-9) + 1 if math.isfinite(ratio) and ratio >= -1 \
+                else (0 if math.isfinite(ratio) else math.inf)
+        if self.factor is not None:
+            steps = (math.log(self.stop) - math.log(self.start)) / math.log(self.factor)
+            return max(math.floor(steps + 1e-9) + 1, 0) if math.isfinite(steps) else math.inf
+        return self.num or 0
 
     def values(self, integers: bool) -> list[float]:
         out: list[float] = []
@@ -253,6 +270,47 @@ def _resolve_relative(text: str, sweep_dir: Path) -> str:
     return str(candidate) if candidate.exists() and not Path(text).is_absolute() else text
 
 
+def sweep_row_cap() -> int:
+    """The most rows (design points x workloads) a sweep may have: `MAX_SWEEP_ROWS`, or the
+    environment variable NPUSIM_MAX_SWEEP_ROWS."""
+    text = os.environ.get("NPUSIM_MAX_SWEEP_ROWS", "").strip()
+    if not text:
+        return MAX_SWEEP_ROWS
+    try:
+        cap = int(text)
+    except ValueError:
+        cap = 0
+    if cap < 1:
+        raise NpusimError(f"NPUSIM_MAX_SWEEP_ROWS must be a positive integer, got {text[:40]!r}",
+                          field="NPUSIM_MAX_SWEEP_ROWS", fix="unset it or give e.g. 5000000")
+    return cap
+
+
+def _axis_size(spec: Any) -> float:
+    if isinstance(spec, RangeSpec):
+        return spec.count()
+    return len(spec) if isinstance(spec, list) else 1
+
+
+def check_sweep_size(file: SweepFile, source: str, cap: int) -> int:
+    """The number of rows (design points x workloads) the sweep file asks for, computed from
+    the axis sizes before any point is made; more than `cap` is refused."""
+    rows: float = len(file.workloads)
+    for path, spec in file.vary.items():
+        size = _axis_size(spec)
+        rows *= size
+        if size > cap or rows > cap:
+            what = "values" if size > cap else "rows with the axes before it"
+            count = size if size > cap else rows
+            shown = ("infinitely many" if count == math.inf else
+                     f"{count:,.0f}" if count < 1e15 else f"{count:.3g}")
+            raise NpusimError(f"the sweep would have {shown} {what}, over the cap of {cap:,} "
+                              "rows", file=source, field=f"vary.{path}",
+                              fix="narrow the ranges (check step, num and factor), or raise the "
+                              "cap with --max-rows / NPUSIM_MAX_SWEEP_ROWS")
+    return int(rows)
+
+
 def _axis_values(path: str, spec: Any, source: str) -> list[Any]:
     where = f"vary.{path}"
     if isinstance(spec, RangeSpec):
@@ -301,24 +359,27 @@ def _expand(file: SweepFile, source: str) -> list[dict[str, Any]]:
     return points
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read and validate a sweep file completely (no simulation happens here)."""
+def load_sweep(path: str | Path, max_rows: int | None = None) -> Sweep:
+    """Read and validate a sweep file completely (no simulation happens here). A sweep of more
+    than `max_rows` rows (default `sweep_row_cap()`) is refused before it is expanded."""
     path = Path(path)
     raw = read_yaml(path)
     try:
         file = SweepFile.model_validate(raw)
     except ValidationError as exc:
         raise from_validation_error(exc, path) from None
-    return build_sweep(file, path)
+    return build_sweep(file, path, max_rows)
 
 
-def build_sweep(file: SweepFile, path: str | Path = "<sweep>") -> Sweep:
+def build_sweep(file: SweepFile, path: str | Path = "<sweep>",
+                max_rows: int | None = None) -> Sweep:
     """Resolve the base arch and workloads, expand and validate every design point."""
     source = str(path)
+    check_sweep_size(file, source, max_rows or sweep_row_cap())
     sweep_dir = Path(path).parent if source != "<sweep>" else Path.cwd()
     base_path = resolve_bundled(_resolve_relative(file.base, sweep_dir), arch_dir(),
                                 YAML_SUFFIXES, "arch")
-    base = read_yaml(base_path)
+    base = resolve_arch_paths(read_yaml(base_path), base_path)
     for dotted, value in file.set.items():
         set_dotted(base, dotted.split("."), value, source)
     # the base itself must be valid (names the file and field if not)
@@ -357,8 +418,9 @@ def build_sweep(file: SweepFile, path: str | Path = "<sweep>") -> Sweep:
                               "against the arch fields (docs/formats.md)") from None
     unique = [json.loads(t) for t in dict.fromkeys(point_json(p) for p in points)]
 
-    constraints = [parse_constraint(c, f"constraints[{i}]") for i, c in enumerate(file.constraints)]
-    objectives = list(dict.fromkeys(metric_name(o, f"objectives[{i}]")
+    constraints = [parse_constraint(c, f"constraints[{i}]", source)
+                   for i, c in enumerate(file.constraints)]
+    objectives = list(dict.fromkeys(metric_name(o, f"objectives[{i}]", source)
                                     for i, o in enumerate(file.objectives)))
     if not objectives:
         raise NpusimError("no objectives", file=source, field="objectives",

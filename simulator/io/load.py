@@ -14,20 +14,62 @@ from simulator.core.errors import NpusimError
 from simulator.core.workload import Workload, workload_from_dict
 from simulator.io.bundled import llm_dir, resolve_arch, resolve_workload
 from simulator.io.overrides import apply_overrides
+from simulator.io.tables import energy_table_for, is_bundled_table
 from simulator.io.yaml import read_yaml
 from simulator.kinds.registry import arch_from_dict
 
 
 def load_arch(name_or_path: str | Path, overrides: list[str] | None = None) -> ArchBase:
     """Load an arch from a bundled name (`tpu_v1`), a YAML path, or a SCALE-Sim `.cfg`, then
-    apply `--set dotted.path=value` overrides."""
+    apply `--set dotted.path=value` overrides. Paths in the file (`energy.table`) are relative
+    to the file; its energy table is read now, so a bad table or override is reported here."""
     path = resolve_arch(name_or_path)
     if path.suffix == ".cfg":
         from simulator.io.scalesim import read_scalesim_cfg
         data = read_scalesim_cfg(path)
     else:
-        data = read_yaml(path)
-    return arch_from_dict(apply_overrides(dict(data), overrides, path), path)
+        data = resolve_arch_paths(read_yaml(path), path)
+    kind = data.get("kind")
+    data = apply_overrides(dict(data), overrides, path)
+    if overrides and data.get("kind") != kind:
+        raise NpusimError(f"--set kind={data.get('kind')} cannot turn this {kind} arch into "
+                          "another kind: its fields describe a different chip", file=path,
+                          field="kind", fix="give an arch file of that kind instead (`npusim "
+                          "list` shows each arch's kind)")
+    try:
+        arch = arch_from_dict(data, path)
+    except NpusimError as exc:
+        raise _blame_override(exc, overrides, path) from None
+    arch._file = str(path)
+    try:
+        energy_table_for(arch)
+    except NpusimError as exc:
+        raise _blame_override(exc, overrides, path) from None
+    return arch
+
+
+def resolve_arch_paths(data: dict, path: str | Path) -> dict:
+    """An arch dict read from `path` with its relative file paths (`energy.table`, when it is
+    not a bundled table name) made relative to the file's directory, not the working one."""
+    energy = data.get("energy")
+    table = energy.get("table") if isinstance(energy, dict) else None
+    if isinstance(table, str) and table and not is_bundled_table(table) \
+            and not Path(table).is_absolute():
+        data = {**data, "energy": {**energy, "table": str(Path(path).parent / table)}}
+    return data
+
+
+def _blame_override(error: NpusimError, overrides: list[str] | None,
+                    path: str | Path) -> NpusimError:
+    """Name the `--set` that put a bad value in the arch, next to the file it was applied to."""
+    for text in reversed(overrides or []):
+        key = text.split("=", 1)[0].strip()
+        field = error.field or ""
+        if field and (field == key or field.startswith(key + ".") or key.startswith(field + ".")):
+            note = f"the value was set by --set {text[:80]}"
+            return NpusimError(error.message, file=error.file or path, field=error.field,
+                               fix=f"{error.fix}; {note}" if error.fix else note)
+    return error
 
 
 def load_workload(name_or_path: str | Path, batch: int | None = None,
@@ -58,6 +100,9 @@ def load_workload(name_or_path: str | Path, batch: int | None = None,
     if batch is not None:
         data = {**data, "batch": batch}
     workload = workload_from_dict(data, path)
+    for layer in workload.layers:  # relative to the workload file (whatever its `source:` says)
+        if layer.weights_file and not Path(layer.weights_file).is_absolute():
+            layer.weights_file = str(path.parent / layer.weights_file)
     if block is not None or compress:
         from simulator.io.compression import apply_compression
         workload = apply_compression(workload, block, path, compress)

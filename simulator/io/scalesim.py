@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.core.errors import NpusimError
+from simulator.core.limits import MAX_CFG_BYTES, MAX_CSV_BYTES, MAX_INT, power_of_two
+from simulator.io.files import read_input_text
 
 #: SCALE-Sim has no clock; its bandwidth is in words (bytes) per cycle. npusim needs a clock to
 #: turn cycles into seconds, so an imported arch runs at 1 GHz (1 word/cycle = 1 GB/s).
@@ -45,14 +47,8 @@ _GEMM_COLUMNS = ("M", "N", "K")
 # topology CSV
 # ------------------------------------------------------------------------------------------
 def _read_text(path: Path, what: str) -> str:
-    if not path.exists():
-        raise NpusimError("file not found", file=path, fix="check the path")
-    if path.is_dir():
-        raise NpusimError(f"is a directory, expected a SCALE-Sim {what}", file=path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NpusimError(f"cannot read file: {exc}", file=path) from None
+    limit = MAX_CFG_BYTES if what.endswith("file") else MAX_CSV_BYTES
+    text = read_input_text(path, f"a SCALE-Sim {what}", limit, encoding="utf-8-sig")
     if not text.strip():
         raise NpusimError(f"file is empty, expected a SCALE-Sim {what}", file=path,
                           fix="see docs/formats.md for the SCALE-Sim formats")
@@ -69,13 +65,19 @@ def _fields(line: str) -> list[str]:
 
 def _positive_int(text: str, path: Path, field: str) -> int:
     try:
-        value = int(text)
+        value = int(text) if len(text) <= 40 else None
     except ValueError:
-        raise NpusimError(f"expected a positive integer, got {text!r}", file=path, field=field,
+        value = None
+    if value is None:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise NpusimError(f"expected a positive integer, got {shown!r}", file=path, field=field,
                           fix="write a whole number such as 3") from None
     if value <= 0:
         raise NpusimError(f"must be positive, got {value}", file=path, field=field,
                           fix="use a value of 1 or more")
+    if value > MAX_INT:
+        raise NpusimError(f"{value:,} is over the limit {power_of_two(MAX_INT)}", file=path,
+                          field=field, fix="see Limits in docs/formats.md")
     return value
 
 
@@ -261,8 +263,9 @@ def read_scalesim_cfg(path: str | Path) -> dict[str, Any]:
     notes = []
     raw_bw = _cfg_get(config, section, "Bandwidth")
     if raw_bw:
-        values = [cell for cell in _fields(raw_bw)]
-        bandwidth_words = _positive_int(values[0], path, f"[{section}] Bandwidth")
+        values = _fields(raw_bw)
+        bandwidth_words = _positive_int(values[0] if values else raw_bw, path,
+                                        f"[{section}] Bandwidth")
         if len(values) > 1:
             notes.append(f"first of the Bandwidth values {raw_bw} used")
     elif mode == "USER":

@@ -7,6 +7,7 @@ edge. A new table (another node, a CACTI-derived SRAM curve) is a new YAML file,
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,28 +26,38 @@ def _read_energy_yaml(path: str) -> dict:
     return read_yaml(Path(path))
 
 
+def is_bundled_table(name: str) -> bool:
+    """True when `name` is the name of a bundled table (`horowitz_45nm`), not a path."""
+    return "/" not in name and "\\" not in name and (table_dir() / f"{name}.yaml").is_file()
+
+
 def load_energy_table(config: EnergyConfig | None = None, technology_nm: float = 45.0,
-                      dram_pj_per_bit: float | None = None) -> EnergyTable:
-    """Load the table an arch asks for, apply its overrides and (optionally) node scaling."""
+                      dram_pj_per_bit: float | None = None,
+                      source: str | Path | None = None) -> EnergyTable:
+    """Load the table an arch asks for, apply its overrides and (optionally) node scaling.
+    `source` is the arch file, named in errors about the arch's energy block. A table given
+    by path must already be resolved (`simulator.io.load` makes it relative to the arch)."""
     config = config or EnergyConfig()
     path = Path(config.table)
-    if not path.exists():
-        bundled = table_dir() / f"{config.table}.yaml"
-        if not bundled.exists():
-            raise NpusimError(f"energy table {config.table!r} not found", field="energy.table",
-                              fix="give a path to a YAML table or use horowitz_45nm")
-        path = bundled
+    if is_bundled_table(config.table):
+        path = table_dir() / f"{config.table}.yaml"
+    elif not path.exists():
+        raise NpusimError(f"energy table {config.table!r} not found", file=source,
+                          field="energy.table", fix="give a YAML table's path, relative to the "
+                          "arch file, or a bundled table such as horowitz_45nm")
     data = dict(_read_energy_yaml(str(path.resolve())))
     data["arithmetic_pj"] = dict(data.get("arithmetic_pj", {}))
     for key, value in config.overrides_pj.items():
-        if key in data["arithmetic_pj"] or key.startswith(("int", "fp")):
+        if key in data["arithmetic_pj"] or re.fullmatch(r"(int|fp)\d{1,2}_(add|mult)", key):
             data["arithmetic_pj"][key] = value
         elif key in ("dram_pj_per_bit", "register_pj_per_32bit"):
             data[key] = value
         else:
-            raise NpusimError(f"unknown energy entry {key!r}", field="energy.overrides_pj",
-                              fix="override an arithmetic entry such as int8_mult, or "
-                                  "dram_pj_per_bit / register_pj_per_32bit")
+            raise NpusimError(f"unknown energy entry {key!r}", file=source,
+                              field=f"energy.overrides_pj.{key}",
+                              fix="override an arithmetic entry such as int8_mult or fp16_add "
+                                  "(intN_add, intN_mult, fpN_add, fpN_mult), or dram_pj_per_bit "
+                                  "/ register_pj_per_32bit")
     if dram_pj_per_bit is not None:
         data["dram_pj_per_bit"] = dram_pj_per_bit
     try:
@@ -61,7 +72,8 @@ def load_energy_table(config: EnergyConfig | None = None, technology_nm: float =
 
 def energy_table_for(arch: ArchBase) -> EnergyTable:
     """The energy table of an arch (its energy block, node and DRAM energy)."""
-    return load_energy_table(arch.energy, arch.technology_nm, arch.dram.energy_pj_per_bit)
+    return load_energy_table(arch.energy, arch.technology_nm, arch.dram.energy_pj_per_bit,
+                             arch.file)
 
 
 @lru_cache(maxsize=8)

@@ -21,6 +21,7 @@ from pydantic import Field, PositiveInt, model_validator
 
 from simulator.core.arch import Precision, StrictModel
 from simulator.core.geometry import packed_bytes
+from simulator.core.limits import MAX_LAYERS
 
 #: FFN activations an LLM config may name (a subset of the layer activations).
 FFN_ACTIVATIONS = ("swish", "gelu", "relu", "sigmoid", "tanh")
@@ -33,7 +34,9 @@ class LlmConfig(StrictModel):
     name: str = Field(min_length=1)
     description: str = ""
     source: str = Field("", description="where the shapes come from (paper, model card)")
-    layers: PositiveInt = Field(description="decoder blocks")
+    # each block becomes some twenty workload layers, built before the workload's own limit
+    # (MAX_LAYERS) is checked: bound the blocks here (docs/formats.md, section 6)
+    layers: PositiveInt = Field(le=MAX_LAYERS // 20, description="decoder blocks")
     d_model: PositiveInt = Field(description="hidden size (embedding width)")
     heads: PositiveInt = Field(description="query heads")
     kv_heads: PositiveInt | None = Field(

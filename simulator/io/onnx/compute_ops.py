@@ -92,6 +92,7 @@ class ComputeOps:
         from simulator.io.onnx.common import attrs_of
 
         attrs = attrs_of(node)
+        self._check_window(node, attrs)
         x, w = node.input[0], node.input[1]
         xs, ys = self.shape(x, node), self.shape(node.output[0], node)
         if len(xs) not in (3, 4):
@@ -125,6 +126,10 @@ class ComputeOps:
             self.folded["Conv asymmetric pads -> symmetric"] += 1
         pads, ceil = sym
         c_in, f_out = xs[1], ys[1]
+        if w_shape is not None:
+            self._check_weight(node, w_shape, (f_out, c_in // groups) + tuple(kernel[-rank:]),
+                               "[out channels, in channels / group, kernel...]",
+                               c_in % groups == 0)
         fields: dict[str, Any] = {"name": self.unique_name(node, index), "type": "conv",
                                   "out_channels": f_out, "kernel": self._compact(list(kernel))}
         if any(s != 1 for s in strides):
@@ -154,6 +159,27 @@ class ComputeOps:
         macs = math.prod(ys) * (c_in // groups) * math.prod(kernel)
         self.add(fields, [source], list(node.output), macs)
 
+    def _check_window(self, node, attrs: dict) -> None:
+        """A conv's or pool's attributes as ONNX defines them: kernel, strides and dilations of
+        at least 1, pads of at least 0, a group count of at least 1 (ONNX shape inference
+        gives up on others, which would read as a dynamic shape; group 0 divided by zero)."""
+        bad = None
+        for key, least in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("pads", 0)):
+            values = attrs.get(key)
+            if values is not None and (not isinstance(values, (list, tuple)) or any(
+                    not isinstance(v, int) or v < least for v in values)):
+                bad = (key, values, least)
+                break
+        group = attrs.get("group", 1)
+        if bad is None and (not isinstance(group, int) or group < 1):
+            bad = ("group", group, 1)
+        if bad is not None:
+            key, value, least = bad
+            raise NpusimError(f"node {node.name or node.op_type!r} ({node.op_type}): attribute "
+                              f"{key} {str(value)[:60]} is invalid (integers of at least "
+                              f"{least})",
+                              file=self.path, fix="the model is inconsistent; export it again")
+
     def _padded(self, source: str, node, index: int, padded: Shape) -> str:
         """A `pad` layer giving a conv or pool the already padded input that no symmetric
         padding reproduces (odd total padding at stride 1)."""
@@ -170,6 +196,7 @@ class ComputeOps:
         from simulator.io.onnx.common import attrs_of
 
         attrs = attrs_of(node)
+        self._check_window(node, attrs)
         xs, ys = self.shape(node.input[0], node), self.shape(node.output[0], node)
         if len(xs) != 4:
             return self.unsupported_op(node, f"{node.op_type}({len(xs) - 2}-D)")
@@ -275,15 +302,38 @@ class ComputeOps:
             return self.unsupported_op(node, "Gemm(activation B)")
         if a not in self.producer:
             return self.unsupported_op(node, "Gemm(constant A)")
-        a_shape, y_shape = self.shape(a, node), self.shape(node.output[0], node)
+        a_shape = self.shape(a, node)
+        b_shape = self.shapes.get(b)
+        if b_shape is not None and len(a_shape) == 2:
+            k_of_b = b_shape[1] if attrs.get("transB", 0) else b_shape[0]
+            self._check_weight(node, b_shape, (b_shape[0], a_shape[1]) if attrs.get("transB", 0)
+                               else (a_shape[1], b_shape[1]) if len(b_shape) == 2 else (),
+                               "[N, K] (transB)" if attrs.get("transB", 0) else "[K, N]",
+                               len(b_shape) == 2 and k_of_b == a_shape[1])
+        y_shape = self.shape(node.output[0], node)
         k, n = a_shape[1], y_shape[1]
         bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
         # alpha and beta scale values only; they do not change the MAC count
         self._linear_draft(node, index, a, k, n, y_shape, bias, b)
 
+    def _check_weight(self, node, got: Shape, want: Shape, layout: str, ok: bool = True) -> None:
+        """A weight's declared shape must agree with the data it multiplies: a file whose
+        weights contradict its inputs (a conv weight with 5 input channels on a 3-channel
+        input) is corrupt, not a model to guess about."""
+        if ok and tuple(got) == tuple(want):
+            return
+        raise NpusimError(f"node {node.name or node.op_type!r} ({node.op_type}): its weight has "
+                          f"shape {list(got)}, which contradicts its input (expected "
+                          f"{list(want) if want else layout}, laid out as {layout})",
+                          file=self.path, fix="the model is inconsistent; export it again")
+
     def _matmul(self, node, index: int) -> None:
         a, b = node.input[0], node.input[1]
-        a_shape, y_shape = self.shape(a, node), self.shape(node.output[0], node)
+        a_shape = self.shape(a, node)
+        b_static = self.shapes.get(b)
+        if self.is_static(b) and b_static is not None and len(b_static) == 2 and a_shape:
+            self._check_weight(node, b_static, (a_shape[-1], b_static[1]), "[K, N]")
+        y_shape = self.shape(node.output[0], node)
         if a not in self.producer:
             return self.unsupported_op(node, "MatMul(constant left operand)")
         k = a_shape[-1]

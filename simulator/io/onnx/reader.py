@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from simulator.core.errors import NpusimError
+from simulator.core.limits import MAX_INT, MAX_ONNX_BYTES, power_of_two
+from simulator.io.files import check_input_file
 
 if TYPE_CHECKING:
     from simulator.io.onnx.mapper import ImportReport
@@ -53,8 +55,12 @@ def parse_shape(text: str) -> list[int]:
     except ValueError:
         dims = []
     if not dims or any(d <= 0 for d in dims):
-        raise NpusimError(f"cannot read input shape {text!r}", field="--input-shape",
+        raise NpusimError(f"cannot read input shape {text[:60]!r}", field="--input-shape",
                           fix="write it as positive sizes joined by x, e.g. 1x3x224x224")
+    if any(d > MAX_INT for d in dims):
+        raise NpusimError(f"input shape {text[:60]!r} has a size over the limit "
+                          f"{power_of_two(MAX_INT)}", field="--input-shape",
+                          fix="see Limits in docs/formats.md")
     return dims
 
 
@@ -62,8 +68,7 @@ def load_model(path: str | Path):
     """Parse an ONNX file without its external weight data; problems are one-line errors."""
     onnx = _onnx()
     path = Path(path)
-    if not path.is_file():
-        raise NpusimError("file not found", file=path, fix="check the path")
+    check_input_file(path, "an ONNX model", MAX_ONNX_BYTES)
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError, onnx's own parse errors, ...

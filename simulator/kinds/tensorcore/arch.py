@@ -84,7 +84,7 @@ class BridgeConfig(StrictModel):
 
     ports: PositiveInt = 4
     bytes_per_cycle_per_port: PositiveFloat = Field(
-        64, description="per port; .inf for an unbounded bridge")
+        64, allow_inf_nan=True, description="per port; .inf for an unbounded bridge")
     hop_latency_cycles: int = Field(8, ge=0, description="pipeline latency of one transfer")
     multicast: bool = Field(True, description="one SRAM read delivers a tile to several cores")
     energy_pj_per_byte: PositiveFloat = Field(
@@ -96,7 +96,8 @@ class SharedSram(StrictModel):
 
     size_bytes: PositiveInt = 2 * 1024 * 1024
     banks: PositiveInt = 16
-    bytes_per_cycle_per_bank: PositiveFloat = Field(64, description=".inf for unbounded")
+    bytes_per_cycle_per_bank: PositiveFloat = Field(64, allow_inf_nan=True,
+                                                    description=".inf for unbounded")
     weight_staging_bytes: PositiveInt = Field(
         262144, description="part of the SRAM reserved for weights on their way to the cores")
 

@@ -67,6 +67,29 @@ def _core_buffer(name: str, size_bytes: int, read_bytes: float, write_bytes: flo
                       width_bits=SRAM_ACCESS_BITS, read_bytes=read_bytes, write_bytes=write_bytes)
 
 
+def occupancy(ops: list[Op], timing: dict[int, OpTiming]) -> tuple[float, int]:
+    """When a layer starts (its first op) and the cycles it occupies: the measure of the union
+    of its ops' [start, done] intervals (docs/models/tensorcore.md §5). Every resource serves
+    one op at a time, so the layer's busy time on any one resource (a core, the DRAM
+    interface) fits inside this union: cycles >= its compute and DRAM bounds, and utilization
+    <= 1, also when layers overlap in pipeline placement (their cycles then sum to more than
+    the run's span)."""
+    spans = sorted((timing[op.id].start, timing[op.id].done) for op in ops
+                   if timing[op.id].done > timing[op.id].start)
+    if not spans:
+        return 0.0, 0
+    total = 0.0
+    lo, hi = spans[0]
+    for a, b in spans[1:]:
+        if a > hi:
+            total += hi - lo
+            lo, hi = a, b
+        else:
+            hi = max(hi, b)
+    total += hi - lo
+    return spans[0][0], int(math.ceil(total - 1e-9))
+
+
 def _split_int(parts: dict[str, float], total: int) -> dict[str, int]:
     """Round float parts to integers that sum to `total` (largest remainders)."""
     positive = {k: v for k, v in parts.items() if v > 0}
@@ -117,7 +140,9 @@ class TensorCoreEngine(Engine):
             engine_totals=engine_totals,
             # the one-time weight load: its DRAM bytes, priced as weight_preload_energy_pj
             priced_totals={"weight_preload": (DramAccess(nbytes=preload, operand="filter"),)},
-            trace=trace, sram_bytes_per_s=None if math.isinf(bw) else bw * self.arch.clock_hz)
+            trace=trace, sram_bytes_per_s=None if math.isinf(bw) else bw * self.arch.clock_hz,
+            span_cycles=int(math.ceil(max((t.done for t in timing.values()), default=0.0)
+                                      - 1e-9)))
 
     def _assumptions(self) -> list[str]:
         a = self.arch
@@ -164,22 +189,14 @@ class TensorCoreEngine(Engine):
             for k in unit.layers[1:]:
                 fused_into[k] = workload.layers[unit.layer].name
         ops_by_id = {op.id: op for op in ops}
-        frontier = 0.0
         results = []
         counts = []
         ab = precision.activation_bits / 8
         accb = precision.accumulator_bits / 8
         for i, layer in enumerate(workload.layers):
             layer_ops = by_layer.get(i, [])
-            if finish[i] is None:
-                cycles = 0
-                window_start = frontier
-            else:
-                cycles_f = max(0.0, finish[i] - frontier)
-                window_start = frontier
-                frontier = max(frontier, finish[i])
-                cycles = int(math.ceil(cycles_f - 1e-9))
-            path = self._critical_path(ops_by_id, timing, layer_ops, window_start) if cycles else {}
+            start, cycles = occupancy(layer_ops, timing)
+            path = self._critical_path(ops_by_id, timing, layer_ops, start) if cycles else {}
             compute_cycles = min(cycles, int(round(path.pop("compute", 0.0))))
             stalls = _split_int(path, cycles - compute_cycles)
             if cycles - compute_cycles and not stalls:
@@ -292,6 +309,7 @@ class TensorCoreEngine(Engine):
                 "bound_cycles": {k: round(v, 3) for k, v in bounds.items()},
                 "resource_utilization": {k: round(v / cycles, 4) if cycles else 0.0
                                          for k, v in sorted(busy.items())},
+                "start_cycle": int(start) if finish[i] is not None else None,
                 "finish_cycle": int(finish[i]) if finish[i] is not None else None,
             }
             if i in compiler.analytic:

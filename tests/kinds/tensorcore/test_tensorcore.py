@@ -95,20 +95,30 @@ def test_dram_bound_layer_is_charged_to_dram():
     assert max(l.stall_breakdown_cycles, key=l.stall_breakdown_cycles.get) == "dram"
 
 
-def test_pipeline_placement_charges_the_frontier_and_overlaps_layers():
+def test_pipeline_placement_charges_what_each_layer_occupies_and_reports_the_span():
     layers = [{"name": f"c{i}", "type": "conv", "out_channels": 64, "kernel": 3, "padding": 1,
                "activation": "relu"} for i in range(4)]
     wl = net(*layers, input=(64, 56, 56))
     split = simulate(load_arch("bpu"), wl)
     pipe = simulate(load_arch("bpu", ["compiler.placement=pipeline"]), wl)
-    # per-layer cycles are what each layer adds to the completion frontier, so the run ends
-    # when the last op finishes
-    assert max(l.finish_cycle for l in pipe.layers) == pipe.totals.cycles
-    # consecutive layers on different cores overlap by rows: layer i+1 starts before layer i
-    # ends, so some layer is charged less than its own compute (its work is hidden)
-    own = [max(l.busy_cycles.get("core0", 0), l.busy_cycles.get("core1", 0)) for l in pipe.layers]
-    assert any(l.cycles < c for l, c in zip(pipe.layers[1:], own[1:]))
-    assert split.totals.cycles > 0 and pipe.totals.cycles > 0
+    # split placement: a barrier between layers, so they do not overlap and their cycles sum
+    # to the run's span
+    assert split.totals.overlap_cycles == 0
+    assert split.totals.cycles == sum(l.cycles for l in split.layers)
+    # pipeline placement: consecutive layers on different cores overlap by rows. Each layer
+    # is charged the cycles it occupies (the union of its ops' [start, done] intervals), so
+    # no layer beats its own compute or DRAM time and utilization stays <= 1 ...
+    bpc = load_arch("bpu").dram_bytes_per_cycle
+    for l in pipe.layers:
+        own = max(l.busy_cycles.get("core0", 0), l.busy_cycles.get("core1", 0))
+        assert own <= l.cycles <= l.finish_cycle - l.start_cycle
+        assert l.cycles >= (l.dram_read_bytes + l.dram_write_bytes) / bpc - 1
+        assert 0 < l.utilization <= 1
+    # ... their sum exceeds the run's span by the overlap, and the run ends with its last op
+    assert pipe.totals.overlap_cycles > 0
+    assert pipe.totals.cycles == sum(l.cycles for l in pipe.layers) - pipe.totals.overlap_cycles
+    assert pipe.totals.cycles == max(l.finish_cycle for l in pipe.layers)
+    assert any(b.start_cycle < a.finish_cycle for a, b in zip(pipe.layers, pipe.layers[1:]))
 
 
 # ---- fusion and fallback ---------------------------------------------------------------------

@@ -255,8 +255,9 @@ class TensorCoreEngine(Engine):
             units = units_of.get(i, [])
             # element ops by where they run (an LSTM unit's gate math: its gate_engine)
             vector_ops = sum(u.vector_ops for u in units if (u.gate_engine or u.engine) == "vector")
-            core_vector_ops = sum(u.post_ops + (u.vector_ops if (u.gate_engine or u.engine) == "core"
-                                                else 0) for u in units)
+            core_vector_ops = sum(u.post_ops + u.act_ops
+                                  + (u.vector_ops if (u.gate_engine or u.engine) == "core" else 0)
+                                  for u in units)
             macs = layer.macs
             actions: list[Action] = []
             if macs:

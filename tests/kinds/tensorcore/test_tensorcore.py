@@ -154,6 +154,43 @@ def test_unsupported_activation_runs_on_the_vector_unit_with_a_round_trip():
     assert soft.energy_breakdown_pj["vector"] > 0
 
 
+def test_a_hard_wired_relu_is_free_on_a_depthwise_layer_as_on_any_other():
+    # depthwise 3x3 on 192 x 28 x 28 (MobileNetV2's b5_dw): the array drains 32 x 32 outputs
+    # every 9 cycles, faster than the 32-lane element path could take them; a hard-wired
+    # ReLU6 is applied as results drain, so it adds no cycles (it used to be charged on the
+    # element path: 2,781 -> 3,613 cycles) but one element op's energy per output
+    dw = {"name": "dw", "type": "conv", "out_channels": 192, "kernel": 3, "padding": 1,
+          "groups": 192}
+    plain = simulate(load_arch("bpu"), net(dw, input=(192, 28, 28))).layers[0]
+    relu6 = simulate(load_arch("bpu"), net(dict(dw, activation="relu6"),
+                                            input=(192, 28, 28))).layers[0]
+    assert relu6.cycles == plain.cycles
+    assert "core_vector" not in plain.energy_breakdown_pj
+    assert relu6.energy_breakdown_pj["core_vector"] > 0
+
+
+def test_swish_and_softmax_cost_their_vector_work():
+    # swish is hard-wired nowhere on bpu: the conv writes its pre-activation map and the vector
+    # unit applies x * sigmoid(x) at 8 element ops per element (core/activations.py):
+    # 64 x 56 x 56 = 200,704 elements x 8 / 32 ops per cycle = 50,176 cycles
+    conv = {"name": "c", "type": "conv", "out_channels": 64, "kernel": 1}
+    relu = simulate(load_arch("bpu"), net(dict(conv, activation="relu"), input=(64, 56, 56)))
+    swish = simulate(load_arch("bpu"), net(dict(conv, activation="swish"), input=(64, 56, 56)))
+    (r,), (sw,) = relu.layers, swish.layers
+    assert sw.busy_cycles["vector"] == 50_176
+    assert sw.stall_breakdown_cycles.get("vector_unit", 0) > 0
+    assert sw.cycles > r.cycles + 50_176 / 2 and sw.energy_pj > r.energy_pj
+    assert sw.energy_breakdown_pj["vector"] > 0
+    # softmax is a two-pass reduction: the vector unit reads each row twice (statistics, then
+    # normalisation); 8 ops per element: 16,384 scores x 8 / 32 = 4,096 cycles
+    wl = net({"name": "fc", "type": "linear", "out_features": 128, "tokens": 128,
+              "in_features": 64},
+             {"name": "sm", "type": "activation", "function": "softmax"}, input=(128, 64))
+    sm = simulate(load_arch("bpu"), wl).layers[1]
+    assert sm.busy_cycles["vector"] == pytest.approx(4_096, abs=2)
+    assert sm.sram_bytes_by_operand["input"] == 2 * 128 * 128
+
+
 def test_host_fallback_goes_through_dram():
     wl = net({"name": "c", "type": "conv", "out_channels": 64, "kernel": 1,
               "activation": "hardswish"}, input=(64, 56, 56))

@@ -143,9 +143,23 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
             if len(st.writes) >= nslots:
                 cdeps.append(st.writes[0])
             cycles = math.ceil(ops_per_row * (hi - lo) / lanes)
-            cid = em.emit("vector" if on_vector else "compute", unit.layer,
-                          ("vector",) if on_vector else (f"core{c}",), cycles, 0, cdeps,
-                          base + COMPUTE, label=f"{layer.name} {unit.ops_label}")
+            resource = ("vector",) if on_vector else (f"core{c}",)
+            kind = "vector" if on_vector else "compute"
+            if unit.passes > 1:
+                # a two-pass reduction: the statistics pass (half the ops) over the rows, then
+                # the rows are read again for the normalising pass (the other half)
+                stats = em.emit(kind, unit.layer, resource, cycles // 2, 0, cdeps,
+                                base + COMPUTE, label=f"{layer.name} {unit.ops_label} stats")
+                cdeps = [stats]
+                for tin in ins:
+                    if tin.rows > 1:
+                        cdeps.append(em.read_block(
+                            tin, (t * len(clients) + slot[c]) * len(ins), tin.nbytes
+                            * (hi - lo) / rows_total / chunks, [c], unit.layer, [stats],
+                            base + COMPUTE, ("e2", u, c, tin.name), f"{layer.name} in 2"))
+                cycles -= cycles // 2
+            cid = em.emit(kind, unit.layer, resource, cycles, 0, cdeps, base + COMPUTE,
+                          label=f"{layer.name} {unit.ops_label}")
             st.last = cid
             st.computes.append(cid)
             if len(st.computes) > nslots:

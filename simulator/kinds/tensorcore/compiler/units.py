@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from simulator.core.activations import activation_cost
 from simulator.core.errors import NpusimError
 from simulator.core.layer_base import LayerBase
 from simulator.core.layers import ConvLayer, LstmLayer, MatmulLayer
@@ -21,13 +22,9 @@ from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
 
-#: Element operations per element on the vector unit (int8, a LUT for transcendental ones).
-#: hardswish = x * relu6(x + 3) / 6: add, 2 clamps, 2 multiplies -> 5; hardsigmoid: add,
-#: 2 clamps, multiply -> 4; relu 1 (max); relu6 2 (clamp); sigmoid/tanh: LUT + interpolation 4;
-#: swish = x * sigmoid(x) 5; gelu 6; softmax (exp LUT, sum, divide) 5; layernorm 6.
-VECTOR_OPS_PER_ELEMENT = {"relu": 1, "relu6": 2, "hardsigmoid": 4, "hardswish": 5, "sigmoid": 4,
-                          "tanh": 4, "swish": 5, "gelu": 6, "softmax": 5, "layernorm": 6,
-                          "identity": 0}
+#: Layer types whose element work is a reduction over rows: the vector unit (or a core that
+#: hard-wires them) reads each row twice, once for the statistics and once to normalise.
+TWO_PASS_TYPES = ("norm",)
 MAC_TYPES = ("conv", "linear", "matmul", "lstm")
 #: the tensor holding the network input
 INPUT = "__input__"
@@ -52,9 +49,13 @@ class Unit:
     engine: str                    # core | vector
     inputs: list[str]              # tensors it reads (the head's first)
     output: str                    # tensor it writes
-    post_ops: int = 0              # fused element ops on the core's output path
+    post_ops: int = 0              # fused pool / add / mul element ops on the core's
+    #                                output path (its `vector_lanes` per cycle)
+    act_ops: int = 0               # fused hard-wired activations: applied as results drain,
+    #                                no cycles, one element op's energy each
     gate_engine: str = ""          # lstm units: where the element-wise gate math runs
     vector_ops: int = 0            # element ops of an elt unit (at the unit's cost per element)
+    passes: int = 1                # reads of each input row (2: a two-pass reduction)
     ops_label: str = ""
 
 
@@ -159,14 +160,23 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
         else:
             engine = "core" if name in hard else "vector"
             ops = layer.vector_ops - (layer.output_elements if act else 0)
-            if engine == "vector" and layer.type == "activation":
-                ops = layer.output_elements * VECTOR_OPS_PER_ELEMENT.get(name, 4)
-            unit = Unit("elt", i, [i], engine, ins, layer.name, vector_ops=ops, ops_label=name)
+            passes = 2 if layer.type in TWO_PASS_TYPES else 1
+            if layer.type == "activation":
+                # a hard-wired function streams through a core's element path at one op per
+                # element; elsewhere it costs its vector-unit work (core/activations.py)
+                cost = activation_cost(name)
+                passes = cost.passes
+                if engine == "vector":
+                    ops = layer.output_elements * cost.ops_per_element
+            unit = Unit("elt", i, [i], engine, ins, layer.name, vector_ops=ops, passes=passes,
+                        ops_label=name)
         pending_act = act
         if act and unit.engine == "core":
             can_fuse = act in fusable if unit.kind == "mac" else act in hard | fusable
-            if (fusion or unit.kind == "elt") and can_fuse:
-                unit.post_ops += layer.output_elements
+            if (fusion or unit.kind == "elt") and can_fuse and activation_cost(act).passes == 1:
+                # applied on the output path as results drain, whatever the layer (depthwise
+                # or not): no cycles, one element op's energy per output (core/activations.py)
+                unit.act_ops += layer.output_elements
                 unit.ops_label += f"+{act}"
                 pending_act = None
         # absorb following post-op layers into a MAC head
@@ -179,11 +189,16 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
             nact = getattr(nxt, "activation", None) if nxt.type != "activation" else None
             if (nxt.type in MAC_TYPES or nxt.is_view or nname not in fusable
                     or tail not in sources[j] or consumers.get(tail, []) != [j]
-                    or (nact and nact not in fusable)):
+                    or (nact and nact not in fusable)
+                    or (nxt.type == "activation" and activation_cost(nname).passes > 1)):
                 break
             unit.layers.append(j)
             unit.inputs += [alias.get(s, s) for s in sources[j] if s != tail]
-            unit.post_ops += nxt.vector_ops
+            if nxt.type == "activation":
+                unit.act_ops += nxt.output_elements
+            else:
+                unit.post_ops += nxt.vector_ops - (nxt.output_elements if nact else 0)
+                unit.act_ops += nxt.output_elements if nact else 0
             unit.ops_label += f"+{nname}" + (f"+{nact}" if nact else "")
             tail = nxt.name
             j += 1
@@ -195,8 +210,10 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
             # the core cannot apply it: a separate pass through SRAM (a core pass when the
             # core hard-wires it but fusion is off, else the vector unit)
             engine = "core" if pending_act in hard else "vector"
-            per = 1 if engine == "core" else VECTOR_OPS_PER_ELEMENT.get(pending_act, 4)
+            cost = activation_cost(pending_act)
+            per = 1 if engine == "core" else cost.ops_per_element
             units.append(Unit("elt", i, [i], engine, [unit.output], layer.name,
-                              vector_ops=layer.output_elements * per, ops_label=pending_act))
+                              vector_ops=layer.output_elements * per, passes=cost.passes,
+                              ops_label=pending_act))
         i = j
     return plan

@@ -146,6 +146,11 @@ class TensorCoreArch(ArchBase):
     def _fits(self) -> "TensorCoreArch":
         if self.sram.weight_staging_bytes >= self.sram.size_bytes:
             raise ValueError("sram.weight_staging_bytes must be smaller than sram.size_bytes")
+        from simulator.kinds.tensorcore.precision import parse_label
+        bad = sorted(k for k in self.mac_rates or {} if parse_label(k) is None)
+        if bad:
+            raise ValueError(f"mac_rates: {bad} are not precision labels (int8, int8x16, fp16, "
+                             "int4, ...: format, activation bits, x weight bits when they differ)")
         return self
 
     @property

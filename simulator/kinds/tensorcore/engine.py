@@ -118,6 +118,7 @@ class TensorCoreEngine(Engine):
     def run(self, workload: Workload, options: RunOptions) -> EngineRun:
         """Compile the workload, run the program as discrete events, account per layer."""
         compiler = compile_program(self.arch, options.precision, workload)
+        mac = compiler.target.mac
         ops = compiler.ops
         timing = simulate_ops(ops)
         preload = compiler.resident_weight_bytes
@@ -135,7 +136,7 @@ class TensorCoreEngine(Engine):
         bw = self.arch.sram.banks * self.arch.sram.bytes_per_cycle_per_bank
         return EngineRun(
             layers=tuple(layers), counts=tuple(counts),
-            peak_macs_per_cycle=float(self.arch.peak_macs_per_cycle),
+            peak_macs_per_cycle=self.arch.peak_macs_per_cycle * mac.rate,
             warnings=tuple(compiler.warnings), assumptions=tuple(self._assumptions()),
             engine_totals=engine_totals,
             # the one-time weight load: its DRAM bytes, priced as weight_preload_energy_pj
@@ -261,7 +262,10 @@ class TensorCoreEngine(Engine):
             macs = layer.macs
             actions: list[Action] = []
             if macs:
-                actions.append(Macs(component="mac", count=macs, precision=precision))
+                # priced at the precision the array executes (operands widened to a width it
+                # supports, precision.py)
+                actions.append(Macs(component="mac", count=macs,
+                                    precision=compiler.target.mac.executed))
             if layer.is_compute and any(u.kind == "mac" and u.engine == "core" for u in units):
                 spec = compiler.mac_spec(layer)
                 reuse = 1 if spec.depthwise else min(a.core.mac_cols, spec.cout_g)
@@ -298,7 +302,7 @@ class TensorCoreEngine(Engine):
                     actions.append(VectorOps(component=component, count=count,
                                              bits=precision.activation_bits,
                                              number_format=precision.number_format))
-            peak = a.peak_macs_per_cycle
+            peak = a.peak_macs_per_cycle * compiler.target.mac.rate
             extra = {
                 "placement": a.compiler.placement,
                 "unit": ",".join(f"{u.engine}:{u.ops_label}" for u in units) if units else (

@@ -52,11 +52,11 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
     on_vector = unit.engine == "vector"
     host = on_vector and arch.vector_unit.location == "host"
     if on_vector:
-        lanes = arch.vector_unit.ops_per_cycle
+        lanes = target.vector_ops_per_cycle
         clients: list = ["vector"]
         cap_in = cap_out = arch.vector_unit.buffer_bytes / 4
     else:
-        lanes = arch.core.vector_lanes
+        lanes = target.element_lanes
         clients = cores
         cap_in, cap_out = target.input_half_bytes, target.output_half_bytes
     global_pool = out.rows < max(t.rows for t in ins) and out.nbytes < min(t.nbytes for t in ins)

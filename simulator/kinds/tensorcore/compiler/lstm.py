@@ -91,10 +91,10 @@ def _emit_gates(em: Emitter, u: int, unit: Unit, head: LstmLayer, t: int, gates:
     on_vector = clients == ["vector"]
     host = on_vector and arch.vector_unit.location == "host"
     if on_vector:
-        lanes = arch.vector_unit.ops_per_cycle
+        lanes = target.vector_ops_per_cycle
         cap_in = cap_out = arch.vector_unit.buffer_bytes / 4
     else:
-        lanes = arch.core.vector_lanes
+        lanes = target.element_lanes
         cap_in, cap_out = target.input_half_bytes, target.output_half_bytes
     hidden = gates.channels // 4
     elements = head.batch * hidden

@@ -190,9 +190,10 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
             if st.last_compute is not None:
                 deps.append(st.last_compute)
             m, n = mb[1] - mb[0], nb[1] - nb[0]
-            cycles = spec.array_cycles(m, n, kb[1] - kb[0], target.rows, target.cols)
+            cycles = target.mac.cycles(spec.array_cycles(m, n, kb[1] - kb[0], target.rows,
+                                                         target.cols))
             if step.last_k and unit.post_ops:
-                cycles = max(cycles, math.ceil(post_per_out * m * n / em.arch.core.vector_lanes))
+                cycles = max(cycles, math.ceil(post_per_out * m * n / target.element_lanes))
             cid = em.emit("compute", layer_i, (f"core{core}",), cycles, 0, deps, base + COMPUTE,
                           label=f"{head.name} {unit.ops_label}")
             st.last_compute = cid

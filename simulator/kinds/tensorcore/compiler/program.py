@@ -48,6 +48,8 @@ class Program:
     cores: list[list[int]]
     #: bytes per unit / tensor that would move to or from DRAM (read by the residency planner)
     traffic: TrafficCounts
+    #: the arch figures at the run's precision (MAC rate, element rates, buffer slots)
+    target: Target
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -78,6 +80,7 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
     residency = residency or arch.compiler.weight_residency
     target = Target.of(arch, precision)
     plan = build_units(arch, workload)
+    plan.analytic = {i: target.mac.cycles(c) for i, c in plan.analytic.items()}
     tensors = make_tensors(workload, plan, target.activation_bytes, arch.sram.banks)
     allocator = SpillAllocator(tensors.values())
     resident = ResidencyPlan()
@@ -91,7 +94,7 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
     em = Emitter(target)
     _emit_units(em, workload, plan.units, tensors, cores, resident.resident_units)
     return Program(arch, precision, program_order(em.ops), plan.units, tensors, plan.analytic,
-                   resident, cores, em.traffic)
+                   resident, cores, em.traffic, target)
 
 
 def residency_plan(arch: TensorCoreArch, precision: Precision, workload: Workload,

@@ -68,6 +68,12 @@ class CoreConfig(StrictModel):
         default_factory=lambda: ["relu", "relu6", "maxpool", "avgpool", "add"],
         description="ops applied on a conv's output path in the same pass (no SRAM round trip)")
 
+    fusable_pre_ops: list[Literal["mul"]] = Field(
+        default_factory=list,
+        description="ops applied on a dense conv's input path as the array reads its input: "
+                    "mul (a squeeze-excite scale: each input channel times its factor, at the "
+                    "array's input rate, no SRAM round trip of the scaled map)")
+
     @field_validator("hardwired_ops", "fusable_post_ops")
     @classmethod
     def _known(cls, ops: list[str]) -> list[str]:

@@ -49,6 +49,7 @@ from simulator.core.workload import Workload
 from simulator.kinds.base import Engine, EngineRun, RunOptions
 from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.kinds.tensorcore.compiler import Program, Unit, compile_program
+from simulator.kinds.tensorcore.compiler.mapper import MapperOptions
 from simulator.kinds.tensorcore.ops import KIND_CATEGORY, Op, resource_category
 from simulator.kinds.tensorcore.schedule import OpTiming, simulate_ops
 from simulator.kinds.tensorcore.trace import trace_events as _trace_events
@@ -117,7 +118,9 @@ class TensorCoreEngine(Engine):
 
     def run(self, workload: Workload, options: RunOptions) -> EngineRun:
         """Compile the workload, run the program as discrete events, account per layer."""
-        compiler = compile_program(self.arch, options.precision, workload)
+        mapper = MapperOptions(objective=options.objective or self.arch.mapping_objective,
+                               energy=options.energy, overrides=options.mapping)
+        compiler = compile_program(self.arch, options.precision, workload, mapper=mapper)
         mac = compiler.target.mac
         ops = compiler.ops
         timing = simulate_ops(ops)
@@ -187,7 +190,7 @@ class TensorCoreEngine(Engine):
         fused_into: dict[int, str] = {}
         for unit in compiler.units:
             units_of[unit.layer].append(unit)
-            for k in unit.layers[1:]:
+            for k in unit.layers[1:] + unit.pre_layers:
                 fused_into[k] = workload.layers[unit.layer].name
         ops_by_id = {op.id: op for op in ops}
         results = []
@@ -307,6 +310,7 @@ class TensorCoreEngine(Engine):
                 "placement": a.compiler.placement,
                 "unit": ",".join(f"{u.engine}:{u.ops_label}" for u in units) if units else (
                     "fused" if i in fused_into else "view"),
+                "mapping": self._mapping(compiler, workload, i, fused_into),
                 "bridge_bytes": int(bridge),
                 "multicast_saved_sram_read_bytes": int(multicast_saved),
                 "busy_cycles": {k: round(v, 1) for k, v in sorted(busy.items())},
@@ -337,6 +341,30 @@ class TensorCoreEngine(Engine):
                 utilization=macs / (cycles * peak) if cycles else 0.0, **extra))
             counts.append(LayerCounts(tuple(actions)))
         return results, counts
+
+    def _mapping(self, compiler: Program, workload: Workload, i: int,
+                 fused_into: dict[int, str]) -> dict:
+        """The layer's `mapping` field: its MAC pass's split, tiles and loop order (the keys a
+        user may pin with RunOptions.mapping), where its weights come from, what it fuses and
+        where its element passes run."""
+        out: dict = {}
+        for u, unit in enumerate(compiler.units):
+            if unit.layer != i:
+                continue
+            if unit.kind == "mac" and u in compiler.mappings:
+                out.update(compiler.mappings[u].fields())
+                out["weights"] = ("resident" if u in compiler.resident_units else
+                                  "on_chip_operand" if not compiler.mac_spec(
+                                      workload.layers[i]).weights_from_dram else "streamed")
+                out["fused"] = [workload.layers[k].name for k in unit.layers[1:]]
+            elif unit.kind == "elt":
+                out.setdefault("passes", []).append(
+                    {"op": unit.ops_label, "engine": unit.engine,
+                     "cores": compiler.cores[u] if unit.engine == "core" else [],
+                     "reads_per_row": unit.passes})
+        if i in fused_into:
+            out["fused_into"] = fused_into[i]
+        return out
 
     @staticmethod
     def _critical_path(ops_by_id: dict[int, Op], timing: dict[int, OpTiming],

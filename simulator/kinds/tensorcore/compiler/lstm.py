@@ -22,6 +22,7 @@ from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.compiler.allocation import Tensor
 from simulator.kinds.tensorcore.compiler.emitter import Emitter
 from simulator.kinds.tensorcore.compiler.mac_pass import PassState, emit_mac_pass
+from simulator.kinds.tensorcore.compiler.mapper import PassMapping
 from simulator.kinds.tensorcore.compiler.order import (
     COMPUTE,
     HOST_READ,
@@ -35,7 +36,7 @@ from simulator.kinds.tensorcore.compiler.units import Unit, mac_spec
 
 
 def emit_lstm_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u: int,
-                   unit: Unit, cores: list[int], resident: bool, barrier: list[int]) -> None:
+                   unit: Unit, mapping: PassMapping, resident: bool, barrier: list[int]) -> None:
     """An LSTM layer as `steps` sequential passes (module docstring)."""
     head = workload.layers[unit.layer]
     assert isinstance(head, LstmLayer)
@@ -46,6 +47,7 @@ def emit_lstm_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], 
     gates = tensors[unit.output + "#gates"]
     cell = tensors[unit.output + "#c"]
     xh = tensors[unit.output + "#xh"]
+    cores = list(mapping.cores)
     gate_clients: list = cores if unit.gate_engine == "core" else ["vector"]
     state = PassState()
     fin = em.mark()
@@ -69,8 +71,8 @@ def emit_lstm_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], 
                                     state.start + LOAD_BEFORE_ROUTE, f"{head.name} x_t"))
         h_src = xh if out.in_dram else out
         parts = [(x_src, 0, n_in)] + ([(h_src, n_in, spec.cin)] if t > 0 else [])
-        emit_mac_pass(em, workload, u, unit, step_deps, spec, parts, gates, [], cores, resident,
-                      state)
+        emit_mac_pass(em, workload, u, unit, step_deps, spec, parts, gates, [], mapping,
+                      resident, state)
         gemm_done = em.join(unit.layer, fin, "gemm done")
         fin = em.mark()
         _emit_gates(em, u, unit, head, t, gates, cell, out, xh, gate_clients, [gemm_done])

@@ -27,8 +27,8 @@ from simulator.kinds.tensorcore.compiler.order import (
     ROUTE_WEIGHTS,
     step_seq,
 )
-from simulator.kinds.tensorcore.compiler.placement import core_shares
-from simulator.kinds.tensorcore.compiler.tiling import TileStep, choose_tiling, tile_steps
+from simulator.kinds.tensorcore.compiler.mapper import PassMapping
+from simulator.kinds.tensorcore.compiler.tiling import TileStep, tile_steps
 from simulator.kinds.tensorcore.compiler.units import Unit
 
 
@@ -85,26 +85,24 @@ class PassState:
 
 def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: list[int],
                   spec: MacSpec, srcs: list[tuple[Tensor, int, int]], out: Tensor,
-                  extras: list[Tensor], cores: list[int], resident: bool,
+                  extras: list[Tensor], mapping: PassMapping, resident: bool,
                   state: PassState) -> None:
-    """The tiled instruction stream of one GEMM/conv pass on `cores`. `srcs` maps the input
-    channel range [lo, hi) of the reduction to the tensor holding it (one tensor for a layer;
-    x_t and h_{t-1} for an LSTM step); `extras` are the other operands of fused add/mul
-    post-ops; `resident`: the unit's weights are resident in the shared SRAM (routed only).
-    `state` carries what persists across the steps of an LSTM."""
+    """The tiled instruction stream of one GEMM/conv pass, split over cores and tiled as
+    `mapping` says (mapper.py). `srcs` maps the input channel range [lo, hi) of the reduction
+    to the tensor holding it (one tensor for a layer; x_t and h_{t-1} for an LSTM step);
+    `extras` are the other operands of fused add/mul post-ops; `resident`: the unit's weights
+    are resident in the shared SRAM (routed only). `state` carries what persists across the
+    steps of an LSTM."""
     target = em.target
     nslots = target.slots
     wb = target.weight_bytes
     head = workload.layers[unit.layer]
     layer_i = unit.layer
     src = srcs[0][0]
-    ncores = len(cores)
     m_all, n_all = spec.m, spec.cout
-    shares = core_shares(spec, cores, target.rows, target.cols)
-    m_share = max(s.m for s in shares)
-    n_share = max(s.n for s in shares)
-    extra_row_bytes = sum(e.nbytes / max(1, e.rows) for e in extras if e.rows > 1)
-    tiling = choose_tiling(spec, target, m_share, n_share, extra_row_bytes, head.name)
+    shares = mapping.shares
+    tiling = mapping.tiling
+    ncores = len(mapping.cores)
     # all of the unit's weights fit the staging area: each block comes from DRAM once
     weights_fit = head.weight_params * wb <= em.arch.sram.weight_staging_bytes
     w_ordinal: dict[tuple, int] = {}

@@ -12,6 +12,7 @@ are views (no data moves).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from simulator.core.activations import activation_cost
@@ -57,6 +58,7 @@ class Unit:
     vector_ops: int = 0            # element ops of an elt unit (at the unit's cost per element)
     passes: int = 1                # reads of each input row (2: a two-pass reduction)
     ops_label: str = ""
+    pre_layers: list[int] = field(default_factory=list)  # layers fused on the input path
 
 
 @dataclass
@@ -119,6 +121,32 @@ def layer_sources(workload: Workload) -> tuple[list[list[str]], dict[str, int]]:
     return sources, fresh
 
 
+def _channel_scale(workload: Workload, sources: list[list[str]],
+                   consumers: dict[str, list[int]], i: int) -> tuple[str, str, int] | None:
+    """(map source, scale source, consumer) when layer i is a squeeze-excite scale that a
+    core can apply on its consumer's input path: a `mul` of a map by a per-channel vector whose
+    only consumer is a dense conv or linear layer reading nothing else; None otherwise."""
+    layers = workload.layers
+    layer = layers[i]
+    if (layer.type != "mul" or len(sources[i]) != 2 or getattr(layer, "constant", None)
+            or getattr(layer, "activation", None)):
+        return None
+    users = consumers.get(layer.name, [])
+    if len(users) != 1 or sources[users[0]] != [layer.name]:
+        return None
+    k = users[0]
+    consumer = layers[k]
+    if not (consumer.type == "linear" or (isinstance(consumer, ConvLayer)
+                                          and consumer.groups == 1)):
+        return None
+    shapes = layer.input_shapes
+    small = [n for n, shape in zip(sources[i], shapes) if math.prod(shape) == shape[0]]
+    big = [n for n, shape in zip(sources[i], shapes) if math.prod(shape) > shape[0]]
+    if len(small) != 1 or len(big) != 1:
+        return None
+    return big[0], small[0], k
+
+
 def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
     """Group the layers into units (module docstring; docs/models/tensorcore.md §3, step 1)."""
     layers = workload.layers
@@ -134,10 +162,25 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
             consumers.setdefault(s, []).append(i)
     fusion = arch.compiler.fusion
     alias: dict[str, str] = {}  # layer name -> tensor name holding its data
+    # squeeze-excite scales applied on their consumer's input path: consumer -> (mul layer,
+    # map source, scale source)
+    pre: dict[int, tuple[int, str, str]] = {}
+    if fusion and "mul" in arch.core.fusable_pre_ops and "mul" in hard:
+        for k in range(len(layers)):
+            found = _channel_scale(workload, sources, consumers, k)
+            if found is not None:
+                pre[found[2]] = (k, found[0], found[1])
+    pre_fused = {k for k, _, _ in pre.values()}
     i = 0
     while i < len(layers):
         layer = layers[i]
+        if i in pre_fused:   # applied by its consumer as it reads its input
+            i += 1
+            continue
         ins = [alias.get(s, s) for s in sources[i]]
+        if i in pre:
+            k, map_src, scale_src = pre[i]
+            ins = [alias.get(map_src, map_src), alias.get(scale_src, scale_src)]
         name = op_name(layer)
         act = getattr(layer, "activation", None) if layer.type != "activation" else None
         if layer.is_view:  # concat, flatten, reshape, slice, expand: no data moves
@@ -147,6 +190,13 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
         if layer.type in MAC_TYPES:
             unit = Unit("mac", i, [i], "core", ins, layer.name, ops_label=mac_op_label(layer, hard))
             plan.analytic[i] = mac_spec(layer, hard).analytic_cycles(rows, cols)
+            if i in pre:
+                # one multiply per input element on the input path, as fast as the dense array
+                # reads its input (no cycles), one element op's energy each
+                k = pre[i][0]
+                unit.pre_layers.append(k)
+                unit.act_ops += layers[k].output_elements
+                unit.ops_label = f"{layers[k].type}>" + unit.ops_label
             if isinstance(layer, LstmLayer):
                 # the gate GEMM of every step on the cores, then the element-wise gate math
                 # (on the cores' element path when they hard-wire lstm, else on the vector
@@ -187,7 +237,7 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
             nxt = layers[j]
             nname = op_name(nxt)
             nact = getattr(nxt, "activation", None) if nxt.type != "activation" else None
-            if (nxt.type in MAC_TYPES or nxt.is_view or nname not in fusable
+            if (nxt.type in MAC_TYPES or nxt.is_view or nname not in fusable or j in pre_fused
                     or tail not in sources[j] or consumers.get(tail, []) != [j]
                     or (nact and nact not in fusable)
                     or (nxt.type == "activation" and activation_cost(nname).passes > 1)):

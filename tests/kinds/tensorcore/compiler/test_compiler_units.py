@@ -119,3 +119,27 @@ def test_a_mac_layer_no_core_runs_is_a_one_line_error():
     arch = load_arch("bpu", ["core.hardwired_ops=[relu]"])
     with pytest.raises(NpusimError, match="no core hard-wires conv"):
         build_units(arch, net(CONV))
+
+
+def test_a_squeeze_excite_scale_fuses_into_the_next_dense_conv_input_path():
+    # the SE scale multiplies a 64 x 14 x 14 map by a 64-vector; its only consumer is a 1x1
+    # conv. bpu lists mul in fusable_pre_ops: the conv scales each input channel as it reads
+    # its input (12,544 multiplies, one element op's energy each, no cycles), so the scaled
+    # map never goes back to the SRAM. bpu_no_hswish has no such path (and no hard-wired mul):
+    # the scale is a vector-unit pass.
+    layers = [{"name": "dw", "type": "conv", "out_channels": 64, "kernel": 3, "padding": 1,
+               "groups": 64},
+              {"name": "pool", "type": "globalavgpool"},
+              {"name": "fc", "type": "conv", "out_channels": 64, "kernel": 1,
+               "activation": "hardsigmoid"},
+              {"name": "scale", "type": "mul", "inputs": ["dw", "fc"]},
+              {"name": "project", "type": "conv", "out_channels": 32, "kernel": 1}]
+    wl = net(*layers, input=(64, 14, 14))
+    units = build_units(load_arch("bpu"), wl).units
+    project = units[-1]
+    assert project.layer == 4 and project.pre_layers == [3]
+    assert project.inputs == ["dw", "fc"] and project.act_ops == 64 * 14 * 14
+    assert project.ops_label == "mul>conv"
+    assert all(3 not in u.layers for u in units)
+    soft = build_units(load_arch("bpu_no_hswish"), wl).units
+    assert [(u.engine, u.ops_label) for u in soft if u.layer == 3] == [("vector", "mul")]

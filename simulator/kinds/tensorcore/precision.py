@@ -73,12 +73,15 @@ class MacRate:
     def rate(self) -> float:
         return float(1 / self.slowdown)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_num", self.slowdown.numerator)
+        object.__setattr__(self, "_den", self.slowdown.denominator)
+
     def cycles(self, native_cycles: int) -> int:
         """Array cycles of work that takes `native_cycles` at the native rate."""
-        if self.slowdown == 1:
+        if self._den == self._num:
             return native_cycles
-        q = native_cycles * self.slowdown
-        return -(-q.numerator // q.denominator)
+        return -(-(native_cycles * self._num) // self._den)
 
 
 def mac_rate(arch, precision: Precision) -> MacRate:

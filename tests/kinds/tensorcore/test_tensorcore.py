@@ -14,7 +14,11 @@ from simulator.core.errors import NpusimError
 from simulator.core.workload import workload_from_dict
 from simulator.io.load import load_arch
 from simulator.kinds.tensorcore.compiler import compile_program
-from simulator.kinds.tensorcore.schedule import schedule_reference, simulate_ops
+from simulator.kinds.tensorcore.schedule import (
+    schedule_reference,
+    simulate_ops,
+    simulate_ops_simpy,
+)
 
 INF = float("inf")
 
@@ -61,17 +65,25 @@ def test_degenerate_case_holds_with_small_buffers_that_force_k_splitting():
     assert result.layers[0].cycles == 28224
 
 
-def test_simpy_run_matches_the_max_plus_recurrence():
-    arch = load_arch("bpu")
+@pytest.mark.parametrize("placement", ["split", "pipeline"])
+def test_the_scheduler_matches_the_simpy_event_simulation(placement):
+    # the engine evaluates the max-plus recurrence in one pass; simpy processes (one per op,
+    # waiting on events) must give every op the same times and the same binding predecessor
+    arch = load_arch("bpu", [f"compiler.placement={placement}"])
     wl = net({"name": "c1", "type": "conv", "out_channels": 64, "kernel": 3, "padding": 1},
              {"name": "c2", "type": "conv", "out_channels": 128, "kernel": 3, "stride": 2,
               "padding": 1, "activation": "relu"},
-             {"name": "p", "type": "maxpool", "kernel": 2})
+             {"name": "p", "type": "maxpool", "kernel": 2},
+             {"name": "s", "type": "activation", "function": "swish"})
     ops = compile_program(arch, arch.precision, wl).ops
     timing = simulate_ops(ops)
+    events = simulate_ops_simpy(ops)
     reference = schedule_reference(ops)
-    assert all(timing[i].start == reference[i][0] and timing[i].done == reference[i][1]
-               for i in reference)
+    for i, t in timing.items():
+        e = events[i]
+        assert (t.ready, t.start, t.release, t.done) == (e.ready, e.start, e.release, e.done)
+        assert (t.binding, t.via) == (e.binding, e.via)
+        assert (t.start, t.done) == reference[i]
 
 
 # ---- contention, splitting and placement ----------------------------------------------------

@@ -191,7 +191,11 @@ def pass_cost(spec: MacSpec, target: Target, shares: list[CoreShare], tiling: Ti
         frac = (share.m / m_all) * (share.n / n_all)
         out = ctx.out_bytes * frac
         extra = ctx.extra_bytes * frac
-        compute = share_compute_cycles(spec, target, share, tiling, ctx.post_per_out)
+        key = ("compute", share.m, share.n, tiling.mt, tiling.nt, tiling.kc)
+        compute = memo.get(key)
+        if compute is None:
+            compute = memo[key] = share_compute_cycles(spec, target, share, tiling,
+                                                       ctx.post_per_out)
         first_in = _row_sum(spec, share.m_lo, min(share.m_hi, share.m_lo + tiling.mt),
                             tiling.mt, memo) * row_bytes * input_channels(
                                 spec, min(tiling.nt, share.n), tiling.kc)
@@ -247,20 +251,25 @@ def pass_cost(spec: MacSpec, target: Target, shares: list[CoreShare], tiling: Ti
             step = max(step, dram / tiles / dma_bw + target.dram_latency_cycles
                        + (i + w) / tiles / route_bw + arch.bridge.hop_latency_cycles)
         chain = max(chain, tiles * step / target.slots)
-    steady = max(compute_max, port_max / route_bw, dram / dma_bw, chain)
+    # each resource's own path: the cores start after the fill, the DRAM interface and the
+    # bridge ports start at once and are followed by the last tile's compute
+    tiles = max(c[9] for c in per_core)
+    tail = compute_max / tiles + arch.bridge.hop_latency_cycles
+    steady = max(compute_max, chain)
+    transfers = max(port_max / route_bw, dram / dma_bw + (target.dram_latency_cycles
+                                                          if dram else 0.0)) + tail
     if ctx.weights == "dram_once":
         # weights loaded once come in bursts: each block when first used, at most two steps
         # ahead, so only the compute of the steps that bring new blocks (the first pixel tile
         # of each channel block, channels outer; the first pixel tile, pixels outer) and of
         # the two steps before each such run can hide their DMA
         n_tiles = max(-(-s.n // tiling.nt) for s in shares)
-        tiles = max(c[9] for c in per_core)
         runs = n_tiles if tiling.channels_outer else 1
         window = min(1.0, (n_tiles * k_tiles + 2 * runs) / tiles)
         first = spec.weight_bytes(min(tiling.nt, n_all), min(tiling.kc, k_all), wb)
         burst = (spec.weight_bytes(n_all, k_all, wb) - first) / dma_bw
         steady = max(steady, compute_max + max(0.0, burst - window * compute_max))
-    cycles = fill + steady + drain
+    cycles = max(fill + steady, transfers) + drain
     routed = sum(ins) + sum(ws)
     energy = 0.0
     if prices is not None:

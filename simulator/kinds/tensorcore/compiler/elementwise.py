@@ -94,8 +94,9 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
               for i, c in enumerate(clients)}
     slot = {c: i for i, c in enumerate(clients)}
     n_steps = max(len(b) for b in blocks.values())
+    start = em.order.floor   # tile steps are counted from the pass's start
     for t in range(n_steps):
-        base = step_seq(0, t)
+        base = step_seq(start, t)
         for c in clients:
             if t >= len(blocks[c]):
                 continue

@@ -56,6 +56,11 @@ class Emitter:
         self.order = ProgramOrder()
         self.traffic = TrafficCounts()
         self.split = self.arch.compiler.placement == "split"
+        #: steps that repeat (LSTM time steps, schedule.Repeat) and whether to collapse them
+        self.repeats: list = []
+        self.repeat_steps = self.split
+        #: count bytes only (the residency planner's streaming compile): no ops are recorded
+        self.count_only = False
         #: DMA staging slots per stream (double buffered): the last two routes they fed
         self._staging: dict[tuple, deque] = {}
         self._dma_bw = min(target.dram_bytes_per_cycle, target.port_bytes_per_cycle,
@@ -74,12 +79,24 @@ class Emitter:
     # ------------------------------------------------------------------ ops
     def emit(self, kind: str, layer: int, resources: tuple[str, ...], busy: int, latency: int,
              deps: list[int | None], seq: int, nbytes: int = 0, label: str = "") -> int:
-        """Append an op asked for at sequence number `seq`; return its id."""
-        clean = sorted(set(d for d in deps if d is not None and d >= 0))
-        seq = self.order.place(seq, (self.ops[d].seq for d in clean))
-        op = Op(len(self.ops), kind, layer, resources, int(busy), int(latency), clean, seq,
+        """Append an op asked for at sequence number `seq`; return its id. Counting only
+        (`count_only`): the op is not recorded (the bytes are counted by the callers)."""
+        ops = self.ops
+        if self.count_only:
+            ops.append(None)
+            return len(ops) - 1
+        clean = sorted({d for d in deps if d is not None and d >= 0})
+        # placed one tick after its latest dependency, never below the floor (order.py)
+        for d in clean:
+            after = ops[d].seq + 1
+            if after > seq:
+                seq = after
+        floor = self.order.floor
+        if seq < floor:
+            seq = floor
+        op = Op(len(ops), kind, layer, resources, int(busy), int(latency), clean, seq,
                 int(nbytes), label)
-        self.ops.append(op)
+        ops.append(op)
         return op.id
 
     def mark(self) -> int:
@@ -89,12 +106,14 @@ class Emitter:
     def barrier(self, layer: int, deps: list[int], label: str) -> int:
         """A zero-time op on `deps`; every op emitted later sorts after it."""
         b = self.emit("barrier", layer, (), 0, 0, list(deps), 0, label=label)
-        self.order.floor = self.ops[b].seq
+        if not self.count_only:
+            self.order.floor = self.ops[b].seq
         return b
 
     def join(self, layer: int, since: int, label: str) -> int:
         """A barrier on every op emitted since the mark `since`."""
-        return self.barrier(layer, list(range(since, len(self.ops))), label)
+        return self.barrier(layer, [] if self.count_only else list(range(since, len(self.ops))),
+                            label)
 
     def dma(self, kind: str, layer: int, nbytes: float, deps: list[int | None], seq: int,
             label: str) -> int:

@@ -33,6 +33,7 @@ from simulator.kinds.tensorcore.compiler.order import (
     step_seq,
 )
 from simulator.kinds.tensorcore.compiler.units import Unit, mac_spec
+from simulator.kinds.tensorcore.schedule import Repeat
 
 
 def emit_lstm_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u: int,
@@ -56,7 +57,30 @@ def emit_lstm_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], 
     x_bytes = head.batch * n_in * ab
     h_bytes = head.batch * head.hidden_size * ab
     gemm_done: int | None = None
+    steps: list[tuple[int, int]] = []   # (first op, step-done join) of each emitted step
+    snapshots: list[list[dict]] = []    # the byte counts at the start of each step
     for t in range(spec.steps):
+        if (em.repeat_steps and t == REPEAT_FROM + 1 and spec.steps > t + 1
+                and _signature(em, *steps[-1], steps[0][0]) == _signature(em, *steps[-2],
+                                                                          steps[0][0])
+                and (not em.count_only or _delta(snapshots[-1], _counts(em))
+                     == _delta(snapshots[-2], snapshots[-1]))):
+            # steps REPEAT_FROM - 1 and REPEAT_FROM were emitted alike, and the machine is idle
+            # at each step's end (split placement: nothing else in flight): the remaining
+            # steps repeat the last one; the scheduler times one copy (and checks that it took
+            # the same relative times as the step before) and delays what follows
+            (a, b), (ra, rb), (_, pb) = steps[-1], steps[-2], steps[-3]
+            em.repeats.append(Repeat(a, b, spec.steps - t, anchor=rb, ref_first=ra,
+                                     ref_anchor=pb))
+            for counts, before in zip((em.traffic.weight_dram_bytes,
+                                       em.traffic.tensor_dram_bytes,
+                                       em.traffic.tensor_sram_extra_bytes), last_counts):
+                for key in list(counts):
+                    counts[key] += (counts[key] - before.get(key, 0)) * (spec.steps - t)
+            break
+        last_counts = _counts(em)
+        snapshots.append(last_counts)
+        first = em.mark()
         state.start = em.order.floor
         state.step = t
         # x_t: one row per sequence of the input; staged into the SRAM scratch by one DMA
@@ -78,7 +102,39 @@ def emit_lstm_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], 
         _emit_gates(em, u, unit, head, t, gates, cell, out, xh, gate_clients, [gemm_done])
         em.traffic.tensor_dram_bytes[out.name] += int(math.ceil(h_bytes))  # h_t stored once
         deps = [em.join(unit.layer, fin, "step done")]
+        steps.append((first, deps[0]))
         fin = em.mark()
+
+
+def _counts(em: Emitter) -> list[dict]:
+    """A snapshot of the byte counts (traffic.TrafficCounts' three tables)."""
+    return [dict(em.traffic.weight_dram_bytes), dict(em.traffic.tensor_dram_bytes),
+            dict(em.traffic.tensor_sram_extra_bytes)]
+
+
+def _delta(before: list[dict], after: list[dict]) -> list[dict]:
+    """The bytes counted between two snapshots of the traffic counts."""
+    return [{k: v - b.get(k, 0) for k, v in a.items() if v != b.get(k, 0)}
+            for b, a in zip(before, after)]
+
+
+#: the step from which an LSTM's remaining steps may repeat (steps before it are emitted)
+REPEAT_FROM = 3
+
+
+def _signature(em: Emitter, first: int, last: int, base: int) -> list[tuple]:
+    """What the ops first..last do, with dependencies inside the layer's steps (ids >= base)
+    relative to `first`: equal signatures of consecutive steps mean the same instructions.
+    Counting only, the ops are not recorded: their number stands for them (the counted bytes
+    of the two steps are compared by the caller's repeat, which scales them)."""
+    if em.count_only:
+        return [last - first]
+    out = []
+    for op in em.ops[first:last + 1]:
+        deps = tuple(("rel", d - first) if d >= base else ("abs", d) for d in op.deps)
+        out.append((op.kind, op.resources, op.busy_cycles, op.latency_cycles, op.nbytes,
+                    op.seq - em.ops[first].seq, deps))
+    return out
 
 
 def _emit_gates(em: Emitter, u: int, unit: Unit, head: LstmLayer, t: int, gates: Tensor,

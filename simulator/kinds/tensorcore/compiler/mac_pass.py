@@ -206,7 +206,8 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
                 wid = em.write_block(out, t * ncores + core, nbytes, core, layer_i, [cid],
                                      base + ROUTE_OUT, (orow_lo, orow_hi), f"{head.name} out")
                 # the accumulator slot is free once the route out is done
-                route_out = wid if not out.in_dram else em.ops[wid].deps[0]
+                route_out = (wid if not out.in_dram or em.count_only
+                             else em.ops[wid].deps[0])
                 st.out_routes.append(route_out)
                 if len(st.out_routes) > nslots:
                     st.out_routes.popleft()

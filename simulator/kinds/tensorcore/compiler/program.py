@@ -40,6 +40,7 @@ from simulator.kinds.tensorcore.compiler.residency import ResidencyPlan, plan_re
 from simulator.kinds.tensorcore.compiler.target import Target
 from simulator.kinds.tensorcore.compiler.units import Unit, build_units, mac_spec
 from simulator.kinds.tensorcore.ops import Op
+from simulator.kinds.tensorcore.schedule import Repeat
 
 
 @dataclass
@@ -62,6 +63,8 @@ class Program:
     target: Target
     #: unit -> the mapping chosen for its MAC pass (split, tiling, closed-form cost)
     mappings: dict[int, PassMapping] = field(default_factory=dict)
+    #: steps emitted once and repeated (an LSTM's later time steps; schedule.Repeat)
+    repeats: list[Repeat] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -87,12 +90,15 @@ class Program:
 
 def compile_program(arch: TensorCoreArch, precision: Precision, workload: Workload,
                     residency: str | None = None, mapper: MapperOptions | None = None,
-                    mappings: dict[int, PassMapping] | None = None) -> Program:
+                    mappings: dict[int, PassMapping] | None = None,
+                    repeat: bool = True, count_only: bool = False) -> Program:
     """Compile `workload` for `arch` (docs/models/tensorcore.md §3). `residency` overrides
     `arch.compiler.weight_residency` (the planner compiles a `stream` program first); `mapper`
     says what the mapper minimises and what the user pinned; `mappings` (unit -> mapping)
     reuses the mappings of an earlier compile of the same workload (the resident compile
-    reuses the streaming compile's, so that the planner's byte counts stay exact)."""
+    reuses the streaming compile's, so that the planner's byte counts stay exact); `repeat`:
+    emit an LSTM's identical later steps once (schedule.Repeat; split placement only);
+    `count_only`: count the bytes (Program.traffic) and choose the mappings, record no ops."""
     residency = residency or arch.compiler.weight_residency
     mapper = mapper or MapperOptions()
     if mapper.objective not in OBJECTIVES:
@@ -107,7 +113,8 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
     resident = ResidencyPlan()
     if residency == "resident":
         streaming = compile_program(arch, precision, workload, residency="stream",
-                                    mapper=mapper, mappings=mappings)
+                                    mapper=mapper, mappings=mappings, repeat=repeat,
+                                    count_only=True)
         mappings = streaming.mappings
         resident = residency_plan(arch, precision, workload, plan.units, allocator,
                                   streaming.traffic)
@@ -116,11 +123,14 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
         tensors[name].in_dram = True
     cores = unit_cores(plan.units, arch)
     em = Emitter(target)
+    em.repeat_steps = em.split and repeat
+    em.count_only = count_only
     chosen = dict(mappings or {})
     mapping_of = _Mapper(em, workload, plan.units, tensors, cores, mapper, chosen)
     _emit_units(em, workload, plan.units, tensors, cores, resident.resident_units, mapping_of)
-    return Program(arch, precision, program_order(em.ops), plan.units, tensors, plan.analytic,
-                   resident, cores, em.traffic, target, chosen)
+    ops = [] if count_only else program_order(em.ops)
+    return Program(arch, precision, ops, plan.units, tensors, plan.analytic,
+                   resident, cores, em.traffic, target, chosen, list(em.repeats))
 
 
 def check_overrides(workload: Workload, units: list[Unit],
@@ -245,11 +255,12 @@ def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dic
                 src = tensors[unit.inputs[0]]
                 emit_mac_pass(em, workload, u, unit, barrier, spec, [(src, 0, spec.cin)],
                               tensors[unit.output], [tensors[n] for n in unit.inputs[1:]],
-                              mapping, u in resident_units, PassState())
+                              mapping, u in resident_units, PassState(start=em.order.floor))
         else:
             emit_elt_unit(em, workload, tensors, u, unit, cores[u], barrier)
         if not em.split:
-            computes = [op.seq for op in em.ops[start:] if op.kind in ("compute", "vector")]
+            computes = [op.seq for op in em.ops[start:] if op is not None
+                        and op.kind in ("compute", "vector")]
             if computes:
                 em.order.floor = min(computes)
         prev = (start, em.mark())

@@ -29,6 +29,9 @@ from simulator.kinds.tensorcore.compiler.target import Target
 MAX_K_CANDIDATES = 6
 #: channel tiles that split a share evenly into 1..MAX_PARTS parts are candidates
 MAX_PARTS = 8
+#: pixel tiles that split a share evenly into these many parts are candidates (besides the
+#: largest that fits): smaller first tiles shorten the pipeline fill
+PIXEL_PARTS = (2, 3, 4, 6)
 
 
 @dataclass(frozen=True)
@@ -196,12 +199,12 @@ def fit_problem(spec: MacSpec, target: Target, m_share: int, n_share: int, tilin
 
 def pixel_tiles(spec: MacSpec, rows: int, m_share: int, mt_max: int) -> list[int]:
     """Candidate pixel tiles up to the largest that fits, `mt_max`: it, and the even splits of
-    the share into 2..MAX_PARTS parts that stay below it (in whole output rows, or whole
+    the share into PIXEL_PARTS parts that stay below it (in whole output rows, or whole
     array-row multiples for depthwise), so that the mapper can trade a shorter pipeline fill
     (smaller first tile) against more tiles. The tiler's own pick is always the largest."""
     tiles = {mt_max}
     unit = rows if spec.depthwise else (spec.wo if mt_max >= spec.wo else 1)
-    for parts in range(2, MAX_PARTS + 1):
+    for parts in PIXEL_PARTS:
         mt = -(-m_share // parts)
         mt = -(-mt // unit) * unit
         if mt < mt_max:

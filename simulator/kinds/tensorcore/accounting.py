@@ -105,7 +105,7 @@ def layer_traffic(layer_ops: list[Op], tl: Timeline) -> Traffic:
             tr.sram_read += nbytes
             tr.bridge += nbytes * ports
             tr.multicast_saved += nbytes * (ports - 1)
-            if op.label.endswith(" w"):
+            if op.label.endswith((" w", " kv", " rhs")):   # the stationary operand
                 tr.weight_routed += nbytes * ports
             else:
                 tr.input_routed += nbytes * ports

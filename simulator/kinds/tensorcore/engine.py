@@ -214,9 +214,10 @@ class TensorCoreEngine(Engine):
                 continue
             if unit.kind == "mac" and u in program.mappings:
                 out.update(program.mappings[u].fields())
-                out["weights"] = ("resident" if u in program.resident_units else
-                                  "on_chip_operand" if not program.mac_spec(
-                                      workload.layers[i]).weights_from_dram else "streamed")
+                spec = program.mac_spec(workload.layers[i])
+                where = "resident" if u in program.resident_units else "streamed"
+                out["weights"] = ("activation_operand" if not spec.weights_from_dram else
+                                  f"kv_cache_{where}" if spec.kv_cache else where)
                 out["fused"] = [workload.layers[k].name for k in unit.layers[1:]]
                 if unit.pre_layers:
                     out["fused_on_input"] = [workload.layers[k].name for k in unit.pre_layers]

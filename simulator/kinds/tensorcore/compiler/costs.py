@@ -53,6 +53,7 @@ class PassContext:
     extra_bytes: float
     extra_dram_bytes: float
     post_per_out: float
+    rhs_bytes: float = 1.0         # bytes per element of the stationary operand
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def pass_cost(spec: MacSpec, target: Target, shares: list[CoreShare], tiling: Ti
     `memo` caches row sums across the candidates of one pass."""
     memo = {} if memo is None else memo
     arch = target.arch
-    ab, wb = target.activation_bytes, target.weight_bytes
+    ab, wb = target.activation_bytes, ctx.rhs_bytes
     k_all = spec.cin if spec.groups == 1 else spec.cin_g
     k_tiles = -(-k_all // tiling.kc) if spec.groups == 1 else 1
     multicast = arch.bridge.multicast

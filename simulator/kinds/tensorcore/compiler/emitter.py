@@ -190,10 +190,22 @@ class Emitter:
 
     def producer_deps(self, tensor: Tensor, lo: int, hi: int) -> list[int]:
         """Ops that complete rows [lo, hi) of `tensor` (pipeline placement only; split
-        placement has a barrier between units)."""
-        if self.split:
+        placement has a barrier between units). Writes that each cover every row (an LSTM's
+        h_t, step after step) are folded into one zero-time join once there are many of them:
+        a read overlapping one overlaps all, so depending on the join is the same dependency,
+        and reads no longer scan every earlier write."""
+        if self.split or self.count_only:
             return []
-        return [op for (a, b, op) in tensor.writes if a < hi and b > lo]
+        writes = tensor.writes
+        if len(writes) > 32:
+            full = [op for (a, b, op) in writes if a <= 0 and b >= tensor.rows]
+            if len(full) > 16:
+                join = self.emit("barrier", self.ops[full[-1]].layer, (), 0, 0, full, 0,
+                                 label=f"{tensor.name} written")
+                tensor.writes = [w for w in writes if not (w[0] <= 0 and w[1] >= tensor.rows)]
+                tensor.writes.append((0, tensor.rows, join))
+                writes = tensor.writes
+        return [op for (a, b, op) in writes if a < hi and b > lo]
 
     # ------------------------------------------------------------------ host fallback
     def host_read(self, tensor: Tensor, nbytes: float, name: str, layer: int, deps: list[int],

@@ -86,16 +86,18 @@ class PassState:
 def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: list[int],
                   spec: MacSpec, srcs: list[tuple[Tensor, int, int]], out: Tensor,
                   extras: list[Tensor], mapping: PassMapping, resident: bool,
-                  state: PassState) -> None:
+                  state: PassState, rhs: Tensor | None = None) -> None:
     """The tiled instruction stream of one GEMM/conv pass, split over cores and tiled as
     `mapping` says (mapper.py). `srcs` maps the input channel range [lo, hi) of the reduction
     to the tensor holding it (one tensor for a layer; x_t and h_{t-1} for an LSTM step);
     `extras` are the other operands of fused add/mul post-ops; `resident`: the unit's weights
     are resident in the shared SRAM (routed only). `state` carries what persists across the
-    steps of an LSTM."""
+    steps of an LSTM. `rhs`: the tensor holding the right operand of an activation x
+    activation product (read through the bridge like a weight block; default: the input)."""
     target = em.target
     nslots = target.slots
-    wb = target.weight_bytes
+    wb = spec.operand_bytes(target)
+    w_label = f"{workload.layers[unit.layer].name} {'kv' if spec.kv_cache else 'w'}"
     head = workload.layers[unit.layer]
     layer_i = unit.layer
     src = srcs[0][0]
@@ -104,7 +106,8 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
     tiling = mapping.tiling
     ncores = len(mapping.cores)
     # all of the unit's weights fit the staging area: each block comes from DRAM once
-    weights_fit = head.weight_params * wb <= em.arch.sram.weight_staging_bytes
+    weights_fit = spec.stationary_bytes(wb) <= em.arch.sram.weight_staging_bytes
+    rhs = rhs or src
     w_ordinal: dict[tuple, int] = {}
     # per-core step lists (lockstep across cores so that shared blocks can be multicast)
     plans = [(s.core, tile_steps(spec, s, tiling)) for s in shares]
@@ -154,12 +157,13 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
                             # same step sit in different banks
                             ordinal = w_ordinal.setdefault(block, len(w_ordinal))
                             rid = em.weight_block(u, layer_i, ordinal, nbytes, ds, deps,
-                                                  base + ROUTE_WEIGHTS, not staged,
-                                                  f"{head.name} w")
+                                                  base + ROUTE_WEIGHTS, not staged, w_label)
                         else:
-                            rid = em.read_block(src, nb[0] + kb[0], nbytes, ds, layer_i, deps,
+                            # an activation operand: on chip, or loaded from DRAM per block
+                            rdeps = deps + em.producer_deps(rhs, 0, rhs.rows)
+                            rid = em.read_block(rhs, nb[0] + kb[0], nbytes, ds, layer_i, rdeps,
                                                 base + ROUTE_WEIGHTS, ("w", u, tuple(ds)),
-                                                f"{head.name} w")
+                                                f"{head.name} rhs")
                     for core in ds:
                         st = state.cores[core]
                         (st.inputs if operand == "in" else st.weights).fill(block, rid, nslots)

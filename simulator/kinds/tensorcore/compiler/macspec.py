@@ -39,6 +39,8 @@ class MacSpec:
     #: run depthwise conv in the core's depthwise mode; False when the core hard-wires only
     #: dense conv: a depthwise layer then runs as a grouped conv (one channel per group)
     depthwise_mode: bool = True
+    #: the stationary (K x N) operand is a KV cache: activations, at the activation width
+    kv_cache: bool = False
 
     @property
     def depthwise(self) -> bool:
@@ -75,12 +77,19 @@ class MacSpec:
             t = layer.token_count
             return cls(b, layer.features_in, t, 1, layer.out_features, t, 1, 1, 1, 1, 1, 0, 1)
         if isinstance(layer, MatmulLayer):
-            # `count` independent (m x k) @ (k x n) products, each with its own left operand
-            # and its own right operand: a grouped GEMM with count groups (K = k, N = n per
-            # group), as Layer.gemms() lowers it
-            c = layer.count
-            return cls(b, layer.k * c, layer.m, 1, layer.n * c, layer.m, 1, 1, 1, 1, 1, 0,
-                       c, weights_from_dram=layer.weights)
+            if layer.weights:
+                # `count` stored K x N matrices shared by the batch: a grouped GEMM with count
+                # groups (K = k, N = n per group), the batch's rows sharing each matrix
+                c = layer.count
+                return cls(b, layer.k * c, layer.m, 1, layer.n * c, layer.m, 1, 1, 1, 1, 1, 0,
+                           c)
+            # activation x activation: every sample of the batch has its own right operand
+            # (its keys, its values), so count x batch independent products, as
+            # Layer.gemms() lowers it; the right operand is an on-chip tensor, or the KV cache
+            # (`kv_cache`: state kept across decode steps, loaded like weights unless resident)
+            g = layer.count * b
+            return cls(1, layer.k * g, layer.m, 1, layer.n * g, layer.m, 1, 1, 1, 1, 1, 0, g,
+                       weights_from_dram=layer.kv_cache, kv_cache=layer.kv_cache)
         if isinstance(layer, LstmLayer):
             # ONE time step: [x_t, h_{t-1}] (batch x (I+H)) @ W ((I+H) x 4H); `steps` of them
             # in sequence (h_{t-1} comes from the previous step), as Layer.gemms() lowers it
@@ -107,8 +116,10 @@ class MacSpec:
         if self.depthwise:
             return -(-m // rows) * -(-n // cols) * self.taps
         if self.groups > 1:
-            gt = max(1, n // self.cout_g)
-            return gt * m * -(-(self.taps * self.cin_g) // rows) * -(-self.cout_g // cols)
+            kfolds = -(-(self.taps * self.cin_g) // rows)
+            if n < self.cout_g:   # part of one group (a group too large for one tile)
+                return m * kfolds * -(-n // cols)
+            return n // self.cout_g * m * kfolds * -(-self.cout_g // cols)
         return m * -(-(self.taps * k_channels) // rows) * -(-n // cols)
 
     def analytic_cycles(self, rows: int, cols: int) -> int:
@@ -136,6 +147,14 @@ class MacSpec:
         if self.groups > 1:
             return n_lo // self.cout_g * self.cin_g, -(-n_hi // self.cout_g) * self.cin_g
         return k_lo, k_hi
+
+    def operand_bytes(self, target) -> float:
+        """Bytes per element of the stationary operand: weights, or a KV cache's activations."""
+        return target.activation_bytes if self.kv_cache else target.weight_bytes
+
+    def stationary_bytes(self, element_bytes: float) -> float:
+        """Bytes of the whole stationary operand (all groups)."""
+        return self.weight_bytes(self.cout, self.cin, element_bytes)
 
     def weight_bytes(self, n_channels: int, k_channels: int, weight_bytes: float) -> float:
         """Weight bytes of a block of n output channels over k input channels (depthwise: the

@@ -173,16 +173,18 @@ class _Mapper:
         unit, target, arch = self.units[u], self.em.target, self.em.arch
         head = self.workload.layers[unit.layer]
         src = self.tensors[unit.inputs[0]]
-        extras = [self.tensors[n] for n in unit.inputs[1:]]
+        rhs = self.tensors[unit.rhs] if unit.rhs else src
+        extras = [self.tensors[n] for n in (unit.inputs[2:] if unit.rhs else unit.inputs[1:])]
         out = self.tensors[unit.output]
         if isinstance(head, LstmLayer):
             # a step's GEMM: x_t and h_{t-1} staged on chip, gates to the SRAM scratch
             src, extras, out = None, [], self.tensors[unit.output + "#gates"]
+        element = spec.operand_bytes(target)
         if not spec.weights_from_dram:
-            weights = "tensor_dram" if src is not None and src.in_dram else "sram"
+            weights = "tensor_dram" if rhs is not None and rhs.in_dram else "sram"
         elif resident:
             weights = "sram"
-        elif head.weight_params * target.weight_bytes <= arch.sram.weight_staging_bytes:
+        elif spec.stationary_bytes(element) <= arch.sram.weight_staging_bytes:
             weights = "dram_once"
         else:
             weights = "dram"
@@ -191,7 +193,8 @@ class _Mapper:
                           if isinstance(head, LstmLayer) else out.nbytes,
                           extra_bytes=sum(e.nbytes for e in extras),
                           extra_dram_bytes=sum(e.nbytes for e in extras if e.in_dram),
-                          post_per_out=unit.post_ops / max(1, spec.m * spec.cout))
+                          post_per_out=unit.post_ops / max(1, spec.m * spec.cout),
+                          rhs_bytes=element)
         fixed = 0.0
         if self.prices is not None:
             macs = spec.macs / spec.steps
@@ -220,12 +223,13 @@ def residency_plan(arch: TensorCoreArch, precision: Precision, workload: Workloa
     """The weight-residency plan (residency.py) from the byte counts of a streaming compile
     of the same workload (`streaming`: tiling, and so every block transfer, does not depend
     on the allocation). Candidates: MAC units on the cores that load weights from DRAM."""
-    wb = precision.weight_bits / 8
+    target = Target.of(arch, precision)
     weight_bytes_of = {}
     for u, unit in enumerate(units):
         if unit.kind == "mac" and unit.engine == "core" and streaming.weight_dram_bytes.get(u):
-            head = workload.layers[unit.layer]
-            weight_bytes_of[u] = int(math.ceil(head.weight_params * wb))
+            # the stationary operand kept on chip: the weights, or a KV cache
+            spec = mac_spec(workload.layers[unit.layer], target.hardwired_ops)
+            weight_bytes_of[u] = int(math.ceil(spec.stationary_bytes(spec.operand_bytes(target))))
     costs = {iv.name: streaming.spill_cost_bytes(iv.name) for iv in allocator.intervals}
     return plan_residency(weight_bytes_of, streaming.weight_dram_bytes, allocator, costs,
                           activation_budget_bytes(arch))
@@ -253,9 +257,11 @@ def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dic
                                barrier)
             else:
                 src = tensors[unit.inputs[0]]
+                rest = unit.inputs[2:] if unit.rhs else unit.inputs[1:]
                 emit_mac_pass(em, workload, u, unit, barrier, spec, [(src, 0, spec.cin)],
-                              tensors[unit.output], [tensors[n] for n in unit.inputs[1:]],
-                              mapping, u in resident_units, PassState(start=em.order.floor))
+                              tensors[unit.output], [tensors[n] for n in rest],
+                              mapping, u in resident_units, PassState(start=em.order.floor),
+                              rhs=tensors[unit.rhs] if unit.rhs else src)
         else:
             emit_elt_unit(em, workload, tensors, u, unit, cores[u], barrier)
         if not em.split:

@@ -118,19 +118,27 @@ def tiling_candidates(spec: MacSpec, target: Target, m_share: int, n_share: int,
         if nt_max < 1 and spec.groups == 1:
             # fewer output channels than the array width (idle columns): the smallest tile
             nt_max = min(n_share, int(wbh // w_per_chan))
-        if nt_max < 1:
+        if nt_max < 1 and spec.groups > 1 and not spec.depthwise:
+            # not even one group's weights fit (an attention product over a long context):
+            # tiles of part of a group, dividing it evenly so that no tile straddles two
+            fit = int(wbh // w_per_chan)
+            nts = {spec.cout_g // d for d in range(2, min(spec.cout_g, 1 << 16) + 1)
+                   if spec.cout_g % d == 0 and spec.cout_g // d <= fit}
+            nts = set(sorted(nts, reverse=True)[:3])
+        elif nt_max < 1:
             continue
-        # candidate channel tiles: the largest that fits, powers of two of the unit and even
-        # splits of the share (rounded up to the unit)
-        nts = {nt_max}
-        k = chan_unit
-        while k < nt_max:
-            nts.add(k)
-            k *= 2
-        for parts in range(1, MAX_PARTS + 1):
-            cand = -(-(-(-n_share // parts)) // chan_unit) * chan_unit
-            if cand <= nt_max:
-                nts.add(cand)
+        else:
+            # candidate channel tiles: the largest that fits, powers of two of the unit and
+            # even splits of the share (rounded up to the unit)
+            nts = {nt_max}
+            k = chan_unit
+            while k < nt_max:
+                nts.add(k)
+                k *= 2
+            for parts in range(1, MAX_PARTS + 1):
+                cand = -(-(-(-n_share // parts)) // chan_unit) * chan_unit
+                if cand <= nt_max:
+                    nts.add(cand)
         for nt in sorted(nts, reverse=True):
             in_ch = input_channels(spec, nt, kc)
             wbytes = spec.weight_bytes(nt, kc, wb)
@@ -217,7 +225,7 @@ def input_channels(spec: MacSpec, nt: int, kc: int) -> int:
     if spec.depthwise:
         return max(1, nt * spec.cin // spec.cout)
     if spec.groups > 1:
-        return (nt // spec.cout_g) * spec.cin_g
+        return max(1, nt // spec.cout_g) * spec.cin_g
     return kc
 
 

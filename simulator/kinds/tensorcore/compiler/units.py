@@ -37,6 +37,8 @@ def op_name(layer: LayerBase) -> str:
         return "depthwise" if layer.groups > 1 and layer.groups == layer.in_channels else "conv"
     if layer.type == "activation":
         return layer.function  # type: ignore[attr-defined]
+    if layer.type == "norm" and getattr(layer, "kind", "") == "layernorm":
+        return "layernorm"   # a core listing layernorm runs it
     return {"adaptiveavgpool": "avgpool", "adaptivemaxpool": "maxpool"}.get(layer.type, layer.type)
 
 
@@ -59,6 +61,7 @@ class Unit:
     passes: int = 1                # reads of each input row (2: a two-pass reduction)
     ops_label: str = ""
     pre_layers: list[int] = field(default_factory=list)  # layers fused on the input path
+    rhs: str = ""                  # activation x activation: the tensor of the right operand
 
 
 @dataclass
@@ -189,6 +192,11 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
             continue
         if layer.type in MAC_TYPES:
             unit = Unit("mac", i, [i], "core", ins, layer.name, ops_label=mac_op_label(layer, hard))
+            if (isinstance(layer, MatmulLayer) and not layer.weights and not layer.kv_cache
+                    and len(ins) > 1):
+                # Q K^T or scores x V: the right operand is the second input's tensor, read
+                # through the bridge like a weight block (no DRAM weights)
+                unit.rhs = ins[1]
             plan.analytic[i] = mac_spec(layer, hard).analytic_cycles(rows, cols)
             if i in pre:
                 # one multiply per input element on the input path, as fast as the dense array
@@ -210,7 +218,10 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
         else:
             engine = "core" if name in hard else "vector"
             ops = layer.vector_ops - (layer.output_elements if act else 0)
-            passes = 2 if layer.type in TWO_PASS_TYPES else 1
+            # a norm over rows is a two-pass reduction (statistics, then normalise); inference
+            # batchnorm has its statistics stored: one pass
+            passes = 2 if (layer.type in TWO_PASS_TYPES
+                           and getattr(layer, "kind", "") != "batchnorm") else 1
             if layer.type == "activation":
                 # a hard-wired function streams through a core's element path at one op per
                 # element; elsewhere it costs its vector-unit work (core/activations.py)

@@ -30,10 +30,11 @@ from simulator.core.actions import (
     VectorOps,
     WireTransfer,
 )
-from simulator.core.arch import Precision
 from simulator.core.layer_base import LayerBase
 from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.kinds.tensorcore.compiler import Program, Unit
+from simulator.kinds.tensorcore.compiler.target import Target
+from simulator.kinds.tensorcore.compression import mac_count
 from simulator.kinds.tensorcore.ops import Op, resource_category
 from simulator.kinds.tensorcore.timeline import Timeline
 
@@ -132,15 +133,16 @@ def element_ops(units: list[Unit]) -> tuple[int, int]:
 
 
 def layer_actions(arch: TensorCoreArch, program: Program, layer: LayerBase, units: list[Unit],
-                  tr: Traffic, precision: Precision) -> list[Action]:
-    """The counted actions of one layer (module docstring)."""
+                  tr: Traffic, target: Target) -> list[Action]:
+    """The counted actions of one layer at its precision (`target`; module docstring)."""
+    precision = target.precision
     ab = precision.activation_bits / 8
     accb = precision.accumulator_bits / 8
-    macs = layer.macs
+    macs = mac_count(layer, arch)
     actions: list[Action] = []
     if macs:
         # priced at the precision the array executes (operands widened to a width it supports)
-        actions.append(Macs(component="mac", count=macs, precision=program.target.mac.executed))
+        actions.append(Macs(component="mac", count=macs, precision=target.mac.executed))
     if layer.is_compute and any(u.kind == "mac" and u.engine == "core" for u in units):
         spec = program.mac_spec(layer)
         reuse = 1 if spec.depthwise else min(arch.core.mac_cols, spec.cout_g)
@@ -149,7 +151,7 @@ def layer_actions(arch: TensorCoreArch, program: Program, layer: LayerBase, unit
         in_reads = macs * ab / reuse
         # each output accumulates over kfolds reduction folds in the output buffer:
         # kfolds partial-sum writes and kfolds - 1 reads
-        outputs = spec.steps * spec.m * spec.cout
+        outputs = spec.steps * spec.m * spec.cout * spec.work_fraction
         actions += [
             _core_buffer("input", arch.core.input_buffer_bytes, in_reads, tr.input_routed),
             # weights: routed in (written), read once into the array

@@ -36,6 +36,7 @@ from simulator.kinds.tensorcore.accounting import element_ops, layer_actions, la
 from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.kinds.tensorcore.compiler import Program, Unit, compile_program
 from simulator.kinds.tensorcore.compiler.mapper import MapperOptions
+from simulator.kinds.tensorcore.compression import mac_count
 from simulator.kinds.tensorcore.ops import Op
 from simulator.kinds.tensorcore.schedule import NotPeriodic, schedule_ops
 from simulator.kinds.tensorcore.timeline import Timeline, critical_path, occupancy
@@ -149,7 +150,10 @@ class TensorCoreEngine(Engine):
             units_of[unit.layer].append(unit)
             for k in unit.layers[1:] + unit.pre_layers:
                 fused_into[k] = workload.layers[unit.layer].name
-        peak = a.peak_macs_per_cycle * program.target.mac.rate
+        target_of = {}
+        for u, unit in enumerate(program.units):
+            if unit.kind != "view" and (unit.layer not in target_of or unit.kind == "mac"):
+                target_of[unit.layer] = program.targets[u]
         results, counts, explanations = [], [], {}
         for i, layer in enumerate(workload.layers):
             layer_ops = by_layer.get(i, [])
@@ -162,7 +166,10 @@ class TensorCoreEngine(Engine):
             tr = layer_traffic(layer_ops, tl)
             bounds = tr.bounds(a)
             units = units_of.get(i, [])
-            actions = layer_actions(a, program, layer, units, tr, options.precision)
+            target = target_of.get(i, program.target)
+            actions = layer_actions(a, program, layer, units, tr, target)
+            macs = mac_count(layer, a)
+            peak = a.peak_macs_per_cycle * target.mac.rate
             vector_ops, core_vector_ops = element_ops(units)
             finish = max((tl.last_done(o.id) for o in layer_ops), default=None)
             extra = {
@@ -191,14 +198,14 @@ class TensorCoreEngine(Engine):
             result = LayerResult(
                 name=layer.name, type=layer.type, cycles=cycles, compute_cycles=compute_cycles,
                 stall_cycles=cycles - compute_cycles, stall_breakdown_cycles=stalls,
-                macs=layer.macs, ops=2 * layer.macs + vector_ops + core_vector_ops,
+                macs=macs, ops=2 * macs + vector_ops + core_vector_ops,
                 dram_read_bytes=int(tr.dram_read), dram_write_bytes=int(tr.dram_write),
                 sram_read_bytes=int(tr.sram_read), sram_write_bytes=int(tr.sram_write),
                 sram_bytes_by_operand={"input": int(tr.input_routed),
                                        "weights": int(tr.weight_routed),
                                        "output": int(tr.out_routed)},
                 dram_bytes_by_operand={k: int(v) for k, v in tr.dram_by_operand.items()},
-                utilization=layer.macs / (cycles * peak) if cycles else 0.0, **extra)
+                utilization=macs / (cycles * peak) if cycles else 0.0, **extra)
             results.append(result)
             counts.append(LayerCounts(tuple(actions)))
         return results, counts, explanations

@@ -32,16 +32,17 @@ from simulator.kinds.tensorcore.compiler.order import (
     STORE_AFTER_ROUTE,
     step_seq,
 )
-from simulator.kinds.tensorcore.compiler.units import Unit, mac_spec
+from simulator.kinds.tensorcore.compiler.macspec import MacSpec
+from simulator.kinds.tensorcore.compiler.units import Unit
 from simulator.kinds.tensorcore.schedule import Repeat
 
 
 def emit_lstm_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u: int,
-                   unit: Unit, mapping: PassMapping, resident: bool, barrier: list[int]) -> None:
-    """An LSTM layer as `steps` sequential passes (module docstring)."""
+                   unit: Unit, spec: MacSpec, mapping: PassMapping, resident: bool,
+                   barrier: list[int]) -> None:
+    """An LSTM layer as `steps` sequential passes of `spec` (module docstring)."""
     head = workload.layers[unit.layer]
     assert isinstance(head, LstmLayer)
-    spec = mac_spec(head, em.target.hardwired_ops)
     ab = em.target.activation_bytes
     src = tensors[unit.inputs[0]]
     out = tensors[unit.output]

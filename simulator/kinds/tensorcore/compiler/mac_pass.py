@@ -230,7 +230,7 @@ def _route_input(em: Emitter, spec: MacSpec, srcs: list[tuple[Tensor, int, int]]
         a, b = max(c0, lo), min(c1, hi)
         if a >= b:
             continue
-        nbytes = (r1 - r0) * spec.w * (b - a) * em.target.activation_bytes
+        nbytes = (r1 - r0) * spec.w * (b - a) * tensor.element_bytes
         if lstm_step is None:
             src_rows = (int(r0 * tensor.rows / max(1, spec.batch * spec.h)),
                         int(math.ceil(r1 * tensor.rows / max(1, spec.batch * spec.h))))

@@ -8,6 +8,8 @@ columns and accumulates the R·S taps in time.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 from simulator.core.geometry import pair
@@ -41,6 +43,10 @@ class MacSpec:
     depthwise_mode: bool = True
     #: the stationary (K x N) operand is a KV cache: activations, at the activation width
     kv_cache: bool = False
+    #: the fraction of the array's work left after zero skipping (1: dense)
+    work_fraction: float = 1.0
+    #: bytes the stationary operand travels as over its dense bytes (weight decoders)
+    travel_fraction: float = 1.0
 
     @property
     def depthwise(self) -> bool:
@@ -63,8 +69,17 @@ class MacSpec:
         return self.r * self.s
 
     @classmethod
-    def of(cls, layer: LayerBase, depthwise_mode: bool = True) -> "MacSpec":
+    def of(cls, layer: LayerBase, depthwise_mode: bool = True,
+           winograd: bool = False) -> "MacSpec":
         b = layer.batch
+        if isinstance(layer, ConvLayer) and winograd and layer.winograd:
+            # Winograd F(m x m, 3 x 3) hard-wired: alpha^2 element-wise GEMMs of
+            # (tiles x C/g) @ (C/g x F/g) per conv group (Lavin & Gray Sec. 4.1): a grouped
+            # 1x1 pass over the batch's output tiles, input = the transformed (m+2)^2 input
+            # tiles, weights = the transformed filters, as Layer.gemms() lowers it
+            (gemm,) = layer.gemms()
+            return cls(1, gemm.k * gemm.groups, gemm.m, 1, gemm.n * gemm.groups, gemm.m, 1,
+                       1, 1, 1, 1, 0, gemm.groups)
         if isinstance(layer, ConvLayer):
             c, h, w = layer.input_shape
             co, ho, wo = layer.output_shape
@@ -113,6 +128,9 @@ class MacSpec:
         Depthwise: pixels over rows, channels over cols, taps in time:
             ceil(m / rows) x ceil(n / cols) x taps.
         """
+        if self.work_fraction != 1.0:
+            dense = MacSpec.array_cycles(replace_fraction(self), m, n, k_channels, rows, cols)
+            return math.ceil(dense * self.work_fraction - 1e-9)
         if self.depthwise:
             return -(-m // rows) * -(-n // cols) * self.taps
         if self.groups > 1:
@@ -127,9 +145,11 @@ class MacSpec:
         tiled schedule must add up to): dense G x M x ceil(K/rows) x ceil(N/cols);
         depthwise ceil(M/rows) x ceil(C/cols) x R x S."""
         if self.depthwise:
-            return self.steps * -(-self.m // rows) * -(-self.cout // cols) * self.taps
-        return (self.steps * self.groups * self.m * -(-(self.taps * self.cin_g) // rows)
-                * -(-self.cout_g // cols))
+            dense = self.steps * -(-self.m // rows) * -(-self.cout // cols) * self.taps
+        else:
+            dense = (self.steps * self.groups * self.m * -(-(self.taps * self.cin_g) // rows)
+                     * -(-self.cout_g // cols))
+        return math.ceil(dense * self.work_fraction - 1e-9)
 
     def in_rows(self, out_lo: int, out_hi: int) -> tuple[int, int]:
         """Input rows [lo, hi) needed for output rows [out_lo, out_hi] (batch folded in rows)."""
@@ -149,8 +169,13 @@ class MacSpec:
         return k_lo, k_hi
 
     def operand_bytes(self, target) -> float:
-        """Bytes per element of the stationary operand: weights, or a KV cache's activations."""
-        return target.activation_bytes if self.kv_cache else target.weight_bytes
+        """Bytes per element of the stationary operand as it travels (DRAM, SRAM, bridge):
+        weights (at their encoded size when the chip decodes them), or a KV cache's
+        activations."""
+        if self.kv_cache:
+            return target.activation_bytes
+        # dense at the width the array runs them, times what the encoding saves
+        return target.mac.executed.weight_bits / 8 * self.travel_fraction
 
     def stationary_bytes(self, element_bytes: float) -> float:
         """Bytes of the whole stationary operand (all groups)."""
@@ -164,3 +189,8 @@ class MacSpec:
         if self.groups > 1:
             return n_channels * self.cin_g * self.taps * weight_bytes
         return n_channels * k_channels * self.taps * weight_bytes
+
+
+def replace_fraction(spec: MacSpec) -> MacSpec:
+    """The same pass without zero skipping (its dense array cycles)."""
+    return dataclasses.replace(spec, work_fraction=1.0)

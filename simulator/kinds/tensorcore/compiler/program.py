@@ -38,7 +38,8 @@ from simulator.kinds.tensorcore.compiler.order import program_order
 from simulator.kinds.tensorcore.compiler.placement import unit_cores
 from simulator.kinds.tensorcore.compiler.residency import ResidencyPlan, plan_residency
 from simulator.kinds.tensorcore.compiler.target import Target
-from simulator.kinds.tensorcore.compiler.units import Unit, build_units, mac_spec
+from simulator.kinds.tensorcore.compiler.units import Unit, build_units, mac_spec, unit_spec
+from simulator.kinds.tensorcore.compression import compression_warnings, layer_precision
 from simulator.kinds.tensorcore.ops import Op
 from simulator.kinds.tensorcore.schedule import Repeat
 
@@ -65,6 +66,8 @@ class Program:
     mappings: dict[int, PassMapping] = field(default_factory=dict)
     #: steps emitted once and repeated (an LSTM's later time steps; schedule.Repeat)
     repeats: list[Repeat] = field(default_factory=list)
+    #: per unit, the arch figures at its layer's precision
+    targets: list[Target] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -85,7 +88,7 @@ class Program:
 
     def mac_spec(self, layer: LayerBase) -> MacSpec:
         """The layer's MacSpec in the mode the cores run it (depthwise mode or grouped)."""
-        return mac_spec(layer, self.arch.core.hardwired_ops)
+        return mac_spec(layer, self.arch)
 
 
 def compile_program(arch: TensorCoreArch, precision: Precision, workload: Workload,
@@ -106,9 +109,14 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
                           fix=f"use one of {', '.join(OBJECTIVES)}")
     target = Target.of(arch, precision)
     plan = build_units(arch, workload)
-    plan.analytic = {i: target.mac.cycles(c) for i, c in plan.analytic.items()}
+    targets = unit_targets(arch, precision, workload, plan.units)
+    plan.analytic = {unit.layer: targets[u].mac.cycles(plan.analytic[unit.layer])
+                     for u, unit in enumerate(plan.units) if unit.layer in plan.analytic
+                     and unit.kind == "mac"}
     check_overrides(workload, plan.units, mapper.overrides)
-    tensors = make_tensors(workload, plan, target.activation_bytes, arch.sram.banks)
+    tensors = make_tensors(workload, plan, target.activation_bytes, arch.sram.banks,
+                           lambda i: layer_precision(workload.layers[i],
+                                                     precision).activation_bits / 8)
     allocator = SpillAllocator(tensors.values())
     resident = ResidencyPlan()
     if residency == "resident":
@@ -127,10 +135,27 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
     em.count_only = count_only
     chosen = dict(mappings or {})
     mapping_of = _Mapper(em, workload, plan.units, tensors, cores, mapper, chosen)
-    _emit_units(em, workload, plan.units, tensors, cores, resident.resident_units, mapping_of)
+    _emit_units(em, workload, plan.units, tensors, cores, resident.resident_units, mapping_of,
+                targets)
     ops = [] if count_only else program_order(em.ops)
     return Program(arch, precision, ops, plan.units, tensors, plan.analytic,
-                   resident, cores, em.traffic, target, chosen, list(em.repeats))
+                   resident, cores, em.traffic, target, chosen, list(em.repeats), targets,
+                   compression_warnings(workload, arch))
+
+
+def unit_targets(arch: TensorCoreArch, precision: Precision, workload: Workload,
+                 units: list[Unit]) -> list[Target]:
+    """The arch figures each unit runs with: at its layer's precision (per-layer quantization:
+    compression.py), shared between units of the same precision."""
+    by_label: dict[tuple, Target] = {}
+    out = []
+    for unit in units:
+        p = layer_precision(workload.layers[unit.layer], precision)
+        key = (p.number_format, p.activation_bits, p.weight_bits, p.accumulator_bits)
+        if key not in by_label:
+            by_label[key] = Target.of(arch, p)
+        out.append(by_label[key])
+    return out
 
 
 def check_overrides(workload: Workload, units: list[Unit],
@@ -165,7 +190,7 @@ class _Mapper:
                               field="objective", fix="run through simulator.api (which passes "
                               "the arch's table) or use the latency objective")
         self.prices = Prices.of(options.energy, target) if options.energy else None
-        self.mac_pj = Prices.mac_pj(options.energy, target) if options.energy else 0.0
+        self.mac_pj: dict[str, float] = {}
 
     def __call__(self, u: int, spec: MacSpec, resident: bool) -> PassMapping:
         if u in self.chosen:
@@ -197,11 +222,15 @@ class _Mapper:
                           rhs_bytes=element)
         fixed = 0.0
         if self.prices is not None:
-            macs = spec.macs / spec.steps
+            label = target.mac.label
+            if label not in self.mac_pj:
+                self.mac_pj[label] = Prices.mac_pj(self.options.energy, target)
+            mac_pj = self.mac_pj[label]
+            macs = spec.macs * spec.work_fraction / spec.steps
             reuse = 1 if spec.depthwise else min(target.cols, spec.cout_g)
             kfolds = 1 if spec.depthwise else -(-(spec.taps * spec.cin_g) // target.rows)
             outputs = spec.m * spec.cout
-            fixed = (macs * self.mac_pj + self.prices.core_input * macs
+            fixed = (macs * mac_pj + self.prices.core_input * macs
                      * target.activation_bytes / reuse + self.prices.core_output * outputs
                      * (2 * kfolds - 1) * target.accumulator_bytes)
         extra_row_bytes = sum(e.nbytes / max(1, e.rows) for e in extras if e.rows > 1)
@@ -223,12 +252,13 @@ def residency_plan(arch: TensorCoreArch, precision: Precision, workload: Workloa
     """The weight-residency plan (residency.py) from the byte counts of a streaming compile
     of the same workload (`streaming`: tiling, and so every block transfer, does not depend
     on the allocation). Candidates: MAC units on the cores that load weights from DRAM."""
-    target = Target.of(arch, precision)
+    targets = unit_targets(arch, precision, workload, units)
     weight_bytes_of = {}
     for u, unit in enumerate(units):
         if unit.kind == "mac" and unit.engine == "core" and streaming.weight_dram_bytes.get(u):
-            # the stationary operand kept on chip: the weights, or a KV cache
-            spec = mac_spec(workload.layers[unit.layer], target.hardwired_ops)
+            # the stationary operand kept on chip: the weights (as they travel), or a KV cache
+            target = targets[u]
+            spec = unit_spec(workload.layers[unit.layer], arch, target.mac.executed.weight_bits)
             weight_bytes_of[u] = int(math.ceil(spec.stationary_bytes(spec.operand_bytes(target))))
     costs = {iv.name: streaming.spill_cost_bytes(iv.name) for iv in allocator.intervals}
     return plan_residency(weight_bytes_of, streaming.weight_dram_bytes, allocator, costs,
@@ -236,12 +266,15 @@ def residency_plan(arch: TensorCoreArch, precision: Precision, workload: Workloa
 
 
 def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dict[str, Tensor],
-                cores: list[list[int]], resident_units: set[int], mapping_of: _Mapper) -> None:
+                cores: list[list[int]], resident_units: set[int], mapping_of: _Mapper,
+                targets: list[Target]) -> None:
     """Emit every unit's ops. Split placement: a barrier on all ops of the previous unit
     starts each unit (layer-by-layer schedule). Pipeline placement: a unit's ops are placed no
     earlier than the first compute of the unit before it, so units overlap by tile."""
     prev: tuple[int, int] = (0, 0)
+    base = em.target
     for u, unit in enumerate(units):
+        em.target = targets[u]
         start = em.mark()
         barrier: list[int] = []
         if em.split and prev[1] > prev[0]:
@@ -250,11 +283,11 @@ def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dic
             continue
         if unit.kind == "mac" and unit.engine == "core":
             head = workload.layers[unit.layer]
-            spec = mac_spec(head, em.target.hardwired_ops)
+            spec = unit_spec(head, em.arch, em.target.mac.executed.weight_bits)
             mapping = mapping_of(u, spec, u in resident_units)
             if isinstance(head, LstmLayer):
-                emit_lstm_unit(em, workload, tensors, u, unit, mapping, u in resident_units,
-                               barrier)
+                emit_lstm_unit(em, workload, tensors, u, unit, spec, mapping,
+                               u in resident_units, barrier)
             else:
                 src = tensors[unit.inputs[0]]
                 rest = unit.inputs[2:] if unit.rhs else unit.inputs[1:]
@@ -270,3 +303,4 @@ def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dic
             if computes:
                 em.order.floor = min(computes)
         prev = (start, em.mark())
+    em.target = base

@@ -22,6 +22,11 @@ from simulator.core.layers import ConvLayer, LstmLayer, MatmulLayer
 from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
+from simulator.kinds.tensorcore.compression import (
+    skipped_fraction,
+    weight_travel_fraction,
+    winograd_on_chip,
+)
 
 #: Layer types whose element work is a reduction over rows: the vector unit (or a core that
 #: hard-wires them) reads each row twice, once for the statistics and once to normalise.
@@ -75,9 +80,22 @@ class UnitPlan:
     analytic: dict[int, int] = field(default_factory=dict)
 
 
-def mac_spec(layer: LayerBase, hardwired_ops: set[str] | frozenset[str]) -> MacSpec:
-    """The layer's MacSpec in the mode the cores run it (depthwise mode or grouped)."""
-    return MacSpec.of(layer, depthwise_mode="depthwise" in hardwired_ops)
+def mac_spec(layer: LayerBase, arch: TensorCoreArch) -> MacSpec:
+    """The layer's MacSpec as the cores run it: depthwise mode or grouped, Winograd or direct,
+    the fraction of the work zero skipping leaves (compression.py)."""
+    spec = MacSpec.of(layer, depthwise_mode="depthwise" in arch.core.hardwired_ops,
+                      winograd=winograd_on_chip(layer, arch))
+    spec.work_fraction = skipped_fraction(layer, arch)
+    return spec
+
+
+def unit_spec(layer: LayerBase, arch: TensorCoreArch, weight_bits: int) -> MacSpec:
+    """mac_spec, plus the bytes the layer's weights travel as (encoded when the chip decodes
+    them; `weight_bits`: the width its MACs run at)."""
+    spec = mac_spec(layer, arch)
+    if not spec.kv_cache and spec.weights_from_dram:
+        spec.travel_fraction = weight_travel_fraction(layer, arch, weight_bits)
+    return spec
 
 
 def mac_op_label(layer: LayerBase, hardwired_ops: set[str] | frozenset[str]) -> str:
@@ -197,7 +215,11 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
                 # Q K^T or scores x V: the right operand is the second input's tensor, read
                 # through the bridge like a weight block (no DRAM weights)
                 unit.rhs = ins[1]
-            plan.analytic[i] = mac_spec(layer, hard).analytic_cycles(rows, cols)
+            plan.analytic[i] = mac_spec(layer, arch).analytic_cycles(rows, cols)
+            if winograd_on_chip(layer, arch):
+                # the input and output transforms on the cores' paths as data streams in and
+                # out: their element ops cost energy, no cycles (compression.py)
+                unit.act_ops += layer.winograd_transform_ops
             if i in pre:
                 # one multiply per input element on the input path, as fast as the dense array
                 # reads its input (no cycles), one element op's energy each

@@ -58,6 +58,9 @@ class Traffic:
     weight_routed: float = 0
     input_routed: float = 0
     out_routed: float = 0
+    route_reads: float = 0         # shared-SRAM reads by routes into the cores
+    dma_load_bytes: float = 0
+    dma_store_bytes: float = 0
     dram_by_operand: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def bounds(self, arch: TensorCoreArch) -> dict[str, float]:
@@ -93,10 +96,12 @@ def layer_traffic(layer_ops: list[Op], tl: Timeline) -> Traffic:
         if kind == "dma_load":
             tr.dram_read += nbytes
             tr.sram_write += nbytes
+            tr.dma_load_bytes += nbytes
             tr.bridge += nbytes
         elif kind == "dma_store":
             tr.dram_write += nbytes
             tr.sram_read += nbytes
+            tr.dma_store_bytes += nbytes
             tr.bridge += nbytes
         elif kind == "host_read":
             tr.dram_read += nbytes
@@ -104,6 +109,7 @@ def layer_traffic(layer_ops: list[Op], tl: Timeline) -> Traffic:
             tr.dram_write += nbytes
         elif kind == "route_in":
             tr.sram_read += nbytes
+            tr.route_reads += nbytes
             tr.bridge += nbytes * ports
             tr.multicast_saved += nbytes * (ports - 1)
             if op.label.endswith((" w", " kv", " rhs")):   # the stationary operand

@@ -37,6 +37,7 @@ from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.kinds.tensorcore.compiler import Program, Unit, compile_program
 from simulator.kinds.tensorcore.compiler.mapper import MapperOptions
 from simulator.kinds.tensorcore.compression import mac_count
+from simulator.kinds.tensorcore.explain import explain_layer
 from simulator.kinds.tensorcore.ops import Op
 from simulator.kinds.tensorcore.schedule import NotPeriodic, schedule_ops
 from simulator.kinds.tensorcore.timeline import Timeline, critical_path, occupancy
@@ -155,11 +156,13 @@ class TensorCoreEngine(Engine):
             if unit.kind != "view" and (unit.layer not in target_of or unit.kind == "mac"):
                 target_of[unit.layer] = program.targets[u]
         results, counts, explanations = [], [], {}
+        names = [l.name for l in workload.layers]
         for i, layer in enumerate(workload.layers):
             layer_ops = by_layer.get(i, [])
             start, cycles = occupancy(layer_ops, tl)
             path = critical_path(tl, layer_ops, start) if cycles else {}
-            compute_cycles = min(cycles, int(round(path.pop("compute", 0.0))))
+            compute_cycles = min(cycles, int(round(path.get("compute", 0.0))))
+            path = {k: v for k, v in path.items() if k != "compute"}
             stalls = _split_int(path, cycles - compute_cycles)
             if cycles - compute_cycles and not stalls:
                 stalls = {"dependency": cycles - compute_cycles}
@@ -208,6 +211,11 @@ class TensorCoreEngine(Engine):
                 utilization=macs / (cycles * peak) if cycles else 0.0, **extra)
             results.append(result)
             counts.append(LayerCounts(tuple(actions)))
+            if options.explain:
+                repeats = [r for r in tl.repeats if tl.by_id[r.first].layer == i]
+                explanations[layer.name] = explain_layer(
+                    a, program, names, layer, units, fused_into.get(i), result, tr, path,
+                    target, repeats)
         return results, counts, explanations
 
     def _mapping(self, program: Program, workload: Workload, i: int,

@@ -71,6 +71,8 @@ class PassCost:
     energy_pj: float
     fill_cycles: float
     drain_cycles: float
+    steady_cycles: float = 0.0     # the cores' part after the fill
+    transfer_cycles: float = 0.0   # the DRAM interface's or the busiest port's own path
 
 
 @dataclass(frozen=True)
@@ -279,4 +281,4 @@ def pass_cost(spec: MacSpec, target: Target, shares: list[CoreShare], tiling: Ti
                   + prices.dram * dram + prices.core_input * sum(ins)
                   + prices.core_weight * 2 * sum(ws) + prices.core_output * out_total)
     return PassCost(cycles, compute_max, port_max, in_read + w_read, dram, routed,
-                    max(c[9] for c in per_core), energy, fill, drain)
+                    max(c[9] for c in per_core), energy, fill, drain, steady, transfers)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from simulator.core.errors import NpusimError
 from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.compiler.allocation import Tensor
-from simulator.kinds.tensorcore.compiler.emitter import Emitter, xfer_cycles
+from simulator.kinds.tensorcore.compiler.emitter import Emitter, share_bytes, xfer_cycles
 from simulator.kinds.tensorcore.compiler.order import (
     COMPUTE,
     HOST_READ,
@@ -112,12 +112,13 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
                 if tin.rows <= 1:
                     if st.fixed_loaded:
                         continue
-                    nbytes, rlo, rhi = tin.nbytes / chunks, 0, 1
+                    nbytes, rlo, rhi = share_bytes(tin.nbytes, chunk, chunk + 1, chunks), 0, 1
                 else:
                     frac = (hi - lo) / rows_total
                     rlo = int(lo / rows_total * tin.rows)
                     rhi = max(rlo + 1, int(math.ceil(hi / rows_total * tin.rows)))
-                    nbytes = tin.nbytes * frac / chunks
+                    nbytes = share_bytes(tin.nbytes, lo, hi, rows_total, chunk, chunk + 1,
+                                         chunks)
                 rdeps = deps + em.producer_deps(tin, rlo, rhi)
                 if host:
                     arrivals.append(em.host_read(tin, nbytes, layer.name, unit.layer, rdeps,
@@ -129,7 +130,7 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
                                                   ("e", u, c, tin.name), f"{layer.name} in"))
             st.fixed_loaded = True
             if w_total:  # this tile's share of the stored operand
-                nbytes = w_total * (hi - lo) / rows_total / chunks
+                nbytes = share_bytes(w_total, lo, hi, rows_total, chunk, chunk + 1, chunks)
                 if host:
                     arrivals.append(em.emit(
                         "host_read", unit.layer, ("dram",),
@@ -155,8 +156,9 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
                 for tin in ins:
                     if tin.rows > 1:
                         cdeps.append(em.read_block(
-                            tin, (t * len(clients) + slot[c]) * len(ins), tin.nbytes
-                            * (hi - lo) / rows_total / chunks, [c], unit.layer, [stats],
+                            tin, (t * len(clients) + slot[c]) * len(ins), share_bytes(
+                                tin.nbytes, lo, hi, rows_total, chunk, chunk + 1, chunks),
+                            [c], unit.layer, [stats],
                             base + COMPUTE, ("e2", u, c, tin.name), f"{layer.name} in 2"))
                 cycles -= cycles // 2
             cid = em.emit(kind, unit.layer, resource, cycles, 0, cdeps, base + COMPUTE,
@@ -169,9 +171,11 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
             if global_pool and not last_tile:
                 continue
             if global_pool:
-                nbytes, olo, ohi = out.nbytes / len(clients) / chunks, 0, out.rows
+                nbytes = share_bytes(out.nbytes, slot[c], slot[c] + 1, len(clients), chunk,
+                                     chunk + 1, chunks)
+                olo, ohi = 0, out.rows
             else:
-                nbytes = out.nbytes * (hi - lo) / rows_total / chunks
+                nbytes = share_bytes(out.nbytes, lo, hi, rows_total, chunk, chunk + 1, chunks)
                 olo, ohi = lo, hi
             if host:
                 wid = em.host_write(out, nbytes, unit.layer, [cid], base + ROUTE_OUT, (olo, ohi))

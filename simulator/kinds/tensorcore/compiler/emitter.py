@@ -41,6 +41,19 @@ class TrafficCounts:
         return self.tensor_dram_bytes.get(name, 0) - self.tensor_sram_extra_bytes.get(name, 0)
 
 
+def share_bytes(total: int, a0: int, a1: int, a_all: int, b0: int = 0, b1: int = 1,
+                b_all: int = 1) -> int:
+    """Whole bytes of the block [a0, a1) x [b0, b1) of a tensor of `total` bytes cut along two
+    axes of a_all and b_all: differences of floor(total x a x b / (a_all x b_all)), so that
+    the blocks of any partition add up to `total` exactly (no rounding up per tile)."""
+    den = max(1, a_all) * max(1, b_all)
+
+    def f(a: int, b: int) -> int:
+        return total * a * b // den
+
+    return f(a1, b1) - f(a0, b1) - f(a1, b0) + f(a0, b0)
+
+
 def xfer_cycles(nbytes: float, bandwidth: float) -> int:
     """Cycles a transfer holds its resources: ceil(bytes / bandwidth); 0 when unbounded."""
     return 0 if nbytes <= 0 or math.isinf(bandwidth) else math.ceil(nbytes / bandwidth)
@@ -118,7 +131,7 @@ class Emitter:
     def dma(self, kind: str, layer: int, nbytes: float, deps: list[int | None], seq: int,
             label: str) -> int:
         """One DMA transfer between DRAM and the shared SRAM (load or store)."""
-        nbytes = max(1, int(math.ceil(nbytes)))
+        nbytes = int(math.ceil(nbytes))
         return self.emit(kind, layer, ("dram", self.port("dma")), xfer_cycles(nbytes, self._dma_bw),
                          self.target.dram_latency_cycles, deps, seq, nbytes, label)
 
@@ -130,7 +143,7 @@ class Emitter:
         load first when the tensor lives in DRAM, then one (multicast) route. Returns the
         route op (the block has arrived when it is done). `count`: add the bytes to the
         tensor's would-be DRAM traffic (False when the caller accounts for it)."""
-        nbytes = max(1, int(math.ceil(nbytes)))
+        nbytes = int(math.ceil(nbytes))
         bank = self.bank(tensor.base_bank, block)
         if count:
             self.traffic.tensor_dram_bytes[tensor.name] += nbytes  # a DMA load if in DRAM
@@ -164,7 +177,7 @@ class Emitter:
                     count: bool = True) -> int:
         """Route a finished block to the shared SRAM, then DMA it out when the tensor lives in
         DRAM. Records the write so that consumers can depend on these rows."""
-        nbytes = max(1, int(math.ceil(nbytes)))
+        nbytes = int(math.ceil(nbytes))
         bank = self.bank(tensor.base_bank, block)
         if count:
             self.traffic.tensor_dram_bytes[tensor.name] += nbytes  # a DMA store if in DRAM
@@ -181,7 +194,7 @@ class Emitter:
     def weight_block(self, unit_i: int, layer: int, block: int, nbytes: float, dests: list,
                      deps: list[int], seq: int, from_dram: bool, label: str) -> int:
         """Weights: DMA DRAM -> SRAM staging (when `from_dram`), then route to the cores."""
-        nbytes = max(1, int(math.ceil(nbytes)))
+        nbytes = int(math.ceil(nbytes))
         bank = self.bank(7 * unit_i + 3, block)
         stream = ("w", unit_i, tuple(dests))
         if from_dram:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.compiler.allocation import Tensor
-from simulator.kinds.tensorcore.compiler.emitter import Emitter
+from simulator.kinds.tensorcore.compiler.emitter import Emitter, share_bytes
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
 from simulator.kinds.tensorcore.compiler.order import (
     COMPUTE,
@@ -178,13 +178,14 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
                 deps.append(st.weights.slots[-1].route)
             if step.last_k:
                 for e in extras:
-                    share = (nb[1] - nb[0]) / n_all
                     if e.rows > 1:
-                        share *= (mb[1] - mb[0]) / m_all
+                        ebytes = share_bytes(e.nbytes, mb[0], mb[1], m_all, nb[0], nb[1], n_all)
+                    else:   # a one-row operand (a per-channel vector): its channels' share
+                        ebytes = share_bytes(e.nbytes, nb[0], nb[1], n_all)
                     lo = int(mb[0] / m_all * e.rows)
                     hi = max(lo + 1, int(math.ceil(mb[1] / m_all * e.rows)))
                     edeps = list(barrier) + em.producer_deps(e, lo, hi)
-                    deps.append(em.read_block(e, t, e.nbytes * share, [core], layer_i, edeps,
+                    deps.append(em.read_block(e, t, ebytes, [core], layer_i, edeps,
                                               base + ROUTE_EXTRA, ("x", u, core, e.name),
                                               f"{head.name} {e.name}"))
             if step.first_k and len(st.out_routes) >= nslots:
@@ -206,7 +207,7 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
                 orow_lo = int(mb[0] // spec.wo * out_frac_rows)
                 orow_hi = max(orow_lo + 1,
                               int(math.ceil(((mb[1] - 1) // spec.wo + 1) * out_frac_rows)))
-                nbytes = out.nbytes * (m / m_all) * (n / n_all)
+                nbytes = share_bytes(out.nbytes, mb[0], mb[1], m_all, nb[0], nb[1], n_all)
                 wid = em.write_block(out, t * ncores + core, nbytes, core, layer_i, [cid],
                                      base + ROUTE_OUT, (orow_lo, orow_hi), f"{head.name} out")
                 # the accumulator slot is free once the route out is done

@@ -146,7 +146,7 @@ def _result(arch: ArchBase, workload: Workload, precision: Precision, table: Ene
         arch=arch_summary(arch), workload=summary, layers=layers,
         peak_macs_per_cycle=run.peak_macs_per_cycle, clock_hz=arch.clock_hz,
         roofline=roofs.as_dict(), assumptions=list(run.assumptions),
-        warnings=list(run.warnings), version=__version__)
+        warnings=list(run.warnings), version=__version__, span_cycles=run.span_cycles)
     result.totals.engine_totals = engine_totals
     area = chip_area(arch)
     result.totals.area_mm2 = area.area_mm2

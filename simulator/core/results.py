@@ -131,6 +131,10 @@ class Totals(BaseModel):
     sram_write_bytes: int
     stall_cycles: int
     stall_breakdown_cycles: dict[str, int]
+    overlap_cycles: int = Field(
+        0, ge=0, description="cycles counted in more than one layer because the layers ran at "
+        "the same time (tensor cores in pipeline placement): cycles = the sum of the layers' "
+        "cycles - overlap_cycles, the run's span. 0 when layers run one after another")
     utilization: float
     tops: float = Field(description="achieved tera-operations per second (2 ops per MAC)")
     tops_per_watt: float
@@ -185,7 +189,11 @@ class RunResult(BaseModel):
     @model_validator(mode="after")
     def _totals_are_sums(self) -> "RunResult":
         t, layers = self.totals, self.layers
-        for key in ("cycles", "macs", "ops", "dram_read_bytes", "dram_write_bytes",
+        layer_cycles = sum(layer.cycles for layer in layers)
+        if t.cycles != layer_cycles - t.overlap_cycles:
+            raise ValueError(f"totals.cycles {t.cycles} != the sum over layers {layer_cycles} "
+                             f"- overlap_cycles {t.overlap_cycles}")
+        for key in ("macs", "ops", "dram_read_bytes", "dram_write_bytes",
                     "sram_read_bytes", "sram_write_bytes", "stall_cycles"):
             total = sum(getattr(layer, key) for layer in layers)
             if getattr(t, key) != total:
@@ -209,10 +217,16 @@ class RunResult(BaseModel):
     def from_layers(cls, *, arch: dict[str, Any], workload: dict[str, Any],
                     layers: list[LayerResult], peak_macs_per_cycle: float, clock_hz: float,
                     roofline: dict[str, float], assumptions: list[str] | None = None,
-                    warnings: list[str] | None = None, version: str = "") -> "RunResult":
+                    warnings: list[str] | None = None, version: str = "",
+                    span_cycles: int | None = None) -> "RunResult":
         """Sum layers into totals (the only place totals are computed; the validator checks
-        them)."""
-        cycles = sum(l.cycles for l in layers)
+        them). `span_cycles`: the run's span when the engine overlaps layers, so that their
+        cycles sum to more (totals.cycles is then the span and overlap_cycles the difference);
+        None: layers run one after another and totals.cycles is their sum."""
+        layer_cycles = sum(l.cycles for l in layers)
+        cycles = layer_cycles if span_cycles is None else span_cycles
+        if cycles > layer_cycles:
+            raise ValueError(f"span {cycles} exceeds the sum of the layers' cycles {layer_cycles}")
         macs = sum(l.macs for l in layers)
         ops = sum(l.ops for l in layers)
         energy = sum(l.energy_pj for l in layers)
@@ -245,6 +259,7 @@ class RunResult(BaseModel):
             sram_read_bytes=sum(l.sram_read_bytes for l in layers),
             sram_write_bytes=sum(l.sram_write_bytes for l in layers),
             stall_cycles=sum(l.stall_cycles for l in layers), stall_breakdown_cycles=stalls,
+            overlap_cycles=layer_cycles - cycles,
             utilization=macs / (cycles * peak_macs_per_cycle) if cycles and peak_macs_per_cycle else 0.0,
             tops=achieved / 1e12, tops_per_watt=(achieved / 1e12) / watts if watts else 0.0,
             operational_intensity=intensity,

@@ -84,6 +84,9 @@ class EngineRun:
     sram_bytes_per_s: aggregate on-chip SRAM bandwidth for the SRAM roof (None: not modelled).
     explanations: per layer name, how it was mapped and the formulas behind its figures, when
         `RunOptions.explain` was set (empty otherwise).
+    span_cycles: the run's span when the engine overlaps layers (their per-layer cycles then
+        sum to more; `totals.cycles` is the span, `totals.overlap_cycles` the difference);
+        None when layers run one after another.
     """
 
     layers: tuple[LayerResult, ...]
@@ -96,6 +99,7 @@ class EngineRun:
     trace: tuple[dict, ...] | None = None
     sram_bytes_per_s: float | None = None
     explanations: Mapping[str, KindExplanation] = field(default_factory=_empty)
+    span_cycles: int | None = None
 
     def __post_init__(self) -> None:
         if len(self.layers) != len(self.counts):

@@ -143,3 +143,24 @@ def test_run_totals_must_be_the_sums_over_layers():
         bad = {**data, "totals": {**data["totals"], key: value}}
         with pytest.raises(ValidationError, match=message):
             RunResult.model_validate(bad)
+
+
+def test_overlapping_layers_report_the_span_and_the_overlap():
+    # layers a (100 cycles) and b (300) that ran at the same time for 50 cycles: the run's span
+    # is 350, the overlap 50; utilization and latency follow the span
+    base = make_result()
+    r = RunResult.from_layers(arch=base.arch, workload=base.workload, layers=base.layers,
+                              peak_macs_per_cycle=10, clock_hz=1e9, roofline=base.roofline,
+                              span_cycles=350)
+    assert r.totals.cycles == 350 and r.totals.overlap_cycles == 50
+    assert r.totals.latency_s == pytest.approx(350e-9)
+    assert r.totals.utilization == pytest.approx(1000 / (350 * 10))
+    # the identity is checked when a result is loaded back
+    data = json.loads(r.model_dump_json())
+    data["totals"]["overlap_cycles"] = 40
+    with pytest.raises(ValidationError, match="overlap_cycles"):
+        RunResult.model_validate(data)
+    with pytest.raises(ValueError, match="span"):
+        RunResult.from_layers(arch=base.arch, workload=base.workload, layers=base.layers,
+                              peak_macs_per_cycle=10, clock_hz=1e9, roofline=base.roofline,
+                              span_cycles=500)

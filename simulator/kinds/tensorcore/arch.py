@@ -68,6 +68,12 @@ class CoreConfig(StrictModel):
         default_factory=lambda: ["relu", "relu6", "maxpool", "avgpool", "add"],
         description="ops applied on a conv's output path in the same pass (no SRAM round trip)")
 
+    fusable_pre_ops: list[Literal["mul"]] = Field(
+        default_factory=list,
+        description="ops applied on a dense conv's input path as the array reads its input: "
+                    "mul (a squeeze-excite scale: each input channel times its factor, at the "
+                    "array's input rate, no SRAM round trip of the scaled map)")
+
     @field_validator("hardwired_ops", "fusable_post_ops")
     @classmethod
     def _known(cls, ops: list[str]) -> list[str]:
@@ -147,6 +153,11 @@ class TensorCoreArch(ArchBase):
     def _fits(self) -> "TensorCoreArch":
         if self.sram.weight_staging_bytes >= self.sram.size_bytes:
             raise ValueError("sram.weight_staging_bytes must be smaller than sram.size_bytes")
+        from simulator.kinds.tensorcore.precision import parse_label
+        bad = sorted(k for k in self.mac_rates or {} if parse_label(k) is None)
+        if bad:
+            raise ValueError(f"mac_rates: {bad} are not precision labels (int8, int8x16, fp16, "
+                             "int4, ...: format, activation bits, x weight bits when they differ)")
         return self
 
     @property

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 
-from simulator.kinds.tensorcore.ops import Op
-from simulator.kinds.tensorcore.schedule import OpTiming
+from simulator.kinds.tensorcore.timeline import Timeline
 
 
 def _natural(name: str) -> tuple:
@@ -21,9 +20,11 @@ def _natural(name: str) -> tuple:
     return (order.get(prefix, 9), prefix, int(num.group(0)) if num else 0)
 
 
-def trace_events(ops: list[Op], timing: dict[int, OpTiming], clock_mhz: float,
-                 layer_names: list[str], process_name: str = "npusim tensorcore") -> list[dict]:
-    """Trace events for a simulated op list (times converted from cycles to microseconds)."""
+def trace_events(tl: Timeline, clock_mhz: float, layer_names: list[str],
+                 process_name: str = "npusim tensorcore") -> list[dict]:
+    """Trace events of a timed program (times converted from cycles to microseconds); every
+    copy of a repeated step is drawn at its own time."""
+    ops = tl.ops
     resources = sorted({r for op in ops for r in op.resources}, key=_natural)
     tid = {r: i + 1 for i, r in enumerate(resources)}
     events: list[dict] = [{"name": "process_name", "ph": "M", "pid": 0, "tid": 0,
@@ -35,13 +36,16 @@ def trace_events(ops: list[Op], timing: dict[int, OpTiming], clock_mhz: float,
                        "args": {"sort_index": tid[r]}})
     us_per_cycle = 1.0 / clock_mhz
     for op in ops:
-        t = timing[op.id]
+        t = tl.timing[op.id]
         if op.busy_cycles <= 0:
             continue
+        rep = tl.block_of.get(op.id)
+        offsets = [k * tl.periods[rep.first] for k in range(rep.count + 1)] if rep else [0.0]
         for r in op.resources:
-            events.append({"name": op.label or op.kind, "cat": op.kind, "ph": "X", "pid": 0,
-                           "tid": tid[r], "ts": t.start * us_per_cycle,
-                           "dur": (t.release - t.start) * us_per_cycle,
-                           "args": {"layer": layer_names[op.layer], "bytes": op.nbytes,
-                                    "cycles": op.busy_cycles}})
+            for off in offsets:
+                events.append({"name": op.label or op.kind, "cat": op.kind, "ph": "X", "pid": 0,
+                               "tid": tid[r], "ts": (t.start + off) * us_per_cycle,
+                               "dur": (t.release - t.start) * us_per_cycle,
+                               "args": {"layer": layer_names[op.layer], "bytes": op.nbytes,
+                                        "cycles": op.busy_cycles}})
     return events

@@ -4,9 +4,11 @@
    where compute = the busiest core's compute cycles, bridge = port-bytes / (ports x bytes per
    cycle per port), DRAM = DRAM bytes / DRAM bytes per cycle (split placement: a layer's ops all
    run inside its own window, so each serialised resource's busy time fits in it).
-2. Halving the bridge bandwidth never makes a layer faster: every resource serves its ops in a
-   fixed program order, so start times are max-plus functions of the durations (monotone).
-   The residency plan depends on bytes only, not on bandwidths, so this holds in both modes.
+2. Halving the bridge bandwidth never makes a layer faster, for the same mapping: every
+   resource serves its ops in a fixed program order, so start times are max-plus functions of
+   the durations (monotone). The residency plan depends on bytes only, not on bandwidths, so
+   this holds in both modes. (The mapper itself may choose differently at another bandwidth:
+   test_tensorcore_invariants.py covers what holds then.)
 3. Resident weights never increase per-frame DRAM traffic versus streaming: the planner admits
    a layer's weights only when the weight bytes it saves exceed the activation spills it causes.
 Both weight-residency modes are exercised; small SRAM sizes make the trade-off bite.
@@ -20,6 +22,13 @@ from hypothesis import strategies as st
 from simulator.api import simulate
 from simulator.core.workload import workload_from_dict
 from simulator.io.load import load_arch
+from simulator.kinds.tensorcore.compiler.mapper import OVERRIDE_KEYS
+
+
+def pinned_mapping(result) -> dict:
+    """The mappings a run chose, as overrides that make another run map every layer alike."""
+    return {l.name: {k: l.mapping[k] for k in OVERRIDE_KEYS}
+            for l in result.layers if "split" in getattr(l, "mapping", {})}
 
 
 @st.composite
@@ -79,7 +88,8 @@ def test_halving_bridge_bandwidth_never_makes_a_layer_faster(wl, placement, port
               f"sram.size_bytes={sram_bytes}"]
     fast = load_arch("bpu", common + [f"bridge.bytes_per_cycle_per_port={port_bw}"])
     slow = load_arch("bpu", common + [f"bridge.bytes_per_cycle_per_port={port_bw / 2}"])
-    a, b = simulate(fast, wl), simulate(slow, wl)
+    a = simulate(fast, wl)
+    b = simulate(slow, wl, mapping=pinned_mapping(a))
     assert b.totals.cycles >= a.totals.cycles
     for fast_layer, slow_layer in zip(a.layers, b.layers):
         # every layer's completion is monotone; in split placement so is each layer's span

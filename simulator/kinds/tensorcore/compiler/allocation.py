@@ -11,7 +11,7 @@ in DRAM: greedy interval allocation in production order (docs/models/tensorcore.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from simulator.core.layers import LstmLayer
@@ -40,38 +40,45 @@ class Tensor:
     channels: int
     in_dram: bool = False
     base_bank: int = 0
+    element_bytes: float = 1.0     # bytes per element (the producer's activation width)
     producer: int | None = None    # unit that writes it (None: an input from DRAM)
     last_use: int = -1             # last unit that reads it
     writes: list[tuple[int, int, int]] = field(default_factory=list)  # (row_lo, row_hi, op)
 
 
 def make_tensors(workload: Workload, plan: UnitPlan, activation_bytes: float,
-                 banks: int) -> dict[str, Tensor]:
+                 banks: int, layer_bytes: Callable[[int], float] | None = None
+                 ) -> dict[str, Tensor]:
     """One tensor per unit output (plus the inputs), in production order, with lifetimes.
 
-    `activation_bytes` is bytes per activation element; a tensor's first bank spreads
+    `activation_bytes` is bytes per activation element (`layer_bytes(i)`: of layer i's output,
+    when layers are quantized differently); a tensor's first bank spreads
     tensors over the `banks` banks (network input 0, fresh input of layer i 3i, output of
     unit u 5u + 1, LSTM scratch 5u + 3 + len(suffix), all mod banks)."""
     first = workload.layers[0]
     in_shape = first.input_shapes[0] if first.input_shapes else (1,)
     tensors: dict[str, Tensor] = {}
     tensors[INPUT] = Tensor(INPUT, int(math.ceil(first.input_elements * activation_bytes)),
-                            rows_of(in_shape, workload.batch), in_shape[0], in_dram=True,
+                            rows_of(in_shape, workload.batch), in_shape[0],
+                            element_bytes=activation_bytes, in_dram=True,
                             base_bank=0, last_use=0)
     for name, i in plan.fresh_inputs.items():
         layer = workload.layers[i]
         shape = layer.input_shapes[0]
         tensors[name] = Tensor(name, int(math.ceil(layer.input_elements * activation_bytes)),
-                               rows_of(shape, workload.batch), shape[0], in_dram=True,
+                               rows_of(shape, workload.batch), shape[0],
+                               element_bytes=activation_bytes, in_dram=True,
                                base_bank=(3 * i) % banks, last_use=0)
     for u, unit in enumerate(plan.units):
         pre = unit.output.endswith("#pre")
-        layer = workload.layers[unit.layer if pre else unit.layers[-1]]
+        index = unit.layer if pre else unit.layers[-1]
+        layer = workload.layers[index]
         shape = layer.output_shape
+        element = layer_bytes(index) if layer_bytes is not None else activation_bytes
         tensors[unit.output] = Tensor(
-            unit.output, int(math.ceil(layer.output_elements * activation_bytes)),
-            rows_of(shape, workload.batch), shape[0], producer=u, last_use=u,
-            base_bank=(5 * u + 1) % banks)
+            unit.output, int(math.ceil(layer.output_elements * element)),
+            rows_of(shape, workload.batch), shape[0], element_bytes=element, producer=u,
+            last_use=u, base_bank=(5 * u + 1) % banks)
         for name in unit.inputs:
             tensors[name].last_use = max(tensors[name].last_use, u)
         if isinstance(layer, LstmLayer) and unit.kind == "mac":

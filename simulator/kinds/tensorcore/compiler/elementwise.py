@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from simulator.core.errors import NpusimError
 from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.compiler.allocation import Tensor
-from simulator.kinds.tensorcore.compiler.emitter import Emitter, xfer_cycles
+from simulator.kinds.tensorcore.compiler.emitter import Emitter, share_bytes, xfer_cycles
 from simulator.kinds.tensorcore.compiler.order import (
     COMPUTE,
     HOST_READ,
@@ -52,11 +52,11 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
     on_vector = unit.engine == "vector"
     host = on_vector and arch.vector_unit.location == "host"
     if on_vector:
-        lanes = arch.vector_unit.ops_per_cycle
+        lanes = target.vector_ops_per_cycle
         clients: list = ["vector"]
         cap_in = cap_out = arch.vector_unit.buffer_bytes / 4
     else:
-        lanes = arch.core.vector_lanes
+        lanes = target.element_lanes
         clients = cores
         cap_in, cap_out = target.input_half_bytes, target.output_half_bytes
     global_pool = out.rows < max(t.rows for t in ins) and out.nbytes < min(t.nbytes for t in ins)
@@ -94,8 +94,9 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
               for i, c in enumerate(clients)}
     slot = {c: i for i, c in enumerate(clients)}
     n_steps = max(len(b) for b in blocks.values())
+    start = em.order.floor   # tile steps are counted from the pass's start
     for t in range(n_steps):
-        base = step_seq(0, t)
+        base = step_seq(start, t)
         for c in clients:
             if t >= len(blocks[c]):
                 continue
@@ -111,12 +112,13 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
                 if tin.rows <= 1:
                     if st.fixed_loaded:
                         continue
-                    nbytes, rlo, rhi = tin.nbytes / chunks, 0, 1
+                    nbytes, rlo, rhi = share_bytes(tin.nbytes, chunk, chunk + 1, chunks), 0, 1
                 else:
                     frac = (hi - lo) / rows_total
                     rlo = int(lo / rows_total * tin.rows)
                     rhi = max(rlo + 1, int(math.ceil(hi / rows_total * tin.rows)))
-                    nbytes = tin.nbytes * frac / chunks
+                    nbytes = share_bytes(tin.nbytes, lo, hi, rows_total, chunk, chunk + 1,
+                                         chunks)
                 rdeps = deps + em.producer_deps(tin, rlo, rhi)
                 if host:
                     arrivals.append(em.host_read(tin, nbytes, layer.name, unit.layer, rdeps,
@@ -128,7 +130,7 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
                                                   ("e", u, c, tin.name), f"{layer.name} in"))
             st.fixed_loaded = True
             if w_total:  # this tile's share of the stored operand
-                nbytes = w_total * (hi - lo) / rows_total / chunks
+                nbytes = share_bytes(w_total, lo, hi, rows_total, chunk, chunk + 1, chunks)
                 if host:
                     arrivals.append(em.emit(
                         "host_read", unit.layer, ("dram",),
@@ -143,9 +145,24 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
             if len(st.writes) >= nslots:
                 cdeps.append(st.writes[0])
             cycles = math.ceil(ops_per_row * (hi - lo) / lanes)
-            cid = em.emit("vector" if on_vector else "compute", unit.layer,
-                          ("vector",) if on_vector else (f"core{c}",), cycles, 0, cdeps,
-                          base + COMPUTE, label=f"{layer.name} {unit.ops_label}")
+            resource = ("vector",) if on_vector else (f"core{c}",)
+            kind = "vector" if on_vector else "compute"
+            if unit.passes > 1:
+                # a two-pass reduction: the statistics pass (half the ops) over the rows, then
+                # the rows are read again for the normalising pass (the other half)
+                stats = em.emit(kind, unit.layer, resource, cycles // 2, 0, cdeps,
+                                base + COMPUTE, label=f"{layer.name} {unit.ops_label} stats")
+                cdeps = [stats]
+                for tin in ins:
+                    if tin.rows > 1:
+                        cdeps.append(em.read_block(
+                            tin, (t * len(clients) + slot[c]) * len(ins), share_bytes(
+                                tin.nbytes, lo, hi, rows_total, chunk, chunk + 1, chunks),
+                            [c], unit.layer, [stats],
+                            base + COMPUTE, ("e2", u, c, tin.name), f"{layer.name} in 2"))
+                cycles -= cycles // 2
+            cid = em.emit(kind, unit.layer, resource, cycles, 0, cdeps, base + COMPUTE,
+                          label=f"{layer.name} {unit.ops_label}")
             st.last = cid
             st.computes.append(cid)
             if len(st.computes) > nslots:
@@ -154,9 +171,11 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
             if global_pool and not last_tile:
                 continue
             if global_pool:
-                nbytes, olo, ohi = out.nbytes / len(clients) / chunks, 0, out.rows
+                nbytes = share_bytes(out.nbytes, slot[c], slot[c] + 1, len(clients), chunk,
+                                     chunk + 1, chunks)
+                olo, ohi = 0, out.rows
             else:
-                nbytes = out.nbytes * (hi - lo) / rows_total / chunks
+                nbytes = share_bytes(out.nbytes, lo, hi, rows_total, chunk, chunk + 1, chunks)
                 olo, ohi = lo, hi
             if host:
                 wid = em.host_write(out, nbytes, unit.layer, [cid], base + ROUTE_OUT, (olo, ohi))

@@ -41,6 +41,19 @@ class TrafficCounts:
         return self.tensor_dram_bytes.get(name, 0) - self.tensor_sram_extra_bytes.get(name, 0)
 
 
+def share_bytes(total: int, a0: int, a1: int, a_all: int, b0: int = 0, b1: int = 1,
+                b_all: int = 1) -> int:
+    """Whole bytes of the block [a0, a1) x [b0, b1) of a tensor of `total` bytes cut along two
+    axes of a_all and b_all: differences of floor(total x a x b / (a_all x b_all)), so that
+    the blocks of any partition add up to `total` exactly (no rounding up per tile)."""
+    den = max(1, a_all) * max(1, b_all)
+
+    def f(a: int, b: int) -> int:
+        return total * a * b // den
+
+    return f(a1, b1) - f(a0, b1) - f(a1, b0) + f(a0, b0)
+
+
 def xfer_cycles(nbytes: float, bandwidth: float) -> int:
     """Cycles a transfer holds its resources: ceil(bytes / bandwidth); 0 when unbounded."""
     return 0 if nbytes <= 0 or math.isinf(bandwidth) else math.ceil(nbytes / bandwidth)
@@ -56,6 +69,11 @@ class Emitter:
         self.order = ProgramOrder()
         self.traffic = TrafficCounts()
         self.split = self.arch.compiler.placement == "split"
+        #: steps that repeat (LSTM time steps, schedule.Repeat) and whether to collapse them
+        self.repeats: list = []
+        self.repeat_steps = self.split
+        #: count bytes only (the residency planner's streaming compile): no ops are recorded
+        self.count_only = False
         #: DMA staging slots per stream (double buffered): the last two routes they fed
         self._staging: dict[tuple, deque] = {}
         self._dma_bw = min(target.dram_bytes_per_cycle, target.port_bytes_per_cycle,
@@ -74,12 +92,24 @@ class Emitter:
     # ------------------------------------------------------------------ ops
     def emit(self, kind: str, layer: int, resources: tuple[str, ...], busy: int, latency: int,
              deps: list[int | None], seq: int, nbytes: int = 0, label: str = "") -> int:
-        """Append an op asked for at sequence number `seq`; return its id."""
-        clean = sorted(set(d for d in deps if d is not None and d >= 0))
-        seq = self.order.place(seq, (self.ops[d].seq for d in clean))
-        op = Op(len(self.ops), kind, layer, resources, int(busy), int(latency), clean, seq,
+        """Append an op asked for at sequence number `seq`; return its id. Counting only
+        (`count_only`): the op is not recorded (the bytes are counted by the callers)."""
+        ops = self.ops
+        if self.count_only:
+            ops.append(None)
+            return len(ops) - 1
+        clean = sorted({d for d in deps if d is not None and d >= 0})
+        # placed one tick after its latest dependency, never below the floor (order.py)
+        for d in clean:
+            after = ops[d].seq + 1
+            if after > seq:
+                seq = after
+        floor = self.order.floor
+        if seq < floor:
+            seq = floor
+        op = Op(len(ops), kind, layer, resources, int(busy), int(latency), clean, seq,
                 int(nbytes), label)
-        self.ops.append(op)
+        ops.append(op)
         return op.id
 
     def mark(self) -> int:
@@ -89,17 +119,19 @@ class Emitter:
     def barrier(self, layer: int, deps: list[int], label: str) -> int:
         """A zero-time op on `deps`; every op emitted later sorts after it."""
         b = self.emit("barrier", layer, (), 0, 0, list(deps), 0, label=label)
-        self.order.floor = self.ops[b].seq
+        if not self.count_only:
+            self.order.floor = self.ops[b].seq
         return b
 
     def join(self, layer: int, since: int, label: str) -> int:
         """A barrier on every op emitted since the mark `since`."""
-        return self.barrier(layer, list(range(since, len(self.ops))), label)
+        return self.barrier(layer, [] if self.count_only else list(range(since, len(self.ops))),
+                            label)
 
     def dma(self, kind: str, layer: int, nbytes: float, deps: list[int | None], seq: int,
             label: str) -> int:
         """One DMA transfer between DRAM and the shared SRAM (load or store)."""
-        nbytes = max(1, int(math.ceil(nbytes)))
+        nbytes = int(math.ceil(nbytes))
         return self.emit(kind, layer, ("dram", self.port("dma")), xfer_cycles(nbytes, self._dma_bw),
                          self.target.dram_latency_cycles, deps, seq, nbytes, label)
 
@@ -111,7 +143,7 @@ class Emitter:
         load first when the tensor lives in DRAM, then one (multicast) route. Returns the
         route op (the block has arrived when it is done). `count`: add the bytes to the
         tensor's would-be DRAM traffic (False when the caller accounts for it)."""
-        nbytes = max(1, int(math.ceil(nbytes)))
+        nbytes = int(math.ceil(nbytes))
         bank = self.bank(tensor.base_bank, block)
         if count:
             self.traffic.tensor_dram_bytes[tensor.name] += nbytes  # a DMA load if in DRAM
@@ -145,7 +177,7 @@ class Emitter:
                     count: bool = True) -> int:
         """Route a finished block to the shared SRAM, then DMA it out when the tensor lives in
         DRAM. Records the write so that consumers can depend on these rows."""
-        nbytes = max(1, int(math.ceil(nbytes)))
+        nbytes = int(math.ceil(nbytes))
         bank = self.bank(tensor.base_bank, block)
         if count:
             self.traffic.tensor_dram_bytes[tensor.name] += nbytes  # a DMA store if in DRAM
@@ -162,7 +194,7 @@ class Emitter:
     def weight_block(self, unit_i: int, layer: int, block: int, nbytes: float, dests: list,
                      deps: list[int], seq: int, from_dram: bool, label: str) -> int:
         """Weights: DMA DRAM -> SRAM staging (when `from_dram`), then route to the cores."""
-        nbytes = max(1, int(math.ceil(nbytes)))
+        nbytes = int(math.ceil(nbytes))
         bank = self.bank(7 * unit_i + 3, block)
         stream = ("w", unit_i, tuple(dests))
         if from_dram:
@@ -171,10 +203,22 @@ class Emitter:
 
     def producer_deps(self, tensor: Tensor, lo: int, hi: int) -> list[int]:
         """Ops that complete rows [lo, hi) of `tensor` (pipeline placement only; split
-        placement has a barrier between units)."""
-        if self.split:
+        placement has a barrier between units). Writes that each cover every row (an LSTM's
+        h_t, step after step) are folded into one zero-time join once there are many of them:
+        a read overlapping one overlaps all, so depending on the join is the same dependency,
+        and reads no longer scan every earlier write."""
+        if self.split or self.count_only:
             return []
-        return [op for (a, b, op) in tensor.writes if a < hi and b > lo]
+        writes = tensor.writes
+        if len(writes) > 32:
+            full = [op for (a, b, op) in writes if a <= 0 and b >= tensor.rows]
+            if len(full) > 16:
+                join = self.emit("barrier", self.ops[full[-1]].layer, (), 0, 0, full, 0,
+                                 label=f"{tensor.name} written")
+                tensor.writes = [w for w in writes if not (w[0] <= 0 and w[1] >= tensor.rows)]
+                tensor.writes.append((0, tensor.rows, join))
+                writes = tensor.writes
+        return [op for (a, b, op) in writes if a < hi and b > lo]
 
     # ------------------------------------------------------------------ host fallback
     def host_read(self, tensor: Tensor, nbytes: float, name: str, layer: int, deps: list[int],

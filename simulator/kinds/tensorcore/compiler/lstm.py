@@ -22,6 +22,7 @@ from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.compiler.allocation import Tensor
 from simulator.kinds.tensorcore.compiler.emitter import Emitter
 from simulator.kinds.tensorcore.compiler.mac_pass import PassState, emit_mac_pass
+from simulator.kinds.tensorcore.compiler.mapper import PassMapping
 from simulator.kinds.tensorcore.compiler.order import (
     COMPUTE,
     HOST_READ,
@@ -31,21 +32,24 @@ from simulator.kinds.tensorcore.compiler.order import (
     STORE_AFTER_ROUTE,
     step_seq,
 )
-from simulator.kinds.tensorcore.compiler.units import Unit, mac_spec
+from simulator.kinds.tensorcore.compiler.macspec import MacSpec
+from simulator.kinds.tensorcore.compiler.units import Unit
+from simulator.kinds.tensorcore.schedule import Repeat
 
 
 def emit_lstm_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u: int,
-                   unit: Unit, cores: list[int], resident: bool, barrier: list[int]) -> None:
-    """An LSTM layer as `steps` sequential passes (module docstring)."""
+                   unit: Unit, spec: MacSpec, mapping: PassMapping, resident: bool,
+                   barrier: list[int]) -> None:
+    """An LSTM layer as `steps` sequential passes of `spec` (module docstring)."""
     head = workload.layers[unit.layer]
     assert isinstance(head, LstmLayer)
-    spec = mac_spec(head, em.target.hardwired_ops)
     ab = em.target.activation_bytes
     src = tensors[unit.inputs[0]]
     out = tensors[unit.output]
     gates = tensors[unit.output + "#gates"]
     cell = tensors[unit.output + "#c"]
     xh = tensors[unit.output + "#xh"]
+    cores = list(mapping.cores)
     gate_clients: list = cores if unit.gate_engine == "core" else ["vector"]
     state = PassState()
     fin = em.mark()
@@ -54,7 +58,30 @@ def emit_lstm_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], 
     x_bytes = head.batch * n_in * ab
     h_bytes = head.batch * head.hidden_size * ab
     gemm_done: int | None = None
+    steps: list[tuple[int, int]] = []   # (first op, step-done join) of each emitted step
+    snapshots: list[list[dict]] = []    # the byte counts at the start of each step
     for t in range(spec.steps):
+        if (em.repeat_steps and t == REPEAT_FROM + 1 and spec.steps > t + 1
+                and _signature(em, *steps[-1], steps[0][0]) == _signature(em, *steps[-2],
+                                                                          steps[0][0])
+                and (not em.count_only or _delta(snapshots[-1], _counts(em))
+                     == _delta(snapshots[-2], snapshots[-1]))):
+            # steps REPEAT_FROM - 1 and REPEAT_FROM were emitted alike, and the machine is idle
+            # at each step's end (split placement: nothing else in flight): the remaining
+            # steps repeat the last one; the scheduler times one copy (and checks that it took
+            # the same relative times as the step before) and delays what follows
+            (a, b), (ra, rb), (_, pb) = steps[-1], steps[-2], steps[-3]
+            em.repeats.append(Repeat(a, b, spec.steps - t, anchor=rb, ref_first=ra,
+                                     ref_anchor=pb))
+            for counts, before in zip((em.traffic.weight_dram_bytes,
+                                       em.traffic.tensor_dram_bytes,
+                                       em.traffic.tensor_sram_extra_bytes), last_counts):
+                for key in list(counts):
+                    counts[key] += (counts[key] - before.get(key, 0)) * (spec.steps - t)
+            break
+        last_counts = _counts(em)
+        snapshots.append(last_counts)
+        first = em.mark()
         state.start = em.order.floor
         state.step = t
         # x_t: one row per sequence of the input; staged into the SRAM scratch by one DMA
@@ -69,14 +96,46 @@ def emit_lstm_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], 
                                     state.start + LOAD_BEFORE_ROUTE, f"{head.name} x_t"))
         h_src = xh if out.in_dram else out
         parts = [(x_src, 0, n_in)] + ([(h_src, n_in, spec.cin)] if t > 0 else [])
-        emit_mac_pass(em, workload, u, unit, step_deps, spec, parts, gates, [], cores, resident,
-                      state)
+        emit_mac_pass(em, workload, u, unit, step_deps, spec, parts, gates, [], mapping,
+                      resident, state)
         gemm_done = em.join(unit.layer, fin, "gemm done")
         fin = em.mark()
         _emit_gates(em, u, unit, head, t, gates, cell, out, xh, gate_clients, [gemm_done])
         em.traffic.tensor_dram_bytes[out.name] += int(math.ceil(h_bytes))  # h_t stored once
         deps = [em.join(unit.layer, fin, "step done")]
+        steps.append((first, deps[0]))
         fin = em.mark()
+
+
+def _counts(em: Emitter) -> list[dict]:
+    """A snapshot of the byte counts (traffic.TrafficCounts' three tables)."""
+    return [dict(em.traffic.weight_dram_bytes), dict(em.traffic.tensor_dram_bytes),
+            dict(em.traffic.tensor_sram_extra_bytes)]
+
+
+def _delta(before: list[dict], after: list[dict]) -> list[dict]:
+    """The bytes counted between two snapshots of the traffic counts."""
+    return [{k: v - b.get(k, 0) for k, v in a.items() if v != b.get(k, 0)}
+            for b, a in zip(before, after)]
+
+
+#: the step from which an LSTM's remaining steps may repeat (steps before it are emitted)
+REPEAT_FROM = 3
+
+
+def _signature(em: Emitter, first: int, last: int, base: int) -> list[tuple]:
+    """What the ops first..last do, with dependencies inside the layer's steps (ids >= base)
+    relative to `first`: equal signatures of consecutive steps mean the same instructions.
+    Counting only, the ops are not recorded: their number stands for them (the counted bytes
+    of the two steps are compared by the caller's repeat, which scales them)."""
+    if em.count_only:
+        return [last - first]
+    out = []
+    for op in em.ops[first:last + 1]:
+        deps = tuple(("rel", d - first) if d >= base else ("abs", d) for d in op.deps)
+        out.append((op.kind, op.resources, op.busy_cycles, op.latency_cycles, op.nbytes,
+                    op.seq - em.ops[first].seq, deps))
+    return out
 
 
 def _emit_gates(em: Emitter, u: int, unit: Unit, head: LstmLayer, t: int, gates: Tensor,
@@ -91,10 +150,10 @@ def _emit_gates(em: Emitter, u: int, unit: Unit, head: LstmLayer, t: int, gates:
     on_vector = clients == ["vector"]
     host = on_vector and arch.vector_unit.location == "host"
     if on_vector:
-        lanes = arch.vector_unit.ops_per_cycle
+        lanes = target.vector_ops_per_cycle
         cap_in = cap_out = arch.vector_unit.buffer_bytes / 4
     else:
-        lanes = arch.core.vector_lanes
+        lanes = target.element_lanes
         cap_in, cap_out = target.input_half_bytes, target.output_half_bytes
     hidden = gates.channels // 4
     elements = head.batch * hidden

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.compiler.allocation import Tensor
-from simulator.kinds.tensorcore.compiler.emitter import Emitter
+from simulator.kinds.tensorcore.compiler.emitter import Emitter, share_bytes
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
 from simulator.kinds.tensorcore.compiler.order import (
     COMPUTE,
@@ -27,8 +27,8 @@ from simulator.kinds.tensorcore.compiler.order import (
     ROUTE_WEIGHTS,
     step_seq,
 )
-from simulator.kinds.tensorcore.compiler.placement import core_shares
-from simulator.kinds.tensorcore.compiler.tiling import TileStep, choose_tiling, tile_steps
+from simulator.kinds.tensorcore.compiler.mapper import PassMapping
+from simulator.kinds.tensorcore.compiler.tiling import TileStep, tile_steps
 from simulator.kinds.tensorcore.compiler.units import Unit
 
 
@@ -85,28 +85,29 @@ class PassState:
 
 def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: list[int],
                   spec: MacSpec, srcs: list[tuple[Tensor, int, int]], out: Tensor,
-                  extras: list[Tensor], cores: list[int], resident: bool,
-                  state: PassState) -> None:
-    """The tiled instruction stream of one GEMM/conv pass on `cores`. `srcs` maps the input
-    channel range [lo, hi) of the reduction to the tensor holding it (one tensor for a layer;
-    x_t and h_{t-1} for an LSTM step); `extras` are the other operands of fused add/mul
-    post-ops; `resident`: the unit's weights are resident in the shared SRAM (routed only).
-    `state` carries what persists across the steps of an LSTM."""
+                  extras: list[Tensor], mapping: PassMapping, resident: bool,
+                  state: PassState, rhs: Tensor | None = None) -> None:
+    """The tiled instruction stream of one GEMM/conv pass, split over cores and tiled as
+    `mapping` says (mapper.py). `srcs` maps the input channel range [lo, hi) of the reduction
+    to the tensor holding it (one tensor for a layer; x_t and h_{t-1} for an LSTM step);
+    `extras` are the other operands of fused add/mul post-ops; `resident`: the unit's weights
+    are resident in the shared SRAM (routed only). `state` carries what persists across the
+    steps of an LSTM. `rhs`: the tensor holding the right operand of an activation x
+    activation product (read through the bridge like a weight block; default: the input)."""
     target = em.target
     nslots = target.slots
-    wb = target.weight_bytes
+    wb = spec.operand_bytes(target)
+    w_label = f"{workload.layers[unit.layer].name} {'kv' if spec.kv_cache else 'w'}"
     head = workload.layers[unit.layer]
     layer_i = unit.layer
     src = srcs[0][0]
-    ncores = len(cores)
     m_all, n_all = spec.m, spec.cout
-    shares = core_shares(spec, cores, target.rows, target.cols)
-    m_share = max(s.m for s in shares)
-    n_share = max(s.n for s in shares)
-    extra_row_bytes = sum(e.nbytes / max(1, e.rows) for e in extras if e.rows > 1)
-    tiling = choose_tiling(spec, target, m_share, n_share, extra_row_bytes, head.name)
+    shares = mapping.shares
+    tiling = mapping.tiling
+    ncores = len(mapping.cores)
     # all of the unit's weights fit the staging area: each block comes from DRAM once
-    weights_fit = head.weight_params * wb <= em.arch.sram.weight_staging_bytes
+    weights_fit = spec.stationary_bytes(wb) <= em.arch.sram.weight_staging_bytes
+    rhs = rhs or src
     w_ordinal: dict[tuple, int] = {}
     # per-core step lists (lockstep across cores so that shared blocks can be multicast)
     plans = [(s.core, tile_steps(spec, s, tiling)) for s in shares]
@@ -156,12 +157,13 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
                             # same step sit in different banks
                             ordinal = w_ordinal.setdefault(block, len(w_ordinal))
                             rid = em.weight_block(u, layer_i, ordinal, nbytes, ds, deps,
-                                                  base + ROUTE_WEIGHTS, not staged,
-                                                  f"{head.name} w")
+                                                  base + ROUTE_WEIGHTS, not staged, w_label)
                         else:
-                            rid = em.read_block(src, nb[0] + kb[0], nbytes, ds, layer_i, deps,
+                            # an activation operand: on chip, or loaded from DRAM per block
+                            rdeps = deps + em.producer_deps(rhs, 0, rhs.rows)
+                            rid = em.read_block(rhs, nb[0] + kb[0], nbytes, ds, layer_i, rdeps,
                                                 base + ROUTE_WEIGHTS, ("w", u, tuple(ds)),
-                                                f"{head.name} w")
+                                                f"{head.name} rhs")
                     for core in ds:
                         st = state.cores[core]
                         (st.inputs if operand == "in" else st.weights).fill(block, rid, nslots)
@@ -176,13 +178,14 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
                 deps.append(st.weights.slots[-1].route)
             if step.last_k:
                 for e in extras:
-                    share = (nb[1] - nb[0]) / n_all
                     if e.rows > 1:
-                        share *= (mb[1] - mb[0]) / m_all
+                        ebytes = share_bytes(e.nbytes, mb[0], mb[1], m_all, nb[0], nb[1], n_all)
+                    else:   # a one-row operand (a per-channel vector): its channels' share
+                        ebytes = share_bytes(e.nbytes, nb[0], nb[1], n_all)
                     lo = int(mb[0] / m_all * e.rows)
                     hi = max(lo + 1, int(math.ceil(mb[1] / m_all * e.rows)))
                     edeps = list(barrier) + em.producer_deps(e, lo, hi)
-                    deps.append(em.read_block(e, t, e.nbytes * share, [core], layer_i, edeps,
+                    deps.append(em.read_block(e, t, ebytes, [core], layer_i, edeps,
                                               base + ROUTE_EXTRA, ("x", u, core, e.name),
                                               f"{head.name} {e.name}"))
             if step.first_k and len(st.out_routes) >= nslots:
@@ -190,9 +193,10 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
             if st.last_compute is not None:
                 deps.append(st.last_compute)
             m, n = mb[1] - mb[0], nb[1] - nb[0]
-            cycles = spec.array_cycles(m, n, kb[1] - kb[0], target.rows, target.cols)
+            cycles = target.mac.cycles(spec.array_cycles(m, n, kb[1] - kb[0], target.rows,
+                                                         target.cols))
             if step.last_k and unit.post_ops:
-                cycles = max(cycles, math.ceil(post_per_out * m * n / em.arch.core.vector_lanes))
+                cycles = max(cycles, math.ceil(post_per_out * m * n / target.element_lanes))
             cid = em.emit("compute", layer_i, (f"core{core}",), cycles, 0, deps, base + COMPUTE,
                           label=f"{head.name} {unit.ops_label}")
             st.last_compute = cid
@@ -203,11 +207,12 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
                 orow_lo = int(mb[0] // spec.wo * out_frac_rows)
                 orow_hi = max(orow_lo + 1,
                               int(math.ceil(((mb[1] - 1) // spec.wo + 1) * out_frac_rows)))
-                nbytes = out.nbytes * (m / m_all) * (n / n_all)
+                nbytes = share_bytes(out.nbytes, mb[0], mb[1], m_all, nb[0], nb[1], n_all)
                 wid = em.write_block(out, t * ncores + core, nbytes, core, layer_i, [cid],
                                      base + ROUTE_OUT, (orow_lo, orow_hi), f"{head.name} out")
                 # the accumulator slot is free once the route out is done
-                route_out = wid if not out.in_dram else em.ops[wid].deps[0]
+                route_out = (wid if not out.in_dram or em.count_only
+                             else em.ops[wid].deps[0])
                 st.out_routes.append(route_out)
                 if len(st.out_routes) > nslots:
                     st.out_routes.popleft()
@@ -226,7 +231,7 @@ def _route_input(em: Emitter, spec: MacSpec, srcs: list[tuple[Tensor, int, int]]
         a, b = max(c0, lo), min(c1, hi)
         if a >= b:
             continue
-        nbytes = (r1 - r0) * spec.w * (b - a) * em.target.activation_bytes
+        nbytes = (r1 - r0) * spec.w * (b - a) * tensor.element_bytes
         if lstm_step is None:
             src_rows = (int(r0 * tensor.rows / max(1, spec.batch * spec.h)),
                         int(math.ceil(r1 * tensor.rows / max(1, spec.batch * spec.h))))

@@ -8,6 +8,8 @@ columns and accumulates the R·S taps in time.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 from simulator.core.geometry import pair
@@ -39,6 +41,12 @@ class MacSpec:
     #: run depthwise conv in the core's depthwise mode; False when the core hard-wires only
     #: dense conv: a depthwise layer then runs as a grouped conv (one channel per group)
     depthwise_mode: bool = True
+    #: the stationary (K x N) operand is a KV cache: activations, at the activation width
+    kv_cache: bool = False
+    #: the fraction of the array's work left after zero skipping (1: dense)
+    work_fraction: float = 1.0
+    #: bytes the stationary operand travels as over its dense bytes (weight decoders)
+    travel_fraction: float = 1.0
 
     @property
     def depthwise(self) -> bool:
@@ -61,8 +69,17 @@ class MacSpec:
         return self.r * self.s
 
     @classmethod
-    def of(cls, layer: LayerBase, depthwise_mode: bool = True) -> "MacSpec":
+    def of(cls, layer: LayerBase, depthwise_mode: bool = True,
+           winograd: bool = False) -> "MacSpec":
         b = layer.batch
+        if isinstance(layer, ConvLayer) and winograd and layer.winograd:
+            # Winograd F(m x m, 3 x 3) hard-wired: alpha^2 element-wise GEMMs of
+            # (tiles x C/g) @ (C/g x F/g) per conv group (Lavin & Gray Sec. 4.1): a grouped
+            # 1x1 pass over the batch's output tiles, input = the transformed (m+2)^2 input
+            # tiles, weights = the transformed filters, as Layer.gemms() lowers it
+            (gemm,) = layer.gemms()
+            return cls(1, gemm.k * gemm.groups, gemm.m, 1, gemm.n * gemm.groups, gemm.m, 1,
+                       1, 1, 1, 1, 0, gemm.groups)
         if isinstance(layer, ConvLayer):
             c, h, w = layer.input_shape
             co, ho, wo = layer.output_shape
@@ -75,12 +92,19 @@ class MacSpec:
             t = layer.token_count
             return cls(b, layer.features_in, t, 1, layer.out_features, t, 1, 1, 1, 1, 1, 0, 1)
         if isinstance(layer, MatmulLayer):
-            # `count` independent (m x k) @ (k x n) products, each with its own left operand
-            # and its own right operand: a grouped GEMM with count groups (K = k, N = n per
-            # group), as Layer.gemms() lowers it
-            c = layer.count
-            return cls(b, layer.k * c, layer.m, 1, layer.n * c, layer.m, 1, 1, 1, 1, 1, 0,
-                       c, weights_from_dram=layer.weights)
+            if layer.weights:
+                # `count` stored K x N matrices shared by the batch: a grouped GEMM with count
+                # groups (K = k, N = n per group), the batch's rows sharing each matrix
+                c = layer.count
+                return cls(b, layer.k * c, layer.m, 1, layer.n * c, layer.m, 1, 1, 1, 1, 1, 0,
+                           c)
+            # activation x activation: every sample of the batch has its own right operand
+            # (its keys, its values), so count x batch independent products, as
+            # Layer.gemms() lowers it; the right operand is an on-chip tensor, or the KV cache
+            # (`kv_cache`: state kept across decode steps, loaded like weights unless resident)
+            g = layer.count * b
+            return cls(1, layer.k * g, layer.m, 1, layer.n * g, layer.m, 1, 1, 1, 1, 1, 0, g,
+                       weights_from_dram=layer.kv_cache, kv_cache=layer.kv_cache)
         if isinstance(layer, LstmLayer):
             # ONE time step: [x_t, h_{t-1}] (batch x (I+H)) @ W ((I+H) x 4H); `steps` of them
             # in sequence (h_{t-1} comes from the previous step), as Layer.gemms() lowers it
@@ -104,11 +128,16 @@ class MacSpec:
         Depthwise: pixels over rows, channels over cols, taps in time:
             ceil(m / rows) x ceil(n / cols) x taps.
         """
+        if self.work_fraction != 1.0:
+            dense = MacSpec.array_cycles(replace_fraction(self), m, n, k_channels, rows, cols)
+            return math.ceil(dense * self.work_fraction - 1e-9)
         if self.depthwise:
             return -(-m // rows) * -(-n // cols) * self.taps
         if self.groups > 1:
-            gt = max(1, n // self.cout_g)
-            return gt * m * -(-(self.taps * self.cin_g) // rows) * -(-self.cout_g // cols)
+            kfolds = -(-(self.taps * self.cin_g) // rows)
+            if n < self.cout_g:   # part of one group (a group too large for one tile)
+                return m * kfolds * -(-n // cols)
+            return n // self.cout_g * m * kfolds * -(-self.cout_g // cols)
         return m * -(-(self.taps * k_channels) // rows) * -(-n // cols)
 
     def analytic_cycles(self, rows: int, cols: int) -> int:
@@ -116,9 +145,11 @@ class MacSpec:
         tiled schedule must add up to): dense G x M x ceil(K/rows) x ceil(N/cols);
         depthwise ceil(M/rows) x ceil(C/cols) x R x S."""
         if self.depthwise:
-            return self.steps * -(-self.m // rows) * -(-self.cout // cols) * self.taps
-        return (self.steps * self.groups * self.m * -(-(self.taps * self.cin_g) // rows)
-                * -(-self.cout_g // cols))
+            dense = self.steps * -(-self.m // rows) * -(-self.cout // cols) * self.taps
+        else:
+            dense = (self.steps * self.groups * self.m * -(-(self.taps * self.cin_g) // rows)
+                     * -(-self.cout_g // cols))
+        return math.ceil(dense * self.work_fraction - 1e-9)
 
     def in_rows(self, out_lo: int, out_hi: int) -> tuple[int, int]:
         """Input rows [lo, hi) needed for output rows [out_lo, out_hi] (batch folded in rows)."""
@@ -137,6 +168,19 @@ class MacSpec:
             return n_lo // self.cout_g * self.cin_g, -(-n_hi // self.cout_g) * self.cin_g
         return k_lo, k_hi
 
+    def operand_bytes(self, target) -> float:
+        """Bytes per element of the stationary operand as it travels (DRAM, SRAM, bridge):
+        weights (at their encoded size when the chip decodes them), or a KV cache's
+        activations."""
+        if self.kv_cache:
+            return target.activation_bytes
+        # dense at the width the array runs them, times what the encoding saves
+        return target.mac.executed.weight_bits / 8 * self.travel_fraction
+
+    def stationary_bytes(self, element_bytes: float) -> float:
+        """Bytes of the whole stationary operand (all groups)."""
+        return self.weight_bytes(self.cout, self.cin, element_bytes)
+
     def weight_bytes(self, n_channels: int, k_channels: int, weight_bytes: float) -> float:
         """Weight bytes of a block of n output channels over k input channels (depthwise: the
         taps of each channel; grouped: each output channel's whole group)."""
@@ -145,3 +189,8 @@ class MacSpec:
         if self.groups > 1:
             return n_channels * self.cin_g * self.taps * weight_bytes
         return n_channels * k_channels * self.taps * weight_bytes
+
+
+def replace_fraction(spec: MacSpec) -> MacSpec:
+    """The same pass without zero skipping (its dense array cycles)."""
+    return dataclasses.replace(spec, work_fraction=1.0)

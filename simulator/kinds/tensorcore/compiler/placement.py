@@ -2,10 +2,10 @@
 
 `compiler.placement` (docs/models/tensorcore.md §3, step 4):
 
-* `split`: every unit on all cores. A MAC pass splits by output channels when every core gets
-  at least a full array width of them (and, grouped conv, whole groups): the input tiles are
-  then the same on every core and multicast; else by output rows (the weights multicast). A
-  barrier separates units, so each layer's span is its own.
+* `split`: every unit on all cores. A MAC pass splits by output channels (the dense input
+  tiles are then the same on every core and multicast) or by output rows (the weights
+  multicast); the mapper (mapper.py) picks the split by its objective. A barrier separates
+  units, so each layer's span is its own.
 * `pipeline`: units round-robin over the cores (one core each); a consumer tile depends on the
   producer tiles that write the rows it needs, so consecutive layers overlap on different cores.
 
@@ -61,18 +61,36 @@ def splits_by_channels(spec: MacSpec, ncores: int, cols: int) -> bool:
         spec.groups == 1 or spec.depthwise or spec.groups >= ncores)
 
 
-def core_shares(spec: MacSpec, cores: list[int], rows: int, cols: int) -> list[CoreShare]:
-    """Split one MAC pass over `cores` (module docstring). Channel shares are whole array
-    widths (grouped conv: whole groups, at least an array width); pixel shares of a depthwise
-    pass are whole multiples of the rows (its pixels sit on the rows). Cores left without work
-    get no share."""
+def split_options(spec: MacSpec, ncores: int, rows: int, cols: int) -> list[str]:
+    """The splits of a MAC pass over `ncores` cores that give work to more than one core:
+    `rows` (output pixels) and `channels` (output channels; grouped conv only with at least
+    one group per core); `none` (one core) when neither does."""
+    if ncores <= 1:
+        return ["none"]
+    cores = list(range(ncores))
+    out = [split for split in ("channels", "rows")
+           if (split != "channels" or spec.groups == 1 or spec.depthwise
+               or spec.groups >= ncores)
+           and len(core_shares(spec, cores, rows, cols, split)) > 1]
+    return out or ["none"]
+
+
+def core_shares(spec: MacSpec, cores: list[int], rows: int, cols: int,
+                split: str | None = None) -> list[CoreShare]:
+    """Split one MAC pass over `cores` (module docstring) by `split` (`channels`, `rows`,
+    `none`: all on the first core; None: by channels when every core gets at least an array
+    width of them, else by rows). Channel shares are whole array widths (grouped conv: whole
+    groups, at least an array width); pixel shares of a depthwise pass are whole multiples of
+    the rows (its pixels sit on the rows). Cores left without work get no share."""
     ncores = len(cores)
     m_all, n_all = spec.m, spec.cout
-    if ncores == 1:
+    if ncores == 1 or split == "none":
         return [CoreShare(cores[0], 0, m_all, 0, n_all)]
     chan_step = spec.cout_g if (spec.groups > 1 and not spec.depthwise) else 1
     shares = []
-    if splits_by_channels(spec, ncores, cols):
+    if split is None:
+        split = "channels" if splits_by_channels(spec, ncores, cols) else "rows"
+    if split == "channels":
         per = -(-n_all // ncores)
         if spec.groups == 1:
             per = -(-per // max(cols, chan_step)) * max(cols, chan_step)

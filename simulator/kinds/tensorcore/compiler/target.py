@@ -1,6 +1,8 @@
 """The figures of an arch and a precision that the compiler steps use, derived once: element
 sizes, the core buffers' slots (half of each buffer with ping-pong double buffering), the MAC
-array, and the latencies and bandwidths transfers are timed with."""
+array and its rate at the precision (precision.py), the element rates of the cores' element
+path and of the vector unit at the element width, and the latencies and bandwidths transfers
+are timed with."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 
 from simulator.core.arch import Precision
 from simulator.kinds.tensorcore.arch import TensorCoreArch
+from simulator.kinds.tensorcore.precision import MacRate, element_lanes, mac_rate
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class Target:
     dram_bytes_per_cycle: float
     port_bytes_per_cycle: float
     bank_bytes_per_cycle: float
+    mac: MacRate                   # the MAC array's rate at this precision
+    element_lanes: float           # cores' element path, elements per cycle at this width
+    vector_ops_per_cycle: float    # vector unit, element ops per cycle at this width
 
     @classmethod
     def of(cls, arch: TensorCoreArch, precision: Precision) -> "Target":
@@ -42,4 +48,6 @@ class Target:
                    core.mac_rows, core.mac_cols, arch.cores, frozenset(core.hardwired_ops),
                    int(round(arch.dram.latency_ns * arch.clock_mhz / 1000)),
                    arch.dram_bytes_per_cycle, arch.bridge.bytes_per_cycle_per_port,
-                   arch.sram.bytes_per_cycle_per_bank)
+                   arch.sram.bytes_per_cycle_per_bank, mac_rate(arch, precision),
+                   element_lanes(core.vector_lanes, precision.activation_bits),
+                   element_lanes(arch.vector_unit.ops_per_cycle, precision.activation_bits))

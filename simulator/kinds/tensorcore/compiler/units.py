@@ -12,22 +12,25 @@ are views (no data moves).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+from simulator.core.activations import activation_cost
 from simulator.core.errors import NpusimError
 from simulator.core.layer_base import LayerBase
 from simulator.core.layers import ConvLayer, LstmLayer, MatmulLayer
 from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.arch import TensorCoreArch
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
+from simulator.kinds.tensorcore.compression import (
+    skipped_fraction,
+    weight_travel_fraction,
+    winograd_on_chip,
+)
 
-#: Element operations per element on the vector unit (int8, a LUT for transcendental ones).
-#: hardswish = x * relu6(x + 3) / 6: add, 2 clamps, 2 multiplies -> 5; hardsigmoid: add,
-#: 2 clamps, multiply -> 4; relu 1 (max); relu6 2 (clamp); sigmoid/tanh: LUT + interpolation 4;
-#: swish = x * sigmoid(x) 5; gelu 6; softmax (exp LUT, sum, divide) 5; layernorm 6.
-VECTOR_OPS_PER_ELEMENT = {"relu": 1, "relu6": 2, "hardsigmoid": 4, "hardswish": 5, "sigmoid": 4,
-                          "tanh": 4, "swish": 5, "gelu": 6, "softmax": 5, "layernorm": 6,
-                          "identity": 0}
+#: Layer types whose element work is a reduction over rows: the vector unit (or a core that
+#: hard-wires them) reads each row twice, once for the statistics and once to normalise.
+TWO_PASS_TYPES = ("norm",)
 MAC_TYPES = ("conv", "linear", "matmul", "lstm")
 #: the tensor holding the network input
 INPUT = "__input__"
@@ -39,6 +42,8 @@ def op_name(layer: LayerBase) -> str:
         return "depthwise" if layer.groups > 1 and layer.groups == layer.in_channels else "conv"
     if layer.type == "activation":
         return layer.function  # type: ignore[attr-defined]
+    if layer.type == "norm" and getattr(layer, "kind", "") == "layernorm":
+        return "layernorm"   # a core listing layernorm runs it
     return {"adaptiveavgpool": "avgpool", "adaptivemaxpool": "maxpool"}.get(layer.type, layer.type)
 
 
@@ -52,10 +57,16 @@ class Unit:
     engine: str                    # core | vector
     inputs: list[str]              # tensors it reads (the head's first)
     output: str                    # tensor it writes
-    post_ops: int = 0              # fused element ops on the core's output path
+    post_ops: int = 0              # fused pool / add / mul element ops on the core's
+    #                                output path (its `vector_lanes` per cycle)
+    act_ops: int = 0               # fused hard-wired activations: applied as results drain,
+    #                                no cycles, one element op's energy each
     gate_engine: str = ""          # lstm units: where the element-wise gate math runs
     vector_ops: int = 0            # element ops of an elt unit (at the unit's cost per element)
+    passes: int = 1                # reads of each input row (2: a two-pass reduction)
     ops_label: str = ""
+    pre_layers: list[int] = field(default_factory=list)  # layers fused on the input path
+    rhs: str = ""                  # activation x activation: the tensor of the right operand
 
 
 @dataclass
@@ -69,9 +80,22 @@ class UnitPlan:
     analytic: dict[int, int] = field(default_factory=dict)
 
 
-def mac_spec(layer: LayerBase, hardwired_ops: set[str] | frozenset[str]) -> MacSpec:
-    """The layer's MacSpec in the mode the cores run it (depthwise mode or grouped)."""
-    return MacSpec.of(layer, depthwise_mode="depthwise" in hardwired_ops)
+def mac_spec(layer: LayerBase, arch: TensorCoreArch) -> MacSpec:
+    """The layer's MacSpec as the cores run it: depthwise mode or grouped, Winograd or direct,
+    the fraction of the work zero skipping leaves (compression.py)."""
+    spec = MacSpec.of(layer, depthwise_mode="depthwise" in arch.core.hardwired_ops,
+                      winograd=winograd_on_chip(layer, arch))
+    spec.work_fraction = skipped_fraction(layer, arch)
+    return spec
+
+
+def unit_spec(layer: LayerBase, arch: TensorCoreArch, weight_bits: int) -> MacSpec:
+    """mac_spec, plus the bytes the layer's weights travel as (encoded when the chip decodes
+    them; `weight_bits`: the width its MACs run at)."""
+    spec = mac_spec(layer, arch)
+    if not spec.kv_cache and spec.weights_from_dram:
+        spec.travel_fraction = weight_travel_fraction(layer, arch, weight_bits)
+    return spec
 
 
 def mac_op_label(layer: LayerBase, hardwired_ops: set[str] | frozenset[str]) -> str:
@@ -118,6 +142,32 @@ def layer_sources(workload: Workload) -> tuple[list[list[str]], dict[str, int]]:
     return sources, fresh
 
 
+def _channel_scale(workload: Workload, sources: list[list[str]],
+                   consumers: dict[str, list[int]], i: int) -> tuple[str, str, int] | None:
+    """(map source, scale source, consumer) when layer i is a squeeze-excite scale that a
+    core can apply on its consumer's input path: a `mul` of a map by a per-channel vector whose
+    only consumer is a dense conv or linear layer reading nothing else; None otherwise."""
+    layers = workload.layers
+    layer = layers[i]
+    if (layer.type != "mul" or len(sources[i]) != 2 or getattr(layer, "constant", None)
+            or getattr(layer, "activation", None)):
+        return None
+    users = consumers.get(layer.name, [])
+    if len(users) != 1 or sources[users[0]] != [layer.name]:
+        return None
+    k = users[0]
+    consumer = layers[k]
+    if not (consumer.type == "linear" or (isinstance(consumer, ConvLayer)
+                                          and consumer.groups == 1)):
+        return None
+    shapes = layer.input_shapes
+    small = [n for n, shape in zip(sources[i], shapes) if math.prod(shape) == shape[0]]
+    big = [n for n, shape in zip(sources[i], shapes) if math.prod(shape) > shape[0]]
+    if len(small) != 1 or len(big) != 1:
+        return None
+    return big[0], small[0], k
+
+
 def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
     """Group the layers into units (module docstring; docs/models/tensorcore.md §3, step 1)."""
     layers = workload.layers
@@ -133,10 +183,25 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
             consumers.setdefault(s, []).append(i)
     fusion = arch.compiler.fusion
     alias: dict[str, str] = {}  # layer name -> tensor name holding its data
+    # squeeze-excite scales applied on their consumer's input path: consumer -> (mul layer,
+    # map source, scale source)
+    pre: dict[int, tuple[int, str, str]] = {}
+    if fusion and "mul" in arch.core.fusable_pre_ops and "mul" in hard:
+        for k in range(len(layers)):
+            found = _channel_scale(workload, sources, consumers, k)
+            if found is not None:
+                pre[found[2]] = (k, found[0], found[1])
+    pre_fused = {k for k, _, _ in pre.values()}
     i = 0
     while i < len(layers):
         layer = layers[i]
+        if i in pre_fused:   # applied by its consumer as it reads its input
+            i += 1
+            continue
         ins = [alias.get(s, s) for s in sources[i]]
+        if i in pre:
+            k, map_src, scale_src = pre[i]
+            ins = [alias.get(map_src, map_src), alias.get(scale_src, scale_src)]
         name = op_name(layer)
         act = getattr(layer, "activation", None) if layer.type != "activation" else None
         if layer.is_view:  # concat, flatten, reshape, slice, expand: no data moves
@@ -145,7 +210,23 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
             continue
         if layer.type in MAC_TYPES:
             unit = Unit("mac", i, [i], "core", ins, layer.name, ops_label=mac_op_label(layer, hard))
-            plan.analytic[i] = mac_spec(layer, hard).analytic_cycles(rows, cols)
+            if (isinstance(layer, MatmulLayer) and not layer.weights and not layer.kv_cache
+                    and len(ins) > 1):
+                # Q K^T or scores x V: the right operand is the second input's tensor, read
+                # through the bridge like a weight block (no DRAM weights)
+                unit.rhs = ins[1]
+            plan.analytic[i] = mac_spec(layer, arch).analytic_cycles(rows, cols)
+            if winograd_on_chip(layer, arch):
+                # the input and output transforms on the cores' paths as data streams in and
+                # out: their element ops cost energy, no cycles (compression.py)
+                unit.act_ops += layer.winograd_transform_ops
+            if i in pre:
+                # one multiply per input element on the input path, as fast as the dense array
+                # reads its input (no cycles), one element op's energy each
+                k = pre[i][0]
+                unit.pre_layers.append(k)
+                unit.act_ops += layers[k].output_elements
+                unit.ops_label = f"{layers[k].type}>" + unit.ops_label
             if isinstance(layer, LstmLayer):
                 # the gate GEMM of every step on the cores, then the element-wise gate math
                 # (on the cores' element path when they hard-wire lstm, else on the vector
@@ -159,14 +240,26 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
         else:
             engine = "core" if name in hard else "vector"
             ops = layer.vector_ops - (layer.output_elements if act else 0)
-            if engine == "vector" and layer.type == "activation":
-                ops = layer.output_elements * VECTOR_OPS_PER_ELEMENT.get(name, 4)
-            unit = Unit("elt", i, [i], engine, ins, layer.name, vector_ops=ops, ops_label=name)
+            # a norm over rows is a two-pass reduction (statistics, then normalise); inference
+            # batchnorm has its statistics stored: one pass
+            passes = 2 if (layer.type in TWO_PASS_TYPES
+                           and getattr(layer, "kind", "") != "batchnorm") else 1
+            if layer.type == "activation":
+                # a hard-wired function streams through a core's element path at one op per
+                # element; elsewhere it costs its vector-unit work (core/activations.py)
+                cost = activation_cost(name)
+                passes = cost.passes
+                if engine == "vector":
+                    ops = layer.output_elements * cost.ops_per_element
+            unit = Unit("elt", i, [i], engine, ins, layer.name, vector_ops=ops, passes=passes,
+                        ops_label=name)
         pending_act = act
         if act and unit.engine == "core":
             can_fuse = act in fusable if unit.kind == "mac" else act in hard | fusable
-            if (fusion or unit.kind == "elt") and can_fuse:
-                unit.post_ops += layer.output_elements
+            if (fusion or unit.kind == "elt") and can_fuse and activation_cost(act).passes == 1:
+                # applied on the output path as results drain, whatever the layer (depthwise
+                # or not): no cycles, one element op's energy per output (core/activations.py)
+                unit.act_ops += layer.output_elements
                 unit.ops_label += f"+{act}"
                 pending_act = None
         # absorb following post-op layers into a MAC head
@@ -177,13 +270,18 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
             nxt = layers[j]
             nname = op_name(nxt)
             nact = getattr(nxt, "activation", None) if nxt.type != "activation" else None
-            if (nxt.type in MAC_TYPES or nxt.is_view or nname not in fusable
+            if (nxt.type in MAC_TYPES or nxt.is_view or nname not in fusable or j in pre_fused
                     or tail not in sources[j] or consumers.get(tail, []) != [j]
-                    or (nact and nact not in fusable)):
+                    or (nact and nact not in fusable)
+                    or (nxt.type == "activation" and activation_cost(nname).passes > 1)):
                 break
             unit.layers.append(j)
             unit.inputs += [alias.get(s, s) for s in sources[j] if s != tail]
-            unit.post_ops += nxt.vector_ops
+            if nxt.type == "activation":
+                unit.act_ops += nxt.output_elements
+            else:
+                unit.post_ops += nxt.vector_ops - (nxt.output_elements if nact else 0)
+                unit.act_ops += nxt.output_elements if nact else 0
             unit.ops_label += f"+{nname}" + (f"+{nact}" if nact else "")
             tail = nxt.name
             j += 1
@@ -195,8 +293,10 @@ def build_units(arch: TensorCoreArch, workload: Workload) -> UnitPlan:
             # the core cannot apply it: a separate pass through SRAM (a core pass when the
             # core hard-wires it but fusion is off, else the vector unit)
             engine = "core" if pending_act in hard else "vector"
-            per = 1 if engine == "core" else VECTOR_OPS_PER_ELEMENT.get(pending_act, 4)
+            cost = activation_cost(pending_act)
+            per = 1 if engine == "core" else cost.ops_per_element
             units.append(Unit("elt", i, [i], engine, [unit.output], layer.name,
-                              vector_ops=layer.output_elements * per, ops_label=pending_act))
+                              vector_ops=layer.output_elements * per, passes=cost.passes,
+                              ops_label=pending_act))
         i = j
     return plan

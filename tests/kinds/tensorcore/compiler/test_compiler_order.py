@@ -7,6 +7,7 @@ import pytest
 from simulator.core.workload import workload_from_dict
 from simulator.io.load import load_arch
 from simulator.kinds.tensorcore.compiler import compile_program
+from simulator.kinds.tensorcore.compiler.mapper import MapperOptions
 from simulator.kinds.tensorcore.compiler.order import (
     COMPUTE,
     LOAD_BEFORE_ROUTE,
@@ -71,7 +72,7 @@ def test_sequence_numbers_give_a_total_topological_order(placement):
 
 
 def test_the_first_pass_is_software_pipelined():
-    # 3x3 conv 64 -> 64 on 64 x 64 on one core, input from DRAM: 8 row tiles (ids in emission
+    # 3x3 conv 64 -> 64 on 64 x 64 on one core, input from DRAM: 16 tiles of 4 rows (ids in emission
     # order). Requested sequence numbers for tile t: input load t*1000 - 1900, input route
     # t*1000 - 900, compute t*1000 + 200, route out +300, store +400 (the output is the
     # network output, in DRAM); weights (one block, loaded and routed once) at -1850 / -850.
@@ -86,7 +87,12 @@ def test_the_first_pass_is_software_pipelined():
     wl = workload_from_dict({"name": "t", "input": [64, 64, 64], "layers": [
         {"name": "c", "type": "conv", "out_channels": 64, "kernel": 3, "padding": 1}]})
     arch = load_arch("bpu", ["cores=1", "compiler.weight_residency=stream"])
-    ops = compile_program(arch, arch.precision, wl).ops
+    # tiles of 4 output rows (4 x 64 = 256 pixels), all 64 channels (pinned: the tiler's
+    # fewest-bytes choice; the mapper may choose otherwise, see test_compiler_mapper.py)
+    pin = MapperOptions(overrides={"c": {"tile_pixels": 256, "tile_channels": 64,
+                                         "tile_input_channels": 64,
+                                         "loop_order": "channels_outer"}})
+    ops = compile_program(arch, arch.precision, wl, mapper=pin).ops
     assert [(op.label, op.seq) for op in ops[:12]] == [
         ("load c in", 0), ("load c w", 0), ("load c in", 0), ("c in", 1), ("c w", 1),
         ("c in", 100), ("c conv", 200), ("load c in", 201), ("c out", 300),

@@ -22,14 +22,15 @@ POOL = {"name": "p", "type": "maxpool", "kernel": 2}
 
 def test_conv_absorbs_the_following_relu_and_pool():
     # bpu lists relu and maxpool as fusable post-ops, and each layer is the only consumer of
-    # the previous one: one unit. Its post-ops on the core's output path: relu, one op per
-    # conv output element (64 x 56 x 56 = 200,704), then the 2x2 max pool, 4 compares per
-    # pooled output (64 x 28 x 28 x 4 = 200,704): 401,408.
+    # the previous one: one unit. On the core's output path: relu, hard-wired, applied as the
+    # results drain (no cycles, one op's energy per conv output: 64 x 56 x 56 = 200,704),
+    # then the 2x2 max pool on the element path, 4 compares per pooled output
+    # (64 x 28 x 28 x 4 = 200,704).
     plan = build_units(load_arch("bpu"), net(CONV, RELU, POOL))
     (unit,) = plan.units
     assert (unit.kind, unit.engine, unit.layers) == ("mac", "core", [0, 1, 2])
     assert unit.ops_label == "conv+relu+maxpool"
-    assert unit.post_ops == 200_704 + 200_704
+    assert (unit.act_ops, unit.post_ops) == (200_704, 200_704)
     assert unit.output == "p" and unit.inputs == ["__input__"]
     # the closed form of the head on one 32x32 array: M = 3136 pixels, K = 576 -> 18 folds,
     # N = 64 -> 2 column folds: 3136 x 18 x 2 = 112,896 cycles
@@ -76,9 +77,21 @@ def test_an_activation_the_core_cannot_apply_goes_to_the_vector_unit():
     assert (mac.output, mac.post_ops) == ("c#pre", 0)
     assert (vec.kind, vec.engine, vec.inputs, vec.output) == ("elt", "vector", ["c#pre"], "c")
     assert vec.vector_ops == 1_003_520
-    # on bpu it is fused: one unit, one post-op per element
+    # on bpu it is hard-wired and fused: one unit, applied as results drain (no element-path
+    # cycles, one op's energy per element)
     (fused,) = build_units(load_arch("bpu"), net(conv)).units
-    assert fused.ops_label == "conv+hardswish" and fused.post_ops == 64 * 56 * 56
+    assert fused.ops_label == "conv+hardswish"
+    assert (fused.act_ops, fused.post_ops) == (64 * 56 * 56, 0)
+
+
+def test_activations_off_the_fast_path_cost_their_vector_work():
+    # core/activations.py: swish 8 ops per element, gelu 16, softmax 8 over two passes, on a
+    # 64 x 56 x 56 = 200,704-element map; none is hard-wired on bpu
+    for function, per, passes in (("swish", 8, 1), ("gelu", 16, 1), ("softmax", 8, 2)):
+        act = {"name": "a", "type": "activation", "function": function}
+        mac, vec = build_units(load_arch("bpu"), net(CONV, act)).units
+        assert (vec.engine, vec.vector_ops, vec.passes) == ("vector", 200_704 * per, passes)
+        assert mac.act_ops == 0
 
 
 def test_views_and_fresh_inputs():
@@ -106,3 +119,27 @@ def test_a_mac_layer_no_core_runs_is_a_one_line_error():
     arch = load_arch("bpu", ["core.hardwired_ops=[relu]"])
     with pytest.raises(NpusimError, match="no core hard-wires conv"):
         build_units(arch, net(CONV))
+
+
+def test_a_squeeze_excite_scale_fuses_into_the_next_dense_conv_input_path():
+    # the SE scale multiplies a 64 x 14 x 14 map by a 64-vector; its only consumer is a 1x1
+    # conv. bpu lists mul in fusable_pre_ops: the conv scales each input channel as it reads
+    # its input (12,544 multiplies, one element op's energy each, no cycles), so the scaled
+    # map never goes back to the SRAM. bpu_no_hswish has no such path (and no hard-wired mul):
+    # the scale is a vector-unit pass.
+    layers = [{"name": "dw", "type": "conv", "out_channels": 64, "kernel": 3, "padding": 1,
+               "groups": 64},
+              {"name": "pool", "type": "globalavgpool"},
+              {"name": "fc", "type": "conv", "out_channels": 64, "kernel": 1,
+               "activation": "hardsigmoid"},
+              {"name": "scale", "type": "mul", "inputs": ["dw", "fc"]},
+              {"name": "project", "type": "conv", "out_channels": 32, "kernel": 1}]
+    wl = net(*layers, input=(64, 14, 14))
+    units = build_units(load_arch("bpu"), wl).units
+    project = units[-1]
+    assert project.layer == 4 and project.pre_layers == [3]
+    assert project.inputs == ["dw", "fc"] and project.act_ops == 64 * 14 * 14
+    assert project.ops_label == "mul>conv"
+    assert all(3 not in u.layers for u in units)
+    soft = build_units(load_arch("bpu_no_hswish"), wl).units
+    assert [(u.engine, u.ops_label) for u in soft if u.layer == 3] == [("vector", "mul")]

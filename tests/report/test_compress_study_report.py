@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from simulator.dse.compress_study import StudyRow
 from simulator.report import compress_study as report
 from simulator.report.plotting import figure_bytes
@@ -16,8 +18,11 @@ def _row(setting: str, chip: str, **kw) -> StudyRow:
                 dram_bytes=1_000_000, macs=10, model_bytes=500_000, speedup=1.0,
                 energy_saving=1.0, dram_ratio=1.0, size_ratio=1.0, layers_faster=0,
                 layers_slower=0)
-    base.update(kw)
-    return StudyRow(**base)
+    nan_fields = {k: v for k, v in kw.items() if isinstance(v, float) and v != v}
+    base.update({k: v for k, v in kw.items() if k not in nan_fields})
+    row = StudyRow(**base)
+    # the model refuses NaN (StrictModel); a NaN smuggled past it must still render as "-"
+    return row.model_copy(update=nan_fields) if nan_fields else row
 
 
 ROWS = [
@@ -49,6 +54,11 @@ def test_warnings_are_listed_once_with_their_settings():
     rows = ROWS + [_row("other", "a", warnings=["a: pruned weights move dense (l1)"])]
     assert report.warning_lines(rows) == [
         "net on a ($x^2$ prune, other): a: pruned weights move dense (l1)"]
+
+
+def test_rows_refuse_nan():
+    with pytest.raises(ValueError):
+        StudyRow(**{**ROWS[0].model_dump(), "energy_saving": float("nan")})
 
 
 def test_markdown_escapes_and_json_has_no_nan():

@@ -41,14 +41,11 @@ def test_arch_overrides(cli, kind, data):
     sets = data.draw(overrides(LEAVES[kind]), label="overrides")
     outcome = run(cli, kind, workload, sets)
     assert error_path_problem(outcome) is None, error_path_problem(outcome)
-    if outcome.code == 0 and kind != "tensorcore":
+    if outcome.code == 0:
         assert physics_problems(parse_json(outcome)) == []
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # hypothesis reporting the failure
-@pytest.mark.xfail(strict=False, reason="issue 15 item 5: the tensor-core engine's per-layer "
-                   "attribution breaks the invariants on some configs (tensorcore owner)")
-@fuzz_settings(examples=25, shrink=False)
+@fuzz_settings(examples=25)
 @given(data=st.data())
 def test_tensorcore_overrides_are_physical(cli, data):
     workload = data.draw(cnn(max_layers=4), label="workload")

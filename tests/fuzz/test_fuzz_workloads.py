@@ -63,8 +63,8 @@ def test_hostile_batch_flags(cli, data):
 @fuzz_settings(examples=25)
 @given(workload=st.one_of(cnn(), mlp()))
 def test_tensorcore_valid_workloads_are_physical(cli, workload):
-    # on the bundled bpu (split placement) the invariants hold; the pipeline placement's
-    # attribution is the xfail in test_fuzz_archs.py
+    # on the bundled bpu the invariants hold; overridden configs and the pipeline placement
+    # are fuzzed in test_fuzz_archs.py
     outcome = run_workload(cli, "bpu", workload)
     assert error_path_problem(outcome) is None, error_path_problem(outcome)
     if outcome.code == 0:

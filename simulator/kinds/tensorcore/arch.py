@@ -142,7 +142,9 @@ class TensorCoreArch(ArchBase):
     vector unit for the ops the cores do not hard-wire."""
 
     kind: Literal["tensorcore"] = "tensorcore"
-    cores: PositiveInt = 2
+    cores: int = Field(2, ge=1, le=1024, description=(
+        "tensor cores sharing the SRAM and the bridge (at most 1024: the compiler emits ops per "
+        "core, so time and memory grow with the count)"))
     core: CoreConfig = Field(default_factory=CoreConfig)
     sram: SharedSram = Field(default_factory=SharedSram)
     bridge: BridgeConfig = Field(default_factory=BridgeConfig)

@@ -119,8 +119,12 @@ def mac_rate(arch, precision: Precision) -> MacRate:
 
 
 def _fraction(rate: float) -> Fraction:
-    """A rate as an exact fraction (1/30 written as 0.0333... is 1/30)."""
-    return Fraction(rate).limit_denominator(10_000)
+    """A rate as an exact fraction (1/30 written as 0.0333... is 1/30); a rate no small
+    denominator approximates within 1 ppm (1e-6, the smallest allowed) keeps its own value."""
+    small = Fraction(rate).limit_denominator(10_000)
+    if small and abs(float(small) - rate) <= 1e-6 * rate:
+        return small
+    return Fraction(rate).limit_denominator(10**9)
 
 
 def element_lanes(lanes: float, bits: int) -> float:

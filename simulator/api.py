@@ -85,9 +85,9 @@ def _name_files(error: NpusimError, arch: ArchBase, workload: Workload) -> None:
     """Engines know no files: name the one an engine's error is about. A layer's weights file
     for its `weights_file`, the workload file for anything else about a layer (`layers[3]
     (fc)...` or `fc....`), else the arch file (a core buffer too small)."""
-    if error.file is not None:
-        return
     field = error.field or ""
+    if error.file is not None or field.startswith("mapping."):
+        return  # a mapping override's source (a file or --map) is named by its caller
     index = {layer.name: i for i, layer in enumerate(workload.layers)}
     head = field.split(".", 1)[0]
     if head in index:  # `fc.weights_file` -> `layers[0] (fc).weights_file`
@@ -158,15 +158,17 @@ def _result(arch: ArchBase, workload: Workload, precision: Precision, table: Ene
 
 def explain(arch: ArchBase | str, workload: Workload | str, layer: str | None = None,
             overrides: list[str] | None = None, objective: str | None = None,
-            what_ifs: bool = True) -> LayerExplanation:
+            what_ifs: bool = True,
+            mapping: dict[str, dict[str, Any]] | None = None) -> LayerExplanation:
     """Why one layer (default: the one that takes the most cycles) costs what it costs: its
     mapping and the engine's formulas with this layer's numbers, its stalls, traffic and energy,
-    the binding resource, and what re-simulated changes to the chip would do to it."""
+    the binding resource, and what re-simulated changes to the chip would do to it. `mapping`
+    pins layers' mapping choices as in `simulate` (the what-ifs keep them pinned)."""
     if isinstance(arch, str):
         arch = load_arch(arch, overrides)
     if isinstance(workload, str):
         workload = load_workload(workload)
-    result, engine_run = run(arch, workload, objective=objective, explain=True)
+    result, engine_run = run(arch, workload, objective=objective, mapping=mapping, explain=True)
     names = [l.name for l in result.layers]
     if layer is None:
         chosen = max(result.layers, key=lambda l: l.cycles)
@@ -192,7 +194,7 @@ def explain(arch: ArchBase | str, workload: Workload | str, layer: str | None = 
         for change, sets in candidates:
             other = arch_from_dict(apply_overrides(arch.model_dump(mode="json"), sets,
                                                    "<what-if>"), "<what-if>")
-            moved = simulate(other, workload, objective=objective)
+            moved = simulate(other, workload, objective=objective, mapping=mapping)
             layer_cycles = next(l.cycles for l in moved.layers if l.name == chosen.name)
             changes.append(WhatIf(
                 change=change, overrides=sets, layer_cycles=layer_cycles,

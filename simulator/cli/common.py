@@ -41,6 +41,53 @@ def add_compress_option(parser: argparse.ArgumentParser) -> None:
                         "precision")
 
 
+def add_mapping_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mapping", default=None, metavar="FILE",
+                        help="pin layers' mappings from a YAML/JSON file ({layer: {key: value}}) "
+                        "or a run's own JSON (-o run.json), docs/formats.md")
+    parser.add_argument("--map", dest="map_items", action="append", default=[],
+                        metavar="LAYER.KEY=VALUE",
+                        help="pin one mapping choice of one layer, e.g. --map conv1.tile_m=256 "
+                        "(repeatable; wins over --mapping)")
+
+
+def mapping_overrides(arch: "ArchBase", args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The per-layer mapping overrides of `--mapping FILE` and `--map LAYER.KEY=VALUE`."""
+    if not args.mapping and not args.map_items:
+        return {}
+    from simulator.io.mapping import merge_mappings, parse_map_items, read_mapping_file
+    from simulator.kinds.registry import kind_of
+
+    from simulator.core.errors import NpusimError
+
+    kind = kind_of(arch)
+    if not kind.mapping_keys:
+        raise NpusimError(f"the {arch.kind} engine's mapping is fixed by the hardware; there is "
+                          "nothing to pin", field="--mapping" if args.mapping else "--map",
+                          fix="drop --mapping / --map; change the arch with --set instead")
+    from_file = read_mapping_file(args.mapping, kind.mapping_keys) if args.mapping else {}
+    return merge_mappings(from_file, parse_map_items(args.map_items))
+
+
+def name_mapping_source(error: Exception, args: argparse.Namespace) -> None:
+    """Blame an engine's refusal of a mapping override (`field 'mapping.LAYER.KEY'`) on where
+    the override came from: the `--map` item that set it, else the `--mapping` file."""
+    from simulator.core.errors import NpusimError
+
+    field = getattr(error, "field", None) or ""
+    if not isinstance(error, NpusimError) or error.file or not field.startswith("mapping."):
+        return
+    target = field[len("mapping."):]
+    given = [item for item in args.map_items
+             if (set_at := item.partition("=")[0].strip()) == target
+             or set_at.startswith(target + ".")]
+    if given:
+        error.file, error.field = None, f"--map {given[-1]}"
+    else:
+        error.file = args.mapping
+    error.args = (error.one_line(),)
+
+
 def compress_workload(workload: "Workload", arch: "ArchBase", spec: str | None) -> "Workload":
     """The workload after `--compress SPEC` (unchanged without one), applied at the run's
     precision: the workload's (or `--precision`'s), else the arch's native one

@@ -7,7 +7,10 @@ import argparse
 from simulator.cli.common import (
     add_arch_options,
     add_compress_option,
+    add_mapping_options,
     compress_workload,
+    mapping_overrides,
+    name_mapping_source,
     parse_precision,
     positive_batch,
     write_text,
@@ -30,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_compress_option(parser)
     parser.add_argument("--objective", choices=("latency", "energy", "edp", "dram"),
                         default=None, help="mapping objective (default: the arch's)")
+    add_mapping_options(parser)
     parser.add_argument("--no-what-if", action="store_true",
                         help="skip the re-simulated what-if changes (faster)")
     parser.add_argument("--format", choices=FORMATS, default=None,
@@ -40,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from simulator import api
+    from simulator.core.errors import NpusimError
     from simulator.io.load import load_arch, load_workload
     from simulator.report import explain as render
 
@@ -49,8 +54,13 @@ def run(args: argparse.Namespace) -> int:
     if precision is not None:
         workload.precision = precision
     workload = compress_workload(workload, arch, args.compress)
-    explanation = api.explain(arch, workload, layer=args.layer, objective=args.objective,
-                              what_ifs=not args.no_what_if)
+    try:
+        explanation = api.explain(arch, workload, layer=args.layer, objective=args.objective,
+                                  what_ifs=not args.no_what_if,
+                                  mapping=mapping_overrides(arch, args))
+    except NpusimError as exc:
+        name_mapping_source(exc, args)
+        raise
     fmt = args.format
     if fmt is None:
         suffix = (args.output or "").rsplit(".", 1)[-1].lower() if args.output else ""

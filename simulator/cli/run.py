@@ -9,8 +9,11 @@ from simulator.cli.common import (
     add_arch_options,
     add_compress_option,
     add_format_options,
+    add_mapping_options,
     compress_workload,
     input_shapes,
+    mapping_overrides,
+    name_mapping_source,
     output_format,
     parse_precision,
     positive_batch,
@@ -37,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--objective", choices=("latency", "energy", "edp", "dram"),
                         default=None, help="what the mapper minimises (default: the arch's "
                         "mapping_objective, latency)")
+    add_mapping_options(parser)
     parser.add_argument("--trace", default=None, metavar="FILE",
                         help="write a Chrome trace-event timeline (engines that simulate events)")
     parser.add_argument("--input-shape", action="append", default=[], metavar="[NAME=]SHAPE",
@@ -65,9 +69,15 @@ def run(args: argparse.Namespace) -> int:
     if precision is not None:
         workload.precision = precision
     workload = compress_workload(workload, arch, args.compress)
+    mapping = mapping_overrides(arch, args)
     with progress(f"simulating {workload.name} on {arch.name}",
                   enabled=progress_enabled(args.quiet)):
-        result = api.simulate(arch, workload, trace=bool(args.trace), objective=args.objective)
+        try:
+            result = api.simulate(arch, workload, trace=bool(args.trace),
+                                  objective=args.objective, mapping=mapping)
+        except NpusimError as exc:
+            name_mapping_source(exc, args)
+            raise
     if args.trace:
         events = result.trace_events
         if events is None:

@@ -37,6 +37,10 @@ class Kind:
     runs_layer: Callable[["LayerBase"], bool] | None = None
     #: what `runs_layer` keeps, in words ("FC and LSTM layers")
     scope: str = "all layers"
+    #: the keys of a layer's reported `mapping` a user may pin (`RunOptions.mapping`, the CLI's
+    #: --map / --mapping); the other reported keys (objective, candidates, trips, ...) describe
+    #: the choice and are dropped when a run's JSON is fed back. Empty: nothing to choose.
+    mapping_keys: tuple[str, ...] = ()
 
     def engine_class(self) -> type["Engine"]:
         """The engine class (`simulator.kinds.base.Engine`), imported on first use; build it

@@ -29,4 +29,5 @@ def systolic_what_ifs(arch: SystolicArch) -> list[tuple[str, list[str]]]:
 
 KIND = Kind(name="systolic", arch_model=SystolicArch,
             engine_path="simulator.kinds.systolic.engine:SystolicEngine", area=systolic_area,
-            what_ifs=systolic_what_ifs)
+            what_ifs=systolic_what_ifs,
+            mapping_keys=("tile_m", "tile_k", "tile_n", "loop_order", "sub_batch"))

@@ -372,13 +372,17 @@ def _explain_gemm(cost: LayerCost, layer: LayerBase, gemm, mp, ch: Choice, ctx: 
                       "transfer cycles per step class (outer, middle, inner loop advanced)"))
 
 
+#: the keys of a layer's `mapping` a user may pin (the rest of the field reports the choice)
+MAPPING_KEYS = ("tile_m", "tile_k", "tile_n", "loop_order", "sub_batch")
+
+
 def validate_override(layer: LayerBase, gemms: list, values: dict, rows: int, cols: int,
                       dataflow: str) -> dict:
     """A user's mapping override for one layer as TilingProblem `force_*` fields; one-line
     NpusimError naming the layer and the key for anything the engine cannot honour."""
     from simulator.core.errors import NpusimError
 
-    allowed = ("tile_m", "tile_k", "tile_n", "loop_order", "sub_batch")
+    allowed = MAPPING_KEYS
     out: dict = {}
     for key, value in values.items():
         where = f"mapping.{layer.name}.{key}"

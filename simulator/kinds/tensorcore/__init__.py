@@ -13,4 +13,6 @@ def _what_ifs(arch: TensorCoreArch) -> list[tuple[str, list[str]]]:
 
 KIND = Kind(name="tensorcore", arch_model=TensorCoreArch,
             engine_path="simulator.kinds.tensorcore.engine:TensorCoreEngine",
-            area=tensorcore_area, what_ifs=_what_ifs)
+            area=tensorcore_area, what_ifs=_what_ifs,
+            mapping_keys=("split", "tile_pixels", "tile_channels", "tile_input_channels",
+                          "loop_order"))

@@ -1,7 +1,7 @@
 """The mapper's closed forms: what a MAC pass costs under one split across cores and one tiling.
 
 For a candidate (core shares, tiling) of a pass, counted the way `mac_pass` emits it
-(docs/models/tensorcore.md §3, step 3c):
+(docs/models/tensorcore.md §3, step 3):
 
 * **compute per core**: the sum of its tiles' array cycles at the precision's rate (and the
   element path's cycles for fused pools / adds on the last reduction chunk), exact: the tiles

@@ -40,7 +40,10 @@ def layer_precision(layer: LayerBase, run: Precision) -> Precision:
     """The MAC operand precision of one layer (module docstring)."""
     w = layer.codebook_bits or layer.weight_bits or run.weight_bits
     a = layer.activation_bits or run.activation_bits
-    acc = layer.accumulator_bits or run.accumulator_bits
+    # `accumulator_bits` is what the layer's sums need (docs/compression.md section 3); the
+    # cores accumulate in their own accumulators, so a narrower need saves nothing (weight
+    # sharing's 24-bit sums still sit in 32-bit accumulators) and only a wider one widens them
+    acc = max(layer.accumulator_bits or 0, run.accumulator_bits)
     if (w, a, acc) == (run.weight_bits, run.activation_bits, run.accumulator_bits):
         return run
     return precision_of(run.number_format, a, w, acc)

@@ -103,3 +103,20 @@ def test_winograd_runs_hard_wired_only_where_the_datapath_lists_it():
     assert direct.layers[0].cycles == 28_224
     assert direct.layers[0].macs == 28 * 28 * 64 * 64 * 9
     assert sum("Winograd" in w for w in direct.warnings) == 1
+
+
+def test_a_narrower_accumulator_need_saves_nothing_on_32_bit_accumulators():
+    # a layer's accumulator_bits is what its sums need (the share stage writes 24 where
+    # 8 + 8 + ceil(log2 K) <= 24, docs/compression.md section 3); bpu's cores accumulate in
+    # 32 bits whatever that need is, so a 24-bit need is the uncompressed run, cycle for cycle
+    # and pJ for pJ (MACs and output buffers priced at 32 bits), while a 48-bit need widens them
+    bpu = load_arch("bpu")
+    dense = simulate(bpu, conv_net())
+    narrow = conv_net()
+    narrow.layers[0].accumulator_bits = 24
+    shared = simulate(bpu, narrow)
+    assert shared.totals.cycles == dense.totals.cycles
+    assert shared.totals.energy_pj == pytest.approx(dense.totals.energy_pj, rel=1e-12)
+    wide = conv_net()
+    wide.layers[0].accumulator_bits = 48
+    assert simulate(bpu, wide).totals.energy_pj > dense.totals.energy_pj

@@ -19,8 +19,8 @@ import time
 
 from simulator.io.llm import load_llm
 from simulator.io.load import load_arch
+from simulator.kinds.systolic import mapper as systolic_mapper
 from simulator.kinds.systolic import mapping as systolic_mapping
-from simulator.kinds.systolic import tiling
 from simulator.llm.generation import simulate_generation
 
 CASES = [  # (arch, model, prompt, generate, batch)
@@ -33,7 +33,7 @@ CASES = [  # (arch, model, prompt, generate, batch)
 
 
 def clear_caches() -> None:
-    tiling.choose_tiling.cache_clear()
+    systolic_mapper.clear_cache()
     systolic_mapping.map_gemm.cache_clear()
 
 

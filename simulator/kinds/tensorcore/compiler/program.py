@@ -253,16 +253,18 @@ def residency_plan(arch: TensorCoreArch, precision: Precision, workload: Workloa
     of the same workload (`streaming`: tiling, and so every block transfer, does not depend
     on the allocation). Candidates: MAC units on the cores that load weights from DRAM."""
     targets = unit_targets(arch, precision, workload, units)
-    weight_bytes_of = {}
+    weight_bytes_of, kv_caches = {}, set()
     for u, unit in enumerate(units):
         if unit.kind == "mac" and unit.engine == "core" and streaming.weight_dram_bytes.get(u):
             # the stationary operand kept on chip: the weights (as they travel), or a KV cache
             target = targets[u]
             spec = unit_spec(workload.layers[unit.layer], arch, target.mac.executed.weight_bits)
             weight_bytes_of[u] = int(math.ceil(spec.stationary_bytes(spec.operand_bytes(target))))
+            if spec.kv_cache:
+                kv_caches.add(u)
     costs = {iv.name: streaming.spill_cost_bytes(iv.name) for iv in allocator.intervals}
     return plan_residency(weight_bytes_of, streaming.weight_dram_bytes, allocator, costs,
-                          activation_budget_bytes(arch))
+                          activation_budget_bytes(arch), frozenset(kv_caches))
 
 
 def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dict[str, Tensor],

@@ -22,11 +22,12 @@ from simulator.kinds.tensorcore.compiler.allocation import (
     activation_budget_bytes,
     make_tensors,
 )
+from simulator.kinds.tensorcore.compiler.budget import check_instruction_budget
+from simulator.kinds.tensorcore.compiler.costs import PassContext, Prices
 from simulator.kinds.tensorcore.compiler.elementwise import emit_elt_unit
 from simulator.kinds.tensorcore.compiler.emitter import Emitter, TrafficCounts
 from simulator.kinds.tensorcore.compiler.lstm import emit_lstm_unit
 from simulator.kinds.tensorcore.compiler.mac_pass import PassState, emit_mac_pass
-from simulator.kinds.tensorcore.compiler.costs import PassContext, Prices
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
 from simulator.kinds.tensorcore.compiler.mapper import (
     OBJECTIVES,
@@ -107,6 +108,8 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
     if mapper.objective not in OBJECTIVES:
         raise NpusimError(f"unknown mapping objective {mapper.objective!r}", field="objective",
                           fix=f"use one of {', '.join(OBJECTIVES)}")
+    if residency != "stream" or not count_only:   # once per run, before any work
+        check_instruction_budget(arch, precision, workload)
     target = Target.of(arch, precision)
     plan = build_units(arch, workload)
     targets = unit_targets(arch, precision, workload, plan.units)

@@ -46,30 +46,38 @@ def test_the_slowest_bridge_accepted_is_simulated_and_finite():
 def test_a_run_too_large_to_emit_is_refused_before_any_work(tmp_path, capsys):
     # fuzz finding (test_onnx_graphs on bpu, thorough): an input with a 2^40-row dimension
     # ran the compiler out of memory (MemoryError, exit 1). A relu over 3 x 2^40 x 8 int8
-    # elements outputs 3 x 2^43 B; no buffer of bpu holds more than 128 KiB (2^17 B), so it
-    # needs at least 3 x 2^26 = 201,326,592 instructions, over the 2,000,000 limit
+    # elements reads and writes 3 x 2^43 B each; no buffer of bpu holds more than 128 KiB
+    # (2^17 B), so it needs at least 2 x 3 x 2^26 = 402,653,184 instructions, over the limit
     import yaml
     path = tmp_path / "huge.yaml"
     path.write_text(yaml.safe_dump({"name": "huge", "input": [3, 2**40, 8], "layers": [
         {"name": "r", "type": "activation", "function": "relu"}]}))
     assert main(["run", "bpu", str(path)]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert "201,326,592 output tiles of at most 131,072 B" in line and "layers[0] (r)" in line
-    # the systolic engine is analytic: the same input runs
+    assert "402,653,184 tiles of its operands, at most 131,072 B each" in line
+    assert "layers[0] (r)" in line
+    # huge weights and a one-byte output: a linear layer of 2^40 x 1 int8 weights and its
+    # 2^40 B input: 2 x 2^23 = 16,777,216 tiles
+    path.write_text(yaml.safe_dump({"name": "wide", "input": [2**40], "layers": [
+        {"name": "fc", "type": "linear", "out_features": 1}]}))
+    assert main(["run", "bpu", str(path)]) == 2
+    assert "16,777,217 tiles of its operands" in capsys.readouterr().err  # + the output byte
+    # the systolic engine is analytic: the relu runs there
+    path.write_text(yaml.safe_dump({"name": "huge", "input": [3, 2**40, 8], "layers": [
+        {"name": "r", "type": "activation", "function": "relu"}]}))
     assert main(["run", "tpu_v1", str(path), "--format", "json"]) == 0
 
 
 def test_the_instruction_limit_leaves_room_for_a_7b_prefill_at_4096_tokens():
-    # Llama-2-7B-like prefill, P = 4096, batch 1: about 480,000 output tiles on bpu (the
+    # Llama-2-7B-like prefill, P = 4096, batch 1: about 1,050,000 operand tiles on bpu (the
     # bound the limit is checked against), so it is simulated, not refused
     from simulator.io.llm import load_llm
-    from simulator.kinds.tensorcore.compiler.budget import (
-        MAX_OUTPUT_TILES,
-        check_instruction_budget,
-    )
+    from simulator.kinds.tensorcore.compiler.budget import MAX_TILES, check_instruction_budget
+    from simulator.kinds.tensorcore.compression import layer_precision
     from simulator.llm.build import prefill_workload
     arch = load_arch("bpu")
     workload = prefill_workload(load_llm("llama2_7b"), 4096, 1)
     check_instruction_budget(arch, arch.precision, workload)
-    tiles = sum(-(-layer.output_elements // 131072) for layer in workload.layers)
-    assert 400_000 < tiles < MAX_OUTPUT_TILES / 4
+    tiles = sum(-(-sum(layer.operand_bytes(layer_precision(layer, arch.precision)).values())
+                  // 131072) for layer in workload.layers)
+    assert 1_000_000 < tiles < MAX_TILES / 3

@@ -5,7 +5,9 @@ its time and memory grow with the number of tiles, not with the workload's MACs.
 of a layer's operands (input, weights, output) passes through some on-chip buffer in tiles no
 larger than the largest buffer (a core's input, weight or output buffer, or the vector
 unit's), so a layer needs at least ceil(operand bytes / that size) instructions: a lower
-bound on its share of the stream, computed in O(layers). A run whose bound exceeds
+bound on its share of the stream, computed in O(layers). (Views and post-ops fused into the
+layer before them move nothing of their own but are counted alike: the estimate errs towards
+refusing a workload made of huge views.) A run whose estimate exceeds
 `MAX_TILES` is refused with one line (an ONNX input with a 2^40-row dimension ran out of
 memory in the compiler; thorough fuzz).
 

@@ -8,20 +8,24 @@ the engines' caches cleared before every run), how many decode contexts were sim
 token, tokens/s). `--exact` also times simulating every decode step, the brute force that the
 interpolation replaces.
 
-    python benchmarks/bench_llm.py [--repeat N] [--exact]
+    python benchmarks/bench_llm.py [--repeat N] [--exact] [--slow]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
-from simulator.io.llm import load_llm
-from simulator.io.load import load_arch
-from simulator.kinds.systolic import mapping as systolic_mapping
-from simulator.kinds.systolic import tiling
-from simulator.llm.generation import simulate_generation
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's simulator
+
+from simulator.io.llm import load_llm  # noqa: E402
+from simulator.io.load import load_arch  # noqa: E402
+from simulator.kinds.systolic import mapper as systolic_mapper  # noqa: E402
+from simulator.kinds.systolic import mapping as systolic_mapping  # noqa: E402
+from simulator.llm.generation import simulate_generation  # noqa: E402
 
 CASES = [  # (arch, model, prompt, generate, batch)
     ("tpu_v1", "llama2_7b", 512, 128, 1),   # the target
@@ -29,11 +33,15 @@ CASES = [  # (arch, model, prompt, generate, batch)
     ("tpu_v1", "gpt2_small", 512, 128, 1),
     ("tpu_v1", "llama3_2_1b", 512, 128, 1),
     ("bpu", "gpt2_small", 128, 32, 1),
+    ("bpu", "gpt2_small", 128, 32, 8),
 ]
+#: `--slow`: the target case on the tensor cores (about 100 s of CPU: every op of a 7B
+#: prefill and of two decode steps is emitted and timed)
+SLOW_CASES = [("bpu", "llama2_7b", 512, 128, 1)]
 
 
 def clear_caches() -> None:
-    tiling.choose_tiling.cache_clear()
+    systolic_mapper.clear_cache()
     systolic_mapping.map_gemm.cache_clear()
 
 
@@ -50,13 +58,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--exact", action="store_true",
                         help="also time every decode step simulated (slow)")
+    parser.add_argument("--slow", action="store_true",
+                        help="also time Llama-2-7B-like on bpu (once, about 100 s)")
     args = parser.parse_args()
     timed(load_arch("tpu_v1"), load_llm("gpt2_small"), 16, 2, 1)  # import everything once
     print(f"{'case':<42} {'wall s':>7} {'cpu s':>6} {'sims':>5} {'bound':>8} {'TTFT':>9} "
           f"{'TPOT':>9} {'tok/s':>8}")
-    for arch_name, model_name, prompt, generate, batch in CASES:
+    cases = [(c, args.repeat) for c in CASES] + [(c, 1) for c in SLOW_CASES if args.slow]
+    for (arch_name, model_name, prompt, generate, batch), repeat in cases:
         arch, model = load_arch(arch_name), load_llm(model_name)
-        runs = [timed(arch, model, prompt, generate, batch) for _ in range(args.repeat)]
+        runs = [timed(arch, model, prompt, generate, batch) for _ in range(repeat)]
         wall = statistics.median(r[0] for r in runs)
         cpu = statistics.median(r[1] for r in runs)
         r = runs[0][2]

@@ -95,7 +95,10 @@ class Workload(StrictModel):
 
         out = []
         for layer in layers:
-            if isinstance(layer, dict) and layer.get("type") in defaults:
+            # a non-string type (a list, a mapping) is not a key of defaults: left for the
+            # layer validator's one-line error, never hashed
+            if isinstance(layer, dict) and isinstance(layer.get("type"), str) \
+                    and layer["type"] in defaults:
                 layer = {**defaults[layer["type"]], **layer}
             out.append(layer)
         return out

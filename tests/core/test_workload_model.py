@@ -168,6 +168,16 @@ def test_defaults_apply_and_layer_fields_win() -> None:
     assert w.layer("a").params == 16 + 8 and w.layer("b").params == 16
 
 
+
+@pytest.mark.parametrize("bad_type", [[], {"a": 1}])
+def test_defaults_with_an_unhashable_layer_type_is_one_error(bad_type) -> None:
+    # fuzz finding (thorough profile, test_hostile_workloads_end_in_one_line[tensorcore]):
+    # `type: []` next to `defaults:` hashed the list (TypeError, exit 1) before validation
+    with pytest.raises(NpusimError, match="layers\\[0\\]"):
+        net([{"type": bad_type, "hidden_size": 1},
+             {"name": "fc1", "type": "linear", "out_features": 1}],
+            [1], defaults={"conv": {"bias": 0}})
+
 # ---- operand bytes ------------------------------------------------------------------------
 def test_operand_and_compulsory_bytes() -> None:
     # conv 3x32x32 -> 16x16x16, batch 2: weights 432, ifmap 2*3072, ofmap 2*4096 elements

@@ -160,10 +160,18 @@ def _geometric_positions(length: int, density: float, rng: np.random.Generator) 
     return flat[flat < length]
 
 
+#: below this coefficient of variation the per-row factors are exactly 1 (see row_densities)
+_MIN_SPREAD_CV = 1e-8
+
+
 def row_densities(rows: int, density: float, row_density_cv: float,
                   rng: np.random.Generator) -> np.ndarray:
     """Per-row keep probabilities: density x r_i, r_i ~ Gamma(shape 1/cv^2, scale cv^2) (mean 1,
-    coefficient of variation cv), clipped to (0, 1]."""
+    coefficient of variation cv), clipped to (0, 1]. Below cv = 1e-8 every factor is 1, the
+    cv -> 0 limit (the Gamma's spread is below float resolution, and 1 / cv^2 overflows: a
+    cv of 1e-300 divided by zero, found by the thorough fuzz profile)."""
+    if row_density_cv < _MIN_SPREAD_CV:
+        return np.full(rows, float(np.clip(density, 1e-12, 1.0)))
     shape = 1.0 / row_density_cv ** 2
     factors = rng.gamma(shape, 1.0 / shape, size=rows)
     return np.clip(density * factors, 1e-12, 1.0)

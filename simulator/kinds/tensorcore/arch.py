@@ -26,6 +26,11 @@ from simulator.core.arch import ArchBase, StrictModel
 from simulator.core.layer_base import ACTIVATIONS
 
 #: Op names a core may list besides activation functions (see simulator.core.layer_base.ACTIVATIONS).
+#: The slowest on-chip rate accepted (bridge port and SRAM bank bytes per cycle, vector-unit
+#: element ops per cycle), as for `mac_rates` and the DRAM (docs/formats.md, section 6): a
+#: transfer's cycles stay a finite float (1e-300 B/cycle made them infinite: OverflowError).
+MIN_RATE_PER_CYCLE = 1e-6
+
 LAYER_OPS = ("conv", "depthwise", "linear", "matmul", "lstm", "maxpool", "avgpool",
              "globalavgpool", "globalmaxpool", "add", "mul")
 
@@ -89,8 +94,9 @@ class BridgeConfig(StrictModel):
     vector unit). Client c uses port c mod `ports` (clients: core 0..C-1, DMA, vector unit)."""
 
     ports: PositiveInt = 4
-    bytes_per_cycle_per_port: PositiveFloat = Field(
-        64, allow_inf_nan=True, description="per port; .inf for an unbounded bridge")
+    bytes_per_cycle_per_port: float = Field(
+        64, ge=MIN_RATE_PER_CYCLE, allow_inf_nan=True,
+        description="per port; .inf for an unbounded bridge")
     hop_latency_cycles: int = Field(8, ge=0, description="pipeline latency of one transfer")
     multicast: bool = Field(True, description="one SRAM read delivers a tile to several cores")
     energy_pj_per_byte: PositiveFloat = Field(
@@ -102,8 +108,8 @@ class SharedSram(StrictModel):
 
     size_bytes: PositiveInt = 2 * 1024 * 1024
     banks: PositiveInt = 16
-    bytes_per_cycle_per_bank: PositiveFloat = Field(64, allow_inf_nan=True,
-                                                    description=".inf for unbounded")
+    bytes_per_cycle_per_bank: float = Field(64, ge=MIN_RATE_PER_CYCLE, allow_inf_nan=True,
+                                            description=".inf for unbounded")
     weight_staging_bytes: PositiveInt = Field(
         262144, description="part of the SRAM reserved for weights on their way to the cores")
 
@@ -116,7 +122,8 @@ class VectorUnit(StrictModel):
     """Fallback for ops no core hard-wires. `bridge`: a vector unit on the bridge that reads
     and writes the shared SRAM; `host`: the host CPU, which reads and writes DRAM."""
 
-    ops_per_cycle: PositiveFloat = Field(32, description="8-bit element operations per cycle")
+    ops_per_cycle: float = Field(32, ge=MIN_RATE_PER_CYCLE,
+                                 description="8-bit element operations per cycle")
     buffer_bytes: PositiveInt = Field(32768, description="local buffer (tile size x 2)")
     location: Literal["bridge", "host"] = "bridge"
 

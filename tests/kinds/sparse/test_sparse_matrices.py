@@ -177,3 +177,15 @@ def test_user_matrix_pattern_scans_column_windows(monkeypatch):
     assert pattern.coordinates()[1].tolist() == col.tolist()
     sparse = SparseWeights((37, 50), *np.nonzero(dense), dense[np.nonzero(dense)])
     assert np.array_equal(matrix_pattern(sparse, 37, 50, "fc").index, pattern.index)
+
+
+@pytest.mark.parametrize("cv", [1e-300, 1e-160, 1e-9])
+def test_a_vanishing_row_density_spread_is_the_iid_limit(cv):
+    # fuzz finding (thorough profile, test_arch_overrides[sparse]): row_density_cv=1e-300
+    # divided by zero in 1 / cv^2 (exit 1), 1e-160 gave NaN factors. Below cv = 1e-8 every
+    # row keeps the layer's density exactly (the Gamma factor's cv -> 0 limit is 1)
+    keep = matrices.row_densities(5, 0.25, cv, np.random.default_rng(0))
+    assert keep.tolist() == [0.25] * 5
+    # just above, the spread is real but tiny: within 10 standard deviations of 0.25
+    near = matrices.row_densities(1000, 0.25, 1e-6, np.random.default_rng(0))
+    assert np.all(np.abs(near / 0.25 - 1) < 1e-5)

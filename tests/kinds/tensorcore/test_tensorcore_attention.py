@@ -84,3 +84,22 @@ def test_the_kv_cache_stays_on_chip_while_it_fits_else_comes_from_dram_every_ste
     # per sample: batch 4 reads four caches
     batched = simulate(load_arch("bpu", ["sram.size_bytes=2097152"]), decode(16384, batch=4))
     assert batched.layers[1].dram_bytes_by_operand["ifmap"] >= 4 * 8 * 64 * 16384
+
+
+def test_a_kv_cache_append_no_later_layer_reads_is_written_to_dram():
+    # reported: KV-cache writes never reached DRAM on tensor cores (the append's output, read
+    # by no later layer of the step, stayed in the SRAM). One token's new keys, a copy of the
+    # k projection (8 heads x 64 = 512 int8 elements per sequence), leave the step like the
+    # final output: 512 B written at batch 1, 4 x 512 B at batch 4.
+    def step(batch):
+        d = 8 * 64
+        return workload_from_dict({"name": "dec", "input": [d], "batch": batch, "layers": [
+            {"name": "k", "type": "linear", "in_features": d, "out_features": d},
+            {"name": "k_append", "type": "pad", "before": [0], "after": [0], "inputs": ["k"]},
+            {"name": "o", "type": "linear", "in_features": d, "out_features": d,
+             "inputs": ["k"]}]})
+    for batch in (1, 4):
+        k, append, o = simulate(load_arch("bpu"), step(batch)).layers
+        assert append.dram_write_bytes == batch * 512
+        assert append.cycles >= batch * 512 / load_arch("bpu").dram_bytes_per_cycle
+        assert k.dram_write_bytes == 0 and o.dram_write_bytes == batch * 512

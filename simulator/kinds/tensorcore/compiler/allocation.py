@@ -2,8 +2,8 @@
 
 One tensor per unit output (plus the network input, the external inputs some layers read fresh,
 and an LSTM's per-step scratch tensors), each with its lifetime in units (producer to last
-consumer, residual shortcuts included). The network input, external inputs and the final output
-live in DRAM. Every other tensor stays in the shared SRAM when, over its whole lifetime, the live
+consumer, residual shortcuts included). The network input, external inputs, the final output
+and every other output no later unit reads (a side output, a KV-cache append) live in DRAM. Every other tensor stays in the shared SRAM when, over its whole lifetime, the live
 tensors fit the activation budget `size - weight_staging - resident weights`; otherwise it lives
 in DRAM: greedy interval allocation in production order (docs/models/tensorcore.md §3, step 2).
 """
@@ -96,6 +96,13 @@ def make_tensors(workload: Workload, plan: UnitPlan, activation_bytes: float,
     last = tensors[plan.units[-1].output]
     last.in_dram = True
     last.last_use = len(plan.units)
+    # a unit output no later unit reads leaves the step like the final output (a side output;
+    # an LLM decode step's KV-cache append, docs/llm.md section 2): it is written to DRAM,
+    # never left in the SRAM to be overwritten (LSTM scratch and pre-op outputs are internal)
+    for unit in plan.units:
+        tensor = tensors[unit.output]
+        if not unit.output.endswith("#pre") and tensor.last_use == tensor.producer:
+            tensor.in_dram = True
     return tensors
 
 

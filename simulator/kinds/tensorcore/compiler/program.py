@@ -22,11 +22,12 @@ from simulator.kinds.tensorcore.compiler.allocation import (
     activation_budget_bytes,
     make_tensors,
 )
+from simulator.kinds.tensorcore.compiler.budget import check_instruction_budget
+from simulator.kinds.tensorcore.compiler.costs import PassContext, Prices
 from simulator.kinds.tensorcore.compiler.elementwise import emit_elt_unit
 from simulator.kinds.tensorcore.compiler.emitter import Emitter, TrafficCounts
 from simulator.kinds.tensorcore.compiler.lstm import emit_lstm_unit
 from simulator.kinds.tensorcore.compiler.mac_pass import PassState, emit_mac_pass
-from simulator.kinds.tensorcore.compiler.costs import PassContext, Prices
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
 from simulator.kinds.tensorcore.compiler.mapper import (
     OBJECTIVES,
@@ -107,6 +108,8 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
     if mapper.objective not in OBJECTIVES:
         raise NpusimError(f"unknown mapping objective {mapper.objective!r}", field="objective",
                           fix=f"use one of {', '.join(OBJECTIVES)}")
+    if residency != "stream" or not count_only:   # once per run, before any work
+        check_instruction_budget(arch, precision, workload)
     target = Target.of(arch, precision)
     plan = build_units(arch, workload)
     targets = unit_targets(arch, precision, workload, plan.units)
@@ -253,16 +256,18 @@ def residency_plan(arch: TensorCoreArch, precision: Precision, workload: Workloa
     of the same workload (`streaming`: tiling, and so every block transfer, does not depend
     on the allocation). Candidates: MAC units on the cores that load weights from DRAM."""
     targets = unit_targets(arch, precision, workload, units)
-    weight_bytes_of = {}
+    weight_bytes_of, kv_caches = {}, set()
     for u, unit in enumerate(units):
         if unit.kind == "mac" and unit.engine == "core" and streaming.weight_dram_bytes.get(u):
             # the stationary operand kept on chip: the weights (as they travel), or a KV cache
             target = targets[u]
             spec = unit_spec(workload.layers[unit.layer], arch, target.mac.executed.weight_bits)
             weight_bytes_of[u] = int(math.ceil(spec.stationary_bytes(spec.operand_bytes(target))))
+            if spec.kv_cache:
+                kv_caches.add(u)
     costs = {iv.name: streaming.spill_cost_bytes(iv.name) for iv in allocator.intervals}
     return plan_residency(weight_bytes_of, streaming.weight_dram_bytes, allocator, costs,
-                          activation_budget_bytes(arch))
+                          activation_budget_bytes(arch), frozenset(kv_caches))
 
 
 def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dict[str, Tensor],

@@ -134,3 +134,26 @@ def test_spill_search_agrees_with_a_full_walk_at_every_budget(problem):
         if commit:
             search.commit(budget, total, changes)
             assert search.placed == [iv.name not in alloc.spilled(budget) for iv in alloc.intervals]
+
+
+def test_kv_caches_come_after_the_weights_and_never_push_an_activation_to_dram():
+    # Room 200 B; one activation of 50 B (units 0-1) costing 100 B of DMA when spilled.
+    # Unit 1 is a KV cache (W = S = 90: 1 per byte), unit 2 a weight (W = S = 60: 1 per byte).
+    # By ratio and unit order the cache would go first; weights go first: unit 2 (60 B)
+    # leaves 140 B, the activation stays -> admitted. The cache (90 B) would leave 50 B: the
+    # activation still fits -> admitted (150 B in all).
+    act = [tensor("act", 50, 0, 1)]
+    plan = plan_residency({1: 90, 2: 60}, {1: 90, 2: 60}, SpillAllocator(act), {"act": 100},
+                          200, kv_caches=frozenset({1}))
+    assert plan.resident_units == {1, 2} and plan.resident_weight_bytes == 150
+    # A longer context: the cache is 100 B. After the weight (60 B) it would leave 40 B < 50 B:
+    # the activation would spill (+100 B); a cache is then rejected whatever it saves (here
+    # 1,000 B): only the weight stays.
+    plan = plan_residency({1: 100, 2: 60}, {1: 1000, 2: 60}, SpillAllocator(act),
+                          {"act": 100}, 200, kv_caches=frozenset({1}))
+    assert plan.resident_units == {2} and plan.resident_weight_bytes == 60
+    # the same candidate as a weight goes first (10 saved per byte) and leaves 100 B: admitted;
+    # unit 2 would then leave 40 B: +100 B of spill > 60 B saved, rejected
+    plan = plan_residency({1: 100, 2: 60}, {1: 1000, 2: 60}, SpillAllocator(act),
+                          {"act": 100}, 200)
+    assert plan.resident_units == {1}

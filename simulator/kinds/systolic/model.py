@@ -18,6 +18,8 @@ Formulas and assumptions: docs/models.md (sections 2 and 3).
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from dataclasses import dataclass, field
 
 from simulator.core.actions import LayerCounts
@@ -337,7 +339,7 @@ class SystolicModel:
                     kv_kept.add(i)
                     kv_total += kv
         capacity -= kv_total
-        resident = [consumed[t] and max(live[t:last_use[t] + 1]) <= capacity for t in range(n)]
+        resident = _fit_by_next_use(producers, consumed, last_use, size, capacity)
         # only resident tensors occupy the buffer; spilled ones live in DRAM
         held = [0.0] * n
         for t in range(n):
@@ -351,6 +353,51 @@ class SystolicModel:
             staging = max(0.0, capacity - (held[i] - own))
             plan.append(LayerPlan(flags, not resident[i], staging, i in kv_kept))
         return plan
+
+
+def _fit_by_next_use(producers: list[list[int | None]], consumed: list[bool], last_use: list[int],
+                     size: list[float], capacity: float) -> list[bool]:
+    """Which activation tensors stay in the unified buffer for their whole lifetime.
+
+    Layer by layer, while the tensors held at that layer overflow the buffer, the one whose
+    next use lies farthest ahead is sent to DRAM for its whole lifetime (Belady's rule, as a
+    compiler that knows the schedule applies it; ties: the larger tensor). A tensor a layer
+    consumes now has the nearest next use, so the operands of the layer in flight are the last
+    to go: at a Llama FFN's down projection the block input (read again by the residual add)
+    and the projection's output spill, while its 11008-wide input stays. A tensor without
+    consumers is a network output and goes to DRAM."""
+    n = len(size)
+    uses: list[list[int]] = [[] for _ in range(n)]  # consumers of each tensor, ascending
+    for i, prods in enumerate(producers):
+        for p in prods:
+            if p is not None and (not uses[p] or uses[p][-1] != i):
+                uses[p].append(i)
+    expiring: list[list[int]] = [[] for _ in range(n)]
+    for t in range(n):
+        if consumed[t]:
+            expiring[last_use[t]].append(t)
+    resident = list(consumed)
+    active: set[int] = set()  # resident tensors live at the current layer
+    held = 0.0
+    for j in range(n):
+        if resident[j]:
+            active.add(j)
+            held += size[j]
+        if held > capacity:
+            def next_use(t: int) -> int:
+                k = bisect_left(uses[t], j if t != j else j + 1)
+                return uses[t][k] if k < len(uses[t]) else n
+            for t in sorted(active, key=lambda t: (-next_use(t), -size[t], t)):
+                if held <= capacity:
+                    break
+                resident[t] = False
+                active.discard(t)
+                held -= size[t]
+        for t in expiring[j]:
+            if t in active:
+                active.discard(t)
+                held -= size[t]
+    return resident
 
 
 _ADDITIVE = ("cycles", "compute_cycles", "stall_cycles", "macs", "ops",

@@ -123,27 +123,38 @@ def test_more_sram_never_increases_latency(arch_dict, wl, factor):
     big_fixed = SystolicEngine(big_arch).run_whole_batch(wl, options).layers
     for a, b in zip(small_fixed, big_fixed):
         assert b.cycles <= a.cycles * slack + 1, (a.name, a.cycles, b.cycles)
+    # with the sub-batch search free, the choice among sub-batch sizes takes one within the
+    # tolerance of the fastest too, on top of the layers' own choices: two tolerances
     small = simulate(small_arch, wl)
     big = simulate(big_arch, wl)
-    assert big.totals.cycles <= small.totals.cycles * slack + len(wl.layers)
+    assert big.totals.cycles <= small.totals.cycles * slack ** 2 + len(wl.layers)
 
 
 @SETTINGS
 @given(archs(), workloads(), st.floats(1.01, 20), st.sampled_from(["latency", "dram"]))
 def test_more_dram_bandwidth_never_increases_latency(arch_dict, wl, factor, objective):
-    slow = simulate(arch_from_dict(arch_dict), wl, objective=objective)
-    fast_dict = {**arch_dict, "dram": {**arch_dict["dram"],
-                                       "bandwidth_gbps": arch_dict["dram"]["bandwidth_gbps"] * factor}}
-    fast = simulate(arch_from_dict(fast_dict), wl, objective=objective)
+    slow_arch = arch_from_dict(arch_dict)
+    fast_arch = arch_from_dict({**arch_dict, "dram": {
+        **arch_dict["dram"], "bandwidth_gbps": arch_dict["dram"]["bandwidth_gbps"] * factor}})
     # dram: the same tiling at both bandwidths, so cycles can only fall (exactly); latency:
-    # the fastest candidate can only get faster and the chosen one is within the tolerance
+    # the fastest candidate can only get faster and the chosen one is within the tolerance.
+    # Layer by layer on the fixed schedule (the whole batch): with the sub-batch search free,
+    # the two runs may split the batch differently and a layer's figures are then not
+    # comparable (one of 3 sub-batches vs the whole batch)
     slack = 1.0 if objective == "dram" else 1 + LATENCY_TOLERANCE
-    for a, b in zip(slow.layers, fast.layers):
+    options = _options(slow_arch, objective)
+    slow_fixed = SystolicEngine(slow_arch).run_whole_batch(wl, options).layers
+    fast_fixed = SystolicEngine(fast_arch).run_whole_batch(wl, options).layers
+    for a, b in zip(slow_fixed, fast_fixed):
         assert b.cycles <= a.cycles * slack + (0 if objective == "dram" else 1), \
             (a.name, a.cycles, b.cycles)
         if objective == "dram":
             assert b.dram_bytes == a.dram_bytes
-    assert fast.totals.cycles <= slow.totals.cycles * slack + len(wl.layers)
+    # the network with the sub-batch search free: the choice among sub-batch sizes adds its
+    # own tolerance (latency) on top of the layers' (see the SRAM test above)
+    slow = simulate(slow_arch, wl, objective=objective)
+    fast = simulate(fast_arch, wl, objective=objective)
+    assert fast.totals.cycles <= slow.totals.cycles * slack ** 2 + len(wl.layers)
 
 
 @SETTINGS

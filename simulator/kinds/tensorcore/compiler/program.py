@@ -122,6 +122,12 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
                                                      precision).activation_bits / 8)
     allocator = SpillAllocator(tensors.values())
     resident = ResidencyPlan()
+    if residency == "resident" and not fits_any_candidate(arch, precision, workload,
+                                                          plan.units):
+        # no candidate's weights fit the SRAM (a 7B model's): the plan is empty whatever the
+        # streaming byte counts, and the mappings this compile chooses are the ones the
+        # streaming compile would (same operand places, no unit resident): skip that compile
+        residency = "stream"
     if residency == "resident":
         streaming = compile_program(arch, precision, workload, residency="stream",
                                     mapper=mapper, mappings=mappings, repeat=repeat,
@@ -268,6 +274,27 @@ def residency_plan(arch: TensorCoreArch, precision: Precision, workload: Workloa
     costs = {iv.name: streaming.spill_cost_bytes(iv.name) for iv in allocator.intervals}
     return plan_residency(weight_bytes_of, streaming.weight_dram_bytes, allocator, costs,
                           activation_budget_bytes(arch), frozenset(kv_caches))
+
+
+def fits_any_candidate(arch: TensorCoreArch, precision: Precision, workload: Workload,
+                       units: list[Unit]) -> bool:
+    """Whether some unit that may become a residency candidate (a MAC unit on the cores whose
+    stationary operand comes from DRAM: a superset of `residency_plan`'s candidates, which
+    also need streamed bytes) has stored weight bytes W_u with 0 < W_u <= size - staging.
+    When none has, `plan_residency` admits nothing (it skips every W_u above the room)."""
+    room = activation_budget_bytes(arch)
+    targets = unit_targets(arch, precision, workload, units)
+    for u, unit in enumerate(units):
+        if unit.kind != "mac" or unit.engine != "core":
+            continue
+        target = targets[u]
+        spec = unit_spec(workload.layers[unit.layer], arch, target.mac.executed.weight_bits)
+        if not spec.weights_from_dram:
+            continue
+        w = int(math.ceil(spec.stationary_bytes(spec.operand_bytes(target))))
+        if 0 < w <= room:
+            return True
+    return False
 
 
 def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dict[str, Tensor],

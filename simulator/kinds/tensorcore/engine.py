@@ -172,18 +172,24 @@ class TensorCoreEngine(Engine):
                 target_of[unit.layer] = program.targets[u]
         results, counts, explanations = [], [], {}
         names = [l.name for l in workload.layers]
+        timed: dict[int, tuple] = {}   # layer -> its window, critical path, traffic, finish
         for i, layer in enumerate(workload.layers):
             j, delta = repeats_layer.get(i, (i, 0.0))
-            layer_ops = by_layer.get(j, [])
-            start, cycles = occupancy(layer_ops, tl)
-            path = critical_path(tl, layer_ops, start) if cycles else {}
+            if j not in timed:
+                layer_ops = by_layer.get(j, [])
+                start, cycles = occupancy(layer_ops, tl)
+                timed[j] = (start, cycles, critical_path(tl, layer_ops, start) if cycles else {},
+                            layer_traffic(layer_ops, tl),
+                            max((tl.last_done(o.id) for o in layer_ops), default=None))
+            start, cycles, path, tr, finish = timed[j]
             start += delta
+            if finish is not None:
+                finish += delta
             compute_cycles = min(cycles, int(round(path.get("compute", 0.0))))
             path = {k: v for k, v in path.items() if k != "compute"}
             stalls = _split_int(path, cycles - compute_cycles)
             if cycles - compute_cycles and not stalls:
                 stalls = {"dependency": cycles - compute_cycles}
-            tr = layer_traffic(layer_ops, tl)
             bounds = tr.bounds(a)
             units = units_of.get(i, [])
             target = target_of.get(i, program.target)
@@ -191,7 +197,6 @@ class TensorCoreEngine(Engine):
             macs = mac_count(layer, a)
             peak = a.peak_macs_per_cycle * target.mac.rate
             vector_ops, core_vector_ops = element_ops(units)
-            finish = max((tl.last_done(o.id) + delta for o in layer_ops), default=None)
             extra = {
                 "placement": a.compiler.placement,
                 "unit": ",".join(f"{u.engine}:{u.ops_label}" for u in units) if units else (

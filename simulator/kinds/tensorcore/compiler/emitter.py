@@ -74,6 +74,8 @@ class Emitter:
         self.repeat_steps = self.split
         #: count bytes only (the residency planner's streaming compile): no ops are recorded
         self.count_only = False
+        #: weight blocks moved so far (replay.py: whether a unit's weight bank matters)
+        self.weight_blocks = 0
         #: DMA staging slots per stream (double buffered): the last two routes they fed
         self._staging: dict[tuple, deque] = {}
         self._dma_bw = min(target.dram_bytes_per_cycle, target.port_bytes_per_cycle,
@@ -197,6 +199,7 @@ class Emitter:
         nbytes = int(math.ceil(nbytes))
         bank = self.bank(7 * unit_i + 3, block)
         stream = ("w", unit_i, tuple(dests))
+        self.weight_blocks += 1
         if from_dram:
             self.traffic.weight_dram_bytes[unit_i] += nbytes
         return self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, from_dram, label)

@@ -332,7 +332,7 @@ def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dic
         key = before = None
         if replayer is not None and barrier:
             key = replayer.unit_key(u, mapping, u in resident_units, cores[u], targets[u])
-            ref = replayer.reference(key)
+            ref = replayer.reference(u, key)
             if ref is not None:
                 replayer.replay(u, ref, barrier[0])
                 prev = (start, em.mark())

@@ -10,10 +10,11 @@ times relative to the barrier, wherever the unit sits in the program.
 The ops a unit gets are a function of what the emitter reads (mac_pass.py, elementwise.py):
 its layers (everything but their names), the unit's fields, its mapping, cores, residency and
 precision target, and the size, rows, width and DRAM placement of the tensors it reads and
-writes, with the banks they start at and its weights' bank (7u + 3) relative to each other (a
-block's banks are its stream's first bank plus the block index, so only the differences decide
-which transfers share a bank); staging streams are keyed by the unit index, so no state passes
-between units. `unit_key` collects exactly these. A unit with the key of an earlier unit (its
+writes, with the banks they start at and, when it moves weight blocks, its weights' bank
+(7u + 3), relative to each other (a block's bank is its stream's first bank plus the block
+index, so only the differences decide which transfers share a bank; whether a unit moves weight
+blocks is itself decided by the rest of the key); staging streams are keyed by the unit index,
+so no state passes between units. `unit_key` collects exactly these. A unit with the key of an earlier unit (its
 reference) is not emitted: one zero-resource op standing for it is done the reference's
 duration after its barrier; its byte counts are the reference's, renamed; its layers report the
 reference's figures shifted in time (engine.py). Every emitted unit is checked to be
@@ -84,7 +85,9 @@ class Replayer:
         for unit in units:
             heads[unit.layer] += 1
         self.shared_heads = {i for i, n in heads.items() if n > 1}
-        self.refs: dict[tuple, int] = {}
+        #: key -> the emitted units with it and their weights' bank relative to their first
+        #: tensor's (None: the unit moves no weight block)
+        self.refs: dict[tuple, list[tuple[int, int | None]]] = {}
         self.info: dict[int, _Reference] = {}
         self.replays: list[Replay] = []
         #: an emitted unit was not self-contained: the program must be emitted in full
@@ -92,19 +95,20 @@ class Replayer:
 
     def unit_key(self, u: int, mapping: object, resident: bool, cores: list[int],
                  target: object) -> tuple | None:
-        """What unit u's ops are a function of (module docstring); None: always emitted."""
+        """What unit u's ops are a function of but the weights' bank (module docstring);
+        None: always emitted."""
         unit = self.units[u]
         if unit.kind not in ("mac", "elt") or unit.layer in self.shared_heads:
             return None
         if unit.kind == "mac" and unit.output + "#gates" in self.tensors:   # an LSTM
             return None
         banks = self.em.arch.sram.banks
-        wbank = (7 * u + 3) % banks
         names = _names(unit)
         first = {n: names.index(n) for n in names}
+        bank0 = self.tensors[names[0]].base_bank
         tensors = tuple(
             (first[n], t.nbytes, t.rows, t.channels, t.in_dram, t.element_bytes,
-             (t.base_bank - wbank) % banks)
+             (t.base_bank - bank0) % banks)
             for n in names for t in (self.tensors[n],))
         layers = tuple(_layer_key(self.workload, i) for i in unit.layers + unit.pre_layers)
         fields = (unit.kind, unit.engine, unit.post_ops, unit.act_ops, unit.gate_engine,
@@ -113,31 +117,42 @@ class Replayer:
         return (fields, layers, tensors, repr(mapping), resident, tuple(cores), id(target))
 
     # ------------------------------------------------------------------ emission
-    def reference(self, key: tuple | None) -> int | None:
-        """The emitted unit that a unit with `key` repeats, if it may stand in for it."""
-        if key is None or key not in self.refs:
+    def _weight_bank(self, u: int) -> int:
+        """Unit u's weight bank relative to its first tensor's first bank."""
+        banks = self.em.arch.sram.banks
+        return (7 * u + 3 - self.tensors[_names(self.units[u])[0]].base_bank) % banks
+
+    def reference(self, u: int, key: tuple | None) -> int | None:
+        """The emitted unit that unit u (with `key`) repeats, if one may stand in for it."""
+        if key is None:
             return None
-        ref = self.refs[key]
+        wbank = self._weight_bank(u)
+        ref = next((r for r, w in self.refs.get(key, ()) if w is None or w == wbank), None)
+        if ref is None:
+            return None
         info = self.info[ref]
         if not self.em.count_only and info.duration is None:
             info.duration = self._duration(info)
         return ref
 
-    def snapshot(self) -> tuple[dict, dict, dict]:
+    def snapshot(self) -> tuple:
         t = self.em.traffic
         return (dict(t.weight_dram_bytes), dict(t.tensor_dram_bytes),
-                dict(t.tensor_sram_extra_bytes))
+                dict(t.tensor_sram_extra_bytes), self.em.weight_blocks)
 
     def emitted(self, u: int, key: tuple | None, start: int, barrier: int | None,
-                before: tuple[dict, dict, dict] | None) -> None:
+                before: tuple | None) -> None:
         """Unit u was emitted as ops [start, now): check it, and keep it as a reference."""
         end = self.em.mark()
         if not self.em.count_only and barrier is not None \
                 and not self_contained(self.em.ops, start, end, barrier):
             self.broken = True
             return
-        if key is None or key in self.refs or barrier is None or before is None:
+        if key is None or barrier is None or before is None:
             return
+        wbank = self._weight_bank(u) if self.em.weight_blocks > before[3] else None
+        if any(w is None or w == wbank for _, w in self.refs.get(key, ())):
+            return     # an equivalent reference exists
         t = self.em.traffic
         names = _names(self.units[u])
         tb = _delta(before[1], t.tensor_dram_bytes)
@@ -145,7 +160,7 @@ class Replayer:
         wb = _delta(before[0], t.weight_dram_bytes)
         if set(tb) - set(names) or set(sb) - set(names) or set(wb) - {u}:
             return     # it counted bytes of something it does not name: not repeatable
-        self.refs[key] = u
+        self.refs.setdefault(key, []).append((u, wbank))
         self.info[u] = _Reference(start, end, barrier, names, wb.get(u, 0), tb, sb)
 
     def replay(self, u: int, ref: int, barrier: int) -> None:

@@ -76,6 +76,8 @@ class Emitter:
         self.count_only = False
         #: weight blocks moved so far (replay.py: whether a unit's weight bank matters)
         self.weight_blocks = 0
+        self._ports: dict[tuple, str] = {}
+        self._port_sets: dict[tuple, tuple[str, ...]] = {}
         #: DMA staging slots per stream (double buffered): the last two routes they fed
         self._staging: dict[tuple, deque] = {}
         self._dma_bw = min(target.dram_bytes_per_cycle, target.port_bytes_per_cycle,
@@ -85,8 +87,21 @@ class Emitter:
     # ------------------------------------------------------------------ resources
     def port(self, client: str | int) -> str:
         """Bridge port of a client: core c -> c, DMA -> cores, vector unit -> cores + 1."""
-        index = {"dma": self.target.cores, "vector": self.target.cores + 1}.get(client, client)  # type: ignore[arg-type]
-        return f"port{int(index) % self.arch.bridge.ports}"
+        key = (client, self.target.cores)
+        name = self._ports.get(key)
+        if name is None:
+            index = {"dma": self.target.cores,
+                     "vector": self.target.cores + 1}.get(client, client)  # type: ignore[arg-type]
+            name = self._ports[key] = f"port{int(index) % self.arch.bridge.ports}"
+        return name
+
+    def ports(self, dests: list) -> tuple[str, ...]:
+        """The bridge ports of a (multicast) route's destinations, sorted."""
+        key = (tuple(dests), self.target.cores)
+        names = self._port_sets.get(key)
+        if names is None:
+            names = self._port_sets[key] = tuple(sorted({self.port(d) for d in dests}))
+        return names
 
     def bank(self, tensor_bank: int, block: int) -> str:
         return f"bank{(tensor_bank + block) % self.arch.sram.banks}"
@@ -164,8 +179,7 @@ class Emitter:
                              xfer_cycles(nbytes, self._dma_bw), self.target.dram_latency_cycles,
                              deps + [slot_dep], seq + LOAD_BEFORE_ROUTE, nbytes, f"load {label}")
             deps = [load]
-        ports = tuple(sorted({self.port(d) for d in dests}))
-        route = self.emit("route_in", layer, ports + (bank,), xfer_cycles(nbytes, self._route_bw),
+        route = self.emit("route_in", layer, self.ports(dests) + (bank,), xfer_cycles(nbytes, self._route_bw),
                           self.arch.bridge.hop_latency_cycles, deps, seq, nbytes, label)
         if from_dram:
             queue = self._staging[stream]

@@ -77,6 +77,9 @@ class Emitter:
         #: weight blocks moved so far (replay.py: whether a unit's weight bank matters)
         self.weight_blocks = 0
         self._ports: dict[tuple, str] = {}
+        #: route op id -> (first bank of its stream, block index) of the bank it holds, when
+        #: recorded (replay.py compares the banks of repeated units)
+        self.bank_src: dict[int, tuple[int, int]] | None = None
         self._port_sets: dict[tuple, tuple[str, ...]] = {}
         #: DMA staging slots per stream (double buffered): the last two routes they fed
         self._staging: dict[tuple, deque] = {}
@@ -164,8 +167,11 @@ class Emitter:
         bank = self.bank(tensor.base_bank, block)
         if count:
             self.traffic.tensor_dram_bytes[tensor.name] += nbytes  # a DMA load if in DRAM
-        return self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, tensor.in_dram,
-                                 label)
+        route = self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, tensor.in_dram,
+                                  label)
+        if self.bank_src is not None:
+            self.bank_src[route] = (tensor.base_bank, block)
+        return route
 
     def staged_route(self, layer: int, bank: str, nbytes: int, dests: list, deps: list[int],
                      seq: int, stream: tuple, from_dram: bool, label: str) -> int:
@@ -200,6 +206,8 @@ class Emitter:
         last = self.emit("route_out", layer, (self.port(src), bank),
                          xfer_cycles(nbytes, self._route_bw),
                          self.arch.bridge.hop_latency_cycles, deps, seq, nbytes, label)
+        if self.bank_src is not None:
+            self.bank_src[last] = (tensor.base_bank, block)
         if tensor.in_dram:
             last = self.emit("dma_store", layer, ("dram", self.port("dma")),
                              xfer_cycles(nbytes, self._dma_bw), self.target.dram_latency_cycles,
@@ -216,7 +224,10 @@ class Emitter:
         self.weight_blocks += 1
         if from_dram:
             self.traffic.weight_dram_bytes[unit_i] += nbytes
-        return self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, from_dram, label)
+        route = self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, from_dram, label)
+        if self.bank_src is not None:
+            self.bank_src[route] = (7 * unit_i + 3, block)
+        return route
 
     def producer_deps(self, tensor: Tensor, lo: int, hi: int) -> list[int]:
         """Ops that complete rows [lo, hi) of `tensor` (pipeline placement only; split

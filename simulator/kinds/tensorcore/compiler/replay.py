@@ -14,7 +14,11 @@ writes, with the banks they start at and, when it moves weight blocks, its weigh
 (7u + 3), relative to each other (a block's bank is its stream's first bank plus the block
 index, so only the differences decide which transfers share a bank; whether a unit moves weight
 blocks is itself decided by the rest of the key); staging streams are keyed by the unit index,
-so no state passes between units. `unit_key` collects exactly these. A unit with the key of an earlier unit (its
+so no state passes between units. `unit_key` collects exactly these. Two units with the same
+key but for the weights' bank may still have the same ops up to a renaming of the banks (a
+bijection, which leaves every time unchanged): `_renames` checks it on the reference's routes
+(each route's bank is its stream's first bank plus its block index, recorded by the emitter);
+byte counts do not depend on banks at all. A unit with the key of an earlier unit (its
 reference) is not emitted: one zero-resource op standing for it is done the reference's
 duration after its barrier; its byte counts are the reference's, renamed; its layers report the
 reference's figures shifted in time (engine.py). Every emitted unit is checked to be
@@ -92,6 +96,8 @@ class Replayer:
         self.replays: list[Replay] = []
         #: an emitted unit was not self-contained: the program must be emitted in full
         self.broken = False
+        if not em.count_only:
+            em.bank_src = {}
 
     def unit_key(self, u: int, mapping: object, resident: bool, cores: list[int],
                  target: object) -> tuple | None:
@@ -127,13 +133,44 @@ class Replayer:
         if key is None:
             return None
         wbank = self._weight_bank(u)
-        ref = next((r for r, w in self.refs.get(key, ()) if w is None or w == wbank), None)
+        refs = self.refs.get(key, ())
+        ref = next((r for r, w in refs if w is None or w == wbank), None)
+        if ref is None and refs and self.em.count_only:
+            ref = refs[0][0]       # byte counts do not depend on banks
+        if ref is None:
+            ref = next((r for r, _ in refs if self._renames(r, u)), None)
         if ref is None:
             return None
         info = self.info[ref]
         if not self.em.count_only and info.duration is None:
             info.duration = self._duration(info)
         return ref
+
+    def _renames(self, ref: int, u: int) -> bool:
+        """Whether moving the reference's streams to unit u's first banks renames its banks
+        one to one (then unit u's ops are the reference's with the banks renamed)."""
+        banks = self.em.arch.sram.banks
+        moved: dict[int, int] = {(7 * ref + 3) % banks: (7 * u + 3) % banks}
+        for a, b in zip(_names(self.units[ref]), _names(self.units[u])):
+            x, y = self.tensors[a].base_bank % banks, self.tensors[b].base_bank % banks
+            if moved.setdefault(x, y) != y:
+                return False
+        info = self.info[ref]
+        src = self.em.bank_src
+        fwd: dict[int, int] = {}
+        back: dict[int, int] = {}
+        for op_id in range(info.start, info.end):
+            where = src.get(op_id)
+            if where is None:
+                continue
+            first, block = where
+            old = (first + block) % banks
+            if first % banks not in moved:
+                return False
+            new = (moved[first % banks] + block) % banks
+            if fwd.setdefault(old, new) != new or back.setdefault(new, old) != old:
+                return False
+        return True
 
     def snapshot(self) -> tuple:
         t = self.em.traffic

@@ -23,7 +23,7 @@ reference) is not emitted: one zero-resource op standing for it is done the refe
 duration after its barrier; its byte counts are the reference's, renamed; its layers report the
 reference's figures shifted in time (engine.py). Every emitted unit is checked to be
 self-contained (`self_contained`); when one is not, the program is compiled again with every
-unit emitted. LSTM units, units that share their layer with another unit, the first unit and
+unit emitted. LSTM units, units that share a layer with another unit, the first unit and
 pipeline placement are always emitted.
 """
 
@@ -85,10 +85,12 @@ class Replayer:
     def __init__(self, em: Emitter, workload: Workload, units: list[Unit],
                  tensors: dict[str, Tensor]) -> None:
         self.em, self.workload, self.units, self.tensors = em, workload, units, tensors
-        heads: dict[int, int] = defaultdict(int)
+        claims: dict[int, int] = defaultdict(int)   # layer -> units that cover it
         for unit in units:
-            heads[unit.layer] += 1
-        self.shared_heads = {i for i, n in heads.items() if n > 1}
+            for i in {unit.layer, *unit.layers, *unit.pre_layers}:
+                claims[i] += 1
+        #: layers covered by more than one unit (their rows come from several units' ops)
+        self.shared = {i for i, n in claims.items() if n > 1}
         #: key -> the emitted units with it and their weights' bank relative to their first
         #: tensor's (None: the unit moves no weight block)
         self.refs: dict[tuple, list[tuple[int, int | None]]] = {}
@@ -104,7 +106,8 @@ class Replayer:
         """What unit u's ops are a function of but the weights' bank (module docstring);
         None: always emitted."""
         unit = self.units[u]
-        if unit.kind not in ("mac", "elt") or unit.layer in self.shared_heads:
+        if unit.kind not in ("mac", "elt") or any(
+                i in self.shared for i in (unit.layer, *unit.layers, *unit.pre_layers)):
             return None
         if unit.kind == "mac" and unit.output + "#gates" in self.tensors:   # an LSTM
             return None

@@ -4,6 +4,8 @@ for the others (compiler/replay.py): every figure must equal the full emission's
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import simulator.kinds.tensorcore.compiler.replay as replay_module
 from simulator.api import simulate
@@ -126,3 +128,24 @@ def test_units_whose_banks_are_renamed_one_to_one_repeat_too(monkeypatch):
     with_renames = len(compile_program(arch, arch.precision, wl, replay=True).replays)
     monkeypatch.setattr(replay_module.Replayer, "_renames", lambda self, ref, u: False)
     assert len(compile_program(arch, arch.precision, wl, replay=True).replays) < with_renames
+
+
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(blocks=st.integers(3, 9), width=st.sampled_from([32, 64, 96]),
+       group=st.sampled_from([1, 2]), phase=st.sampled_from(["prefill", "decode"]),
+       tokens=st.integers(1, 80), batch=st.integers(1, 2),
+       sram_kib=st.sampled_from([320, 512, 8192]))
+def test_replay_is_exact_on_random_small_llms(blocks, width, group, phase, tokens, batch,
+                                              sram_kib, monkeypatch):
+    # property: whatever the shapes, residency (a 320 KiB SRAM keeps a few blocks' weights,
+    # 8 MiB all) and phase, the shortcut changes no figure
+    model = tiny_llm(layers=blocks, d_model=width, heads=4, kv_heads=4 // group, ffn=2 * width,
+                     vocab=300)
+    wl = (prefill_workload(model, tokens, batch) if phase == "prefill"
+          else decode_workload(model, tokens + 1, batch))
+    arch = load_arch("bpu", [f"sram.size_bytes={sram_kib * 1024}"])
+    replayed = simulate(arch, wl)
+    with monkeypatch.context() as m:
+        m.setattr(replay_module.Replayer, "reference", lambda self, u, key: None)
+        assert figures(replayed) == figures(simulate(arch, wl))

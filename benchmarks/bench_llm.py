@@ -35,8 +35,8 @@ CASES = [  # (arch, model, prompt, generate, batch)
     ("bpu", "gpt2_small", 128, 32, 1),
     ("bpu", "gpt2_small", 128, 32, 8),
 ]
-#: `--slow`: the target case on the tensor cores (about 100 s of CPU: every op of a 7B
-#: prefill and of two decode steps is emitted and timed)
+#: `--slow`: the target case on the tensor cores (about 30 s of CPU: the units of a 7B
+#: prefill and of two decode steps that repeat no earlier unit are emitted and timed)
 SLOW_CASES = [("bpu", "llama2_7b", 512, 128, 1)]
 
 
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--exact", action="store_true",
                         help="also time every decode step simulated (slow)")
     parser.add_argument("--slow", action="store_true",
-                        help="also time Llama-2-7B-like on bpu (once, about 100 s)")
+                        help="also time Llama-2-7B-like on bpu (once, about 30 s)")
     args = parser.parse_args()
     timed(load_arch("tpu_v1"), load_llm("gpt2_small"), 16, 2, 1)  # import everything once
     print(f"{'case':<42} {'wall s':>7} {'cpu s':>6} {'sims':>5} {'bound':>8} {'TTFT':>9} "

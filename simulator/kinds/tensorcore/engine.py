@@ -59,14 +59,17 @@ def _split_int(parts: dict[str, float], total: int) -> dict[str, int]:
 
 
 def compile_and_schedule(arch: TensorCoreArch, precision: Precision, workload: Workload,
-                         mapper: MapperOptions) -> tuple[Program, Timeline]:
+                         mapper: MapperOptions, replay: bool = False
+                         ) -> tuple[Program, Timeline]:
     """The compiled program and its timeline (repeated steps collapsed where they provably
-    repeat, else every step emitted)."""
-    program = compile_program(arch, precision, workload, mapper=mapper)
+    repeat, else every step emitted; `replay`: units that repeat an earlier one not emitted,
+    compiler/replay.py)."""
+    program = compile_program(arch, precision, workload, mapper=mapper, replay=replay)
     try:
         timing, periods = schedule_ops(program.ops, program.repeats)
     except NotPeriodic:
-        program = compile_program(arch, precision, workload, mapper=mapper, repeat=False)
+        program = compile_program(arch, precision, workload, mapper=mapper, repeat=False,
+                                  replay=replay)
         timing, periods = schedule_ops(program.ops)
     return program, Timeline(program.ops, timing, program.repeats, periods)
 
@@ -86,7 +89,10 @@ class TensorCoreEngine(Engine):
         """Compile the workload, time the program, account per layer."""
         mapper = MapperOptions(objective=options.objective or self.arch.mapping_objective,
                                energy=options.energy, overrides=options.mapping)
-        program, tl = compile_and_schedule(self.arch, options.precision, workload, mapper)
+        # units that repeat an earlier one are timed once (compiler/replay.py), unless the
+        # run records every op (trace) or explains the formulas of every layer
+        program, tl = compile_and_schedule(self.arch, options.precision, workload, mapper,
+                                           replay=not (options.trace or options.explain))
         preload = program.resident_weight_bytes
         engine_totals = {
             "weight_preload_bytes": float(preload),
@@ -143,8 +149,17 @@ class TensorCoreEngine(Engine):
                  ) -> tuple[list[LayerResult], list[LayerCounts], dict]:
         a = self.arch
         by_layer: dict[int, list[Op]] = defaultdict(list)
+        standins = {r.standin for r in program.replays}
         for op in program.ops:
-            by_layer[op.layer].append(op)
+            if op.id not in standins:
+                by_layer[op.layer].append(op)
+        # a layer of a unit that repeats an earlier unit reports the reference layer's
+        # figures, later by the time between the two units' barriers (compiler/replay.py)
+        repeats_layer: dict[int, tuple[int, float]] = {}
+        for r in program.replays:
+            delta = tl.timing[r.barrier].done - tl.timing[r.ref_barrier].done
+            for i, j in r.layers:
+                repeats_layer[i] = (j, delta)
         units_of: dict[int, list[Unit]] = defaultdict(list)
         fused_into: dict[int, str] = {}
         for unit in program.units:
@@ -157,16 +172,24 @@ class TensorCoreEngine(Engine):
                 target_of[unit.layer] = program.targets[u]
         results, counts, explanations = [], [], {}
         names = [l.name for l in workload.layers]
+        timed: dict[int, tuple] = {}   # layer -> its window, critical path, traffic, finish
         for i, layer in enumerate(workload.layers):
-            layer_ops = by_layer.get(i, [])
-            start, cycles = occupancy(layer_ops, tl)
-            path = critical_path(tl, layer_ops, start) if cycles else {}
+            j, delta = repeats_layer.get(i, (i, 0.0))
+            if j not in timed:
+                layer_ops = by_layer.get(j, [])
+                start, cycles = occupancy(layer_ops, tl)
+                timed[j] = (start, cycles, critical_path(tl, layer_ops, start) if cycles else {},
+                            layer_traffic(layer_ops, tl),
+                            max((tl.last_done(o.id) for o in layer_ops), default=None))
+            start, cycles, path, tr, finish = timed[j]
+            start += delta
+            if finish is not None:
+                finish += delta
             compute_cycles = min(cycles, int(round(path.get("compute", 0.0))))
             path = {k: v for k, v in path.items() if k != "compute"}
             stalls = _split_int(path, cycles - compute_cycles)
             if cycles - compute_cycles and not stalls:
                 stalls = {"dependency": cycles - compute_cycles}
-            tr = layer_traffic(layer_ops, tl)
             bounds = tr.bounds(a)
             units = units_of.get(i, [])
             target = target_of.get(i, program.target)
@@ -174,7 +197,6 @@ class TensorCoreEngine(Engine):
             macs = mac_count(layer, a)
             peak = a.peak_macs_per_cycle * target.mac.rate
             vector_ops, core_vector_ops = element_ops(units)
-            finish = max((tl.last_done(o.id) for o in layer_ops), default=None)
             extra = {
                 "placement": a.compiler.placement,
                 "unit": ",".join(f"{u.engine}:{u.ops_label}" for u in units) if units else (

@@ -55,3 +55,50 @@ def test_counting_without_ops_counts_the_same_bytes(name):
     assert counted.ops == []
     for table in ("weight_dram_bytes", "tensor_dram_bytes", "tensor_sram_extra_bytes"):
         assert dict(getattr(counted.traffic, table)) == dict(getattr(emitted.traffic, table))
+
+
+def _all_figures(result):
+    return [l.model_dump() for l in result.layers] + [result.totals.model_dump()]
+
+
+@pytest.mark.parametrize("sets", [[], ["compiler.placement=pipeline"]])
+def test_no_fitting_candidate_skips_the_streaming_compile_and_changes_nothing(sets,
+                                                                               monkeypatch):
+    # a tiny Llama-style prefill (d_model 256, 4 heads of 64, no grouping) on a 64 KiB SRAM
+    # with 32 KiB of staging: the smallest weight matrices (q, k, v, o: 256 x 256 int8 =
+    # 64 KiB) exceed the 32 KiB of room, the FFN (256 x 512) and head (256 x 1000) more; the
+    # attention matmuls' right operands are activations (no candidate): nothing can be resident
+    import simulator.kinds.tensorcore.compiler.program as program_module
+    from simulator.llm.build import prefill_workload
+    from tests.helpers.llm import tiny_llm
+    arch = load_arch("bpu", ["sram.size_bytes=65536", "sram.weight_staging_bytes=32768"] + sets)
+    wl = prefill_workload(tiny_llm(d_model=256, ffn=512, kv_heads=4), 16, 1)
+    units = compile_program(arch, arch.precision, wl, count_only=True).units
+    assert not program_module.fits_any_candidate(arch, arch.precision, wl, units)
+    calls = []
+    real = program_module.compile_program
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("count_only", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(program_module, "compile_program", counting)
+    skipped = simulate(arch, wl)
+    assert True not in calls          # no byte-counting compile ran
+    monkeypatch.setattr(program_module, "fits_any_candidate", lambda *a: True)
+    calls.clear()
+    planned = simulate(arch, wl)
+    assert True in calls
+    assert _all_figures(skipped) == _all_figures(planned)
+
+
+def test_a_fitting_candidate_keeps_the_streaming_compile():
+    # bpu's 8 MiB SRAM holds the tiny model's 32 KiB matrices: the planner must run
+    import simulator.kinds.tensorcore.compiler.program as program_module
+    from simulator.llm.build import prefill_workload
+    from tests.helpers.llm import tiny_llm
+    arch = load_arch("bpu")
+    wl = prefill_workload(tiny_llm(d_model=256, ffn=512, kv_heads=4), 16, 1)
+    program = compile_program(arch, arch.precision, wl)
+    assert program_module.fits_any_candidate(arch, arch.precision, wl, program.units)
+    assert program.resident_units

@@ -74,6 +74,13 @@ class Emitter:
         self.repeat_steps = self.split
         #: count bytes only (the residency planner's streaming compile): no ops are recorded
         self.count_only = False
+        #: weight blocks moved so far (replay.py: whether a unit's weight bank matters)
+        self.weight_blocks = 0
+        self._ports: dict[tuple, str] = {}
+        #: route op id -> (first bank of its stream, block index) of the bank it holds, when
+        #: recorded (replay.py compares the banks of repeated units)
+        self.bank_src: dict[int, tuple[int, int]] | None = None
+        self._port_sets: dict[tuple, tuple[str, ...]] = {}
         #: DMA staging slots per stream (double buffered): the last two routes they fed
         self._staging: dict[tuple, deque] = {}
         self._dma_bw = min(target.dram_bytes_per_cycle, target.port_bytes_per_cycle,
@@ -83,8 +90,21 @@ class Emitter:
     # ------------------------------------------------------------------ resources
     def port(self, client: str | int) -> str:
         """Bridge port of a client: core c -> c, DMA -> cores, vector unit -> cores + 1."""
-        index = {"dma": self.target.cores, "vector": self.target.cores + 1}.get(client, client)  # type: ignore[arg-type]
-        return f"port{int(index) % self.arch.bridge.ports}"
+        key = (client, self.target.cores)
+        name = self._ports.get(key)
+        if name is None:
+            index = {"dma": self.target.cores,
+                     "vector": self.target.cores + 1}.get(client, client)  # type: ignore[arg-type]
+            name = self._ports[key] = f"port{int(index) % self.arch.bridge.ports}"
+        return name
+
+    def ports(self, dests: list) -> tuple[str, ...]:
+        """The bridge ports of a (multicast) route's destinations, sorted."""
+        key = (tuple(dests), self.target.cores)
+        names = self._port_sets.get(key)
+        if names is None:
+            names = self._port_sets[key] = tuple(sorted({self.port(d) for d in dests}))
+        return names
 
     def bank(self, tensor_bank: int, block: int) -> str:
         return f"bank{(tensor_bank + block) % self.arch.sram.banks}"
@@ -147,8 +167,11 @@ class Emitter:
         bank = self.bank(tensor.base_bank, block)
         if count:
             self.traffic.tensor_dram_bytes[tensor.name] += nbytes  # a DMA load if in DRAM
-        return self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, tensor.in_dram,
-                                 label)
+        route = self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, tensor.in_dram,
+                                  label)
+        if self.bank_src is not None:
+            self.bank_src[route] = (tensor.base_bank, block)
+        return route
 
     def staged_route(self, layer: int, bank: str, nbytes: int, dests: list, deps: list[int],
                      seq: int, stream: tuple, from_dram: bool, label: str) -> int:
@@ -162,8 +185,7 @@ class Emitter:
                              xfer_cycles(nbytes, self._dma_bw), self.target.dram_latency_cycles,
                              deps + [slot_dep], seq + LOAD_BEFORE_ROUTE, nbytes, f"load {label}")
             deps = [load]
-        ports = tuple(sorted({self.port(d) for d in dests}))
-        route = self.emit("route_in", layer, ports + (bank,), xfer_cycles(nbytes, self._route_bw),
+        route = self.emit("route_in", layer, self.ports(dests) + (bank,), xfer_cycles(nbytes, self._route_bw),
                           self.arch.bridge.hop_latency_cycles, deps, seq, nbytes, label)
         if from_dram:
             queue = self._staging[stream]
@@ -184,6 +206,8 @@ class Emitter:
         last = self.emit("route_out", layer, (self.port(src), bank),
                          xfer_cycles(nbytes, self._route_bw),
                          self.arch.bridge.hop_latency_cycles, deps, seq, nbytes, label)
+        if self.bank_src is not None:
+            self.bank_src[last] = (tensor.base_bank, block)
         if tensor.in_dram:
             last = self.emit("dma_store", layer, ("dram", self.port("dma")),
                              xfer_cycles(nbytes, self._dma_bw), self.target.dram_latency_cycles,
@@ -197,9 +221,13 @@ class Emitter:
         nbytes = int(math.ceil(nbytes))
         bank = self.bank(7 * unit_i + 3, block)
         stream = ("w", unit_i, tuple(dests))
+        self.weight_blocks += 1
         if from_dram:
             self.traffic.weight_dram_bytes[unit_i] += nbytes
-        return self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, from_dram, label)
+        route = self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, from_dram, label)
+        if self.bank_src is not None:
+            self.bank_src[route] = (7 * unit_i + 3, block)
+        return route
 
     def producer_deps(self, tensor: Tensor, lo: int, hi: int) -> list[int]:
         """Ops that complete rows [lo, hi) of `tensor` (pipeline placement only; split

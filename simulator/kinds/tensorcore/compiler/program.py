@@ -37,6 +37,7 @@ from simulator.kinds.tensorcore.compiler.mapper import (
 )
 from simulator.kinds.tensorcore.compiler.order import program_order
 from simulator.kinds.tensorcore.compiler.placement import unit_cores
+from simulator.kinds.tensorcore.compiler.replay import Replay, Replayer
 from simulator.kinds.tensorcore.compiler.residency import ResidencyPlan, plan_residency
 from simulator.kinds.tensorcore.compiler.target import Target
 from simulator.kinds.tensorcore.compiler.units import Unit, build_units, mac_spec, unit_spec
@@ -70,6 +71,8 @@ class Program:
     #: per unit, the arch figures at its layer's precision
     targets: list[Target] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: units not emitted because they repeat an earlier unit (replay.py)
+    replays: list[Replay] = field(default_factory=list)
 
     @property
     def resident_units(self) -> set[int]:
@@ -95,14 +98,17 @@ class Program:
 def compile_program(arch: TensorCoreArch, precision: Precision, workload: Workload,
                     residency: str | None = None, mapper: MapperOptions | None = None,
                     mappings: dict[int, PassMapping] | None = None,
-                    repeat: bool = True, count_only: bool = False) -> Program:
+                    repeat: bool = True, count_only: bool = False,
+                    replay: bool = False) -> Program:
     """Compile `workload` for `arch` (docs/models/tensorcore.md §3). `residency` overrides
     `arch.compiler.weight_residency` (the planner compiles a `stream` program first); `mapper`
     says what the mapper minimises and what the user pinned; `mappings` (unit -> mapping)
     reuses the mappings of an earlier compile of the same workload (the resident compile
     reuses the streaming compile's, so that the planner's byte counts stay exact); `repeat`:
     emit an LSTM's identical later steps once (schedule.Repeat; split placement only);
-    `count_only`: count the bytes (Program.traffic) and choose the mappings, record no ops."""
+    `count_only`: count the bytes (Program.traffic) and choose the mappings, record no ops;
+    `replay`: a unit that repeats an earlier one is not emitted (replay.py; split placement
+    only; the program is compiled again in full when an emitted unit is not self-contained)."""
     residency = residency or arch.compiler.weight_residency
     mapper = mapper or MapperOptions()
     if mapper.objective not in OBJECTIVES:
@@ -122,10 +128,16 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
                                                      precision).activation_bits / 8)
     allocator = SpillAllocator(tensors.values())
     resident = ResidencyPlan()
+    if residency == "resident" and not fits_any_candidate(arch, precision, workload,
+                                                          plan.units):
+        # no candidate's weights fit the SRAM (a 7B model's): the plan is empty whatever the
+        # streaming byte counts, and the mappings this compile chooses are the ones the
+        # streaming compile would (same operand places, no unit resident): skip that compile
+        residency = "stream"
     if residency == "resident":
         streaming = compile_program(arch, precision, workload, residency="stream",
                                     mapper=mapper, mappings=mappings, repeat=repeat,
-                                    count_only=True)
+                                    count_only=True, replay=replay)
         mappings = streaming.mappings
         resident = residency_plan(arch, precision, workload, plan.units, allocator,
                                   streaming.traffic)
@@ -138,12 +150,17 @@ def compile_program(arch: TensorCoreArch, precision: Precision, workload: Worklo
     em.count_only = count_only
     chosen = dict(mappings or {})
     mapping_of = _Mapper(em, workload, plan.units, tensors, cores, mapper, chosen)
+    replayer = Replayer(em, workload, plan.units, tensors) if replay and em.split else None
     _emit_units(em, workload, plan.units, tensors, cores, resident.resident_units, mapping_of,
-                targets)
+                targets, replayer)
+    if replayer is not None and replayer.broken:
+        return compile_program(arch, precision, workload, residency, mapper, mappings, repeat,
+                               count_only)
     ops = [] if count_only else program_order(em.ops)
     return Program(arch, precision, ops, plan.units, tensors, plan.analytic,
                    resident, cores, em.traffic, target, chosen, list(em.repeats), targets,
-                   compression_warnings(workload, arch))
+                   compression_warnings(workload, arch),
+                   replayer.replays if replayer is not None else [])
 
 
 def unit_targets(arch: TensorCoreArch, precision: Precision, workload: Workload,
@@ -270,9 +287,30 @@ def residency_plan(arch: TensorCoreArch, precision: Precision, workload: Workloa
                           activation_budget_bytes(arch), frozenset(kv_caches))
 
 
+def fits_any_candidate(arch: TensorCoreArch, precision: Precision, workload: Workload,
+                       units: list[Unit]) -> bool:
+    """Whether some unit that may become a residency candidate (a MAC unit on the cores whose
+    stationary operand comes from DRAM: a superset of `residency_plan`'s candidates, which
+    also need streamed bytes) has stored weight bytes W_u with 0 < W_u <= size - staging.
+    When none has, `plan_residency` admits nothing (it skips every W_u above the room)."""
+    room = activation_budget_bytes(arch)
+    targets = unit_targets(arch, precision, workload, units)
+    for u, unit in enumerate(units):
+        if unit.kind != "mac" or unit.engine != "core":
+            continue
+        target = targets[u]
+        spec = unit_spec(workload.layers[unit.layer], arch, target.mac.executed.weight_bits)
+        if not spec.weights_from_dram:
+            continue
+        w = int(math.ceil(spec.stationary_bytes(spec.operand_bytes(target))))
+        if 0 < w <= room:
+            return True
+    return False
+
+
 def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dict[str, Tensor],
                 cores: list[list[int]], resident_units: set[int], mapping_of: _Mapper,
-                targets: list[Target]) -> None:
+                targets: list[Target], replayer: Replayer | None = None) -> None:
     """Emit every unit's ops. Split placement: a barrier on all ops of the previous unit
     starts each unit (layer-by-layer schedule). Pipeline placement: a unit's ops are placed no
     earlier than the first compute of the unit before it, so units overlap by tile."""
@@ -286,10 +324,22 @@ def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dic
             barrier = [em.barrier(unit.layer, list(range(*prev)), "barrier")]
         if unit.kind == "view":
             continue
+        mapping = None
         if unit.kind == "mac" and unit.engine == "core":
             head = workload.layers[unit.layer]
             spec = unit_spec(head, em.arch, em.target.mac.executed.weight_bits)
             mapping = mapping_of(u, spec, u in resident_units)
+        key = before = None
+        if replayer is not None and barrier:
+            key = replayer.unit_key(u, mapping, u in resident_units, cores[u], targets[u])
+            ref = replayer.reference(u, key)
+            if ref is not None:
+                replayer.replay(u, ref, barrier[0])
+                prev = (start, em.mark())
+                continue
+            if key is not None:
+                before = replayer.snapshot()
+        if unit.kind == "mac" and unit.engine == "core":
             if isinstance(head, LstmLayer):
                 emit_lstm_unit(em, workload, tensors, u, unit, spec, mapping,
                                u in resident_units, barrier)
@@ -302,6 +352,8 @@ def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dic
                               rhs=tensors[unit.rhs] if unit.rhs else src)
         else:
             emit_elt_unit(em, workload, tensors, u, unit, cores[u], barrier)
+        if replayer is not None:
+            replayer.emitted(u, key, start, barrier[0] if barrier else None, before)
         if not em.split:
             computes = [op.seq for op in em.ops[start:] if op is not None
                         and op.kind in ("compute", "vector")]

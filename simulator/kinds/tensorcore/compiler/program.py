@@ -354,6 +354,11 @@ def _emit_units(em: Emitter, workload: Workload, units: list[Unit], tensors: dic
             emit_elt_unit(em, workload, tensors, u, unit, cores[u], barrier)
         if replayer is not None:
             replayer.emitted(u, key, start, barrier[0] if barrier else None, before)
+            if replayer.broken and not replayer.replays:
+                # nothing was replayed yet: every unit so far is emitted in full, so the
+                # program stays exact if the rest is emitted in full too (no second compile)
+                replayer.broken = False
+                replayer = None
         if not em.split:
             computes = [op.seq for op in em.ops[start:] if op is not None
                         and op.kind in ("compute", "vector")]

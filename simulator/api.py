@@ -16,9 +16,9 @@ from simulator import __version__  # the one version string, re-exported here
 from simulator.core.arch import ArchBase, Precision
 from simulator.core.energy import EnergyTable, Pricer
 from simulator.core.errors import NpusimError
-from simulator.core.limits import INT64_MAX
 from simulator.core.explain import KindExplanation, LayerExplanation, WhatIf
 from simulator.core.layers import type_label
+from simulator.core.limits import INT64_MAX
 from simulator.core.results import LayerResult, RunResult
 from simulator.core.roofline import annotate, roofs_for, weight_bytes_for
 from simulator.core.workload import Workload, transforms_text

@@ -55,10 +55,9 @@ def mapping_overrides(arch: "ArchBase", args: argparse.Namespace) -> dict[str, d
     """The per-layer mapping overrides of `--mapping FILE` and `--map LAYER.KEY=VALUE`."""
     if not args.mapping and not args.map_items:
         return {}
+    from simulator.core.errors import NpusimError
     from simulator.io.mapping import merge_mappings, parse_map_items, read_mapping_file
     from simulator.kinds.registry import kind_of
-
-    from simulator.core.errors import NpusimError
 
     kind = kind_of(arch)
     if not kind.mapping_keys:

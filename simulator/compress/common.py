@@ -61,6 +61,17 @@ def huffman_last(layer: LayerBase, what: str) -> Refusal | None:
     return None
 
 
+def companion_layers(layers: Iterable[str] | None, weight_value: object,
+                     companion_value: object) -> Iterable[str] | None:
+    """The layers a transform's activation setting applies to: `layers` when given; else, when
+    the weight setting is a per-layer mapping and the activation one a scalar, the mapping's
+    layers (a scalar activation setting goes where the weight settings went)."""
+    if layers is None and isinstance(weight_value, Mapping) and \
+            not isinstance(companion_value, Mapping):
+        return list(weight_value)
+    return layers
+
+
 def targets(workload: Workload, value: T | Mapping[str, T], layers: Iterable[str] | None,
             eligible: Eligibility, what: str) -> list[tuple[LayerBase, T]]:
     """(layer, value) pairs a transform applies to; refuses unknown or ineligible named layers."""

@@ -26,6 +26,7 @@ from simulator.compress.common import (
     Eligibility,
     Refusal,
     check_number,
+    companion_layers,
     has_weights,
     huffman_last,
     layer_dicts,
@@ -89,11 +90,7 @@ def prune(workload: Workload, density: float | Mapping[str, float] | None = None
                                            sparse_index_bits=int(index_bits))
             changed.append(layer.name)
     if activation_density is not None:
-        # a scalar activation density goes where the weight densities went
-        act_layers = layers
-        if act_layers is None and isinstance(density, Mapping) and \
-                not isinstance(activation_density, Mapping):
-            act_layers = list(density)
+        act_layers = companion_layers(layers, density, activation_density)
         for layer, value in targets(workload, activation_density, act_layers, _has_activations,
                                     "prune (activation density)"):
             data[index[layer.name]]["activation_density"] = float(value)

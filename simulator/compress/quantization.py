@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from simulator.compress.common import (
     Refusal,
     check_number,
+    companion_layers,
     effective_activation_bits,
     effective_weight_bits,
     has_weights,
@@ -123,10 +124,7 @@ def quantize(workload: Workload, weight_bits: int | Mapping[str, int] | None = N
                 fields["codebook_bits"] = bits          # the shared values are quantized
             updates[layer.name] = fields
     if activation_bits is not None:
-        act_layers = layers
-        if act_layers is None and isinstance(weight_bits, Mapping) and \
-                not isinstance(activation_bits, Mapping):
-            act_layers = list(weight_bits)
+        act_layers = companion_layers(layers, weight_bits, activation_bits)
         for layer, bits in targets(workload, activation_bits, act_layers, _any_layer,
                                    "quantize (activations)"):
             updates.setdefault(layer.name, {})["activation_bits"] = int(bits)

@@ -31,9 +31,9 @@ from simulator.core.layers import type_label
 from simulator.core.metrics import design_figures, run_figures
 from simulator.core.results import RunResult
 from simulator.core.workload import Workload
-from simulator.dse.spec import Sweep, apply_point, load_sweep, point_json
 from simulator.dse.orphans import exit_with_parent
 from simulator.dse.scheduler import check_scheduler
+from simulator.dse.spec import Sweep, apply_point, load_sweep, point_json
 from simulator.dse.store import ResultStore
 from simulator.kinds.registry import arch_from_dict, chip_area
 

@@ -19,7 +19,6 @@ Formulas and assumptions: docs/models.md (sections 2 and 3).
 from __future__ import annotations
 
 from bisect import bisect_left
-
 from dataclasses import dataclass, field
 
 from simulator.core.actions import LayerCounts

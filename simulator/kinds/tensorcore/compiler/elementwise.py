@@ -114,7 +114,6 @@ def emit_elt_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], u
                         continue
                     nbytes, rlo, rhi = share_bytes(tin.nbytes, chunk, chunk + 1, chunks), 0, 1
                 else:
-                    frac = (hi - lo) / rows_total
                     rlo = int(lo / rows_total * tin.rows)
                     rhi = max(rlo + 1, int(math.ceil(hi / rows_total * tin.rows)))
                     nbytes = share_bytes(tin.nbytes, lo, hi, rows_total, chunk, chunk + 1,

@@ -22,6 +22,7 @@ from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.compiler.allocation import Tensor
 from simulator.kinds.tensorcore.compiler.emitter import Emitter
 from simulator.kinds.tensorcore.compiler.mac_pass import PassState, emit_mac_pass
+from simulator.kinds.tensorcore.compiler.macspec import MacSpec
 from simulator.kinds.tensorcore.compiler.mapper import PassMapping
 from simulator.kinds.tensorcore.compiler.order import (
     COMPUTE,
@@ -32,7 +33,6 @@ from simulator.kinds.tensorcore.compiler.order import (
     STORE_AFTER_ROUTE,
     step_seq,
 )
-from simulator.kinds.tensorcore.compiler.macspec import MacSpec
 from simulator.kinds.tensorcore.compiler.units import Unit
 from simulator.kinds.tensorcore.schedule import Repeat
 
@@ -75,12 +75,11 @@ def emit_lstm_unit(em: Emitter, workload: Workload, tensors: dict[str, Tensor], 
                                      ref_anchor=pb))
             for counts, before in zip((em.traffic.weight_dram_bytes,
                                        em.traffic.tensor_dram_bytes,
-                                       em.traffic.tensor_sram_extra_bytes), last_counts):
+                                       em.traffic.tensor_sram_extra_bytes), snapshots[-1]):
                 for key in list(counts):
                     counts[key] += (counts[key] - before.get(key, 0)) * (spec.steps - t)
             break
-        last_counts = _counts(em)
-        snapshots.append(last_counts)
+        snapshots.append(_counts(em))
         first = em.mark()
         state.start = em.order.floor
         state.step = t

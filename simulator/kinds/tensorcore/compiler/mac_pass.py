@@ -19,6 +19,7 @@ from simulator.core.workload import Workload
 from simulator.kinds.tensorcore.compiler.allocation import Tensor
 from simulator.kinds.tensorcore.compiler.emitter import Emitter, share_bytes
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
+from simulator.kinds.tensorcore.compiler.mapper import PassMapping
 from simulator.kinds.tensorcore.compiler.order import (
     COMPUTE,
     ROUTE_EXTRA,
@@ -27,7 +28,6 @@ from simulator.kinds.tensorcore.compiler.order import (
     ROUTE_WEIGHTS,
     step_seq,
 )
-from simulator.kinds.tensorcore.compiler.mapper import PassMapping
 from simulator.kinds.tensorcore.compiler.tiling import TileStep, tile_steps
 from simulator.kinds.tensorcore.compiler.units import Unit
 

@@ -26,9 +26,10 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from pydantic import BaseModel, Field, PositiveFloat
+from pydantic import Field, PositiveFloat
 
 from simulator.core.arch import Precision, StrictModel
+from simulator.core.strict import LazyModel
 
 UM2_PER_MM2 = 1e6
 
@@ -82,7 +83,7 @@ class AreaTable(StrictModel):
         return (technology_nm / self.technology_nm) ** self.area_scaling_exponent
 
 
-class AreaReport(BaseModel):
+class AreaReport(LazyModel):
     """Total area, its split by component, and the sizes that drive it."""
 
     area_mm2: float = Field(description="total modelled area at the arch's node, mm^2")

@@ -68,30 +68,19 @@ class FieldProblem(ValueError):
 
 
 def _loc_to_path(loc: tuple) -> str:
-    """Turn a pydantic error location into a dotted path, dropping union tag names and
-    pydantic's labels of union members and validators."""
+    """Turn a pydantic error location into a dotted path, dropping pydantic's labels of union
+    members and validators (layers are chosen by `simulator.core.layers.validate_layer`, which
+    puts no tag in the location)."""
     out: list[str] = []
-    for i, part in enumerate(loc):
+    for part in loc:
         if isinstance(part, int):
             out.append(f"[{part}]")
         else:
             text = str(part)
-            # pydantic puts the chosen union member (e.g. 'systolic', 'conv') in the location,
-            # at the start or right after a list index; elsewhere the same word is a field name
-            # (a conv's `activation` field vs the `activation` layer type)
-            is_tag = text in _UNION_TAGS and (i == 0 or isinstance(loc[i - 1], int))
-            if is_tag or text in _MODEL_NAMES or _TYPE_LABEL.match(text):
+            if text in _MODEL_NAMES or _TYPE_LABEL.match(text):
                 continue
             out.append(("." if out else "") + text)
     return "".join(out)
-
-
-_UNION_TAGS: set[str] = set()
-
-
-def register_union_tags(*tags: str) -> None:
-    """Tell the error formatter which location parts are union tags (hidden from users)."""
-    _UNION_TAGS.update(tags)
 
 
 _FIXES = {

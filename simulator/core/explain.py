@@ -18,7 +18,9 @@ import math
 import operator
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from simulator.core.strict import LazyModel
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
@@ -57,7 +59,7 @@ def _number(value: float) -> str:
     return f"{int(value):,}"
 
 
-class Formula(BaseModel):
+class Formula(LazyModel):
     """One step of a layer's arithmetic: `quantity = expression`, with every term's value."""
 
     quantity: str = Field(description="what is computed, e.g. compute_cycles")
@@ -90,7 +92,7 @@ def formula(quantity: str, expression: str, unit: str = "", *, meaning: str = ""
                    value=evaluate(expression, terms), unit=unit, meaning=meaning, source=source)
 
 
-class KindExplanation(BaseModel):
+class KindExplanation(LazyModel):
     """What an engine says about one layer: how it mapped the layer (plain lines: lowering,
     folds, tiles, loop order, split across cores or PEs) and the formulas behind its figures.
     Formulas whose `quantity` names a LayerResult field (cycles, compute_cycles, stall_cycles,
@@ -101,7 +103,7 @@ class KindExplanation(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-class WhatIf(BaseModel):
+class WhatIf(LazyModel):
     """A change to the chip or the layer, re-simulated: what it does to this layer and the run."""
 
     change: str
@@ -112,7 +114,7 @@ class WhatIf(BaseModel):
     run_change: float
 
 
-class LayerExplanation(BaseModel):
+class LayerExplanation(LazyModel):
     """Everything `npusim explain` shows for one layer."""
 
     arch: str

@@ -11,12 +11,12 @@ when `ceil_mode` is set (SCALE-Sim's files use ceil((H - R + s) / s), which the 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, NonNegativeInt, PositiveInt, TypeAdapter
+from pydantic import Field, GetCoreSchemaHandler, NonNegativeInt, PositiveInt
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from simulator.core.arch import Precision
-from simulator.core.errors import register_union_tags
 from simulator.core.geometry import IntPair, PadSpec, Shape, broadcast_shapes, pair, window_out
 from simulator.core.layer_base import Activation, Gemm, LayerBase, ShapeError
 from simulator.core.layout_layers import (
@@ -495,22 +495,52 @@ class FlattenLayer(LayerBase):
         return True
 
 
-Layer = Annotated[Union[ConvLayer, LinearLayer, MatmulLayer, LstmLayer, PoolLayer,
-                        GlobalPoolLayer, AdaptivePoolLayer, EltwiseLayer, ActivationLayer,
-                        ConcatLayer, FlattenLayer, ReshapeLayer, SliceLayer, ExpandLayer,
-                        TransposeLayer, PadLayer, EmbeddingLayer, NormLayer, ReduceLayer,
-                        WhereLayer],
-                  Field(discriminator="type")]
-LAYER_TYPES = ("conv", "linear", "matmul", "lstm", "maxpool", "avgpool", "globalavgpool",
-               "globalmaxpool", "adaptiveavgpool", "adaptivemaxpool", "add", "mul", "activation",
-               "concat", "flatten", "reshape", "slice", "expand", "transpose", "pad",
-               "embedding", "norm", "reduce", "where")
-register_union_tags(*LAYER_TYPES)
-#: The model class of each layer type (for checking a workload's `defaults:` block).
+#: Every layer model, in the order docs and errors list their types.
+LAYER_CLASSES: tuple[type[LayerBase], ...] = (
+    ConvLayer, LinearLayer, MatmulLayer, LstmLayer, PoolLayer, GlobalPoolLayer, AdaptivePoolLayer,
+    EltwiseLayer, ActivationLayer, ConcatLayer, FlattenLayer, ReshapeLayer, SliceLayer, ExpandLayer,
+    TransposeLayer, PadLayer, EmbeddingLayer, NormLayer, ReduceLayer, WhereLayer)
+#: The model class of each layer type (a workload's `type:` values and its `defaults:` keys).
 LAYER_MODELS: dict[str, type[LayerBase]] = {
-    value: member for member in get_args(get_args(Layer)[0])
+    value: member for member in LAYER_CLASSES
     for value in get_args(member.model_fields["type"].annotation)}
-LAYER_ADAPTER: TypeAdapter = TypeAdapter(Layer)
+LAYER_TYPES = tuple(LAYER_MODELS)
+_EXPECTED_TAGS = ", ".join(f"'{tag}'" for tag in LAYER_TYPES)
+
+
+def validate_layer(value: Any) -> LayerBase:
+    """One layer from plain data (or a layer model, kept as it is), validated by the model its
+    `type` names: a discriminated union that builds a layer type's validator only when a
+    workload first uses that type (building all twenty at import cost more than a ResNet-50
+    simulation). Errors read as pydantic's own discriminated union writes them."""
+    if isinstance(value, LAYER_CLASSES):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError(
+            "model_attributes_type",
+            "Input should be a valid dictionary or object to extract fields from")
+    if "type" not in value:
+        raise PydanticCustomError("union_tag_not_found",
+                                  "Unable to extract tag using discriminator 'type'")
+    tag = value["type"]
+    model = LAYER_MODELS.get(tag) if isinstance(tag, str) else None
+    if model is None:
+        raise PydanticCustomError(
+            "union_tag_invalid", "Input tag '{tag}' found using 'type' does not match any of "
+            "the expected tags: {expected_tags}", {"tag": str(tag), "expected_tags": _EXPECTED_TAGS})
+    return model.model_validate(value)
+
+
+class _ByLayerType:
+    """Pydantic schema of `Layer`: `validate_layer`, serialised as the layer's own model."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(validate_layer)
+
+
+#: A field holding any layer, chosen by its `type`.
+Layer = Annotated[LayerBase, _ByLayerType]
 
 
 def type_label(layer) -> str:

@@ -17,7 +17,9 @@ import math
 import operator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+
+from simulator.core.strict import LazyModel
 
 #: relative tolerance of the energy identities (float sums taken in a different order)
 ENERGY_REL_TOL = 1e-9
@@ -49,10 +51,10 @@ def _where_cycles_go(layer: "LayerResult") -> str:
     return f"{stalled}, mostly on {cause} ({share:.0%} of the stalls)"
 
 
-class LayerResult(BaseModel):
+class LayerResult(LazyModel):
     """One layer's figures. Engines fill the physics; `roofline.annotate` fills the roofline."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     name: str
     type: str
@@ -116,7 +118,7 @@ class LayerResult(BaseModel):
         return self
 
 
-class Totals(BaseModel):
+class Totals(LazyModel):
     cycles: int
     latency_s: float
     macs: int
@@ -152,7 +154,7 @@ class Totals(BaseModel):
                     "outside the per-run cycles and traffic)")
 
 
-class RunResult(BaseModel):
+class RunResult(LazyModel):
     """A whole run: arch and workload summaries, totals and per-layer results."""
 
     arch: dict[str, Any]

@@ -87,11 +87,21 @@ def _problem(spec: Spec, value: Any) -> str | None:
     return None
 
 
-class StrictModel(BaseModel):
+class LazyModel(BaseModel):
+    """Base of every npusim pydantic model: its validator and serializer are built when first
+    used, not when the module is imported. A run uses a few of the ~100 models (one layer type
+    of twenty, one kind's arch of three), and building them all took longer than simulating
+    ResNet-50 (issue 11, fast start)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class StrictModel(LazyModel):
     """Base for all config models: unknown fields are errors, not silently ignored; numbers
     are finite (unless a field allows infinity), never booleans, and at most 2^62."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False,
+                              defer_build=True)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from simulator.core.strict import LazyModel
 
 
-class PartFigures(BaseModel):
+class PartFigures(LazyModel):
     """One part of the model (embedding, qkvo, attention, kv_append, ffn, norm_residual,
     lm_head) within a phase."""
 
@@ -21,7 +23,7 @@ class PartFigures(BaseModel):
     macs: float
 
 
-class PhaseFigures(BaseModel):
+class PhaseFigures(LazyModel):
     """Totals of one phase (the prefill) or of one decode step (the mean over the steps)."""
 
     cycles: float
@@ -42,7 +44,7 @@ class PhaseFigures(BaseModel):
     by_part: dict[str, PartFigures] = Field(default_factory=dict)
 
 
-class PrefillResult(BaseModel):
+class PrefillResult(LazyModel):
     prompt_tokens: int
     batch: int
     time_to_first_token_s: float = Field(description="the prefill's latency (the LM head on "
@@ -53,7 +55,7 @@ class PrefillResult(BaseModel):
     figures: PhaseFigures
 
 
-class DecodeStep(BaseModel):
+class DecodeStep(LazyModel):
     """One decode step: the context its new token attends over, its figures, and whether it
     was simulated or interpolated between simulated neighbours."""
 
@@ -64,7 +66,7 @@ class DecodeStep(BaseModel):
     simulated: bool
 
 
-class DecodeResult(BaseModel):
+class DecodeResult(LazyModel):
     steps: int = Field(description="decode steps: generated tokens - 1 (the prefill gives "
                        "the first)")
     first_context: int
@@ -90,7 +92,7 @@ class DecodeResult(BaseModel):
     series: list[DecodeStep]
 
 
-class RooflinePoint(BaseModel):
+class RooflinePoint(LazyModel):
     name: str
     ops_per_dram_byte: float | None
     macs_per_weight_byte: float | None
@@ -99,7 +101,7 @@ class RooflinePoint(BaseModel):
     bound: Literal["compute", "memory"]
 
 
-class LlmRoofline(BaseModel):
+class LlmRoofline(LazyModel):
     peak_ops_per_s: float
     dram_bytes_per_s: float
     ridge_ops_per_byte: float = Field(description="ops per DRAM byte where the roofs meet")
@@ -108,7 +110,7 @@ class LlmRoofline(BaseModel):
     points: list[RooflinePoint]
 
 
-class LlmTotals(BaseModel):
+class LlmTotals(LazyModel):
     time_to_first_token_s: float
     time_per_output_token_s: float | None = Field(description="null when one token is "
                                                   "generated (no decode step)")
@@ -119,7 +121,7 @@ class LlmTotals(BaseModel):
     energy_per_token_pj: float = Field(description="energy / generated tokens")
 
 
-class LlmMemory(BaseModel):
+class LlmMemory(LazyModel):
     weight_bytes: int = Field(description="bytes of every matrix a token passes through (the "
                               "blocks and the LM head) at the weight precision")
     kv_cache_bits: int
@@ -132,7 +134,7 @@ class LlmMemory(BaseModel):
                                            "the cache against")
 
 
-class ClosedForm(BaseModel):
+class ClosedForm(LazyModel):
     """Figures from the model's shapes alone, to check the simulation against."""
 
     decode_macs_per_token_first: int = Field(description="at first_context, per sequence")
@@ -142,7 +144,7 @@ class ClosedForm(BaseModel):
     dram_bound_time_per_token_last_s: float
 
 
-class LlmResult(BaseModel):
+class LlmResult(LazyModel):
     """A generation: the prefill of a prompt, then decode steps, on one arch."""
 
     model: dict[str, Any]

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from simulator.report.grid import Cell, Justify, grid_text
 from simulator.report.units import energy, nbytes, pct, seconds, si
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only; `npusim list` stays light
@@ -22,30 +24,55 @@ def make_console() -> Console:
     return console
 
 
-def layer_table(result: RunResult) -> Table:
-    title = (f"{result.workload['name']} on {result.arch['name']} "
-             f"({result.arch['kind']}, {_prec(result)})")
-    table = Table(title=escape(title),
-                  show_lines=False, header_style="bold")
-    for col, justify in (("layer", "left"), ("type", "left"), ("MACs", "right"),
-                         ("cycles", "right"), ("stall", "right"), ("util", "right"),
-                         ("DRAM rd", "right"), ("DRAM wr", "right"), ("SRAM rd", "right"),
-                         ("energy", "right"), ("ops/B", "right"), ("bound", "left")):
-        table.add_column(col, justify=justify, no_wrap=col != "layer")
+_LAYER_COLUMNS: tuple[tuple[str, Justify], ...] = (
+    ("layer", "left"), ("type", "left"), ("MACs", "right"), ("cycles", "right"),
+    ("stall", "right"), ("util", "right"), ("DRAM rd", "right"), ("DRAM wr", "right"),
+    ("SRAM rd", "right"), ("energy", "right"), ("ops/B", "right"), ("bound", "left"))
+
+
+def _layer_title(result: RunResult) -> str:
+    return (f"{result.workload['name']} on {result.arch['name']} "
+            f"({result.arch['kind']}, {_prec(result)})")
+
+
+def _layer_rows(result: RunResult) -> list[list[Cell]]:
+    """The per-layer rows and the total row, as plain text cells ((text, style) where styled)."""
+    rows: list[list[Cell]] = []
     for layer in result.layers:
         stall = layer.stall_cycles / layer.cycles if layer.cycles else 0.0
-        table.add_row(escape(layer.name), escape(layer.shown_type), si(layer.macs), si(layer.cycles),
-                      pct(stall), pct(layer.utilization), nbytes(layer.dram_read_bytes),
-                      nbytes(layer.dram_write_bytes), nbytes(layer.sram_read_bytes),
-                      energy(layer.energy_pj), si(layer.operational_intensity),
-                      "[red]memory[/red]" if layer.bound == "memory" else "compute")
+        rows.append([layer.name, layer.shown_type, si(layer.macs), si(layer.cycles),
+                     pct(stall), pct(layer.utilization), nbytes(layer.dram_read_bytes),
+                     nbytes(layer.dram_write_bytes), nbytes(layer.sram_read_bytes),
+                     energy(layer.energy_pj), si(layer.operational_intensity),
+                     ("memory", "red") if layer.bound == "memory" else "compute"])
     t = result.totals
-    table.add_section()
-    table.add_row("[bold]total[/bold]", "", si(t.macs), si(t.cycles),
-                  pct(t.stall_cycles / t.cycles if t.cycles else 0), pct(t.utilization),
-                  nbytes(t.dram_read_bytes), nbytes(t.dram_write_bytes), nbytes(t.sram_read_bytes),
-                  energy(t.energy_pj), si(t.operational_intensity), t.bound)
+    rows.append([("total", "bold"), "", si(t.macs), si(t.cycles),
+                 pct(t.stall_cycles / t.cycles if t.cycles else 0), pct(t.utilization),
+                 nbytes(t.dram_read_bytes), nbytes(t.dram_write_bytes), nbytes(t.sram_read_bytes),
+                 energy(t.energy_pj), si(t.operational_intensity), t.bound])
+    return rows
+
+
+def layer_table(result: RunResult) -> Table:
+    """The per-layer table as a rich `Table` (any names, any width: rich wraps and crops).
+    Cells are `Text`, never markup: a layer name is data (`[b]`, a trailing backslash)."""
+    table = Table(title=Text(_layer_title(result), style="table.title"), show_lines=False, header_style="bold")
+    for col, justify in _LAYER_COLUMNS:
+        table.add_column(col, justify=justify, no_wrap=col != "layer")
+    rows = _layer_rows(result)
+    for index, row in enumerate(rows):
+        if index == len(rows) - 1:
+            table.add_section()
+        table.add_row(*(Text(c) if isinstance(c, str) else Text.assemble(c) for c in row))
     return table
+
+
+def layer_grid(result: RunResult, max_width: int) -> Text | None:
+    """The same table through the fast path (`simulator.report.grid`), or None where only rich
+    lays it out right (non-ASCII names, a table wider than the console)."""
+    rows = _layer_rows(result)
+    return grid_text(_layer_title(result), _LAYER_COLUMNS, rows, frozenset({len(rows) - 1}),
+                     max_width=max_width)
 
 
 def _prec(result: RunResult) -> str:
@@ -102,7 +129,8 @@ def summary_lines(result: RunResult) -> list[str]:
 
 def print_run(result: RunResult, console: Console | None = None) -> None:
     console = console or make_console()
-    console.print(layer_table(result))
+    grid = layer_grid(result, console.width)
+    console.print(grid if grid is not None else layer_table(result))
     for line in summary_lines(result):  # names in these lines are data, never markup
         console.print(line, markup=False)
     for warning in result.warnings:

@@ -40,11 +40,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from simulator.core.errors import NpusimError
 from simulator.core.layer_base import ShapeError
-from simulator.core.layers import Layer
+from simulator.core.layers import validate_layer
 from simulator.io.onnx.common import (
     INPUT_PREFIX,
     Draft,
@@ -58,7 +59,6 @@ from simulator.io.onnx.folding import GraphFacts, has_inline_data
 from simulator.io.onnx.layout_ops import LayoutOps
 
 Shape = tuple[int, ...]
-_LAYER = TypeAdapter(Layer)
 
 #: ONNX ops that leave the data as it is: no layer, consumers read the producer
 PASS_OPS = {"Identity", "Dropout", "Cast", "CastLike"}
@@ -298,10 +298,11 @@ class GraphMapper(ComputeOps, LayoutOps):
 
     def _bind(self, fields: dict, shapes: list[Shape]):
         try:
-            layer = _LAYER.validate_python(fields)
-        except ValidationError as exc:
-            raise NpusimError(f"internal import error for {fields.get('name')!r}: "
-                              f"{exc.errors()[0]['msg']}", file=self.path) from None
+            layer = validate_layer(fields)
+        except (ValidationError, PydanticCustomError) as exc:
+            message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            raise NpusimError(f"internal import error for {fields.get('name')!r}: {message}",
+                              file=self.path) from None
         try:
             layer.bind([tuple(s) for s in shapes], self.model_batch)
         except ShapeError as exc:

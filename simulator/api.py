@@ -107,7 +107,8 @@ def check_result_range(result: RunResult, arch_file: str | None = None) -> None:
     a slow enough chip (1 kB/s of DRAM at 1 THz), which is refused rather than stored wrong."""
     for layer in [result.totals, *result.layers]:
         where = f"layer {layer.name}" if hasattr(layer, "name") else "the run"
-        for name, value in layer:
+        # every field and extra, as iterating the model gives them (without its generator)
+        for name, value in {**layer.__dict__, **(layer.__pydantic_extra__ or {})}.items():
             if type(value) is int and not -INT64_MAX <= value <= INT64_MAX:
                 raise NpusimError(f"{where} would take {name} = {value:.3g}, beyond the 64-bit "
                                   "counts npusim reports (2^63)", file=arch_file,

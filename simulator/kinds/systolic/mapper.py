@@ -261,12 +261,32 @@ def choose(problem: TilingProblem, ctx: GemmContext) -> Choice:
 
 def clear_cache() -> None:
     _CACHE.clear()
+    _CANDIDATES.clear()
+
+
+#: the candidate tilings of recent groups of problems: a sweep that changes only what the
+#: ranking reads (DRAM bandwidth and latency, clock, objective, energy) re-ranks the same
+#: candidates; `Candidates` arrays are never written after they are built
+_CANDIDATES: OrderedDict[tuple[TilingProblem, ...], Candidates] = OrderedDict()
+CANDIDATES_CACHE_SIZE = 8
+
+
+def _candidates(problems: list[TilingProblem]) -> Candidates:
+    key = tuple(problems)
+    c = _CANDIDATES.get(key)
+    if c is None:
+        c = _CANDIDATES[key] = candidates(problems)
+        while len(_CANDIDATES) > CANDIDATES_CACHE_SIZE:
+            _CANDIDATES.popitem(last=False)
+    else:
+        _CANDIDATES.move_to_end(key)
+    return c
 
 
 def _choose_group(jobs: Sequence[tuple[TilingProblem, GemmContext]]) -> list[Choice]:
     problems = [p for p, _ in jobs]
     contexts = [x for _, x in jobs]
-    c = candidates(problems)
+    c = _candidates(problems)
     values = evaluate(c, contexts)
     best = _best(values, c, contexts[0].objective)
     n = len(c.seg)

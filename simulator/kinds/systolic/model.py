@@ -40,6 +40,7 @@ from simulator.kinds.systolic.gemm import (
 )
 from simulator.kinds.systolic.mapper import OBJECTIVES, Prices, choose_many
 from simulator.kinds.systolic.precision import Rate, layer_precision, layer_rate, run_rate
+from simulator.kinds.systolic.repeats import renamed, repeat_key
 from simulator.kinds.systolic.vector import cost_vector_layer, vector_layer_work
 
 
@@ -122,7 +123,10 @@ class SystolicModel:
         self.max_peak = self.peak_macs_per_cycle
         self.bytes_per_cycle = arch.dram_bytes_per_cycle
         self.latency_cycles = arch.dram.latency_ns * 1e-9 * arch.clock_hz
-        self._batch_warnings: list[str] = []
+        #: this batch's warnings and unusable requests, by the index of the layer they are about
+        self._batch_warnings: list[tuple[int, str]] = []
+        self._batch_unused: list[tuple[int, str, str]] = []
+        self._at = 0
         self._unused: dict[str, list[str]] = {}
         self._compression: dict[tuple[str, int], LayerCompression] = {}
         self._prices: dict[tuple, Prices] = {}
@@ -130,12 +134,17 @@ class SystolicModel:
 
     # ---- per-layer helpers used by gemm.py ------------------------------------------------
     def warn(self, text: str) -> None:
-        self._batch_warnings.append(text)
+        """A warning about the layer being costed (returned in the `BatchRun`)."""
+        self._batch_warnings.append((self._at, text))
+
+    def _note_unused(self, key: str, name: str) -> None:
+        """Something layer `name` asks for that the chip cannot use (see `unused_warnings`)."""
+        self._batch_unused.append((self._at, key, name))
 
     def layer_rate(self, layer: LayerBase, precision: Precision) -> Rate:
         rate, running_as = layer_rate(self.arch, precision, self.rate, self.precision)
         if running_as:
-            self._unused.setdefault(f"rate:{running_as}:{rate.datapath}", []).append(layer.name)
+            self._note_unused(f"rate:{running_as}:{rate.datapath}", layer.name)
         return rate
 
     def compression(self, layer: LayerBase, weight_bits: int, elements: int) -> LayerCompression:
@@ -148,7 +157,7 @@ class SystolicModel:
             comp = self._compression[key] = layer_compression(layer, self.arch, weight_bits,
                                                               elements)
         for unused in comp.unused:
-            self._unused.setdefault(unused, []).append(layer.name)
+            self._note_unused(unused, layer.name)
         return comp
 
     def override(self, layer: LayerBase, gemms: list) -> dict:
@@ -232,20 +241,63 @@ class SystolicModel:
     def simulate_batch(self, workload: Workload) -> BatchRun:
         """Every layer of `workload` with the whole batch at once. MAC layers go in two phases:
         every GEMM's tiling problem first, then one ranking of all their candidates
-        (`mapper.choose_many`), then the tallies."""
+        (`mapper.choose_many`), then the tallies. A layer equal to an earlier one in all that
+        sets its figures (repeats.py) is copied from it, unless costing the earlier one left a
+        warning or a note naming it (then it is costed too, so its name is in them as well)."""
         self._batch_warnings = []
+        self._batch_unused = []
         layers = workload.layers
-        unified = self.arch.memory.style == "unified"
-        plan = self.residency(workload) if unified else None
-        explain = self.options.explain
         n = len(layers)
-        results: list = [None] * n
-        pending = []
+        if self.arch.memory.style == "unified":
+            plans = self.residency(workload)
+        else:
+            plans = [LayerPlan(tuple([True] * max(1, len(layer.input_shapes))), True, 0.0)
+                     for layer in layers]
+        explain = self.options.explain
+        first: dict = {}
+        copy_of: dict[int, int] = {}
+        for i, (layer, plan) in enumerate(zip(layers, plans)):
+            key = None if explain else repeat_key(layer, plan, self.options)
+            if key is not None:
+                copy_of[i] = first.setdefault(key, i)
+        copy_of = {i: j for i, j in copy_of.items() if i != j}
+        costs: list = [None] * n
+        self._cost_layers(layers, plans, [i for i in range(n) if i not in copy_of], costs)
+        noted = {i for i, _ in self._batch_warnings} | {i for i, *_ in self._batch_unused}
+        redo = [i for i, j in copy_of.items() if j in noted]
+        if redo:
+            self._cost_layers(layers, plans, redo, costs)
+            for i in redo:
+                del copy_of[i]
+        # warnings and notes in layer order, whatever order the layers were costed in
+        for _, key, name in sorted(self._batch_unused, key=lambda entry: entry[0]):
+            self._unused.setdefault(key, []).append(name)
+        warnings = [text for _, text in sorted(self._batch_warnings, key=lambda entry: entry[0])]
+
+        out: list[LayerResult] = []
+        counts: list[LayerCounts] = []
+        explanations = {}
         for i, layer in enumerate(layers):
-            if plan is None:
-                lp = LayerPlan(tuple([True] * max(1, len(layer.input_shapes))), True, 0.0)
-            else:
-                lp = plan[i]
+            if i in copy_of:
+                out.append(renamed(out[copy_of[i]], layer.name))
+                counts.append(counts[copy_of[i]])  # immutable: shared
+                continue
+            cost = costs[i]
+            result, count = finish(layer, cost, self.bytes_per_cycle, self.buffer_bytes)
+            out.append(result)
+            counts.append(count)
+            if cost.explain is not None:
+                explanations[layer.name] = cost.explain
+        return BatchRun(out, counts, list(dict.fromkeys(warnings)), explanations)
+
+    def _cost_layers(self, layers: list[LayerBase], plans: list[LayerPlan], indices: list[int],
+                     costs: list) -> None:
+        """Tally the layers at `indices` into `costs[i]` (warnings and notes logged under i)."""
+        explain = self.options.explain
+        pending = []
+        for i in indices:
+            layer, lp = layers[i], plans[i]
+            self._at = i
             precision = layer_precision(layer, self.precision)
             cost = LayerCost(precision=precision, peak_macs_per_cycle=self.peak_macs_per_cycle,
                              explain=KindExplanation() if explain else None)
@@ -259,22 +311,14 @@ class SystolicModel:
                                 prepare_gemm_layer(self, layer, cost, lp, gemms)))
             else:
                 self._vector_layer(layer, cost, lp)
-                results[i] = (layer, cost)
+            costs[i] = cost
         choices = choose_many([job for *_, work in pending for job in work.jobs])
         at = 0
         for i, layer, cost, lp, work in pending:
+            self._at = i
             count = len(work.jobs)
             complete_gemm_layer(self, layer, cost, lp, work, choices[at:at + count])
             at += count
-            results[i] = (layer, cost)
-        out, counts, explanations = [], [], {}
-        for layer, cost in results:
-            result, count = finish(layer, cost, self.bytes_per_cycle, self.buffer_bytes)
-            out.append(result)
-            counts.append(count)
-            if cost.explain is not None:
-                explanations[layer.name] = cost.explain
-        return BatchRun(out, counts, list(dict.fromkeys(self._batch_warnings)), explanations)
 
     def _vector_layer(self, layer: LayerBase, cost: LayerCost, plan: LayerPlan) -> None:
         if self.options.mapping.get(layer.name):

@@ -323,7 +323,7 @@ def candidates(problems: Sequence[TilingProblem]) -> Candidates:
         a_reads = a_im2col * trip_n
         b_reads = b_total * -(-M // cols)
         k_parts = (-(-K // rows)).astype(float)
-    return Candidates(
+    return _read_only(Candidates(
         problems=tuple(problems), seg=seg, starts=starts, tm=tm, tk=tk, tn=tn, trips=trips,
         fits=fits, overhead=overhead.astype(float),
         steps=(trip_m * trip_k * trip_n).astype(float), a_reads=a_reads, b_reads=b_reads,
@@ -331,4 +331,13 @@ def candidates(problems: Sequence[TilingProblem]) -> Candidates:
         a_bytes=a_bytes, b_bytes=b_bytes, c_write=c_write, c_read=c_read,
         first_bytes=a_event + b_event, last_write=last_write, b_event=b_event, counts=counts,
         class_bytes=class_bytes, fetches=np.stack([an["a"][1], an["b"][1], visits]),
-        c_elems=c_elems, acc_elem=acc_elem, out_elem=out_elem)
+        c_elems=c_elems, acc_elem=acc_elem, out_elem=out_elem))
+
+
+def _read_only(c: Candidates) -> Candidates:
+    """`c` with every array read-only: the mapper caches candidates across runs
+    (mapper._candidates), so a ranking that wrote into one would corrupt the next run."""
+    for value in vars(c).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return c

@@ -1,0 +1,89 @@
+"""Repeated layers simulated once (simulator.kinds.systolic.repeats): every figure, warning
+and note of a run is the same as when every layer is costed on its own."""
+
+from __future__ import annotations
+
+import pytest
+
+import simulator.kinds.systolic.model as systolic_model
+from simulator.api import simulate
+from simulator.compress import prune, share_weights
+from simulator.io.llm import load_llm
+from simulator.io.load import load_arch, load_workload
+from simulator.kinds.systolic.repeats import repeat_key
+from simulator.llm.build import decode_workload, prefill_workload
+
+
+def _both(arch, workload, monkeypatch):
+    shortcut = simulate(arch, workload)
+    with monkeypatch.context() as patch:
+        patch.setattr(systolic_model, "repeat_key", lambda *args: None)
+        alone = simulate(arch, workload)
+    return shortcut, alone
+
+
+@pytest.mark.parametrize("arch, workload", [
+    ("tpu_v1", "resnet50"), ("tpu_v1", "googlenet"), ("edge_32x32", "mobilenet_v2"),
+    ("edge_32x32", "squeezenet"), ("tpu_v1", "lstm_lm"),
+])
+def test_a_run_with_repeats_copied_equals_a_run_without(arch, workload, monkeypatch):
+    shortcut, alone = _both(load_arch(arch), load_workload(workload), monkeypatch)
+    assert shortcut.model_dump() == alone.model_dump()
+
+
+@pytest.mark.parametrize("phase", ["prefill", "decode"])
+def test_llm_decoder_blocks(phase, monkeypatch):
+    """GPT-2 small's 12 identical decoder blocks (attention with its KV cache in decode)."""
+    config = load_llm("gpt2_small")
+    workload = (prefill_workload(config, 128) if phase == "prefill"
+                else decode_workload(config, 256))
+    shortcut, alone = _both(load_arch("tpu_v1"), workload, monkeypatch)
+    assert shortcut.model_dump() == alone.model_dump()
+
+
+def test_warnings_and_notes_name_every_layer_in_order(monkeypatch):
+    """ResNet-50 pruned and weight-shared on tpu_v1 (no decoders): the unused-compression
+    warnings list the layers in network order; buffers too small for the smallest tile warn
+    once per layer (every conv names itself, repeats included)."""
+    workload = share_weights(prune(load_workload("resnet50"), 0.3), 16)
+    shortcut, alone = _both(load_arch("tpu_v1"), workload, monkeypatch)
+    assert shortcut.model_dump() == alone.model_dump()
+    assert any("pruned weights" in w for w in shortcut.warnings)
+
+    tiny = load_arch("edge_32x32", ["memory.ifmap_sram_bytes=256",
+                                    "memory.filter_sram_bytes=256",
+                                    "memory.ofmap_sram_bytes=256"])
+    shortcut, alone = _both(tiny, load_workload("resnet50"), monkeypatch)
+    assert shortcut.model_dump() == alone.model_dump()
+    too_small = [w for w in shortcut.warnings if "does not fit the buffers" in w]
+    # each of the 53 convs warns under its own name (the FC's 1 x 2048 tiles fit)
+    assert len(too_small) == 53 == len({w.split(":")[0] for w in too_small})
+
+
+def test_batch_split_into_sub_batches_is_unchanged(monkeypatch):
+    """GoogLeNet at batch 16 on tpu_v1 spills activations, so the engine tries sub-batches
+    (each a separate simulate_batch over a rebuilt workload)."""
+    workload = load_workload("googlenet").model_copy(update={"batch": 16})
+    workload = type(workload).model_validate(workload.model_dump()).resolve()
+    shortcut, alone = _both(load_arch("tpu_v1"), workload, monkeypatch)
+    assert shortcut.model_dump() == alone.model_dump()
+
+
+def test_what_repeats_in_resnet50():
+    """ResNet-50's 72 layers are 36 distinct cases on tpu_v1: the bottleneck blocks of a stage
+    after its first are identical (convs, adds), and a layer that names its inputs is told
+    apart from one that follows the previous layer."""
+    arch, workload = load_arch("tpu_v1"), load_workload("resnet50")
+    from simulator.api import effective_precision, energy_table_for
+    from simulator.kinds.base import RunOptions
+
+    options = RunOptions(precision=effective_precision(arch, workload),
+                         energy=energy_table_for(arch), objective="latency")
+    model = systolic_model.SystolicModel(arch, options)
+    plans = model.residency(workload)
+    keys = {repeat_key(layer, plan, options) for layer, plan in zip(workload.layers, plans)}
+    assert len(workload.layers) == 72 and len(keys) == 36
+    # a mapping override names a layer: it is costed on its own
+    pinned = RunOptions(precision=options.precision, energy=options.energy,
+                        objective="latency", mapping={"conv1": {"tile_n": 64}})
+    assert repeat_key(workload.layers[0], plans[0], pinned) is None

@@ -17,6 +17,7 @@ from simulator.cli.common import (
     output_format,
     parse_precision,
     positive_batch,
+    start_up,
     write_text,
 )
 
@@ -54,22 +55,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator import api
-    from simulator.core.errors import NpusimError
-    from simulator.io.load import load_arch, load_workload
-    from simulator.report import files, terminal
-    from simulator.report.progress import progress, progress_enabled
+    with start_up():
+        from simulator import api
+        from simulator.core.errors import NpusimError
+        from simulator.io.load import load_arch, load_workload
+        from simulator.report import files, terminal
+        from simulator.report.progress import progress, progress_enabled
 
-    fmt = output_format(args.format, args.output, FORMATS)  # a bad -o fails before the run
-    arch = load_arch(args.arch, args.overrides)
-    workload = load_workload(args.workload, batch=positive_batch(args.batch),
-                             input_shapes=input_shapes(args.input_shape),
-                             skip_unknown=args.skip_unknown)
-    precision = parse_precision(args.precision)
-    if precision is not None:
-        workload.precision = precision
-    workload = compress_workload(workload, arch, args.compress)
-    mapping = mapping_overrides(arch, args)
+        fmt = output_format(args.format, args.output, FORMATS)  # a bad -o fails before the run
+        arch = load_arch(args.arch, args.overrides)
+        workload = load_workload(args.workload, batch=positive_batch(args.batch),
+                                 input_shapes=input_shapes(args.input_shape),
+                                 skip_unknown=args.skip_unknown)
+        precision = parse_precision(args.precision)
+        if precision is not None:
+            workload.precision = precision
+        workload = compress_workload(workload, arch, args.compress)
+        mapping = mapping_overrides(arch, args)
     with progress(f"simulating {workload.name} on {arch.name}",
                   enabled=progress_enabled(args.quiet)):
         try:
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet and args.output is None:
         return 0
     if fmt == "table" and args.output is None:
-        terminal.print_run(result)
+        terminal.print_run_to_stdout(result)
         if args.ascii:
             from simulator.core.roofline import default_x_axis, roofline_plot_data
             from simulator.report.ascii import roofline

@@ -10,17 +10,10 @@ from __future__ import annotations
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+if TYPE_CHECKING:  # pragma: no cover - rich.progress is imported only when something is drawn
+    from rich.progress import Progress
 
 #: Seconds of work before anything is drawn.
 DEFAULT_DELAY_S = 0.5
@@ -35,7 +28,7 @@ class Tracker:
     """What the caller drives: `describe(text)` names the step now running, `advance()` marks
     one step done. A disabled tracker does nothing."""
 
-    def __init__(self, bar: Progress | None = None, task: int | None = None) -> None:
+    def __init__(self, bar: "Progress | None" = None, task: int | None = None) -> None:
         self._bar, self._task = bar, task
 
     def describe(self, text: str) -> None:
@@ -58,6 +51,16 @@ def progress(description: str, total: int | None = None, *, enabled: bool = True
     if not enabled:
         yield Tracker()
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = [SpinnerColumn(), TextColumn("{task.description}")]
     if total is not None:
         columns += [BarColumn(), MofNCompleteColumn()]

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import os
+import re
+import sys
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
-
-from simulator.report.grid import Cell, Justify, grid_text
+from simulator.report.grid import Cell, Justify, grid_pieces, grid_text, plain
 from simulator.report.units import energy, nbytes, pct, seconds, si
 
-if TYPE_CHECKING:  # pragma: no cover - annotations only; `npusim list` stays light
+if TYPE_CHECKING:  # pragma: no cover - annotations only; rich is imported where it draws
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from simulator.core.results import RunResult
+
+#: The narrowest console `make_console` gives a pipe: rich wraps no line that fits it.
+PIPE_WIDTH = 150
+#: rich turns known `:name:` codes in printed strings into emoji
+_EMOJI_CODE = re.compile(r":\S+?:")
+#: environment variables that make rich draw to a pipe as to a terminal
+_FORCE_TERMINAL = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 
 
 def make_console() -> Console:
     """A console; when output is piped, wide enough that layer names are not truncated."""
+    from rich.console import Console
+
     console = Console(highlight=False)
     if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 150))
+        console = Console(highlight=False, width=max(console.width, PIPE_WIDTH))
     return console
 
 
@@ -56,7 +67,11 @@ def _layer_rows(result: RunResult) -> list[list[Cell]]:
 def layer_table(result: RunResult) -> Table:
     """The per-layer table as a rich `Table` (any names, any width: rich wraps and crops).
     Cells are `Text`, never markup: a layer name is data (`[b]`, a trailing backslash)."""
-    table = Table(title=Text(_layer_title(result), style="table.title"), show_lines=False, header_style="bold")
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text(_layer_title(result), style="table.title"), show_lines=False,
+                  header_style="bold")
     for col, justify in _LAYER_COLUMNS:
         table.add_column(col, justify=justify, no_wrap=col != "layer")
     rows = _layer_rows(result)
@@ -128,6 +143,10 @@ def summary_lines(result: RunResult) -> list[str]:
 
 
 def print_run(result: RunResult, console: Console | None = None) -> None:
+    """The per-layer table, the summary lines and the warnings, on `console` (default: a
+    console on stdout, `make_console`)."""
+    from rich.markup import escape
+
     console = console or make_console()
     grid = layer_grid(result, console.width)
     console.print(grid if grid is not None else layer_table(result))
@@ -137,9 +156,45 @@ def print_run(result: RunResult, console: Console | None = None) -> None:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
+def print_run_to_stdout(result: RunResult) -> None:
+    """`print_run` on stdout. To a pipe, where rich would write the same characters without
+    styles, the text is written directly when `piped_run_text` can build it (rich is then not
+    even imported: a tenth of `npusim run`'s start-up)."""
+    forced = any(os.environ.get(name) for name in _FORCE_TERMINAL)
+    if not forced and not sys.stdout.isatty():
+        text = piped_run_text(result)
+        if text is not None:
+            sys.stdout.write(text)
+            return
+    print_run(result)
+
+
+def piped_run_text(result: RunResult) -> str | None:
+    """What `print_run` writes to a pipe (a console at least `PIPE_WIDTH` wide, no styles),
+    or None where only rich gets it right: a table or line wider than `PIPE_WIDTH` (rich
+    would wrap it at the console's width), non-ASCII or control characters, backslashes
+    (markup escapes), `:name:` emoji codes. tests/report/test_grid.py compares the two."""
+    rows = _layer_rows(result)
+    pieces = grid_pieces(_layer_title(result), _LAYER_COLUMNS, rows, frozenset({len(rows) - 1}),
+                         max_width=PIPE_WIDTH)
+    if pieces is None:
+        return None
+    lines = summary_lines(result) + [f"warning: {w}" for w in result.warnings]
+    if not all(_plain_line(line) for line in lines):
+        return None
+    return plain(pieces) + "\n" + "".join(line + "\n" for line in lines)
+
+
+def _plain_line(line: str) -> bool:
+    return (len(line) <= PIPE_WIDTH and line.isascii() and line.isprintable()
+            and line == line.rstrip() and "\\" not in line and not _EMOJI_CODE.search(line))
+
+
 def run_text(result: RunResult, width: int = 160) -> str:
     """What `print_run` shows, as plain text (no colour), for `-o run.txt`."""
     import io
+
+    from rich.console import Console
 
     console = Console(record=True, width=width, file=io.StringIO(), highlight=False)
     print_run(result, console)
@@ -150,6 +205,8 @@ def print_catalogue(archs: list[tuple[str, str, str]], workloads: list[tuple[str
                     sweeps: list[tuple[str, str, str]] = (),
                     console: Console | None = None) -> None:
     """`npusim list`: (name, detail, description) rows for each kind of bundled file."""
+    from rich.table import Table
+
     console = console or make_console()
     for title, rows, kind_label in (("Architectures", archs, "kind"),
                                     ("Workloads", workloads, "size"),

@@ -95,3 +95,35 @@ def test_print_run_falls_back_to_rich_on_a_narrow_console(resnet50_tpu_result):
     print_run(resnet50_tpu_result, narrow)
     table_part = narrow.file.getvalue().split("\nlatency ")[0]
     assert table_part + "\n" == _render(layer_table(resnet50_tpu_result), 80, False)
+
+
+def test_piped_run_text_is_what_rich_writes_to_a_pipe(resnet50_tpu_result):
+    """`npusim run ... | cat`: written without rich, the same characters as rich's console
+    (at least 150 columns wide, no styles) would write."""
+    from simulator.report.terminal import piped_run_text
+
+    fast = piped_run_text(resnet50_tpu_result)
+    assert fast is not None
+    console = Console(highlight=False, width=150, file=io.StringIO())
+    print_run(resnet50_tpu_result, console)
+    assert fast == console.file.getvalue()
+
+
+@pytest.mark.parametrize("warning", [
+    "short warning about [brackets]",           # markup characters, escaped by rich: fast path
+    "a name with a backslash \\",                # rich's escape doubles it: rich path
+    "the fire :fire: emoji code",                # rich turns it into an emoji: rich path
+    "x" * 200,                                   # rich wraps it at the console width: rich path
+    "ünïcode",                                   # cell widths: rich path
+])
+def test_piped_run_text_agrees_with_rich_or_steps_aside(resnet50_tpu_result, warning):
+    from simulator.report.terminal import piped_run_text
+
+    result = resnet50_tpu_result.model_copy(update={"warnings": [warning]})
+    fast = piped_run_text(result)
+    console = Console(highlight=False, width=150, file=io.StringIO())
+    print_run(result, console)
+    if warning.startswith("short"):
+        assert fast == console.file.getvalue()
+    else:
+        assert fast is None

@@ -18,7 +18,7 @@ from pydantic import Field, NonNegativeInt, ValidationError, model_validator
 
 from simulator.core.arch import StrictModel
 from simulator.core.errors import NpusimError, from_validation_error
-from simulator.core.layers import LAYER_TYPES
+from simulator.core.layer_union import LAYER_TYPES
 
 
 class HuffmanSettings(StrictModel):

@@ -69,8 +69,8 @@ class FieldProblem(ValueError):
 
 def _loc_to_path(loc: tuple) -> str:
     """Turn a pydantic error location into a dotted path, dropping pydantic's labels of union
-    members and validators (layers are chosen by `simulator.core.layers.validate_layer`, which
-    puts no tag in the location)."""
+    members and validators (layers are chosen by `core.layer_union.validate_layer`, which puts
+    no tag in the location)."""
     out: list[str] = []
     for part in loc:
         if isinstance(part, int):

@@ -17,7 +17,8 @@ from simulator.core.arch import Precision, StrictModel
 from simulator.core.errors import FieldProblem, NpusimError, from_validation_error
 from simulator.core.geometry import Shape
 from simulator.core.layer_base import LayerBase, ShapeError
-from simulator.core.layers import LAYER_MODELS, LAYER_TYPES, Layer, MatmulLayer
+from simulator.core.layer_union import LAYER_MODELS, LAYER_TYPES, Layer
+from simulator.core.layers import MatmulLayer
 from simulator.core.limits import MAX_COUNT, MAX_LAYERS, MAX_WORD_BYTES, power_of_two
 
 

@@ -45,7 +45,7 @@ from pydantic_core import PydanticCustomError
 
 from simulator.core.errors import NpusimError
 from simulator.core.layer_base import ShapeError
-from simulator.core.layers import validate_layer
+from simulator.core.layer_union import validate_layer
 from simulator.io.onnx.common import (
     INPUT_PREFIX,
     Draft,

@@ -20,7 +20,7 @@ from simulator.core.explain import KindExplanation, LayerExplanation, WhatIf
 from simulator.core.layers import type_label
 from simulator.core.limits import INT64_MAX
 from simulator.core.results import LayerResult, RunResult
-from simulator.core.roofline import annotate, roofs_for, weight_bytes_for
+from simulator.core.roofline import roofline_fields, roofs_for, weight_bytes_for
 from simulator.core.workload import Workload, transforms_text
 from simulator.io.load import load_arch, load_workload
 from simulator.io.overrides import apply_overrides
@@ -126,21 +126,24 @@ def _result(arch: ArchBase, workload: Workload, precision: Precision, table: Ene
             run: EngineRun, trace: bool) -> RunResult:
     """Price an engine run's counts, annotate the roofline, sum into a `RunResult`."""
     pricer = Pricer(table)
-    layers = [pricer.price_layer(layer, counts) for layer, counts in zip(run.layers, run.counts)]
     engine_totals = dict(run.engine_totals)
     for name, actions in run.priced_totals.items():
         engine_totals[f"{name}_energy_pj"] = pricer.total_pj(actions)
-
     roofs = roofs_for(run.peak_macs_per_cycle, arch.clock_hz, arch.dram.bandwidth_gbps * 1e9,
                       run.sram_bytes_per_s)
-    for layer in layers:
-        annotate(layer, roofs, arch.clock_hz)
     specs = {spec.name: spec for spec in workload.layers}
-    for layer in layers:  # stored weight bytes, for the MACs-per-weight-byte roofline
-        if not layer.weight_bytes and layer.name in specs:
-            layer.weight_bytes = weight_bytes_for(specs[layer.name], precision.weight_bits)
-        if layer.name in specs:  # conv/dw, conv/g, conv/pw in tables and plots
-            layer.type_label = type_label(specs[layer.name])
+    layers = []
+    for layer, counts in zip(run.layers, run.counts):
+        # energy, roofline, stored weight bytes (for the MACs-per-weight-byte roofline) and
+        # the type as tables show it (conv/dw, conv/g, conv/pw): one copy of the engine's layer
+        update = pricer.layer_energy(layer, counts)
+        update.update(roofline_fields(layer, roofs, arch.clock_hz))
+        spec = specs.get(layer.name)
+        if spec is not None:
+            if not layer.weight_bytes:
+                update["weight_bytes"] = weight_bytes_for(spec, precision.weight_bits)
+            update["type_label"] = type_label(spec)
+        layers.append(layer.model_copy(update=update))
     summary = workload.summary()
     summary["precision"] = precision.model_dump()
     result = RunResult.from_layers(

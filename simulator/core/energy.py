@@ -206,6 +206,10 @@ class Pricer:
     def price_layer(self, layer: LayerResult, counts: LayerCounts) -> LayerResult:
         """`layer` with its energy fields filled from its counted actions (and its baselines'
         `energy_pj` / `energy_ratio` written into the engine fields of the same name)."""
+        return layer.model_copy(update=self.layer_energy(layer, counts))
+
+    def layer_energy(self, layer: LayerResult, counts: LayerCounts) -> dict[str, Any]:
+        """The energy fields `price_layer` sets, as an update of `layer` (fresh dicts)."""
         cached = self._layers.get(id(counts))
         if cached is None:
             breakdown, by_operand = self.price(counts.actions)
@@ -217,13 +221,14 @@ class Pricer:
                 "baselines": baselines})
         priced = cached[1]
         energy = priced["energy"]
-        update: dict = {"energy_pj": energy, "energy_breakdown_pj": dict(priced["breakdown"]),
-                        "energy_by_operand_pj": dict(priced["by_operand"])}
+        update: dict[str, Any] = {"energy_pj": energy,
+                                  "energy_breakdown_pj": dict(priced["breakdown"]),
+                                  "energy_by_operand_pj": dict(priced["by_operand"])}
         extra = layer.model_extra or {}
         for name, baseline in priced["baselines"].items():
             update[name] = {**extra.get(name, {}), "energy_pj": baseline,
                             "energy_ratio": baseline / energy if energy else 0.0}
-        return layer.model_copy(update=update)
+        return update
 
 
 def price(actions: Iterable[Action], table: EnergyTable) -> tuple[dict[str, float], dict[str, float]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from simulator.core.results import LayerResult
 
@@ -59,13 +60,20 @@ def weight_intensity(macs: float, weight_bytes: float) -> float:
 
 def annotate(layer: LayerResult, roofs: Roofs, clock_hz: float) -> LayerResult:
     """Fill a layer's roofline fields from its ops, DRAM bytes and cycles (in place)."""
-    intensity = operational_intensity(layer.ops, layer.dram_bytes)
-    layer.operational_intensity = intensity
-    layer.bound = roofs.bound(intensity)  # type: ignore[assignment]
-    layer.attainable_ops_per_s = roofs.attainable_ops_per_s(intensity)
-    layer.latency_s = layer.cycles / clock_hz
-    layer.achieved_ops_per_s = layer.ops / layer.latency_s if layer.latency_s else 0.0
+    for name, value in roofline_fields(layer, roofs, clock_hz).items():
+        setattr(layer, name, value)
     return layer
+
+
+def roofline_fields(layer: LayerResult, roofs: Roofs, clock_hz: float) -> dict[str, Any]:
+    """A layer's roofline fields (intensity, bound, attainable and achieved rates, latency)
+    from its ops, DRAM bytes and cycles."""
+    intensity = operational_intensity(layer.ops, layer.dram_bytes)
+    latency_s = layer.cycles / clock_hz
+    return {"operational_intensity": intensity, "bound": roofs.bound(intensity),
+            "attainable_ops_per_s": roofs.attainable_ops_per_s(intensity),
+            "latency_s": latency_s,
+            "achieved_ops_per_s": layer.ops / latency_s if latency_s else 0.0}
 
 
 def lower_bound_cycles(ops: float, dram_bytes: float, roofs: Roofs, clock_hz: float) -> float:

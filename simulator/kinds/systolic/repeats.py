@@ -1,8 +1,8 @@
 """Repeated layers of a run, simulated once.
 
-Networks repeat themselves: ResNet-50's 72 layers are 35 distinct (layer, residency) cases
-(the bottleneck blocks of a stage are identical after the first), a transformer's decoder
-blocks are copies. A systolic layer's figures are a function of the layer's own fields, its
+Networks repeat themselves: ResNet-50's 72 layers are 36 distinct (layer, residency) cases on
+tpu_v1 (the bottleneck blocks of a stage are identical after the first), a transformer's
+decoder blocks are copies. A systolic layer's figures are a function of the layer's own fields, its
 bound shapes and batch, where its operands live (the residency plan) and the run (arch and
 options); the layer's name and the names of its inputs play no part. `repeat_key` is that
 function's argument; two layers with equal keys get equal figures, so `simulate_batch` costs
@@ -37,7 +37,8 @@ def repeat_key(layer: LayerBase, plan: Hashable, options: RunOptions) -> Hashabl
     """What a layer's figures depend on, or None when it must be costed on its own (a mapping
     override or user weights name it). The field values enter by `repr`: exact for the
     numbers, strings, lists and nested models that layer fields hold (a float's repr
-    round-trips), and cheaper than hashing them one by one."""
+    round-trips; every field is in a model's repr, tested), and cheaper than hashing them one
+    by one."""
     if layer.name in options.mapping or layer.name in options.weights or layer.weights_file:
         return None
     values = layer.__dict__

@@ -87,3 +87,14 @@ def test_what_repeats_in_resnet50():
     pinned = RunOptions(precision=options.precision, energy=options.energy,
                         objective="latency", mapping={"conv1": {"tile_n": 64}})
     assert repeat_key(workload.layers[0], plans[0], pinned) is None
+
+
+def test_every_layer_field_is_in_the_key():
+    """`repeat_key` reads the fields through `repr`: a field hidden from a model's repr
+    (`Field(repr=False)`) would let two different layers share a key."""
+    from simulator.core.layer_base import HuffmanCoding
+    from simulator.core.layer_union import LAYER_CLASSES
+
+    for model in (*LAYER_CLASSES, HuffmanCoding):
+        hidden = [name for name, field in model.model_fields.items() if not field.repr]
+        assert not hidden, f"{model.__name__}: {hidden}"

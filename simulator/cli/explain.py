@@ -13,6 +13,7 @@ from simulator.cli.common import (
     name_mapping_source,
     parse_precision,
     positive_batch,
+    start_up,
     write_text,
 )
 
@@ -43,17 +44,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator import api
-    from simulator.core.errors import NpusimError
-    from simulator.io.load import load_arch, load_workload
-    from simulator.report import explain as render
+    with start_up():
+        from simulator import api
+        from simulator.core.errors import NpusimError
+        from simulator.io.load import load_arch, load_workload
+        from simulator.report import explain as render
 
-    arch = load_arch(args.arch, args.overrides)
-    workload = load_workload(args.workload, batch=positive_batch(args.batch))
-    precision = parse_precision(args.precision)
-    if precision is not None:
-        workload.precision = precision
-    workload = compress_workload(workload, arch, args.compress)
+        arch = load_arch(args.arch, args.overrides)
+        workload = load_workload(args.workload, batch=positive_batch(args.batch))
+        precision = parse_precision(args.precision)
+        if precision is not None:
+            workload.precision = precision
+        workload = compress_workload(workload, arch, args.compress)
     try:
         explanation = api.explain(arch, workload, layer=args.layer, objective=args.objective,
                                   what_ifs=not args.no_what_if,

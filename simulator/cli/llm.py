@@ -55,15 +55,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.cli.common import parse_precision
-    from simulator.io.llm import load_llm
-    from simulator.io.load import load_arch
-    from simulator.llm.generation import DEFAULT_TOLERANCE, simulate_generation
-    from simulator.report import llm as report
-    from simulator.report.progress import progress, progress_enabled
+    from simulator.cli.common import parse_precision, start_up
 
-    arch = load_arch(args.arch, args.overrides)
-    model = load_llm(args.model)
+    with start_up():
+        from simulator.io.llm import load_llm
+        from simulator.io.load import load_arch
+        from simulator.llm.generation import DEFAULT_TOLERANCE, simulate_generation
+        from simulator.report import llm as report
+        from simulator.report.progress import progress, progress_enabled
+
+        arch = load_arch(args.arch, args.overrides)
+        model = load_llm(args.model)
     changes = {}
     precision = parse_precision(args.precision)
     if precision is not None:

@@ -17,7 +17,12 @@ runs it; `--installed` times the `npusim` on PATH instead. Bytecode is compiled 
 children may write it (PYTHONDONTWRITEBYTECODE is dropped for them): an installed package has
 its bytecode, and compiling the sources on every run would be measured otherwise.
 
-    python benchmarks/bench_startup.py [--repeat N] [--installed]
+`--breakdown` also prints where npusim's own start-up goes, measured in one process that runs
+`npusim run tpu_v1 resnet50` the way the CLI does (collection off while it imports and loads):
+creating pydantic model classes, creating dataclasses, building pydantic validators on first
+use, the rest of the imports, and loading, simulating and printing.
+
+    python benchmarks/bench_startup.py [--repeat N] [--installed] [--breakdown]
 """
 
 from __future__ import annotations
@@ -56,6 +61,58 @@ print(time.process_time() - start)
 """
 
 
+#: Run in a child process by `--breakdown`: the dependencies first (their import is the floor,
+#: not npusim's), then `npusim run tpu_v1 resnet50` in process, with class creation and
+#: validator building timed by wrapping the functions pydantic and dataclasses run for them.
+BREAKDOWN = """
+import gc, io, sys, time
+gc.disable()
+import numpy, yaml
+from pydantic import BaseModel, PositiveInt
+class Model(BaseModel):
+    size: PositiveInt = 1
+Model(size=2)
+import dataclasses
+import pydantic._internal._model_construction as construction
+spent = dict.fromkeys(("pydantic model classes", "dataclasses", "pydantic validators"), 0.0)
+counts = dict.fromkeys(spent, 0)
+depth = [0]
+
+def timed(label, function):
+    def wrapper(*args, **kwargs):
+        depth[0] += 1
+        start = time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            depth[0] -= 1
+            if depth[0] == 0:  # nested creation counts once, in its outermost call
+                spent[label] += time.process_time() - start
+                counts[label] += 1
+    return wrapper
+
+dataclasses._process_class = timed("dataclasses", dataclasses._process_class)
+construction.complete_model_class = timed("pydantic validators",
+                                          construction.complete_model_class)
+metaclass_new = construction.ModelMetaclass.__new__
+construction.ModelMetaclass.__new__ = timed("pydantic model classes", metaclass_new)
+start = time.process_time()
+from simulator.cli import main
+sys.argv = ["npusim", "run", "tpu_v1", "resnet50"]
+stdout, sys.stdout = sys.stdout, io.StringIO()
+try:
+    main()
+except SystemExit:
+    pass
+sys.stdout = stdout
+total = time.process_time() - start
+for label, seconds in spent.items():
+    print(f"{label}\t{seconds}\t{counts[label]}")
+print(f"everything else (imports, loading, simulating, printing)\t{total - sum(spent.values())}\t")
+print(f"total above the dependencies\t{total}\t")
+"""
+
+
 def cpu_seconds(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
     """User + sys CPU seconds of one child process (and its own children)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -88,6 +145,8 @@ def simulation_seconds(repeat: int, env: dict[str, str], cwd: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="runs per figure (best is kept)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print where npusim's own start-up goes (one process)")
     parser.add_argument("--installed", action="store_true",
                         help="time the `npusim` on PATH instead of this checkout")
     args = parser.parse_args()
@@ -134,6 +193,20 @@ def main() -> None:
     deps = figures["dependencies alone"]
     print(f"  npusim's own start-up: {run - sim - deps:.3f} s above its dependencies alone "
           f"({deps:.3f} s: numpy, PyYAML, pydantic with one model)")
+    if args.breakdown:
+        breakdown(env, cwd)
+
+
+def breakdown(env: dict[str, str], cwd: Path) -> None:
+    """Where `npusim run tpu_v1 resnet50` spends its CPU above its dependencies (one run)."""
+    out = subprocess.run([sys.executable, "-c", BREAKDOWN], env=env, cwd=cwd,
+                         capture_output=True, text=True, check=True).stdout
+    print("where npusim's own start-up goes (one in-process run, collection off as the CLI "
+          "has it during imports and loading):")
+    for line in out.strip().splitlines():
+        label, seconds, *count = line.split("\t")
+        made = f" ({count[0]} made)" if count and count[0] else ""
+        print(f"  {label + made:<62} {float(seconds):6.3f} s")
 
 
 if __name__ == "__main__":

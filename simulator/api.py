@@ -19,7 +19,7 @@ from simulator.core.errors import NpusimError
 from simulator.core.explain import KindExplanation, LayerExplanation, WhatIf
 from simulator.core.layers import type_label
 from simulator.core.limits import INT64_MAX
-from simulator.core.results import LayerResult, RunResult
+from simulator.core.results import LayerResult, RunResult, copy_layer
 from simulator.core.roofline import roofline_fields, roofs_for, weight_bytes_for
 from simulator.core.workload import Workload, transforms_text
 from simulator.io.load import load_arch, load_workload
@@ -143,7 +143,7 @@ def _result(arch: ArchBase, workload: Workload, precision: Precision, table: Ene
             if not layer.weight_bytes:
                 update["weight_bytes"] = weight_bytes_for(spec, precision.weight_bits)
             update["type_label"] = type_label(spec)
-        layers.append(layer.model_copy(update=update))
+        layers.append(copy_layer(layer, update))
     summary = workload.summary()
     summary["precision"] = precision.model_dump()
     result = RunResult.from_layers(

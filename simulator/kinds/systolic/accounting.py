@@ -26,7 +26,7 @@ from simulator.core.actions import (
 from simulator.core.arch import Precision
 from simulator.core.explain import Formula, KindExplanation, formula
 from simulator.core.layer_base import LayerBase
-from simulator.core.results import LayerResult
+from simulator.core.results import LayerResult, layer_result
 
 OPERANDS = ("ifmap", "filter", "ofmap")
 #: SRAM access width of the array-side buffers: energy is priced per 64-bit access (Horowitz's
@@ -149,20 +149,20 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
         actions.append(VectorOps(component="vector", count=cost.vector_ops,
                                  bits=p.activation_bits, number_format=p.number_format))
     ops = 2 * macs + layer.vector_ops
-    # built without re-validating each field (every value is one of ours, of the right type)
-    # and with every field given (a default would cost pydantic a signature inspection); the
-    # result's identities are still checked
-    result = LayerResult.model_construct(
-        name=layer.name, type=layer.type, cycles=cycles, compute_cycles=compute_cycles,
-        stall_cycles=stall_cycles, stall_breakdown_cycles=stalls, macs=macs, ops=ops,
-        dram_read_bytes=dram_read_bytes, dram_write_bytes=dram_write_bytes,
-        dram_bytes_by_operand=dram_by_operand, sram_read_bytes=sram_read,
-        sram_write_bytes=sram_write,
-        sram_bytes_by_operand={k: v for k, v in sram_by_operand.items() if v},
-        utilization=utilization, latency_s=0.0, energy_pj=0.0, energy_breakdown_pj={},
-        energy_by_operand_pj={}, operational_intensity=0.0, bound="compute",
-        attainable_ops_per_s=0.0, achieved_ops_per_s=0.0, weight_bytes=0, **cost.extras)
-    result._identities()
+    # built without re-validating each field (every value is one of ours, of the right type),
+    # every contract field in order (core/results.layer_result); the identities are checked
+    result = layer_result({
+        "name": layer.name, "type": layer.type, "cycles": cycles,
+        "compute_cycles": compute_cycles, "stall_cycles": stall_cycles,
+        "stall_breakdown_cycles": stalls, "latency_s": 0.0, "macs": macs, "ops": ops,
+        "energy_pj": 0.0, "energy_breakdown_pj": {}, "energy_by_operand_pj": {},
+        "dram_read_bytes": dram_read_bytes, "dram_write_bytes": dram_write_bytes,
+        "dram_bytes_by_operand": dram_by_operand, "sram_read_bytes": sram_read,
+        "sram_write_bytes": sram_write,
+        "sram_bytes_by_operand": {k: v for k, v in sram_by_operand.items() if v},
+        "utilization": utilization, "operational_intensity": 0.0, "bound": "compute",
+        "attainable_ops_per_s": 0.0, "achieved_ops_per_s": 0.0, "weight_bytes": 0,
+        "type_label": ""}, dict(cost.extras))
     return result, LayerCounts(tuple(actions))
 
 

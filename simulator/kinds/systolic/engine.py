@@ -11,6 +11,7 @@ from __future__ import annotations
 from simulator.core.energy import Pricer
 from simulator.core.errors import NpusimError
 from simulator.core.explain import KindExplanation, formula
+from simulator.core.results import copy_layer
 from simulator.core.workload import Workload, workload_from_dict
 from simulator.kinds.base import Engine, EngineRun, RunOptions
 from simulator.kinds.systolic.arch import SystolicArch
@@ -149,7 +150,7 @@ class SystolicEngine(Engine):
         for r in run.layers:
             mapping = (r.model_extra or {}).get("mapping")
             if mapping is not None:
-                r = r.model_copy(update={"mapping": {**mapping, "sub_batch": sub}})
+                r = copy_layer(r, {"mapping": {**mapping, "sub_batch": sub}})
             layers.append(r)
         explanations = {}
         for name, ex in batch.explanations.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 from simulator.core.energy import Pricer
 from simulator.core.errors import NpusimError
 from simulator.core.explain import KindExplanation, formula
-from simulator.core.results import copy_layer
 from simulator.core.workload import Workload, workload_from_dict
 from simulator.kinds.base import Engine, EngineRun, RunOptions
 from simulator.kinds.systolic.arch import SystolicArch
@@ -146,12 +145,16 @@ class SystolicEngine(Engine):
     def _engine_run(self, model: SystolicModel, batch: BatchRun, times: int,
                     sub: int) -> EngineRun:
         run = batch.repeated(times) if times > 1 else batch
-        layers = []
-        for r in run.layers:
-            mapping = (r.model_extra or {}).get("mapping")
+        # the chosen run's layer results are this run's own (built by simulate_batch or
+        # copied by `repeated`, each with its own extras): the sub-batch joins each mapping
+        # in place (a new dict where the old one was, so its key keeps its place)
+        layers = run.layers
+        for r in layers:
+            extra = r.__pydantic_extra__
+            mapping = extra.get("mapping") if extra else None
             if mapping is not None:
-                r = copy_layer(r, {"mapping": {**mapping, "sub_batch": sub}})
-            layers.append(r)
+                extra["mapping"] = {**mapping, "sub_batch": sub}
+                r.__pydantic_fields_set__.add("mapping")
         explanations = {}
         for name, ex in batch.explanations.items():
             explanations[name] = _per_run(ex, times, sub) if times > 1 else ex

@@ -76,13 +76,18 @@ def layer_class(layer: Any) -> str:
 def utilization_by_class(workload: Workload, result: RunResult) -> dict[str, float]:
     """Cycle-weighted utilization per layer class = sum(MACs) / (peak x sum(cycles)) over the
     class's MAC layers (layer utilization x cycles = MACs / peak)."""
-    classes = {layer.name: layer_class(layer) for layer in workload.layers}
+    classes: dict[str, str] | None = None
     busy: dict[str, float] = {}
     cycles: dict[str, float] = {}
     for layer in result.layers:
         if layer.macs <= 0 or layer.cycles <= 0:
             continue
-        cls = classes.get(layer.name, layer.type)
+        # api.simulate labels each layer with layer_class of its workload layer already
+        cls = layer.type_label
+        if not cls:
+            if classes is None:
+                classes = {layer.name: layer_class(layer) for layer in workload.layers}
+            cls = classes.get(layer.name, layer.type)
         busy[cls] = busy.get(cls, 0.0) + layer.utilization * layer.cycles
         cycles[cls] = cycles.get(cls, 0.0) + layer.cycles
     return {cls: busy[cls] / cycles[cls] for cls in sorted(busy)}

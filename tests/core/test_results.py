@@ -218,3 +218,15 @@ def test_copy_layer_is_model_copy(update):
         fast.cycles = 7
         fast.__pydantic_extra__["x"] = 1
         assert layer.cycles == 100 and "x" not in (layer.__pydantic_extra__ or {})
+
+
+def test_only_from_layers_skips_summing_the_totals_again():
+    """from_layers validates its result without summing the layers a second time (its totals
+    are those sums); anything else, with or without a validation context, is checked."""
+    good = make_result()
+    assert RunResult.model_validate(good.model_dump()) == good
+    data = json.loads(good.model_dump_json())
+    bad = {**data, "totals": {**data["totals"], "macs": 999}}
+    for context in (None, {}, {"summed": True}):
+        with pytest.raises(ValidationError, match="totals.macs 999"):
+            RunResult.model_validate(bad, context=context)

@@ -19,7 +19,7 @@ from simulator.core.errors import NpusimError
 from simulator.core.explain import KindExplanation, LayerExplanation, WhatIf
 from simulator.core.layers import type_label
 from simulator.core.limits import INT64_MAX
-from simulator.core.results import LayerResult, RunResult
+from simulator.core.results import LayerResult, RunResult, copy_layer
 from simulator.core.roofline import roofline_fields, roofs_for, weight_bytes_for
 from simulator.core.workload import Workload, transforms_text
 from simulator.io.load import load_arch, load_workload
@@ -105,21 +105,33 @@ def check_result_range(result: RunResult, arch_file: str | None = None) -> None:
     """Every count of a result fits a signed 64-bit integer (numpy, SQLite and most JSON
     readers hold no more): inputs within the limits can still ask for more cycles than that on
     a slow enough chip (1 kB/s of DRAM at 1 THz), which is refused rather than stored wrong."""
+    isfinite = math.isfinite
     for layer in [result.totals, *result.layers]:
-        where = f"layer {layer.name}" if hasattr(layer, "name") else "the run"
         # every field and extra, as iterating the model gives them (without its generator)
-        for name, value in {**layer.__dict__, **(layer.__pydantic_extra__ or {})}.items():
-            if type(value) is int and not -INT64_MAX <= value <= INT64_MAX:
-                raise NpusimError(f"{where} would take {name} = {value:.3g}, beyond the 64-bit "
-                                  "counts npusim reports (2^63)", file=arch_file,
-                                  fix="simulate a faster chip (clock, bandwidth) or a smaller "
-                                  "workload; see Limits in docs/formats.md")
-        energies = [layer.energy_pj, layer.latency_s, *layer.energy_breakdown_pj.values()]
-        if not all(math.isfinite(value) for value in energies):
-            raise NpusimError(f"{where}: its energy or latency overflows a float (an energy per "
-                              "action or a latency this large is not physical)", file=arch_file,
-                              fix="check the energy overrides and latencies of the arch; see "
-                              "Limits in docs/formats.md")
+        extra = layer.__pydantic_extra__
+        for values in (layer.__dict__, extra) if extra else (layer.__dict__,):
+            counts = [value for value in values.values() if type(value) is int]
+            if counts and (max(counts) > INT64_MAX or min(counts) < -INT64_MAX):
+                _out_of_range(layer, values, arch_file)
+        if not (isfinite(layer.energy_pj) and isfinite(layer.latency_s)
+                and all(map(isfinite, layer.energy_breakdown_pj.values()))):
+            raise NpusimError(f"{_where(layer)}: its energy or latency overflows a float (an "
+                              "energy per action or a latency this large is not physical)",
+                              file=arch_file, fix="check the energy overrides and latencies of "
+                              "the arch; see Limits in docs/formats.md")
+
+
+def _where(layer: Any) -> str:
+    return f"layer {layer.name}" if isinstance(layer, LayerResult) else "the run"
+
+
+def _out_of_range(layer: Any, values: dict[str, Any], arch_file: str | None) -> None:
+    for name, value in values.items():
+        if type(value) is int and not -INT64_MAX <= value <= INT64_MAX:
+            raise NpusimError(f"{_where(layer)} would take {name} = {value:.3g}, beyond the "
+                              "64-bit counts npusim reports (2^63)", file=arch_file,
+                              fix="simulate a faster chip (clock, bandwidth) or a smaller "
+                              "workload; see Limits in docs/formats.md")
 
 
 def _result(arch: ArchBase, workload: Workload, precision: Precision, table: EnergyTable,
@@ -143,7 +155,7 @@ def _result(arch: ArchBase, workload: Workload, precision: Precision, table: Ene
             if not layer.weight_bytes:
                 update["weight_bytes"] = weight_bytes_for(spec, precision.weight_bits)
             update["type_label"] = type_label(spec)
-        layers.append(layer.model_copy(update=update))
+        layers.append(copy_layer(layer, update))
     summary = workload.summary()
     summary["precision"] = precision.model_dump()
     result = RunResult.from_layers(

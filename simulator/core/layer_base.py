@@ -183,11 +183,11 @@ class LayerBase(StrictModel):
 
     @property
     def input_elements(self) -> int:
-        return self.batch * sum(math.prod(s) for s in self._input_shapes)
+        return self.batch * sum(math.prod(s) for s in self.input_shapes)
 
     @property
     def output_elements(self) -> int:
-        return self.batch * math.prod(self._output_shape)
+        return self.batch * math.prod(self.output_shape)
 
     @property
     def is_view(self) -> bool:

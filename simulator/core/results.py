@@ -17,7 +17,7 @@ import math
 import operator
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from simulator.core.strict import LazyModel
 
@@ -25,13 +25,42 @@ from simulator.core.strict import LazyModel
 ENERGY_REL_TOL = 1e-9
 
 
-def _add_into(total: dict[str, float], part: dict[str, float]) -> None:
-    for key, value in part.items():
-        total[key] = total.get(key, 0) + value
-
-
 def _same_energy(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=ENERGY_REL_TOL, abs_tol=1e-9)
+
+
+#: validation context of `RunResult.from_layers`, whose totals are `_layer_sums` of its layers
+#: (so the validator, which recomputes them for results built or loaded any other way, skips)
+_SUMMED = object()
+_MAP_SUMS = ("energy_breakdown_pj", "energy_by_operand_pj", "dram_bytes_by_operand",
+             "stall_breakdown_cycles")
+
+
+def _layer_sums(layers: list["LayerResult"]) -> tuple[dict[str, int], dict[str, dict]]:
+    """The integer totals (cycles, macs, ops, DRAM and SRAM bytes, stall cycles) and the
+    by-key totals (`_MAP_SUMS`: keys in the order they first appear, values added layer by
+    layer, from 0) of the layers, in one pass."""
+    cycles = macs = ops = dram_read = dram_write = sram_read = sram_write = stalls = 0
+    maps: dict[str, dict] = {key: {} for key in _MAP_SUMS}
+    breakdown, by_operand, dram_by_operand, stall_breakdown = maps.values()
+    for layer in layers:
+        cycles += layer.cycles
+        macs += layer.macs
+        ops += layer.ops
+        dram_read += layer.dram_read_bytes
+        dram_write += layer.dram_write_bytes
+        sram_read += layer.sram_read_bytes
+        sram_write += layer.sram_write_bytes
+        stalls += layer.stall_cycles
+        for total, part in ((breakdown, layer.energy_breakdown_pj),
+                            (by_operand, layer.energy_by_operand_pj),
+                            (dram_by_operand, layer.dram_bytes_by_operand),
+                            (stall_breakdown, layer.stall_breakdown_cycles)):
+            for key, value in part.items():
+                total[key] = total.get(key, 0) + value
+    return ({"cycles": cycles, "macs": macs, "ops": ops, "dram_read_bytes": dram_read,
+             "dram_write_bytes": dram_write, "sram_read_bytes": sram_read,
+             "sram_write_bytes": sram_write, "stall_cycles": stalls}, maps)
 
 
 def _where_cycles_go(layer: "LayerResult") -> str:
@@ -118,6 +147,57 @@ class LayerResult(LazyModel):
         return self
 
 
+#: LayerResult's contract fields in declaration order (what `layer_result` takes)
+LAYER_FIELDS: tuple[str, ...] = tuple(LayerResult.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def layer_result(values: dict[str, Any], extra: dict[str, Any]) -> LayerResult:
+    """A LayerResult from an engine's own values, built as `LayerResult.model_construct(
+    **values, **extra)` builds it (the same `__dict__`, fields set, extras and private state;
+    tested equal) without its loop over the fields (a quarter of a systolic layer's
+    accounting). `values` holds every contract field in declaration order (`LAYER_FIELDS`);
+    it and `extra` become the result's own (not copied); nothing is validated but the
+    identities (cycles = compute + stall cycles, stalls and energy sum to their breakdowns)."""
+    if tuple(values) != LAYER_FIELDS:
+        raise ValueError(f"layer_result needs the fields {LAYER_FIELDS} in order, got "
+                         f"{tuple(values)}")
+    result = _new(LayerResult)
+    _set(result, "__dict__", values)
+    _set(result, "__pydantic_fields_set__", set(LAYER_FIELDS))
+    _set(result, "__pydantic_extra__", extra)
+    _set(result, "__pydantic_private__", None)
+    return result._identities()
+
+
+def copy_layer(layer: LayerResult, update: dict[str, Any] | None = None) -> LayerResult:
+    """`layer.model_copy(update=update)` (shallow: the copy shares the values it is not given;
+    contract fields in `update` replace the layer's, other keys go into its extras, every key
+    joins the fields set), without pydantic's generic copy machinery (tested equal)."""
+    cls = type(layer)
+    values = dict(layer.__dict__)
+    extra = layer.__pydantic_extra__
+    extra = None if extra is None else dict(extra)
+    fields_set = set(layer.__pydantic_fields_set__)
+    if update:
+        fields = cls.__pydantic_fields__
+        for key, value in update.items():
+            if key in fields:
+                values[key] = value
+            else:
+                if extra is None:
+                    extra = {}
+                extra[key] = value
+        fields_set.update(update)
+    copied = _new(cls)
+    _set(copied, "__dict__", values)
+    _set(copied, "__pydantic_extra__", extra)
+    _set(copied, "__pydantic_fields_set__", fields_set)
+    _set(copied, "__pydantic_private__", None)  # results hold no private attributes (tested)
+    return copied
+
+
 class Totals(LazyModel):
     cycles: int
     latency_s: float
@@ -189,15 +269,18 @@ class RunResult(LazyModel):
         self._trace_events = events
 
     @model_validator(mode="after")
-    def _totals_are_sums(self) -> "RunResult":
+    def _totals_are_sums(self, info: ValidationInfo) -> "RunResult":
+        if info.context is _SUMMED:
+            return self  # built by from_layers: its totals are these sums (the same function)
         t, layers = self.totals, self.layers
-        layer_cycles = sum(layer.cycles for layer in layers)
+        sums, maps = _layer_sums(layers)
+        layer_cycles = sums["cycles"]
         if t.cycles != layer_cycles - t.overlap_cycles:
             raise ValueError(f"totals.cycles {t.cycles} != the sum over layers {layer_cycles} "
                              f"- overlap_cycles {t.overlap_cycles}")
         for key in ("macs", "ops", "dram_read_bytes", "dram_write_bytes",
                     "sram_read_bytes", "sram_write_bytes", "stall_cycles"):
-            total = sum(getattr(layer, key) for layer in layers)
+            total = sums[key]
             if getattr(t, key) != total:
                 raise ValueError(f"totals.{key} {getattr(t, key)} != the sum over layers {total}")
         energy = sum((layer.energy_pj for layer in layers), 0.0)
@@ -207,9 +290,7 @@ class RunResult(LazyModel):
                           ("energy_by_operand_pj", _same_energy),
                           ("dram_bytes_by_operand", operator.eq),
                           ("stall_breakdown_cycles", operator.eq)):
-            summed: dict[str, float] = {}
-            for layer in layers:
-                _add_into(summed, getattr(layer, key))
+            summed = maps[key]
             mine = getattr(t, key)
             if set(mine) != set(summed) or not all(same(mine[k], summed[k]) for k in summed):
                 raise ValueError(f"totals.{key} {mine} != the sum over layers {summed}")
@@ -225,24 +306,15 @@ class RunResult(LazyModel):
         them). `span_cycles`: the run's span when the engine overlaps layers, so that their
         cycles sum to more (totals.cycles is then the span and overlap_cycles the difference);
         None: layers run one after another and totals.cycles is their sum."""
-        layer_cycles = sum(l.cycles for l in layers)
+        sums, maps = _layer_sums(layers)
+        layer_cycles = sums["cycles"]
         cycles = layer_cycles if span_cycles is None else span_cycles
         if cycles > layer_cycles:
             raise ValueError(f"span {cycles} exceeds the sum of the layers' cycles {layer_cycles}")
-        macs = sum(l.macs for l in layers)
-        ops = sum(l.ops for l in layers)
+        macs, ops = sums["macs"], sums["ops"]
         energy = sum(l.energy_pj for l in layers)
-        breakdown: dict[str, float] = {}
-        by_operand: dict[str, float] = {}
-        dram_by_operand: dict[str, int] = {}
-        stalls: dict[str, int] = {}
-        for layer in layers:
-            _add_into(breakdown, layer.energy_breakdown_pj)
-            _add_into(by_operand, layer.energy_by_operand_pj)
-            _add_into(dram_by_operand, layer.dram_bytes_by_operand)
-            _add_into(stalls, layer.stall_breakdown_cycles)
         latency = cycles / clock_hz if clock_hz else 0.0
-        dram_bytes = sum(l.dram_bytes for l in layers)
+        dram_bytes = sums["dram_read_bytes"] + sums["dram_write_bytes"]
         achieved = ops / latency if latency else 0.0
         watts = (energy * 1e-12) / latency if latency else 0.0
         intensity = ops / dram_bytes if dram_bytes else float("inf")
@@ -254,17 +326,19 @@ class RunResult(LazyModel):
                           f"{_where_cycles_go(slowest)})")
         totals = Totals(
             cycles=cycles, latency_s=latency, macs=macs, ops=ops, energy_pj=energy,
-            energy_breakdown_pj=breakdown, energy_by_operand_pj=by_operand,
-            dram_read_bytes=sum(l.dram_read_bytes for l in layers),
-            dram_write_bytes=sum(l.dram_write_bytes for l in layers),
-            dram_bytes_by_operand=dram_by_operand,
-            sram_read_bytes=sum(l.sram_read_bytes for l in layers),
-            sram_write_bytes=sum(l.sram_write_bytes for l in layers),
-            stall_cycles=sum(l.stall_cycles for l in layers), stall_breakdown_cycles=stalls,
+            energy_breakdown_pj=maps["energy_breakdown_pj"],
+            energy_by_operand_pj=maps["energy_by_operand_pj"],
+            dram_read_bytes=sums["dram_read_bytes"], dram_write_bytes=sums["dram_write_bytes"],
+            dram_bytes_by_operand=maps["dram_bytes_by_operand"],
+            sram_read_bytes=sums["sram_read_bytes"], sram_write_bytes=sums["sram_write_bytes"],
+            stall_cycles=sums["stall_cycles"],
+            stall_breakdown_cycles=maps["stall_breakdown_cycles"],
             overlap_cycles=layer_cycles - cycles,
             utilization=macs / (cycles * peak_macs_per_cycle) if cycles and peak_macs_per_cycle else 0.0,
             tops=achieved / 1e12, tops_per_watt=(achieved / 1e12) / watts if watts else 0.0,
             operational_intensity=intensity,
             bound="memory" if intensity < ridge else "compute", bottleneck=bottleneck)
-        return cls(arch=arch, workload=workload, totals=totals, layers=layers, roofline=roofline,
-                   assumptions=assumptions or [], warnings=warnings or [], npusim_version=version)
+        return cls.model_validate(
+            {"arch": arch, "workload": workload, "totals": totals, "layers": layers,
+             "roofline": roofline, "assumptions": assumptions or [], "warnings": warnings or [],
+             "npusim_version": version}, context=_SUMMED)

@@ -8,7 +8,9 @@ Execution model:
   and the resolved workloads travel to each worker once (pool initializer / Dask scatter), so a
   point costs one dict copy + arch validation + the engine run.
 - Only the main process writes the store, one committed row per finished point, so Ctrl-C or a
-  crash loses nothing that finished. At most `window` points are in flight at once.
+  crash loses nothing that reached it. A pool worker gets `POOL_CHUNK` consecutive points at a
+  time (neighbouring points share what a worker caches, e.g. the mapper's tiling candidates
+  across a bandwidth axis); at most `window` points or chunks are in flight at once.
 - An interrupted run (Ctrl-C, or `on_row` raising) cancels the queued points, ends the worker
   processes and waits for them before it returns: nothing runs or is written after it.
 - A point the model rejects (`NpusimError`, e.g. a design the engine cannot map) is stored with
@@ -17,6 +19,7 @@ Execution model:
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -41,6 +44,11 @@ Evaluate = Callable[[Any, Workload], RunResult]
 #: How long `--dask ADDRESS` waits for the scheduler before it gives up.
 DASK_CONNECT_TIMEOUT_S = 5
 Task = tuple[str, dict[str, Any], str]
+#: consecutive points a pool worker evaluates per request: neighbouring points of a sweep
+#: differ in its last-varied field only (e.g. DRAM bandwidth), so the worker that gets them
+#: re-uses what it cached for the first (the mapper's tiling candidates); a stopped or crashed
+#: sweep loses at most the chunks in progress, recomputed on resume
+POOL_CHUNK = 10
 
 
 def default_evaluate(arch: Any, workload: Workload) -> RunResult:
@@ -68,13 +76,18 @@ def layer_class(layer: Any) -> str:
 def utilization_by_class(workload: Workload, result: RunResult) -> dict[str, float]:
     """Cycle-weighted utilization per layer class = sum(MACs) / (peak x sum(cycles)) over the
     class's MAC layers (layer utilization x cycles = MACs / peak)."""
-    classes = {layer.name: layer_class(layer) for layer in workload.layers}
+    classes: dict[str, str] | None = None
     busy: dict[str, float] = {}
     cycles: dict[str, float] = {}
     for layer in result.layers:
         if layer.macs <= 0 or layer.cycles <= 0:
             continue
-        cls = classes.get(layer.name, layer.type)
+        # api.simulate labels each layer with layer_class of its workload layer already
+        cls = layer.type_label
+        if not cls:
+            if classes is None:
+                classes = {layer.name: layer_class(layer) for layer in workload.layers}
+            cls = classes.get(layer.name, layer.type)
         busy[cls] = busy.get(cls, 0.0) + layer.utilization * layer.cycles
         cycles[cls] = cycles.get(cls, 0.0) + layer.cycles
     return {cls: busy[cls] / cycles[cls] for cls in sorted(busy)}
@@ -121,9 +134,15 @@ def _init_worker(ctx: WorkerContext) -> None:
     exit_with_parent()  # a killed sweep leaves no orphans (simulator/dse/orphans.py)
 
 
-def _pool_task(task: Task) -> dict[str, Any]:
+def _pool_task(tasks: list[Task]) -> list[dict[str, Any]]:
     assert _CONTEXT is not None, "worker not initialised"
-    return evaluate_task(_CONTEXT, task)
+    return [evaluate_task(_CONTEXT, task) for task in tasks]
+
+
+def _chunks(tasks: Iterator[Task], size: int) -> Iterator[list[Task]]:
+    """Consecutive tasks in lists of `size` (the last one shorter)."""
+    while chunk := list(itertools.islice(tasks, size)):
+        yield chunk
 
 
 def _dask_task(ctx: WorkerContext, task: Task) -> dict[str, Any]:
@@ -148,11 +167,11 @@ class SweepSummary:
         return self.computed / self.elapsed_s if self.elapsed_s else 0.0
 
 
-def _drive(pending: set, tasks: Iterator[Task], submit: Callable[[Task], Any],
-           wait_any: Callable[[set], set], window: int,
-           handle: Callable[[dict[str, Any]], bool]) -> None:
-    """Keep up to `window` tasks in flight (`pending` may hold some already); hand each finished
-    row to `handle` (which returns False to stop)."""
+def _drive(pending: set, tasks: Iterator[Any], submit: Callable[[Any], Any],
+           wait_any: Callable[[set], set], window: int, handle: Callable[[Any], bool]) -> None:
+    """Keep up to `window` tasks (or chunks of tasks) in flight (`pending` may hold some
+    already); hand each finished one's row (or rows) to `handle` (which returns False to
+    stop)."""
     pending = set(pending)
     while len(pending) < window:
         task = next(tasks, None)
@@ -252,16 +271,18 @@ def _run_pool(ctx: WorkerContext, tasks: Iterator[Task], workers: int,
               handle: Callable[[dict[str, Any]], bool], bar: "_Progress | None") -> None:
     executor = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(ctx,))
     try:
-        first = next(tasks, None)
+        chunks = _chunks(tasks, POOL_CHUNK)
+        first = next(chunks, None)
         if first is None:
             return
         # the first submit forks the workers: do it before the progress bar starts its thread
         head = executor.submit(_pool_task, first)
         if bar:
             bar.start()
-        _drive({head}, tasks, lambda task: executor.submit(_pool_task, task),
+        # a chunk's rows are handled (stored) one by one; a stop drops the rest of the chunk
+        _drive({head}, chunks, lambda chunk: executor.submit(_pool_task, chunk),
                lambda pending: wait(pending, return_when=FIRST_COMPLETED).done,
-               workers * 4, handle)
+               workers * 4, lambda rows: all(handle(row) for row in rows))
     except BaseException:
         _stop_pool(executor)
         raise

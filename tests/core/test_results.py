@@ -6,7 +6,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from simulator.core.results import LayerResult, RunResult
+from simulator.core.results import LAYER_FIELDS, LayerResult, RunResult, copy_layer, layer_result
 from simulator.report import files
 
 
@@ -164,3 +164,69 @@ def test_overlapping_layers_report_the_span_and_the_overlap():
         RunResult.from_layers(arch=base.arch, workload=base.workload, layers=base.layers,
                               peak_macs_per_cycle=10, clock_hz=1e9, roofline=base.roofline,
                               span_cycles=500)
+
+
+# ---- fast construction and copies (core/results.layer_result, copy_layer) ----------------------
+def _state(layer):
+    return (type(layer), layer.__dict__, list(layer.__dict__), layer.__pydantic_extra__,
+            layer.__pydantic_fields_set__, layer.__pydantic_private__)
+
+
+def _values(**changes):
+    values = {name: field.get_default(call_default_factory=True)
+              for name, field in LayerResult.model_fields.items() if not field.is_required()}
+    values.update(name="a", type="conv", cycles=100, compute_cycles=80, stall_cycles=20,
+                  stall_breakdown_cycles={"dram_bandwidth": 20}, energy_pj=50.0,
+                  energy_breakdown_pj={"mac": 30.0, "dram": 20.0})
+    values.update(changes)
+    return {name: values[name] for name in LAYER_FIELDS}
+
+
+def test_layer_result_is_what_model_construct_builds():
+    extra = {"folds": 3, "mapping": {"tile_m": 8, "trips": {"m": 1}}}
+    fast = layer_result(_values(), dict(extra))
+    slow = LayerResult.model_construct(**_values(), **extra)
+    assert _state(fast) == _state(slow)
+    assert fast == slow and fast.model_dump() == slow.model_dump()
+    assert fast.model_dump_json() == slow.model_dump_json()
+    assert fast.model_extra == extra and fast.engine_fields() == extra
+    assert LayerResult.__pydantic_post_init__ is None  # nothing model_construct would run
+    assert not LayerResult.__private_attributes__      # so no private state to copy
+    assert layer_result(_values(), {}).model_extra == {}
+
+
+def test_layer_result_checks_the_identities_and_the_fields():
+    with pytest.raises(ValueError, match="cycles 101 != compute_cycles"):
+        layer_result(_values(cycles=101), {})
+    values = _values()
+    del values["type_label"]
+    with pytest.raises(ValueError, match="needs the fields"):
+        layer_result(values, {})
+    with pytest.raises(ValueError, match="needs the fields"):
+        layer_result({"type": "conv", **_values()}, {})  # out of order
+
+
+@pytest.mark.parametrize("update", [None, {}, {"name": "b", "energy_pj": 1.0},
+                                    {"name": "b", "mapping": {"tile_m": 4}, "new_extra": 1}])
+def test_copy_layer_is_model_copy(update):
+    for layer in (layer_result(_values(), {"folds": 3, "mapping": {"tile_m": 8}}),
+                  LayerResult(**GOOD), LayerResult(**GOOD, folds=2)):
+        fast, slow = copy_layer(layer, update), layer.model_copy(update=update)
+        assert _state(fast) == _state(slow)
+        assert fast.model_dump_json() == slow.model_dump_json()
+        # a copy owns its field dict and extras: setting one never reaches the original
+        fast.cycles = 7
+        fast.__pydantic_extra__["x"] = 1
+        assert layer.cycles == 100 and "x" not in (layer.__pydantic_extra__ or {})
+
+
+def test_only_from_layers_skips_summing_the_totals_again():
+    """from_layers validates its result without summing the layers a second time (its totals
+    are those sums); anything else, with or without a validation context, is checked."""
+    good = make_result()
+    assert RunResult.model_validate(good.model_dump()) == good
+    data = json.loads(good.model_dump_json())
+    bad = {**data, "totals": {**data["totals"], "macs": 999}}
+    for context in (None, {}, {"summed": True}):
+        with pytest.raises(ValidationError, match="totals.macs 999"):
+            RunResult.model_validate(bad, context=context)

@@ -284,3 +284,14 @@ def test_pareto_front_on_hand_made_points():
     assert dominates((1, 1), (1, 2)) and not dominates((1, 1), (1, 1))
     assert best_by(rows, "en", True)["id"] == "g"
     assert best_by(rows, "lat", True, [("en", True)])["id"] == "a"
+
+
+def test_pool_chunks_are_consecutive_points_in_order():
+    """The pool hands each worker POOL_CHUNK consecutive points (runner._chunks): every task
+    once, in sweep order, the last chunk shorter."""
+    from simulator.dse.runner import _chunks
+    tasks = [(str(i), {}, "w") for i in range(23)]
+    chunks = list(_chunks(iter(tasks), 10))
+    assert [len(c) for c in chunks] == [10, 10, 3]
+    assert [t for c in chunks for t in c] == tasks
+    assert list(_chunks(iter([]), 10)) == []

@@ -26,7 +26,7 @@ from simulator.core.actions import (
 from simulator.core.arch import Precision
 from simulator.core.explain import Formula, KindExplanation, formula
 from simulator.core.layer_base import LayerBase
-from simulator.core.results import LayerResult
+from simulator.core.results import LayerResult, layer_result
 
 OPERANDS = ("ifmap", "filter", "ofmap")
 #: SRAM access width of the array-side buffers: energy is priced per 64-bit access (Horowitz's
@@ -100,69 +100,80 @@ class LayerCost:
 def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
            buffer_bytes: dict[str, float]) -> tuple[LayerResult, LayerCounts]:
     """The layer's result and counted actions from its tallies (formulas into `cost.explain`)."""
+    ceil = math.ceil  # whole(x) = ceil(round(x, 6)), written out: a layer rounds ~20 tallies
     p = cost.precision
     macs, peak = cost.macs, cost.peak_macs_per_cycle
     executed = cost.macs_executed
     array_cycles = round(cost.compute_cycles, 6)
     if macs:
-        compute_cycles = max(math.ceil(executed / peak), math.ceil(array_cycles) - cost.shift)
+        compute_cycles = max(ceil(executed / peak), ceil(array_cycles) - cost.shift)
     else:
-        compute_cycles = math.ceil(array_cycles)
-    rd = {op: whole(cost.dram_read[op]) for op in OPERANDS}
-    wr = {op: whole(cost.dram_write[op]) for op in OPERANDS}
+        compute_cycles = ceil(array_cycles)
+    dram_read, dram_write = cost.dram_read, cost.dram_write
+    rd = {op: ceil(round(dram_read[op], 6)) for op in OPERANDS}
+    wr = {op: ceil(round(dram_write[op], 6)) for op in OPERANDS}
     dram_read_bytes, dram_write_bytes = sum(rd.values()), sum(wr.values())
     dram_bytes = dram_read_bytes + dram_write_bytes
-    dram_floor = math.ceil(dram_bytes / bytes_per_cycle)
+    dram_floor = ceil(dram_bytes / bytes_per_cycle)
     pipeline = round(cost.total_cycles, 6)
-    cycles = max(compute_cycles, math.ceil(pipeline) - cost.shift, dram_floor)
+    cycles = max(compute_cycles, ceil(pipeline) - cost.shift, dram_floor)
     stall_cycles = cycles - compute_cycles
     stalls = attribute_stalls(stall_cycles, max(0, dram_floor - compute_cycles), cost.stalls)
 
-    cells = {key: (whole(r), whole(w)) for key, (r, w) in cost.sram.items()}
-    sram_read = sum(r for r, _ in cells.values())
-    sram_write = sum(w for _, w in cells.values())
+    actions: list[Action] = []
+    if macs:
+        actions.append(Macs(component="mac", count=executed, precision=p))
+        # one activation-, weight- and partial-sum-register access per MAC at their widths
+        actions.append(RegisterAccess(component="register", bits=executed * p.activation_bits,
+                                      operand="ifmap"))
+        actions.append(RegisterAccess(component="register", bits=executed * p.weight_bits,
+                                      operand="filter"))
+        actions.append(RegisterAccess(component="register", bits=executed * p.accumulator_bits,
+                                      operand="ofmap"))
+    cells: dict[tuple[str, str], tuple[int, int]] = {}
+    sram_read = sram_write = 0
     sram_by_operand: dict[str, int] = {}
-    for (_, operand), (r, w) in cells.items():
-        sram_by_operand[operand] = sram_by_operand.get(operand, 0) + r + w
-    dram_by_operand = {op: rd[op] + wr[op] for op in OPERANDS if rd[op] + wr[op]}
+    for key, (r, w) in cost.sram.items():
+        whole_r, whole_w = ceil(round(r, 6)), ceil(round(w, 6))
+        cells[key] = (whole_r, whole_w)
+        sram_read += whole_r
+        sram_write += whole_w
+        buffer, operand = key
+        sram_by_operand[operand] = sram_by_operand.get(operand, 0) + whole_r + whole_w
+        actions.append(SramAccess(component=f"sram:{buffer}", size_bytes=buffer_bytes[buffer],
+                                  width_bits=SRAM_ACCESS_BITS, read_bytes=r, write_bytes=w,
+                                  operand=operand))
+    dram_by_operand = {}
+    for op in OPERANDS:
+        if rd[op] + wr[op]:
+            dram_by_operand[op] = rd[op] + wr[op]
+        moved = dram_read[op] + dram_write[op]
+        if moved:
+            actions.append(DramAccess(nbytes=moved, operand=op))
+    if cost.vector_ops:
+        actions.append(VectorOps(component="vector", count=cost.vector_ops,
+                                 bits=p.activation_bits, number_format=p.number_format))
     utilization = executed / (cycles * peak) if cycles and macs else 0.0
 
     if cost.explain is not None:
         _explain_totals(cost, compute_cycles, cycles, array_cycles, pipeline, dram_bytes,
                         bytes_per_cycle, rd, wr, cells, utilization)
 
-    actions: list[Action] = []
-    if macs:
-        actions.append(Macs(component="mac", count=executed, precision=p))
-        # one activation-, weight- and partial-sum-register access per MAC at their widths
-        for op, bits in (("ifmap", p.activation_bits), ("filter", p.weight_bits),
-                         ("ofmap", p.accumulator_bits)):
-            actions.append(RegisterAccess(component="register", bits=executed * bits,
-                                          operand=op))
-    for (buffer, operand), (r, w) in cost.sram.items():
-        actions.append(SramAccess(component=f"sram:{buffer}", size_bytes=buffer_bytes[buffer],
-                                  width_bits=SRAM_ACCESS_BITS, read_bytes=r, write_bytes=w,
-                                  operand=operand))
-    actions += [DramAccess(nbytes=cost.dram_read[op] + cost.dram_write[op], operand=op)
-                for op in OPERANDS if cost.dram_read[op] + cost.dram_write[op]]
-    if cost.vector_ops:
-        actions.append(VectorOps(component="vector", count=cost.vector_ops,
-                                 bits=p.activation_bits, number_format=p.number_format))
     ops = 2 * macs + layer.vector_ops
-    # built without re-validating each field (every value is one of ours, of the right type)
-    # and with every field given (a default would cost pydantic a signature inspection); the
-    # result's identities are still checked
-    result = LayerResult.model_construct(
-        name=layer.name, type=layer.type, cycles=cycles, compute_cycles=compute_cycles,
-        stall_cycles=stall_cycles, stall_breakdown_cycles=stalls, macs=macs, ops=ops,
-        dram_read_bytes=dram_read_bytes, dram_write_bytes=dram_write_bytes,
-        dram_bytes_by_operand=dram_by_operand, sram_read_bytes=sram_read,
-        sram_write_bytes=sram_write,
-        sram_bytes_by_operand={k: v for k, v in sram_by_operand.items() if v},
-        utilization=utilization, latency_s=0.0, energy_pj=0.0, energy_breakdown_pj={},
-        energy_by_operand_pj={}, operational_intensity=0.0, bound="compute",
-        attainable_ops_per_s=0.0, achieved_ops_per_s=0.0, weight_bytes=0, **cost.extras)
-    result._identities()
+    # built without re-validating each field (every value is one of ours, of the right type),
+    # every contract field in order (core/results.layer_result); the identities are checked
+    result = layer_result({
+        "name": layer.name, "type": layer.type, "cycles": cycles,
+        "compute_cycles": compute_cycles, "stall_cycles": stall_cycles,
+        "stall_breakdown_cycles": stalls, "latency_s": 0.0, "macs": macs, "ops": ops,
+        "energy_pj": 0.0, "energy_breakdown_pj": {}, "energy_by_operand_pj": {},
+        "dram_read_bytes": dram_read_bytes, "dram_write_bytes": dram_write_bytes,
+        "dram_bytes_by_operand": dram_by_operand, "sram_read_bytes": sram_read,
+        "sram_write_bytes": sram_write,
+        "sram_bytes_by_operand": {k: v for k, v in sram_by_operand.items() if v},
+        "utilization": utilization, "operational_intensity": 0.0, "bound": "compute",
+        "attainable_ops_per_s": 0.0, "achieved_ops_per_s": 0.0, "weight_bytes": 0,
+        "type_label": ""}, dict(cost.extras))
     return result, LayerCounts(tuple(actions))
 
 

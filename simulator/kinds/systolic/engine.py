@@ -145,12 +145,16 @@ class SystolicEngine(Engine):
     def _engine_run(self, model: SystolicModel, batch: BatchRun, times: int,
                     sub: int) -> EngineRun:
         run = batch.repeated(times) if times > 1 else batch
-        layers = []
-        for r in run.layers:
-            mapping = (r.model_extra or {}).get("mapping")
+        # the chosen run's layer results are this run's own (built by simulate_batch or
+        # copied by `repeated`, each with its own extras): the sub-batch joins each mapping
+        # in place (a new dict where the old one was, so its key keeps its place)
+        layers = run.layers
+        for r in layers:
+            extra = r.__pydantic_extra__
+            mapping = extra.get("mapping") if extra else None
             if mapping is not None:
-                r = r.model_copy(update={"mapping": {**mapping, "sub_batch": sub}})
-            layers.append(r)
+                extra["mapping"] = {**mapping, "sub_batch": sub}
+                r.__pydantic_fields_set__.add("mapping")
         explanations = {}
         for name, ex in batch.explanations.items():
             explanations[name] = _per_run(ex, times, sub) if times > 1 else ex

@@ -27,7 +27,7 @@ from simulator.core.errors import NpusimError
 from simulator.core.explain import KindExplanation
 from simulator.core.layer_base import LayerBase
 from simulator.core.layers import MatmulLayer
-from simulator.core.results import LayerResult
+from simulator.core.results import LayerResult, copy_layer
 from simulator.core.workload import Workload
 from simulator.kinds.base import RunOptions
 from simulator.kinds.systolic.accounting import LayerCost, finish
@@ -458,4 +458,4 @@ def _repeat(result: LayerResult, times: int) -> LayerResult:
     if "scalesim_compute_cycles" in extra:
         extra["scalesim_compute_cycles"] = (extra["scalesim_compute_cycles"] + 1) * times - 1
     extra["sub_batches"] = times
-    return result.model_copy(update={**update, **extra})
+    return copy_layer(result, {**update, **extra})

@@ -17,7 +17,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from simulator.core.layer_base import LayerBase
-from simulator.core.results import LayerResult
+from simulator.core.results import LayerResult, copy_layer
 from simulator.kinds.base import RunOptions
 
 #: fields that name things (the layer, its producers) and so never change a figure
@@ -47,12 +47,15 @@ def repeat_key(layer: LayerBase, plan: Hashable, options: RunOptions) -> Hashabl
             repr(layer.input_shapes), layer.output_shape, layer.batch, plan)
 
 
+_CONTAINERS = (dict, list)
+
+
 def _own(value: Any) -> Any:
     """A copy of the dicts and lists inside `value` (numbers and strings are immutable)."""
     if isinstance(value, dict):
-        return {k: _own(v) for k, v in value.items()}
+        return {k: _own(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [_own(v) for v in value]
+        return [_own(v) if isinstance(v, _CONTAINERS) else v for v in value]
     return value
 
 
@@ -61,6 +64,6 @@ def renamed(result: LayerResult, name: str) -> LayerResult:
     later change to one layer's figures never reaches the other)."""
     update: dict[str, Any] = {"name": name}
     for key, value in {**result.__dict__, **(result.model_extra or {})}.items():
-        if isinstance(value, (dict, list)):
+        if isinstance(value, _CONTAINERS):
             update[key] = _own(value)
-    return result.model_copy(update=update)
+    return copy_layer(result, update)

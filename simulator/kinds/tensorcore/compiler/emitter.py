@@ -86,6 +86,9 @@ class Emitter:
         self._dma_bw = min(target.dram_bytes_per_cycle, target.port_bytes_per_cycle,
                            target.bank_bytes_per_cycle)
         self._route_bw = min(target.port_bytes_per_cycle, target.bank_bytes_per_cycle)
+        self._banks = [f"bank{b}" for b in range(self.arch.sram.banks)]
+        #: (destinations, bank) -> the resources of a route in
+        self._route_resources: dict[tuple, tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------ resources
     def port(self, client: str | int) -> str:
@@ -107,7 +110,8 @@ class Emitter:
         return names
 
     def bank(self, tensor_bank: int, block: int) -> str:
-        return f"bank{(tensor_bank + block) % self.arch.sram.banks}"
+        banks = self._banks
+        return banks[(tensor_bank + block) % len(banks)]
 
     # ------------------------------------------------------------------ ops
     def emit(self, kind: str, layer: int, resources: tuple[str, ...], busy: int, latency: int,
@@ -185,7 +189,11 @@ class Emitter:
                              xfer_cycles(nbytes, self._dma_bw), self.target.dram_latency_cycles,
                              deps + [slot_dep], seq + LOAD_BEFORE_ROUTE, nbytes, f"load {label}")
             deps = [load]
-        route = self.emit("route_in", layer, self.ports(dests) + (bank,), xfer_cycles(nbytes, self._route_bw),
+        key = (tuple(dests), bank, self.target.cores)
+        resources = self._route_resources.get(key)
+        if resources is None:
+            resources = self._route_resources[key] = self.ports(dests) + (bank,)
+        route = self.emit("route_in", layer, resources, xfer_cycles(nbytes, self._route_bw),
                           self.arch.bridge.hop_latency_cycles, deps, seq, nbytes, label)
         if from_dram:
             queue = self._staging[stream]

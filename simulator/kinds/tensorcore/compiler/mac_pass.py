@@ -32,7 +32,7 @@ from simulator.kinds.tensorcore.compiler.tiling import TileStep, tile_steps
 from simulator.kinds.tensorcore.compiler.units import Unit
 
 
-@dataclass
+@dataclass(slots=True)
 class BufferSlot:
     """One slot (half) of a core buffer: the route that filled it and the last compute that
     read it (the slot is free again once that compute is done)."""
@@ -132,6 +132,7 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
     in_chans: dict[tuple, tuple] = {}       # (channel block, chunk) -> input channels
     cycles_of: dict[tuple, int] = {}        # (pixels, channels, chunk, last chunk) -> cycles
     dest_keys: dict[tuple, tuple] = {}      # cores -> the tuple naming them in stream keys
+    in_reads: dict[tuple, list] = {}        # input block -> its reads (_input_reads)
     n_steps = max(len(s) for _, s in plans)
     for t in range(n_steps):
         base = step_seq(state.start, t)
@@ -154,8 +155,12 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
                     deps.append(cores[core].inputs.free_dep(nslots))  # slot freed by its last compute
                 dkey = tuple(ds)
                 dkey = dest_keys.setdefault(dkey, dkey)
-                rid = _route_input(em, spec, srcs, block, tiling.mt, ds, dkey, deps, base, u,
-                                   layer_i, in_label, state.step)
+                reads = in_reads.get(block)
+                if reads is None:
+                    reads = in_reads[block] = _input_reads(spec, srcs, block, tiling.mt,
+                                                           state.step)
+                rid = _route_input(em, reads, ds, dkey, deps, base, u, layer_i, in_label,
+                                   state.step)
                 for core in ds:
                     cores[core].inputs.fill(block, rid, nslots)
         # ---- weight routes (grouped likewise)
@@ -243,12 +248,10 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
                     st.out_routes.popleft()
 
 
-def _route_input(em: Emitter, spec: MacSpec, srcs: list[tuple[Tensor, int, int]], block: tuple,
-                 mt: int, dests: list[int], dest_key: tuple, deps: list, base: int, u: int,
-                 layer_i: int, label: str, lstm_step: int | None) -> int:
-    """Route the input block ("in", pixels, c0, c1) to `dests` (`dest_key`: them as a tuple):
-    one read per source tensor holding part of channels [c0, c1), joined by a barrier when
-    there are several."""
+def _input_reads(spec: MacSpec, srcs: list[tuple[Tensor, int, int]], block: tuple, mt: int,
+                 lstm_step: int | None) -> list[tuple[Tensor, int, float, tuple[int, int]]]:
+    """The reads that bring the input block ("in", pixels, c0, c1): per source tensor holding
+    part of channels [c0, c1), (tensor, block index, bytes, the tensor's rows it reads)."""
     _, mb, c0, c1 = block
     orow_lo, orow_hi = mb[0] // spec.wo, (mb[1] - 1) // spec.wo
     r0, r1 = spec.in_rows(orow_lo, orow_hi)
@@ -263,10 +266,21 @@ def _route_input(em: Emitter, spec: MacSpec, srcs: list[tuple[Tensor, int, int]]
                         int(math.ceil(r1 * tensor.rows / max(1, spec.batch * spec.h))))
         else:  # an LSTM step reads one row per sequence: all rows
             src_rows = (0, tensor.rows)
+        reads.append((tensor, mb[0] // max(1, mt) + a, nbytes, src_rows))
+    return reads
+
+
+def _route_input(em: Emitter, reads: list[tuple[Tensor, int, float, tuple[int, int]]],
+                 dests: list[int], dest_key: tuple, deps: list, base: int, u: int,
+                 layer_i: int, label: str, lstm_step: int | None) -> int:
+    """Route an input block to `dests` (`dest_key`: them as a tuple) by its `_input_reads`,
+    joined by a barrier when there are several."""
+    ids = []
+    for tensor, block_index, nbytes, src_rows in reads:
         rdeps = deps + em.producer_deps(tensor, *src_rows)
-        reads.append(em.read_block(tensor, mb[0] // max(1, mt) + a, nbytes, dests, layer_i,
-                                   rdeps, base + ROUTE_INPUT, ("in", u, dest_key, tensor.name),
-                                   label, count=lstm_step is None))
-    if len(reads) == 1:
-        return reads[0]
-    return em.emit("barrier", layer_i, (), 0, 0, reads, base + ROUTE_INPUT, label=label)
+        ids.append(em.read_block(tensor, block_index, nbytes, dests, layer_i, rdeps,
+                                 base + ROUTE_INPUT, ("in", u, dest_key, tensor.name), label,
+                                 count=lstm_step is None))
+    if len(ids) == 1:
+        return ids[0]
+    return em.emit("barrier", layer_i, (), 0, 0, ids, base + ROUTE_INPUT, label=label)

@@ -6,10 +6,12 @@ PassCost of the winner, so the two must never differ."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator.core.arch import Precision
 from simulator.io.load import load_arch
 from simulator.io.tables import energy_table_for
 from simulator.kinds.tensorcore.compiler import MacSpec
@@ -20,9 +22,15 @@ from simulator.kinds.tensorcore.compiler.target import Target
 from simulator.kinds.tensorcore.compiler.tiling import candidate_tilings
 
 
+FP16 = Precision(weight_bits=16, activation_bits=16, accumulator_bits=32, number_format="fp")
+INT16 = Precision(weight_bits=16, activation_bits=16, accumulator_bits=32)
+
+
 def _arch(cores: int, multicast: bool, ports: int, dram_gbps: float):
+    # int16 at 0.4 of the int8 rate: 5/2 cycles per native cycle (MacRate.cycles rounds up)
     return load_arch("bpu", [f"cores={cores}", f"bridge.multicast={str(multicast).lower()}",
-                             f"bridge.ports={ports}", f"dram.bandwidth_gbps={dram_gbps}"])
+                             f"bridge.ports={ports}", f"dram.bandwidth_gbps={dram_gbps}",
+                             "mac_rates.int16=0.4"])
 
 
 def _same(a: float, b: float) -> bool:
@@ -57,14 +65,18 @@ def problems(draw):
                       extra_dram_bytes=draw(st.sampled_from([0, 4096])),
                       post_per_out=draw(st.sampled_from([0.0, 1.0, 2.5])),
                       rhs_bytes=draw(st.sampled_from([1.0, 0.5])))
-    return spec, arch, ctx, draw(st.booleans()), draw(st.integers(0, 1))
+    # int8 (native), fp16 (1/30 of the int8 rate on bpu), int16 (5/2 cycles per cycle)
+    precision = draw(st.sampled_from([None, FP16, INT16]))
+    return spec, arch, ctx, draw(st.booleans()), draw(st.integers(0, 1)), precision
 
 
 @settings(max_examples=60, deadline=None)
 @given(problems())
 def test_batch_figures_are_the_scalar_costs_bit_for_bit(problem):
-    spec, arch, ctx, priced, which = problem
-    target = Target.of(arch, arch.precision)
+    spec, arch, ctx, priced, which, precision = problem
+    target = Target.of(arch, precision or arch.precision)
+    assert target.mac.slowdown == (1 if precision is None else 30 if precision is FP16
+                                   else Fraction(5, 2))
     prices = Prices.of(energy_table_for(arch), target) if priced else None
     cores = list(range(arch.cores))
     splits = split_options(spec, len(cores), target.rows, target.cols)

@@ -122,7 +122,9 @@ class Emitter:
         if self.count_only:
             ops.append(None)
             return len(ops) - 1
-        clean = sorted({d for d in deps if d is not None and d >= 0})
+        clean = [d for d in deps if d is not None and d >= 0]
+        if len(clean) > 1:
+            clean = sorted(set(clean))
         # placed one tick after its latest dependency, never below the floor (order.py)
         for d in clean:
             after = ops[d].seq + 1

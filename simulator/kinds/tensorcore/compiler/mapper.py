@@ -151,8 +151,9 @@ def choose_mapping(spec: MacSpec, target: Target, cores: list[int], ctx: PassCon
         m_share = max(s.m for s in shares)
         n_share = max(s.n for s in shares)
         tilings = candidate_tilings(spec, target, m_share, n_share, extra_row_bytes, name)
-        tilings = [t for t in tilings if _agrees(t, pinned)] or _custom(
-            spec, target, m_share, n_share, tilings, pinned, extra_row_bytes, name)
+        if pinned:
+            tilings = [t for t in tilings if _agrees(t, pinned)] or _custom(
+                spec, target, m_share, n_share, tilings, pinned, extra_row_bytes, name)
         # two rounds: every (channel tile, chunk, loop order) at its largest pixel tile, then
         # the smaller pixel tiles of those that came close to the best
         groups: dict[tuple, list[Tiling]] = {}

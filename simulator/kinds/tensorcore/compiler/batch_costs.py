@@ -20,7 +20,6 @@ from typing import NamedTuple
 import numpy as np
 
 from simulator.kinds.tensorcore.compiler.costs import PassCoster
-from simulator.kinds.tensorcore.compiler.macspec import replace_fraction
 from simulator.kinds.tensorcore.compiler.tiling import Tiling
 
 
@@ -70,8 +69,6 @@ def _figures(c: PassCoster, tilings: list[Tiling]) -> tuple:
     kcs = [t.kc for t in tilings]
     outer = np.array([t.channels_outer for t in tilings], dtype=bool)
     kc = np.array(kcs, dtype=np.int64)
-    mt_arr = np.array(mts, dtype=np.int64)
-    nt_arr = np.array(nts, dtype=np.int64)
     dense = c.dense
     k_tiles = -(-c.k_all // kc) if dense else np.ones(len(tilings), dtype=np.int64)
     k_one = k_tiles == 1
@@ -100,7 +97,7 @@ def _figures(c: PassCoster, tilings: list[Tiling]) -> tuple:
         w_share, out, extra = c.fixed[idx]
         w_routed = w_share * np.where(outer, np.where(k_one, 1, m_tiles),
                                       np.where((n_tiles == 1) & k_one, 1, m_tiles))
-        compute = _compute_cycles(c, c.shares[idx], mt_arr, nt_arr, kc)
+        compute = np.array([c.compute(idx, t) for t in tilings], dtype=np.int64)
         first_in = first_rb * in_ch
         first_w = np.array([c.first_w(idx, nt, k) for nt, k in zip(nts, kcs)],
                            dtype=np.float64)
@@ -165,55 +162,6 @@ def _figures(c: PassCoster, tilings: list[Tiling]) -> tuple:
                   + prices.core_input * _fold_sum(ins) + prices.core_weight * 2 * _fold_sum(ws)
                   + prices.core_output * out_total)
     return cycles, tiles, dram, energy
-
-
-def _array_cycles(spec, m, n, k, rows: int, cols: int):
-    """MacSpec.array_cycles elementwise (m, n, k: int64 arrays; see there)."""
-    if spec.work_fraction != 1.0:
-        dense = _array_cycles(replace_fraction(spec), m, n, k, rows, cols)
-        return np.ceil(dense * spec.work_fraction - 1e-9).astype(np.int64)
-    if spec.depthwise:
-        return -(-m // rows) * -(-n // cols) * spec.taps
-    if spec.groups > 1:
-        kfolds = -(-(spec.taps * spec.cin_g) // rows)
-        return np.where(n < spec.cout_g, m * kfolds * -(-n // cols),
-                        n // spec.cout_g * m * kfolds * -(-spec.cout_g // cols))
-    return m * -(-(spec.taps * k) // rows) * -(-n // cols)
-
-
-def _compute_cycles(c: PassCoster, share, mt, nt, kc):
-    """costs.share_compute_cycles elementwise over the tilings (mt, nt, kc: int64 arrays):
-    the tiles fall into full and edge blocks of pixels, channels and the reduction; a block
-    kind a share does not have has count 0 and adds nothing."""
-    spec, target, post_per_out = c.spec, c.target, c.ctx.post_per_out
-    rows, cols, lanes = target.rows, target.cols, target.element_lanes
-    num, den = target.mac.slowdown.numerator, target.mac.slowdown.denominator
-    ms = ((mt, share.m // mt), (share.m % mt, (share.m % mt > 0).astype(np.int64)))
-    ns = ((nt, share.n // nt), (share.n % nt, (share.n % nt > 0).astype(np.int64)))
-    if c.dense:
-        rest = c.k_all % kc
-        ks = ((kc, c.k_all // kc), (rest, (rest > 0).astype(np.int64)))
-        last_k = np.where(rest > 0, rest, kc)
-    else:
-        ks = ((np.full_like(kc, c.k_all), np.ones_like(kc)),)
-        last_k = ks[0][0]
-    total = np.zeros_like(kc)
-    for m, cm in ms:
-        for n, cn in ns:
-            post = (np.ceil(post_per_out * m * n / lanes).astype(np.int64) if post_per_out
-                    else None)
-            for k, ck in ks:
-                cyc = _array_cycles(spec, m, n, k, rows, cols)
-                if den != num:
-                    cyc = -(-(cyc * num) // den)          # MacRate.cycles
-                plain = cm * cn * ck * cyc
-                if post is None:
-                    total = total + plain
-                else:
-                    # the last chunk also drains the fused pool / add through the element path
-                    drained = cm * cn * ((ck - 1) * cyc + np.where(post > cyc, post, cyc))
-                    total = total + np.where((post != 0) & (k == last_k), drained, plain)
-    return total
 
 
 def _input_channels(spec, nt: int) -> int:

@@ -116,8 +116,10 @@ def _sizes(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def share_compute_cycles(spec: MacSpec, target: Target, share: CoreShare, tiling: Tiling,
-                         post_per_out: float) -> int:
-    """A core's compute cycles over its tiles (exact: as mac_pass times them)."""
+                         post_per_out: float, memo: dict | None = None) -> int:
+    """A core's compute cycles over its tiles (exact: as mac_pass times them). `memo` keeps
+    the array cycles of each tile shape across calls for the same spec and target."""
+    memo = {} if memo is None else memo
     k_all = spec.cin if spec.groups == 1 else spec.cin_g
     ms = _sizes(share.m, tiling.mt)
     ns = _sizes(share.n, tiling.nt)
@@ -130,7 +132,10 @@ def share_compute_cycles(spec: MacSpec, target: Target, share: CoreShare, tiling
         for n, cn in ns:
             post = math.ceil(post_per_out * m * n / lanes) if post_per_out else 0
             for k, ck in ks:
-                c = mac.cycles(spec.array_cycles(m, n, k, rows, cols))
+                c = memo.get(("array", m, n, k))
+                if c is None:
+                    c = memo["array", m, n, k] = mac.cycles(spec.array_cycles(m, n, k, rows,
+                                                                               cols))
                 if post and k == last_k:
                     # the last chunk also drains the fused pool / add through the element path
                     total += cm * cn * ((ck - 1) * c + max(c, post))
@@ -236,8 +241,8 @@ class PassCoster:
         key = ("compute", share.m, share.n, tiling.mt, tiling.nt, tiling.kc)
         compute = self.memo.get(key)
         if compute is None:
-            compute = self.memo[key] = share_compute_cycles(self.spec, self.target, share,
-                                                            tiling, self.ctx.post_per_out)
+            compute = self.memo[key] = share_compute_cycles(
+                self.spec, self.target, share, tiling, self.ctx.post_per_out, self.memo)
         return compute
 
     def first_w(self, idx: int, nt: int, kc: int) -> float:

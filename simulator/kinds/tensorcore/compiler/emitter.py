@@ -138,6 +138,13 @@ class Emitter:
         ops.append(op)
         return op.id
 
+    def _unrecorded(self, n: int) -> int:
+        """Counting only: n ops emitted but not recorded (as `emit` does); the last one's id."""
+        ops = self.ops
+        for _ in range(n):
+            ops.append(None)
+        return len(ops) - 1
+
     def mark(self) -> int:
         """A mark for `join`: the ops emitted from now on."""
         return len(self.ops)
@@ -170,9 +177,11 @@ class Emitter:
         route op (the block has arrived when it is done). `count`: add the bytes to the
         tensor's would-be DRAM traffic (False when the caller accounts for it)."""
         nbytes = int(math.ceil(nbytes))
-        bank = self.bank(tensor.base_bank, block)
         if count:
             self.traffic.tensor_dram_bytes[tensor.name] += nbytes  # a DMA load if in DRAM
+        if self.count_only:     # the load (from DRAM) and the route, not recorded
+            return self._unrecorded(2 if tensor.in_dram else 1)
+        bank = self.bank(tensor.base_bank, block)
         route = self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, tensor.in_dram,
                                   label)
         if self.bank_src is not None:
@@ -210,9 +219,13 @@ class Emitter:
         """Route a finished block to the shared SRAM, then DMA it out when the tensor lives in
         DRAM. Records the write so that consumers can depend on these rows."""
         nbytes = int(math.ceil(nbytes))
-        bank = self.bank(tensor.base_bank, block)
         if count:
             self.traffic.tensor_dram_bytes[tensor.name] += nbytes  # a DMA store if in DRAM
+        if self.count_only:     # the route out and the store (to DRAM), not recorded
+            last = self._unrecorded(2 if tensor.in_dram else 1)
+            tensor.writes.append((rows[0], rows[1], last))
+            return last
+        bank = self.bank(tensor.base_bank, block)
         last = self.emit("route_out", layer, (self.port(src), bank),
                          xfer_cycles(nbytes, self._route_bw),
                          self.arch.bridge.hop_latency_cycles, deps, seq, nbytes, label)
@@ -229,11 +242,13 @@ class Emitter:
                      deps: list[int], seq: int, from_dram: bool, label: str) -> int:
         """Weights: DMA DRAM -> SRAM staging (when `from_dram`), then route to the cores."""
         nbytes = int(math.ceil(nbytes))
-        bank = self.bank(7 * unit_i + 3, block)
-        stream = ("w", unit_i, tuple(dests))
         self.weight_blocks += 1
         if from_dram:
             self.traffic.weight_dram_bytes[unit_i] += nbytes
+        if self.count_only:     # the load (from DRAM) and the route, not recorded
+            return self._unrecorded(2 if from_dram else 1)
+        bank = self.bank(7 * unit_i + 3, block)
+        stream = ("w", unit_i, tuple(dests))
         route = self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, from_dram, label)
         if self.bank_src is not None:
             self.bank_src[route] = (7 * unit_i + 3, block)

@@ -87,6 +87,10 @@ class Emitter:
                            target.bank_bytes_per_cycle)
         self._route_bw = min(target.port_bytes_per_cycle, target.bank_bytes_per_cycle)
         self._banks = [f"bank{b}" for b in range(self.arch.sram.banks)]
+        # arch figures every transfer reads (the same for every unit's target)
+        self._hop = self.arch.bridge.hop_latency_cycles
+        self._dram_latency = target.dram_latency_cycles
+        self._dma_resources = ("dram", self.port("dma"))
         #: (destinations, bank) -> the resources of a route in
         self._route_resources: dict[tuple, tuple[str, ...]] = {}
 
@@ -196,8 +200,8 @@ class Emitter:
         if from_dram:
             queue = self._staging.setdefault(stream, deque())
             slot_dep = queue[0] if len(queue) >= 2 else None
-            load = self.emit("dma_load", layer, ("dram", self.port("dma")),
-                             xfer_cycles(nbytes, self._dma_bw), self.target.dram_latency_cycles,
+            load = self.emit("dma_load", layer, self._dma_resources,
+                             xfer_cycles(nbytes, self._dma_bw), self._dram_latency,
                              deps + [slot_dep], seq + LOAD_BEFORE_ROUTE, nbytes, f"load {label}")
             deps = [load]
         key = (tuple(dests), bank, self.target.cores)
@@ -205,7 +209,7 @@ class Emitter:
         if resources is None:
             resources = self._route_resources[key] = self.ports(dests) + (bank,)
         route = self.emit("route_in", layer, resources, xfer_cycles(nbytes, self._route_bw),
-                          self.arch.bridge.hop_latency_cycles, deps, seq, nbytes, label)
+                          self._hop, deps, seq, nbytes, label)
         if from_dram:
             queue = self._staging[stream]
             queue.append(route)
@@ -227,13 +231,13 @@ class Emitter:
             return last
         bank = self.bank(tensor.base_bank, block)
         last = self.emit("route_out", layer, (self.port(src), bank),
-                         xfer_cycles(nbytes, self._route_bw),
-                         self.arch.bridge.hop_latency_cycles, deps, seq, nbytes, label)
+                         xfer_cycles(nbytes, self._route_bw), self._hop, deps, seq, nbytes,
+                         label)
         if self.bank_src is not None:
             self.bank_src[last] = (tensor.base_bank, block)
         if tensor.in_dram:
-            last = self.emit("dma_store", layer, ("dram", self.port("dma")),
-                             xfer_cycles(nbytes, self._dma_bw), self.target.dram_latency_cycles,
+            last = self.emit("dma_store", layer, self._dma_resources,
+                             xfer_cycles(nbytes, self._dma_bw), self._dram_latency,
                              [last], seq + STORE_AFTER_ROUTE, nbytes, f"store {label}")
         tensor.writes.append((rows[0], rows[1], last))
         return last

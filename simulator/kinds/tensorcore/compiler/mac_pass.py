@@ -151,8 +151,9 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
         for block, dest in groups.items():
             for ds in ([dest] if multicast else [[d] for d in dest]):
                 deps = list(barrier)
-                for core in ds:
-                    deps.append(cores[core].inputs.free_dep(nslots))  # slot freed by its last compute
+                for core in ds:   # each slot is freed by its last compute (free_dep)
+                    slots = cores[core].inputs.slots
+                    deps.append(slots[0].compute if len(slots) >= nslots else None)
                 dkey = tuple(ds)
                 dkey = dest_keys.setdefault(dkey, dkey)
                 reads = in_reads.get(block)
@@ -173,7 +174,8 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
             for ds in ([dest] if multicast else [[d] for d in dest]):
                 deps = list(barrier)
                 for core in ds:
-                    deps.append(cores[core].weights.free_dep(nslots))
+                    slots = cores[core].weights.slots
+                    deps.append(slots[0].compute if len(slots) >= nslots else None)
                 _, nb, kb = block
                 nbytes = spec.weight_bytes(nb[1] - nb[0], kb[1] - kb[0], wb)
                 if from_dram_weights:

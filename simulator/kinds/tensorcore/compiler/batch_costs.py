@@ -53,8 +53,18 @@ class Figures(NamedTuple):
     energy_pj: float
 
 
-def figures(coster: PassCoster, tilings: list[Tiling]) -> list[Figures]:
-    """Each tiling's PassCost figures (module docstring), as Python numbers."""
+#: fewer candidates than this are costed one by one (numpy's fixed cost per batch, about
+#: 0.25 ms, is then more than the scalar coster's ~25 us per candidate)
+SCALAR_BELOW = 12
+
+
+def figures(coster: PassCoster, tilings: list[Tiling],
+            scalar_below: int = SCALAR_BELOW) -> list[Figures]:
+    """Each tiling's PassCost figures (module docstring), as Python numbers (fewer tilings
+    than `scalar_below`: from the scalar coster)."""
+    if len(tilings) < scalar_below:
+        return [Figures(c.cycles, c.tiles, c.dram_bytes, c.energy_pj)
+                for c in map(coster, tilings)]
     with np.errstate(all="ignore"):
         cycles, tiles, dram, energy = _figures(coster, tilings)
     n = len(tilings)

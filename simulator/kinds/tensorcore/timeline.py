@@ -56,7 +56,15 @@ class Timeline:
 
     @property
     def span(self) -> float:
-        return max((self.last_done(i) for i in self.timing), default=0.0)
+        """When the last op's last copy is done (0 without ops)."""
+        shift = self.shift
+        best = 0.0
+        first = True
+        for i, t in self.timing.items():
+            done = t.done + shift.get(i, 0.0)
+            if first or done > best:
+                best, first = done, False
+        return best
 
     def finish(self, ops: list[Op]) -> float | None:
         """When the last copy of the last of `ops` is done (None: no ops)."""

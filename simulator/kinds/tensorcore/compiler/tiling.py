@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from simulator.core.errors import NpusimError
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
@@ -45,11 +46,11 @@ class Tiling:
     channels_outer: bool
 
 
-@dataclass(frozen=True)
-class TileStep:
+class TileStep(NamedTuple):
     """One tile of a core's share: output pixels `m` x output channels `n` over reduction
     chunk `k` (each [lo, hi)); `first_k`/`last_k`: the first/last chunk of the reduction (the
-    accumulator is fresh / finished and routed out)."""
+    accumulator is fresh / finished and routed out). A named tuple: a pass makes one per tile
+    and core, and a tuple is the cheapest immutable record to build."""
 
     m: tuple[int, int]
     n: tuple[int, int]

@@ -18,7 +18,6 @@ drops below the array width. Only a layer whose smallest tile does not fit is re
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from simulator.core.errors import NpusimError
@@ -35,10 +34,10 @@ MAX_PARTS = 8
 PIXEL_PARTS = (2, 3, 4, 6)
 
 
-@dataclass(frozen=True)
-class Tiling:
+class Tiling(NamedTuple):
     """Tile sizes of a MAC pass: `mt` output pixels x `nt` output channels over `kc` input
-    channels (grouped/depthwise: a group's channels), and the loop order."""
+    channels (grouped/depthwise: a group's channels), and the loop order (a named tuple: the
+    mapper builds a few hundred candidates per pass)."""
 
     mt: int
     nt: int

@@ -87,14 +87,15 @@ def _figures(c: PassCoster, tilings: list[Tiling]) -> tuple:
     for idx in range(len(c.shares)):
         m_parts = {mt: c.m_part(idx, mt) for mt in set(mts)}
         n_parts = {nt: c.n_part(idx, nt) for nt in set(nts)}
-        m_rows = [m_parts[mt] for mt in mts]
+        m_cols = list(zip(*[m_parts[mt] for mt in mts]))
         n_rows = [n_parts[nt] for nt in nts]
-        m_tiles = np.array([r[0] for r in m_rows], dtype=np.int64)
-        in_rb = np.array([r[1] for r in m_rows], dtype=np.float64)
-        first_rb = np.array([r[2] for r in m_rows], dtype=np.float64)
-        last_m = np.array([r[3] for r in m_rows], dtype=np.int64)
-        n_tiles = np.array([r[0] for r in n_rows], dtype=np.int64)
-        last_n = np.array([r[2] for r in n_rows], dtype=np.int64)
+        n_cols = list(zip(*n_rows))
+        m_tiles = np.array(m_cols[0], dtype=np.int64)
+        in_rb = np.array(m_cols[1], dtype=np.float64)
+        first_rb = np.array(m_cols[2], dtype=np.float64)
+        last_m = np.array(m_cols[3], dtype=np.int64)
+        n_tiles = np.array(n_cols[0], dtype=np.int64)
+        last_n = np.array(n_cols[2], dtype=np.int64)
         if dense:
             once = in_rb * spec.cin
             repeat = np.where(outer, np.where((m_tiles == 1) & k_one, 1, n_tiles),
@@ -102,15 +103,23 @@ def _figures(c: PassCoster, tilings: list[Tiling]) -> tuple:
             in_routed = once * repeat
             in_ch = kc    # input_channels of a dense pass: the chunk
         else:
-            in_routed = in_rb * np.array([r[1] for r in n_rows], dtype=np.int64)
+            in_routed = in_rb * np.array(n_cols[1], dtype=np.int64)
             in_ch = np.array([_input_channels(spec, r[3]) for r in n_rows], dtype=np.int64)
         w_share, out, extra = c.fixed[idx]
         w_routed = w_share * np.where(outer, np.where(k_one, 1, m_tiles),
                                       np.where((n_tiles == 1) & k_one, 1, m_tiles))
-        compute = np.array([c.compute(idx, t) for t in tilings], dtype=np.int64)
+        by_sizes: dict[tuple, int] = {}    # (mt, nt, kc) -> cycles (both loop orders)
+        cycles = []
+        for t in tilings:
+            key = (t.mt, t.nt, t.kc)
+            value = by_sizes.get(key)
+            if value is None:
+                value = by_sizes[key] = c.compute(idx, t)
+            cycles.append(value)
+        compute = np.array(cycles, dtype=np.int64)
         first_in = first_rb * in_ch
-        first_w = np.array([c.first_w(idx, nt, k) for nt, k in zip(nts, kcs)],
-                           dtype=np.float64)
+        first_ws = {key: c.first_w(idx, *key) for key in set(zip(nts, kcs))}
+        first_w = np.array([first_ws[key] for key in zip(nts, kcs)], dtype=np.float64)
         last_out = ctx.out_bytes * last_m / m_all * last_n / n_all
         per_core.append((compute, in_routed, w_routed, out, extra, first_in, first_w,
                          last_out, m_tiles * n_tiles * k_tiles, n_tiles))

@@ -118,29 +118,35 @@ def _sizes(n: int, size: int) -> list[tuple[int, int]]:
 def share_compute_cycles(spec: MacSpec, target: Target, share: CoreShare, tiling: Tiling,
                          post_per_out: float, memo: dict | None = None) -> int:
     """A core's compute cycles over its tiles (exact: as mac_pass times them). `memo` keeps
-    the array cycles of each tile shape across calls for the same spec and target."""
+    the cycles of each tile shape's reduction across calls for the same spec, target and
+    post ops (a share's tiles fall into at most 2 x 2 pixel x channel shapes)."""
     memo = {} if memo is None else memo
-    k_all = spec.cin if spec.groups == 1 else spec.cin_g
-    ms = _sizes(share.m, tiling.mt)
-    ns = _sizes(share.n, tiling.nt)
-    ks = _sizes(k_all, tiling.kc) if spec.groups == 1 else [(k_all, 1)]
-    last_k = ks[-1][0]
-    rows, cols, lanes = target.rows, target.cols, target.element_lanes
-    mac = target.mac
     total = 0
-    for m, cm in ms:
-        for n, cn in ns:
-            post = math.ceil(post_per_out * m * n / lanes) if post_per_out else 0
-            for k, ck in ks:
-                c = memo.get(("array", m, n, k))
-                if c is None:
-                    c = memo["array", m, n, k] = mac.cycles(spec.array_cycles(m, n, k, rows,
-                                                                               cols))
-                if post and k == last_k:
-                    # the last chunk also drains the fused pool / add through the element path
-                    total += cm * cn * ((ck - 1) * c + max(c, post))
-                else:
-                    total += cm * cn * ck * c
+    for m, cm in _sizes(share.m, tiling.mt):
+        for n, cn in _sizes(share.n, tiling.nt):
+            key = ("tile", m, n, tiling.kc)
+            cycles = memo.get(key)
+            if cycles is None:
+                cycles = memo[key] = _tile_cycles(spec, target, m, n, tiling.kc, post_per_out)
+            total += cm * cn * cycles
+    return total
+
+
+def _tile_cycles(spec: MacSpec, target: Target, m: int, n: int, kc: int,
+                 post_per_out: float) -> int:
+    """Cycles of one m x n output tile over the whole reduction in chunks of kc."""
+    k_all = spec.cin if spec.groups == 1 else spec.cin_g
+    ks = _sizes(k_all, kc) if spec.groups == 1 else [(k_all, 1)]
+    last_k = ks[-1][0]
+    post = math.ceil(post_per_out * m * n / target.element_lanes) if post_per_out else 0
+    total = 0
+    for k, ck in ks:
+        c = target.mac.cycles(spec.array_cycles(m, n, k, target.rows, target.cols))
+        if post and k == last_k:
+            # the last chunk also drains the fused pool / add through the element path
+            total += (ck - 1) * c + max(c, post)
+        else:
+            total += ck * c
     return total
 
 
@@ -202,6 +208,8 @@ class PassCoster:
             frac = (share.m / m_all) * (share.n / n_all)
             self.fixed.append((spec.weight_bytes(share.n, self.k_all, self.wb),
                                ctx.out_bytes * frac, ctx.extra_bytes * frac))
+        #: (pixels, channels) of each share
+        self.sizes = [(share.m, share.n) for share in shares]
         self._m_parts: dict[tuple[int, int], tuple] = {}
         self._n_parts: dict[tuple[int, int], tuple] = {}
         self._first_w: dict[tuple[int, int, int], float] = {}
@@ -236,13 +244,15 @@ class PassCoster:
         return part
 
     def compute(self, idx: int, tiling: Tiling) -> int:
-        """Share idx's compute cycles under `tiling` (share_compute_cycles, memoised)."""
-        share = self.shares[idx]
-        key = ("compute", share.m, share.n, tiling.mt, tiling.nt, tiling.kc)
+        """Share idx's compute cycles under `tiling` (share_compute_cycles, memoised: they
+        depend on the share's size and the tile sizes, not on the loop order)."""
+        m, n = self.sizes[idx]
+        key = ("compute", m, n, tiling.mt, tiling.nt, tiling.kc)
         compute = self.memo.get(key)
         if compute is None:
             compute = self.memo[key] = share_compute_cycles(
-                self.spec, self.target, share, tiling, self.ctx.post_per_out, self.memo)
+                self.spec, self.target, self.shares[idx], tiling, self.ctx.post_per_out,
+                self.memo)
         return compute
 
     def first_w(self, idx: int, nt: int, kc: int) -> float:

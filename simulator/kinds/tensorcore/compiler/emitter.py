@@ -126,7 +126,10 @@ class Emitter:
         if self.count_only:
             ops.append(None)
             return len(ops) - 1
-        clean = [d for d in deps if d is not None and d >= 0]
+        clean = []
+        for d in deps:
+            if d is not None and d >= 0:
+                clean.append(d)
         if len(clean) > 1:
             clean = sorted(set(clean))
         # placed one tick after its latest dependency, never below the floor (order.py)
@@ -185,9 +188,9 @@ class Emitter:
             self.traffic.tensor_dram_bytes[tensor.name] += nbytes  # a DMA load if in DRAM
         if self.count_only:     # the load (from DRAM) and the route, not recorded
             return self._unrecorded(2 if tensor.in_dram else 1)
-        bank = self.bank(tensor.base_bank, block)
-        route = self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, tensor.in_dram,
-                                  label)
+        banks = self._banks
+        route = self.staged_route(layer, banks[(tensor.base_bank + block) % len(banks)], nbytes,
+                                  dests, deps, seq, stream, tensor.in_dram, label)
         if self.bank_src is not None:
             self.bank_src[route] = (tensor.base_bank, block)
         return route
@@ -204,7 +207,7 @@ class Emitter:
                              xfer_cycles(nbytes, self._dma_bw), self._dram_latency,
                              deps + [slot_dep], seq + LOAD_BEFORE_ROUTE, nbytes, f"load {label}")
             deps = [load]
-        key = (tuple(dests), bank, self.target.cores)
+        key = (tuple(dests), bank)
         resources = self._route_resources.get(key)
         if resources is None:
             resources = self._route_resources[key] = self.ports(dests) + (bank,)

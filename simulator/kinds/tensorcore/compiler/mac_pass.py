@@ -121,7 +121,7 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
     post_ops = unit.post_ops
     post_per_out = post_ops / max(1, m_all * n_all)
     rows, cols, lanes, mac = target.rows, target.cols, target.element_lanes, target.mac
-    wo = spec.wo
+    count_only = em.count_only
     if state.cores is None:
         state.cores = {core: CoreState() for core, _ in plans}
     cores = state.cores
@@ -196,21 +196,31 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
                     cores[core].weights.fill(block, rid, nslots)
         # ---- extra operands of fused add/mul (routed with the last k step), compute, out
         for core, step in active:
-            st = cores[core]
             mb, nb, kb = step.m, step.n, step.k
+            last_k = step.last_k
+            if count_only:
+                # the same transfers counted, the same ops unrecorded; no dependencies
+                if last_k:
+                    for e, label in zip(extras, extra_labels):
+                        em.read_block(e, t, _extra_bytes(e, mb, nb, m_all, n_all), [core],
+                                      layer_i, [], base + ROUTE_EXTRA, ("x", u, core, e.name),
+                                      label)
+                cid = em.emit("compute", layer_i, core_resources[core], 0, 0, [],
+                              base + COMPUTE, label=compute_label)
+                if last_k:
+                    _write_out(em, out, spec, mb, nb, t * ncores + core, core, layer_i, cid,
+                               base, out_frac_rows, out_label)
+                continue
+            st = cores[core]
             deps: list[int | None] = list(barrier)
             in_slots, w_slots = st.inputs.slots, st.weights.slots
             if in_slots:
                 deps.append(in_slots[-1].route)
             if w_slots:
                 deps.append(w_slots[-1].route)
-            last_k = step.last_k
             if last_k:
                 for e, label in zip(extras, extra_labels):
-                    if e.rows > 1:
-                        ebytes = share_bytes(e.nbytes, mb[0], mb[1], m_all, nb[0], nb[1], n_all)
-                    else:   # a one-row operand (a per-channel vector): its channels' share
-                        ebytes = share_bytes(e.nbytes, nb[0], nb[1], n_all)
+                    ebytes = _extra_bytes(e, mb, nb, m_all, n_all)
                     lo = int(mb[0] / m_all * e.rows)
                     hi = max(lo + 1, int(math.ceil(mb[1] / m_all * e.rows)))
                     edeps = list(barrier) + em.producer_deps(e, lo, hi)
@@ -237,17 +247,35 @@ def emit_mac_pass(em: Emitter, workload: Workload, u: int, unit: Unit, barrier: 
             if w_slots:
                 w_slots[-1].compute = cid
             if last_k:
-                orow_lo = int(mb[0] // wo * out_frac_rows)
-                orow_hi = max(orow_lo + 1, int(math.ceil(((mb[1] - 1) // wo + 1) * out_frac_rows)))
-                nbytes = share_bytes(out.nbytes, mb[0], mb[1], m_all, nb[0], nb[1], n_all)
-                wid = em.write_block(out, t * ncores + core, nbytes, core, layer_i, [cid],
-                                     base + ROUTE_OUT, (orow_lo, orow_hi), out_label)
+                wid = _write_out(em, out, spec, mb, nb, t * ncores + core, core, layer_i, cid,
+                                 base, out_frac_rows, out_label)
                 # the accumulator slot is free once the route out is done
-                route_out = (wid if not out.in_dram or em.count_only
-                             else em.ops[wid].deps[0])
+                route_out = wid if not out.in_dram else em.ops[wid].deps[0]
                 st.out_routes.append(route_out)
                 if len(st.out_routes) > nslots:
                     st.out_routes.popleft()
+
+
+def _extra_bytes(e: Tensor, mb: tuple[int, int], nb: tuple[int, int], m_all: int,
+                 n_all: int) -> int:
+    """Bytes of a fused operand's block for output pixels mb x channels nb."""
+    if e.rows > 1:
+        return share_bytes(e.nbytes, mb[0], mb[1], m_all, nb[0], nb[1], n_all)
+    # a one-row operand (a per-channel vector): its channels' share
+    return share_bytes(e.nbytes, nb[0], nb[1], n_all)
+
+
+def _write_out(em: Emitter, out: Tensor, spec: MacSpec, mb: tuple[int, int],
+               nb: tuple[int, int], block: int, core: int, layer_i: int, cid: int, base: int,
+               out_frac_rows: float, label: str) -> int:
+    """Route a finished output tile (pixels mb x channels nb, computed by op `cid`) to the
+    shared SRAM (and DRAM); the last op's id."""
+    wo = spec.wo
+    orow_lo = int(mb[0] // wo * out_frac_rows)
+    orow_hi = max(orow_lo + 1, int(math.ceil(((mb[1] - 1) // wo + 1) * out_frac_rows)))
+    nbytes = share_bytes(out.nbytes, mb[0], mb[1], spec.m, nb[0], nb[1], spec.cout)
+    return em.write_block(out, block, nbytes, core, layer_i, [cid], base + ROUTE_OUT,
+                          (orow_lo, orow_hi), label)
 
 
 def _input_reads(spec: MacSpec, srcs: list[tuple[Tensor, int, int]], block: tuple, mt: int,

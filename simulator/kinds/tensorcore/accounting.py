@@ -72,21 +72,41 @@ class Traffic:
                 "dram": (self.dram_read + self.dram_write) / arch.dram_bytes_per_cycle}
 
 
-def layer_traffic(layer_ops: list[Op], tl: Timeline) -> Traffic:
-    """Sum a layer's ops into its traffic, busy and wait figures."""
+def layer_traffic(layer_ops: list[Op], tl: Timeline, memo: dict | None = None) -> Traffic:
+    """Sum a layer's ops into its traffic, busy and wait figures. `memo` keeps what each
+    resource tuple stands for (busy keys, bridge ports) across the layers of one run."""
+    memo = {} if memo is None else memo
+    causes: dict[str, str] = {}     # binding resource -> the wait it is charged to
     tr = Traffic()
     busy, wait, by_operand = tr.busy, tr.wait, tr.dram_by_operand
+    timing, mult = tl.timing, tl.mult
+    # the sums, in locals (each adds its terms in op order, from 0 as the fields start)
+    dram_read = dram_write = sram_read = sram_write = bridge = port_bytes = 0
+    multicast_saved = weight_routed = input_routed = out_routed = route_reads = 0
+    dma_load = dma_store = 0
     for op in layer_ops:
-        t = tl.timing[op.id]
-        n = tl.copies(op.id)
-        for r in op.resources:
-            busy["sram_banks" if r.startswith("bank") else r] += op.busy_cycles * n
-        if t.start > t.ready and t.via and t.via != "dep":
-            cat = resource_category(t.via)
-            wait["core" if cat == "compute" else cat] += (t.start - t.ready) * n
+        t = timing[op.id]
+        n = mult.get(op.id, 1)
+        resources = op.resources
+        info = memo.get(resources)
+        if info is None:
+            # the busy keys of the op's resources and how many bridge ports it holds
+            info = memo[resources] = (
+                tuple("sram_banks" if r.startswith("bank") else r for r in resources),
+                sum(1 for r in resources if r.startswith("port")))
+        keys, ports = info
+        held = op.busy_cycles * n
+        for key in keys:
+            busy[key] += held
+        via = t.via
+        if t.start > t.ready and via and via != "dep":
+            cat = causes.get(via)
+            if cat is None:
+                cat = resource_category(via)
+                cat = causes[via] = "core" if cat == "compute" else cat
+            wait[cat] += (t.start - t.ready) * n
         nbytes = op.nbytes * n
-        ports = sum(1 for r in op.resources if r.startswith("port"))
-        tr.port_bytes += nbytes * ports
+        port_bytes += nbytes * ports
         kind = op.kind
         if kind in ("dma_load", "host_read"):
             # operand names as the other engines: filter (weights), ifmap, ofmap
@@ -94,32 +114,37 @@ def layer_traffic(layer_ops: list[Op], tl: Timeline) -> Traffic:
         elif kind in ("dma_store", "host_write"):
             by_operand["ofmap"] += nbytes
         if kind == "dma_load":
-            tr.dram_read += nbytes
-            tr.sram_write += nbytes
-            tr.dma_load_bytes += nbytes
-            tr.bridge += nbytes
+            dram_read += nbytes
+            sram_write += nbytes
+            dma_load += nbytes
+            bridge += nbytes
         elif kind == "dma_store":
-            tr.dram_write += nbytes
-            tr.sram_read += nbytes
-            tr.dma_store_bytes += nbytes
-            tr.bridge += nbytes
+            dram_write += nbytes
+            sram_read += nbytes
+            dma_store += nbytes
+            bridge += nbytes
         elif kind == "host_read":
-            tr.dram_read += nbytes
+            dram_read += nbytes
         elif kind == "host_write":
-            tr.dram_write += nbytes
+            dram_write += nbytes
         elif kind == "route_in":
-            tr.sram_read += nbytes
-            tr.route_reads += nbytes
-            tr.bridge += nbytes * ports
-            tr.multicast_saved += nbytes * (ports - 1)
+            sram_read += nbytes
+            route_reads += nbytes
+            bridge += nbytes * ports
+            multicast_saved += nbytes * (ports - 1)
             if op.label.endswith((" w", " kv", " rhs")):   # the stationary operand
-                tr.weight_routed += nbytes * ports
+                weight_routed += nbytes * ports
             else:
-                tr.input_routed += nbytes * ports
+                input_routed += nbytes * ports
         elif kind == "route_out":
-            tr.sram_write += nbytes
-            tr.bridge += nbytes
-            tr.out_routed += nbytes
+            sram_write += nbytes
+            bridge += nbytes
+            out_routed += nbytes
+    tr.dram_read, tr.dram_write, tr.sram_read, tr.sram_write = (dram_read, dram_write,
+                                                                sram_read, sram_write)
+    tr.bridge, tr.port_bytes, tr.multicast_saved = bridge, port_bytes, multicast_saved
+    tr.weight_routed, tr.input_routed, tr.out_routed = weight_routed, input_routed, out_routed
+    tr.route_reads, tr.dma_load_bytes, tr.dma_store_bytes = route_reads, dma_load, dma_store
     return tr
 
 

@@ -173,14 +173,14 @@ class TensorCoreEngine(Engine):
         results, counts, explanations = [], [], {}
         names = [l.name for l in workload.layers]
         timed: dict[int, tuple] = {}   # layer -> its window, critical path, traffic, finish
+        memo: dict = {}                # what each resource tuple stands for (layer_traffic)
         for i, layer in enumerate(workload.layers):
             j, delta = repeats_layer.get(i, (i, 0.0))
             if j not in timed:
                 layer_ops = by_layer.get(j, [])
                 start, cycles = occupancy(layer_ops, tl)
                 timed[j] = (start, cycles, critical_path(tl, layer_ops, start) if cycles else {},
-                            layer_traffic(layer_ops, tl),
-                            max((tl.last_done(o.id) for o in layer_ops), default=None))
+                            layer_traffic(layer_ops, tl, memo), tl.finish(layer_ops))
             start, cycles, path, tr, finish = timed[j]
             start += delta
             if finish is not None:

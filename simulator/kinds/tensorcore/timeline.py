@@ -56,17 +56,46 @@ class Timeline:
 
     @property
     def span(self) -> float:
-        return max((self.last_done(i) for i in self.timing), default=0.0)
+        """When the last op's last copy is done (0 without ops)."""
+        shift = self.shift
+        best = 0.0
+        first = True
+        for i, t in self.timing.items():
+            done = t.done + shift.get(i, 0.0)
+            if first or done > best:
+                best, first = done, False
+        return best
+
+    def finish(self, ops: list[Op]) -> float | None:
+        """When the last copy of the last of `ops` is done (None: no ops)."""
+        timing, shift = self.timing, self.shift
+        best = None
+        for op in ops:
+            done = timing[op.id].done + shift.get(op.id, 0.0)
+            if best is None or done > best:
+                best = done
+        return best
+
+    def last_op(self, ops: list[Op]) -> int:
+        """The id of the op of `ops` whose last copy is done last (ties: the highest id)."""
+        timing, shift = self.timing, self.shift
+        best, best_id = None, -1
+        for op in ops:
+            key = (timing[op.id].done + shift.get(op.id, 0.0), op.id)
+            if best is None or key > best:
+                best, best_id = key, op.id
+        return best_id
 
 
 def occupancy(ops: list[Op], tl: Timeline) -> tuple[float, int]:
     """(start, occupied cycles) of a layer's ops, every copy included (module docstring)."""
     spans = []
+    timing, block_of = tl.timing, tl.block_of
     for op in ops:
-        t = tl.timing[op.id]
+        t = timing[op.id]
         if t.done <= t.start:
             continue
-        rep = tl.block_of.get(op.id)
+        rep = block_of.get(op.id) if block_of else None
         if rep is None:
             spans.append((t.start, t.done))
         else:
@@ -95,7 +124,7 @@ def critical_path(tl: Timeline, layer_ops: list[Op], window_start: float) -> dic
     until the copies are used up."""
     if not layer_ops:
         return {}
-    cur = max(layer_ops, key=lambda o: (tl.last_done(o.id), o.id)).id
+    cur = tl.last_op(layer_ops)
     rep = tl.block_of.get(cur)
     wraps = rep.count if rep is not None else 0
     out: dict[str, float] = defaultdict(float)

@@ -116,26 +116,37 @@ def _sizes(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def share_compute_cycles(spec: MacSpec, target: Target, share: CoreShare, tiling: Tiling,
-                         post_per_out: float) -> int:
-    """A core's compute cycles over its tiles (exact: as mac_pass times them)."""
-    k_all = spec.cin if spec.groups == 1 else spec.cin_g
-    ms = _sizes(share.m, tiling.mt)
-    ns = _sizes(share.n, tiling.nt)
-    ks = _sizes(k_all, tiling.kc) if spec.groups == 1 else [(k_all, 1)]
-    last_k = ks[-1][0]
-    rows, cols, lanes = target.rows, target.cols, target.element_lanes
-    mac = target.mac
+                         post_per_out: float, memo: dict | None = None) -> int:
+    """A core's compute cycles over its tiles (exact: as mac_pass times them). `memo` keeps
+    the cycles of each tile shape's reduction across calls for the same spec, target and
+    post ops (a share's tiles fall into at most 2 x 2 pixel x channel shapes)."""
+    memo = {} if memo is None else memo
     total = 0
-    for m, cm in ms:
-        for n, cn in ns:
-            post = math.ceil(post_per_out * m * n / lanes) if post_per_out else 0
-            for k, ck in ks:
-                c = mac.cycles(spec.array_cycles(m, n, k, rows, cols))
-                if post and k == last_k:
-                    # the last chunk also drains the fused pool / add through the element path
-                    total += cm * cn * ((ck - 1) * c + max(c, post))
-                else:
-                    total += cm * cn * ck * c
+    for m, cm in _sizes(share.m, tiling.mt):
+        for n, cn in _sizes(share.n, tiling.nt):
+            key = ("tile", m, n, tiling.kc)
+            cycles = memo.get(key)
+            if cycles is None:
+                cycles = memo[key] = _tile_cycles(spec, target, m, n, tiling.kc, post_per_out)
+            total += cm * cn * cycles
+    return total
+
+
+def _tile_cycles(spec: MacSpec, target: Target, m: int, n: int, kc: int,
+                 post_per_out: float) -> int:
+    """Cycles of one m x n output tile over the whole reduction in chunks of kc."""
+    k_all = spec.cin if spec.groups == 1 else spec.cin_g
+    ks = _sizes(k_all, kc) if spec.groups == 1 else [(k_all, 1)]
+    last_k = ks[-1][0]
+    post = math.ceil(post_per_out * m * n / target.element_lanes) if post_per_out else 0
+    total = 0
+    for k, ck in ks:
+        c = target.mac.cycles(spec.array_cycles(m, n, k, target.rows, target.cols))
+        if post and k == last_k:
+            # the last chunk also drains the fused pool / add through the element path
+            total += (ck - 1) * c + max(c, post)
+        else:
+            total += ck * c
     return total
 
 
@@ -153,132 +164,232 @@ def _row_sum(spec: MacSpec, lo: int, hi: int, mt: int, memo: dict) -> int:
     return total
 
 
+class PassCoster:
+    """`pass_cost` of the tilings of one problem (spec, core shares, operand places): the parts
+    of the closed forms that do not depend on the tiling are computed once, those that depend
+    on one share and one tile size (pixel tile, channel tile) once per pair; each candidate
+    then evaluates the formulas of `pass_cost` in the same order (the same floats)."""
+
+    def __init__(self, spec: MacSpec, target: Target, shares: list[CoreShare],
+                 ctx: PassContext, prices: Prices | None, fixed_pj: float,
+                 memo: dict | None = None) -> None:
+        self.memo = {} if memo is None else memo
+        self.spec, self.target, self.shares, self.ctx = spec, target, shares, ctx
+        self.prices, self.fixed_pj = prices, fixed_pj
+        arch = target.arch
+        self.wb = ctx.rhs_bytes
+        self.dense = spec.groups == 1
+        self.k_all = spec.cin if self.dense else spec.cin_g
+        multicast = arch.bridge.multicast
+        by_rows = len({s.n_lo for s in shares}) == 1 and len(shares) > 1
+        # multicast: the weights of a split by rows, the dense input of a split by channels
+        self.in_once = multicast and not by_rows and self.dense
+        self.w_once = multicast and by_rows
+        self.row_bytes = spec.w * target.activation_bytes
+        self.hop = arch.bridge.hop_latency_cycles
+        self.route_bw = min(target.port_bytes_per_cycle, target.bank_bytes_per_cycle)
+        self.dma_bw = min(target.dram_bytes_per_cycle, self.route_bw)
+        self.latency = target.dram_latency_cycles
+        self.w_dma = ctx.weights in ("dram", "dram_once", "tensor_dram")
+        self.w_all = spec.weight_bytes(spec.cout, self.k_all, self.wb)
+        # bytes per bridge port: client c uses port c mod P; the DMA is client `cores`; the
+        # ports in the order they are first used (the order their bytes are summed in)
+        nports = arch.bridge.ports
+        order: list[int] = []
+        for p in [s.core % nports for s in shares] + [target.cores % nports]:
+            if p not in order:
+                order.append(p)
+        self.port_slot = [order.index(s.core % nports) for s in shares]
+        self.dma_slot = order.index(target.cores % nports)
+        self.nports = len(order)
+        n_all, m_all = spec.cout, spec.m
+        self.fixed: list[tuple[float, float, float]] = []
+        for share in shares:
+            frac = (share.m / m_all) * (share.n / n_all)
+            self.fixed.append((spec.weight_bytes(share.n, self.k_all, self.wb),
+                               ctx.out_bytes * frac, ctx.extra_bytes * frac))
+        #: (pixels, channels) of each share
+        self.sizes = [(share.m, share.n) for share in shares]
+        self._m_parts: dict[tuple[int, int], tuple] = {}
+        self._n_parts: dict[tuple[int, int], tuple] = {}
+        self._first_w: dict[tuple[int, int, int], float] = {}
+
+    def m_part(self, idx: int, mt: int) -> tuple:
+        """(pixel tiles, input bytes of all its pixel blocks per channel, the first block's,
+        the last block's pixels) of share idx in pixel tiles of mt."""
+        key = (idx, mt)
+        part = self._m_parts.get(key)
+        if part is None:
+            share, spec, memo = self.shares[idx], self.spec, self.memo
+            in_rows = _row_sum(spec, share.m_lo, share.m_hi, mt, memo)
+            first = _row_sum(spec, share.m_lo, min(share.m_hi, share.m_lo + mt), mt, memo)
+            part = self._m_parts[key] = (-(-share.m // mt), in_rows * self.row_bytes,
+                                         first * self.row_bytes, (share.m - 1) % mt + 1)
+        return part
+
+    def n_part(self, idx: int, nt: int) -> tuple:
+        """(channel tiles, input channels of all its channel blocks (grouped), the last
+        block's channels, the first block's channels) of share idx in channel tiles of nt."""
+        key = (idx, nt)
+        part = self._n_parts.get(key)
+        if part is None:
+            share, spec = self.shares[idx], self.spec
+            chans = 0
+            if not self.dense:
+                for a in range(share.n_lo, share.n_hi, nt):
+                    c0, c1 = spec.in_channels(a, min(share.n_hi, a + nt), 0, self.k_all)
+                    chans += c1 - c0
+            part = self._n_parts[key] = (-(-share.n // nt), chans, (share.n - 1) % nt + 1,
+                                         min(nt, share.n))
+        return part
+
+    def compute(self, idx: int, tiling: Tiling) -> int:
+        """Share idx's compute cycles under `tiling` (share_compute_cycles, memoised: they
+        depend on the share's size and the tile sizes, not on the loop order)."""
+        m, n = self.sizes[idx]
+        key = ("compute", m, n, tiling.mt, tiling.nt, tiling.kc)
+        compute = self.memo.get(key)
+        if compute is None:
+            compute = self.memo[key] = share_compute_cycles(
+                self.spec, self.target, self.shares[idx], tiling, self.ctx.post_per_out,
+                self.memo)
+        return compute
+
+    def first_w(self, idx: int, nt: int, kc: int) -> float:
+        """Weight bytes of share idx's first tile."""
+        key = (idx, nt, kc)
+        first = self._first_w.get(key)
+        if first is None:
+            n_first = min(nt, self.shares[idx].n)
+            first = self._first_w[key] = self.spec.weight_bytes(n_first, min(kc, self.k_all),
+                                                                 self.wb)
+        return first
+
+    def __call__(self, tiling: Tiling) -> PassCost:
+        """The closed-form cost of running the pass as the shares x `tiling` (module
+        docstring)."""
+        spec, ctx = self.spec, self.ctx
+        mt, nt, kc, channels_outer = tiling.mt, tiling.nt, tiling.kc, tiling.channels_outer
+        dense = self.dense
+        k_tiles = -(-self.k_all // kc) if dense else 1
+        n_all, m_all = spec.cout, spec.m
+        per_core = []
+        for idx, share in enumerate(self.shares):
+            m_tiles, in_rb, first_rb, last_m = self.m_part(idx, mt)
+            n_tiles, chans, last_n, n_first = self.n_part(idx, nt)
+            # input routes (module docstring): dense blocks depend on pixels and the chunk
+            if dense:
+                once = in_rb * spec.cin
+                if channels_outer:
+                    repeat = 1 if (m_tiles == 1 and k_tiles == 1) else n_tiles
+                else:
+                    repeat = 1 if k_tiles == 1 else n_tiles
+                in_routed = once * repeat
+            else:
+                in_routed = in_rb * chans
+            w_share, out, extra = self.fixed[idx]
+            if channels_outer:
+                w_routed = w_share * (1 if k_tiles == 1 else m_tiles)
+            else:
+                w_routed = w_share * (1 if (n_tiles == 1 and k_tiles == 1) else m_tiles)
+            compute = self.compute(idx, tiling)
+            first_in = first_rb * input_channels(spec, n_first, kc)
+            first_w = self.first_w(idx, nt, kc)
+            last_out = ctx.out_bytes * last_m / m_all * last_n / n_all
+            per_core.append((compute, in_routed, w_routed, out, extra, first_in, first_w,
+                             last_out, m_tiles * n_tiles * k_tiles))
+        return self._total(per_core, tiling, k_tiles)
+
+    def _total(self, per_core: list[tuple], tiling: Tiling, k_tiles: int) -> PassCost:
+        """The pass's figures from its cores' (see `pass_cost`)."""
+        spec, target, ctx = self.spec, self.target, self.ctx
+        route_bw, dma_bw, hop, latency = self.route_bw, self.dma_bw, self.hop, self.latency
+        ins = [c[1] for c in per_core]
+        ws = [c[2] for c in per_core]
+        in_read = max(ins) if self.in_once else _total_of(ins)
+        w_read = max(ws) if self.w_once else _total_of(ws)
+        out_total = _total_of([c[3] for c in per_core])
+        dram = (in_read if ctx.in_dram else 0.0) + ctx.extra_dram_bytes \
+            + (out_total if ctx.out_dram else 0.0)
+        if ctx.weights in ("dram", "tensor_dram"):
+            dram += w_read
+        elif ctx.weights == "dram_once":
+            dram += self.w_all
+        ports = [0.0] * self.nports
+        for slot, (_, i, w, o, e, *_) in zip(self.port_slot, per_core):
+            ports[slot] = ports[slot] + i + w + o + e
+        ports[self.dma_slot] = ports[self.dma_slot] + dram
+        compute_max = max(c[0] for c in per_core)
+        port_max = max(ports)
+        # pipeline fill: the first tile's operands (DMA loads in sequence on the DRAM
+        # interface, routes in parallel on the cores' ports); drain: the last tile out (and to
+        # DRAM); a multicast block is loaded once for every core
+        first_in = [c[5] for c in per_core] if ctx.in_dram else [0.0]
+        first_w = [c[6] for c in per_core] if self.w_dma else [0.0]
+        first_dma = (max(first_in) if self.in_once else _total_of(first_in)) \
+            + (max(first_w) if self.w_once else _total_of(first_w))
+        fill = (first_dma / dma_bw + latency if first_dma else 0.0) \
+            + max(c[5] + c[6] for c in per_core) / route_bw + hop
+        last_out = max(c[7] for c in per_core)
+        drain = last_out / route_bw + hop + (
+            last_out / dma_bw + latency if ctx.out_dram else 0.0)
+        # the double-buffered chain of a tile step: a route into a buffer slot waits for the
+        # compute that last read the slot, so with `slots` slots a step takes at least
+        # (its compute + its routes + the hop latency) / slots, and from DRAM also its DMA
+        # load and the DRAM latency (small tiles are latency-bound, not bandwidth-bound)
+        chain = 0.0
+        slow = ctx.in_dram or self.w_dma
+        for compute, i, w, _, e, _, _, _, tiles in per_core:
+            step = compute / tiles + (i + w + e) / tiles / route_bw + hop
+            if slow:
+                step = max(step, dram / tiles / dma_bw + latency + (i + w) / tiles / route_bw
+                           + hop)
+            chain = max(chain, tiles * step / target.slots)
+        # each resource's own path: the cores start after the fill, the DRAM interface and
+        # the bridge ports start at once and are followed by the last tile's compute
+        tiles = max(c[8] for c in per_core)
+        tail = compute_max / tiles + hop
+        steady = max(compute_max, chain)
+        transfers = max(port_max / route_bw, dram / dma_bw + (latency if dram else 0.0)) + tail
+        if ctx.weights == "dram_once":
+            # weights loaded once come in bursts: each block when first used, at most two
+            # steps ahead, so only the compute of the steps that bring new blocks (the first
+            # pixel tile of each channel block, channels outer; the first pixel tile, pixels
+            # outer) and of the two steps before each such run can hide their DMA
+            nt, kc, k_all, wb = tiling.nt, tiling.kc, self.k_all, self.wb
+            n_tiles = max(-(-s.n // nt) for s in self.shares)
+            runs = n_tiles if tiling.channels_outer else 1
+            window = min(1.0, (n_tiles * k_tiles + 2 * runs) / tiles)
+            first = spec.weight_bytes(min(nt, spec.cout), min(kc, k_all), wb)
+            burst = (self.w_all - first) / dma_bw
+            steady = max(steady, compute_max + max(0.0, burst - window * compute_max))
+        cycles = max(fill + steady, transfers) + drain
+        routed = _total_of(ins) + _total_of(ws)
+        energy = 0.0
+        prices = self.prices
+        if prices is not None:
+            sram_rw = in_read + w_read + out_total + dram
+            energy = (self.fixed_pj + prices.shared_sram * sram_rw
+                      + prices.bridge * _total_of(ports) + prices.dram * dram
+                      + prices.core_input * _total_of(ins) + prices.core_weight * 2 * _total_of(ws)
+                      + prices.core_output * out_total)
+        return PassCost(cycles, compute_max, port_max, in_read + w_read, dram, routed,
+                        tiles, energy, fill, drain, steady, transfers)
+
+
+def _total_of(values: list) -> float:
+    """0 + values[0] + values[1] + ... in that order (what `sum` did before Python 3.12
+    compensated float sums; written out so that every Python and the batch costs add alike)."""
+    total = 0
+    for v in values:
+        total = total + v
+    return total
+
+
 def pass_cost(spec: MacSpec, target: Target, shares: list[CoreShare], tiling: Tiling,
               ctx: PassContext, prices: Prices | None, fixed_pj: float,
               memo: dict | None = None) -> PassCost:
     """The closed-form cost of running the pass as `shares` x `tiling` (module docstring);
-    `memo` caches row sums across the candidates of one pass."""
-    memo = {} if memo is None else memo
-    arch = target.arch
-    ab, wb = target.activation_bytes, ctx.rhs_bytes
-    k_all = spec.cin if spec.groups == 1 else spec.cin_g
-    k_tiles = -(-k_all // tiling.kc) if spec.groups == 1 else 1
-    multicast = arch.bridge.multicast
-    by_rows = len({s.n_lo for s in shares}) == 1 and len(shares) > 1
-    n_all, m_all = spec.cout, spec.m
-    per_core = []
-    row_bytes = spec.w * ab
-    for share in shares:
-        m_tiles = -(-share.m // tiling.mt)
-        n_tiles = -(-share.n // tiling.nt)
-        in_rows = _row_sum(spec, share.m_lo, share.m_hi, tiling.mt, memo)
-        # input routes (module docstring): dense blocks depend on pixels and the chunk
-        if spec.groups == 1:
-            once = in_rows * row_bytes * spec.cin
-            if tiling.channels_outer:
-                repeat = 1 if (m_tiles == 1 and k_tiles == 1) else n_tiles
-            else:
-                repeat = 1 if k_tiles == 1 else n_tiles
-            in_routed = once * repeat
-        else:
-            chans = 0
-            for a in range(share.n_lo, share.n_hi, tiling.nt):
-                c0, c1 = spec.in_channels(a, min(share.n_hi, a + tiling.nt), 0, k_all)
-                chans += c1 - c0
-            in_routed = in_rows * row_bytes * chans
-        w_share = spec.weight_bytes(share.n, k_all, wb)
-        if tiling.channels_outer:
-            w_routed = w_share * (1 if k_tiles == 1 else m_tiles)
-        else:
-            w_routed = w_share * (1 if (n_tiles == 1 and k_tiles == 1) else m_tiles)
-        frac = (share.m / m_all) * (share.n / n_all)
-        out = ctx.out_bytes * frac
-        extra = ctx.extra_bytes * frac
-        key = ("compute", share.m, share.n, tiling.mt, tiling.nt, tiling.kc)
-        compute = memo.get(key)
-        if compute is None:
-            compute = memo[key] = share_compute_cycles(spec, target, share, tiling,
-                                                       ctx.post_per_out)
-        first_in = _row_sum(spec, share.m_lo, min(share.m_hi, share.m_lo + tiling.mt),
-                            tiling.mt, memo) * row_bytes * input_channels(
-                                spec, min(tiling.nt, share.n), tiling.kc)
-        first_w = spec.weight_bytes(min(tiling.nt, share.n), min(tiling.kc, k_all), wb)
-        last_out = ctx.out_bytes * ((share.m - 1) % tiling.mt + 1) / m_all \
-            * ((share.n - 1) % tiling.nt + 1) / n_all
-        per_core.append((share.core, compute, in_routed, w_routed, out, extra, first_in,
-                         first_w, last_out, m_tiles * n_tiles * k_tiles))
-    ins = [c[2] for c in per_core]
-    ws = [c[3] for c in per_core]
-    # multicast: the weights of a split by rows, the dense input of a split by channels
-    in_read = max(ins) if (multicast and not by_rows and spec.groups == 1) else sum(ins)
-    w_read = max(ws) if (multicast and by_rows) else sum(ws)
-    out_total = sum(c[4] for c in per_core)
-    dram = (in_read if ctx.in_dram else 0.0) + ctx.extra_dram_bytes \
-        + (out_total if ctx.out_dram else 0.0)
-    if ctx.weights in ("dram", "tensor_dram"):
-        dram += w_read
-    elif ctx.weights == "dram_once":
-        dram += spec.weight_bytes(n_all, k_all, wb)
-    # bytes per bridge port: client c uses port c mod P; the DMA is client `cores`
-    ports: dict[int, float] = {}
-    nports = arch.bridge.ports
-    for core, _, i, w, o, e, *_ in per_core:
-        ports[core % nports] = ports.get(core % nports, 0.0) + i + w + o + e
-    dma_port = target.cores % nports
-    ports[dma_port] = ports.get(dma_port, 0.0) + dram
-    route_bw = min(target.port_bytes_per_cycle, target.bank_bytes_per_cycle)
-    dma_bw = min(target.dram_bytes_per_cycle, route_bw)
-    compute_max = max(c[1] for c in per_core)
-    port_max = max(ports.values())
-    # pipeline fill: the first tile's operands (DMA loads in sequence on the DRAM interface,
-    # routes in parallel on the cores' ports); drain: the last tile out (and to DRAM)
-    w_dma = ctx.weights in ("dram", "dram_once", "tensor_dram")
-    first_in = [c[6] for c in per_core] if ctx.in_dram else [0.0]
-    first_w = [c[7] for c in per_core] if w_dma else [0.0]
-    # a multicast block is loaded once for every core
-    first_dma = (max(first_in) if (multicast and not by_rows and spec.groups == 1)
-                 else sum(first_in)) + (max(first_w) if (multicast and by_rows) else sum(first_w))
-    fill = (first_dma / dma_bw + target.dram_latency_cycles if first_dma else 0.0) \
-        + max(c[6] + c[7] for c in per_core) / route_bw + arch.bridge.hop_latency_cycles
-    last_out = max(c[8] for c in per_core)
-    drain = last_out / route_bw + arch.bridge.hop_latency_cycles + (
-        last_out / dma_bw + target.dram_latency_cycles if ctx.out_dram else 0.0)
-    # the double-buffered chain of a tile step: a route into a buffer slot waits for the
-    # compute that last read the slot, so with `slots` slots a step takes at least
-    # (its compute + its routes + the hop latency) / slots, and from DRAM also its DMA load
-    # and the DRAM latency (small tiles are latency-bound, not bandwidth-bound)
-    chain = 0.0
-    for core, compute, i, w, o, e, first_in, first_w, last_out, tiles in per_core:
-        step = compute / tiles + (i + w + e) / tiles / route_bw + arch.bridge.hop_latency_cycles
-        if ctx.in_dram or ctx.weights in ("dram", "dram_once", "tensor_dram"):
-            step = max(step, dram / tiles / dma_bw + target.dram_latency_cycles
-                       + (i + w) / tiles / route_bw + arch.bridge.hop_latency_cycles)
-        chain = max(chain, tiles * step / target.slots)
-    # each resource's own path: the cores start after the fill, the DRAM interface and the
-    # bridge ports start at once and are followed by the last tile's compute
-    tiles = max(c[9] for c in per_core)
-    tail = compute_max / tiles + arch.bridge.hop_latency_cycles
-    steady = max(compute_max, chain)
-    transfers = max(port_max / route_bw, dram / dma_bw + (target.dram_latency_cycles
-                                                          if dram else 0.0)) + tail
-    if ctx.weights == "dram_once":
-        # weights loaded once come in bursts: each block when first used, at most two steps
-        # ahead, so only the compute of the steps that bring new blocks (the first pixel tile
-        # of each channel block, channels outer; the first pixel tile, pixels outer) and of
-        # the two steps before each such run can hide their DMA
-        n_tiles = max(-(-s.n // tiling.nt) for s in shares)
-        runs = n_tiles if tiling.channels_outer else 1
-        window = min(1.0, (n_tiles * k_tiles + 2 * runs) / tiles)
-        first = spec.weight_bytes(min(tiling.nt, n_all), min(tiling.kc, k_all), wb)
-        burst = (spec.weight_bytes(n_all, k_all, wb) - first) / dma_bw
-        steady = max(steady, compute_max + max(0.0, burst - window * compute_max))
-    cycles = max(fill + steady, transfers) + drain
-    routed = sum(ins) + sum(ws)
-    energy = 0.0
-    if prices is not None:
-        sram_rw = in_read + w_read + out_total + dram
-        energy = (fixed_pj + prices.shared_sram * sram_rw + prices.bridge * sum(ports.values())
-                  + prices.dram * dram + prices.core_input * sum(ins)
-                  + prices.core_weight * 2 * sum(ws) + prices.core_output * out_total)
-    return PassCost(cycles, compute_max, port_max, in_read + w_read, dram, routed,
-                    max(c[9] for c in per_core), energy, fill, drain, steady, transfers)
+    `memo` caches row sums and compute cycles across the candidates of one pass (a
+    `PassCoster` also keeps the per-share parts across candidates)."""
+    return PassCoster(spec, target, shares, ctx, prices, fixed_pj, memo)(tiling)

@@ -86,6 +86,13 @@ class Emitter:
         self._dma_bw = min(target.dram_bytes_per_cycle, target.port_bytes_per_cycle,
                            target.bank_bytes_per_cycle)
         self._route_bw = min(target.port_bytes_per_cycle, target.bank_bytes_per_cycle)
+        self._banks = [f"bank{b}" for b in range(self.arch.sram.banks)]
+        # arch figures every transfer reads (the same for every unit's target)
+        self._hop = self.arch.bridge.hop_latency_cycles
+        self._dram_latency = target.dram_latency_cycles
+        self._dma_resources = ("dram", self.port("dma"))
+        #: (destinations, bank) -> the resources of a route in
+        self._route_resources: dict[tuple, tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------ resources
     def port(self, client: str | int) -> str:
@@ -107,7 +114,8 @@ class Emitter:
         return names
 
     def bank(self, tensor_bank: int, block: int) -> str:
-        return f"bank{(tensor_bank + block) % self.arch.sram.banks}"
+        banks = self._banks
+        return banks[(tensor_bank + block) % len(banks)]
 
     # ------------------------------------------------------------------ ops
     def emit(self, kind: str, layer: int, resources: tuple[str, ...], busy: int, latency: int,
@@ -118,7 +126,12 @@ class Emitter:
         if self.count_only:
             ops.append(None)
             return len(ops) - 1
-        clean = sorted({d for d in deps if d is not None and d >= 0})
+        clean = []
+        for d in deps:
+            if d is not None and d >= 0:
+                clean.append(d)
+        if len(clean) > 1:
+            clean = sorted(set(clean))
         # placed one tick after its latest dependency, never below the floor (order.py)
         for d in clean:
             after = ops[d].seq + 1
@@ -131,6 +144,13 @@ class Emitter:
                 int(nbytes), label)
         ops.append(op)
         return op.id
+
+    def _unrecorded(self, n: int) -> int:
+        """Counting only: n ops emitted but not recorded (as `emit` does); the last one's id."""
+        ops = self.ops
+        for _ in range(n):
+            ops.append(None)
+        return len(ops) - 1
 
     def mark(self) -> int:
         """A mark for `join`: the ops emitted from now on."""
@@ -164,11 +184,13 @@ class Emitter:
         route op (the block has arrived when it is done). `count`: add the bytes to the
         tensor's would-be DRAM traffic (False when the caller accounts for it)."""
         nbytes = int(math.ceil(nbytes))
-        bank = self.bank(tensor.base_bank, block)
         if count:
             self.traffic.tensor_dram_bytes[tensor.name] += nbytes  # a DMA load if in DRAM
-        route = self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, tensor.in_dram,
-                                  label)
+        if self.count_only:     # the load (from DRAM) and the route, not recorded
+            return self._unrecorded(2 if tensor.in_dram else 1)
+        banks = self._banks
+        route = self.staged_route(layer, banks[(tensor.base_bank + block) % len(banks)], nbytes,
+                                  dests, deps, seq, stream, tensor.in_dram, label)
         if self.bank_src is not None:
             self.bank_src[route] = (tensor.base_bank, block)
         return route
@@ -181,12 +203,16 @@ class Emitter:
         if from_dram:
             queue = self._staging.setdefault(stream, deque())
             slot_dep = queue[0] if len(queue) >= 2 else None
-            load = self.emit("dma_load", layer, ("dram", self.port("dma")),
-                             xfer_cycles(nbytes, self._dma_bw), self.target.dram_latency_cycles,
+            load = self.emit("dma_load", layer, self._dma_resources,
+                             xfer_cycles(nbytes, self._dma_bw), self._dram_latency,
                              deps + [slot_dep], seq + LOAD_BEFORE_ROUTE, nbytes, f"load {label}")
             deps = [load]
-        route = self.emit("route_in", layer, self.ports(dests) + (bank,), xfer_cycles(nbytes, self._route_bw),
-                          self.arch.bridge.hop_latency_cycles, deps, seq, nbytes, label)
+        key = (tuple(dests), bank)
+        resources = self._route_resources.get(key)
+        if resources is None:
+            resources = self._route_resources[key] = self.ports(dests) + (bank,)
+        route = self.emit("route_in", layer, resources, xfer_cycles(nbytes, self._route_bw),
+                          self._hop, deps, seq, nbytes, label)
         if from_dram:
             queue = self._staging[stream]
             queue.append(route)
@@ -200,17 +226,21 @@ class Emitter:
         """Route a finished block to the shared SRAM, then DMA it out when the tensor lives in
         DRAM. Records the write so that consumers can depend on these rows."""
         nbytes = int(math.ceil(nbytes))
-        bank = self.bank(tensor.base_bank, block)
         if count:
             self.traffic.tensor_dram_bytes[tensor.name] += nbytes  # a DMA store if in DRAM
+        if self.count_only:     # the route out and the store (to DRAM), not recorded
+            last = self._unrecorded(2 if tensor.in_dram else 1)
+            tensor.writes.append((rows[0], rows[1], last))
+            return last
+        bank = self.bank(tensor.base_bank, block)
         last = self.emit("route_out", layer, (self.port(src), bank),
-                         xfer_cycles(nbytes, self._route_bw),
-                         self.arch.bridge.hop_latency_cycles, deps, seq, nbytes, label)
+                         xfer_cycles(nbytes, self._route_bw), self._hop, deps, seq, nbytes,
+                         label)
         if self.bank_src is not None:
             self.bank_src[last] = (tensor.base_bank, block)
         if tensor.in_dram:
-            last = self.emit("dma_store", layer, ("dram", self.port("dma")),
-                             xfer_cycles(nbytes, self._dma_bw), self.target.dram_latency_cycles,
+            last = self.emit("dma_store", layer, self._dma_resources,
+                             xfer_cycles(nbytes, self._dma_bw), self._dram_latency,
                              [last], seq + STORE_AFTER_ROUTE, nbytes, f"store {label}")
         tensor.writes.append((rows[0], rows[1], last))
         return last
@@ -219,11 +249,13 @@ class Emitter:
                      deps: list[int], seq: int, from_dram: bool, label: str) -> int:
         """Weights: DMA DRAM -> SRAM staging (when `from_dram`), then route to the cores."""
         nbytes = int(math.ceil(nbytes))
-        bank = self.bank(7 * unit_i + 3, block)
-        stream = ("w", unit_i, tuple(dests))
         self.weight_blocks += 1
         if from_dram:
             self.traffic.weight_dram_bytes[unit_i] += nbytes
+        if self.count_only:     # the load (from DRAM) and the route, not recorded
+            return self._unrecorded(2 if from_dram else 1)
+        bank = self.bank(7 * unit_i + 3, block)
+        stream = ("w", unit_i, tuple(dests))
         route = self.staged_route(layer, bank, nbytes, dests, deps, seq, stream, from_dram, label)
         if self.bank_src is not None:
             self.bank_src[route] = (7 * unit_i + 3, block)

@@ -2,7 +2,7 @@
 
 For every MAC unit the mapper enumerates the splits across its cores (`split_options`: by
 output rows, by output channels) and, for each, the tilings that fit the core buffers
-(`tiling.tiling_candidates`: channel tiles, reduction chunks, pixel tiles, both loop orders),
+(`tiling.candidate_tilings`: channel tiles, reduction chunks, pixel tiles, both loop orders),
 prices each candidate with its closed forms (costs.py: compute per core, bytes per bridge
 port, DRAM bytes, pipeline fill and drain, energy) and keeps the best under the run's
 objective (docs/models/tensorcore.md §3, step 3):
@@ -29,11 +29,12 @@ from typing import Any
 
 from simulator.core.energy import EnergyTable
 from simulator.core.errors import NpusimError
-from simulator.kinds.tensorcore.compiler.costs import PassContext, PassCost, Prices, pass_cost
+from simulator.kinds.tensorcore.compiler.batch_costs import Figures, figures
+from simulator.kinds.tensorcore.compiler.costs import PassContext, PassCost, PassCoster, Prices
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
 from simulator.kinds.tensorcore.compiler.placement import CoreShare, core_shares, split_options
 from simulator.kinds.tensorcore.compiler.target import Target
-from simulator.kinds.tensorcore.compiler.tiling import Tiling, fit_problem, tiling_candidates
+from simulator.kinds.tensorcore.compiler.tiling import Tiling, candidate_tilings, fit_problem
 
 OBJECTIVES = ("latency", "energy", "edp", "dram")
 #: the keys of a layer's `mapping` field a user may pin
@@ -83,7 +84,7 @@ TOLERANCE = 0.02
 REFINE = 0.10
 
 
-def _value(cost: PassCost, objective: str) -> float:
+def _value(cost: PassCost | Figures, objective: str) -> float:
     """The figure an objective minimises."""
     if objective == "energy":
         return cost.energy_pj
@@ -94,7 +95,7 @@ def _value(cost: PassCost, objective: str) -> float:
     return cost.cycles
 
 
-def _rank(cost: PassCost, objective: str) -> tuple:
+def _rank(cost: PassCost | Figures, objective: str) -> tuple:
     """Ties (within TOLERANCE) broken by: fewest tiles, then the objective's own order."""
     cycles = round(cost.cycles, 3)
     if objective == "energy":
@@ -141,43 +142,46 @@ def choose_mapping(spec: MacSpec, target: Target, cores: list[int], ctx: PassCon
                               f"{len(cores)} core(s)", field=f"mapping.{name}.split",
                               fix=f"use one of {', '.join(splits + ['none'])}")
         splits = [pinned["split"]]
-    scored: list[tuple] = []
+    objective = options.objective
+    scored: list[tuple] = []     # (objective value, figures, split, shares, tiling, coster)
     rounds: list[list[tuple]] = []
     memo: dict = {}
     for split in splits:
         shares = core_shares(spec, cores, target.rows, target.cols, split)
         m_share = max(s.m for s in shares)
         n_share = max(s.n for s in shares)
-        tilings = [t for *_, t in tiling_candidates(spec, target, m_share, n_share,
-                                                    extra_row_bytes, name)]
-        tilings = [t for t in tilings if _agrees(t, pinned)] or _custom(
-            spec, target, m_share, n_share, tilings, pinned, extra_row_bytes, name)
+        tilings = candidate_tilings(spec, target, m_share, n_share, extra_row_bytes, name)
+        if pinned:
+            tilings = [t for t in tilings if _agrees(t, pinned)] or _custom(
+                spec, target, m_share, n_share, tilings, pinned, extra_row_bytes, name)
         # two rounds: every (channel tile, chunk, loop order) at its largest pixel tile, then
         # the smaller pixel tiles of those that came close to the best
         groups: dict[tuple, list[Tiling]] = {}
         for tiling in tilings:
             groups.setdefault((tiling.nt, tiling.kc, tiling.channels_outer), []).append(tiling)
-        first = []
         for group in groups.values():
             group.sort(key=lambda t: -t.mt)
-            cost = pass_cost(spec, target, shares, group[0], ctx, prices, fixed_pj, memo)
-            first.append((_value(cost, options.objective), split, shares, group[0], cost, group))
-        scored.extend(c[:5] for c in first)
+        coster = PassCoster(spec, target, shares, ctx, prices, fixed_pj, memo)
+        heads = [group[0] for group in groups.values()]
+        first = [(_value(f, objective), f, split, shares, group, coster)
+                 for f, group in zip(figures(coster, heads), groups.values())]
+        scored.extend((v, f, split, shares, group[0], coster)
+                      for v, f, split, shares, group, coster in first)
         rounds.append(first)
     floor = min(v for v, *_ in scored)
     near = floor + abs(floor) * REFINE
     for first in rounds:
-        for value, split, shares, _, _, group in first:
-            if value > near:
-                continue
-            for tiling in group[1:]:
-                cost = pass_cost(spec, target, shares, tiling, ctx, prices, fixed_pj, memo)
-                scored.append((_value(cost, options.objective), split, shares, tiling, cost))
+        rest = [(split, shares, tiling, coster) for value, _, split, shares, group, coster
+                in first if not value > near for tiling in group[1:]]
+        if rest:
+            found = figures(rest[0][3], [r[2] for r in rest])
+            scored.extend((_value(f, objective), f, *r) for f, r in zip(found, rest))
     floor = min(v for v, *_ in scored)
     limit = floor + abs(floor) * TOLERANCE
-    _, split, shares, tiling, cost = min(
+    _, _, split, shares, tiling, coster = min(
         (c for c in scored if c[0] <= limit),
-        key=lambda c: (_rank(c[4], options.objective), c[1], c[3].mt, c[3].nt, c[3].kc))
+        key=lambda c: (_rank(c[1], objective), c[2], c[4].mt, c[4].nt, c[4].kc))
+    cost = coster(tiling)    # the winner's PassCost (the figures it was ranked by)
     count = len(scored)
     if len(shares) == 1 and split != "none":
         split = "none"

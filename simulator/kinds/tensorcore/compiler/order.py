@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from simulator.kinds.tensorcore.ops import Op
 
@@ -78,4 +79,4 @@ class ProgramOrder:
 
 def program_order(ops: list[Op]) -> list[Op]:
     """The ops in program order: by sequence number, ties in emission order."""
-    return sorted(ops, key=lambda op: (op.seq, op.id))
+    return sorted(ops, key=attrgetter("seq", "id"))

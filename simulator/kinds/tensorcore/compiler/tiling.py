@@ -18,7 +18,7 @@ drops below the array width. Only a layer whose smallest tile does not fit is re
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from simulator.core.errors import NpusimError
 from simulator.kinds.tensorcore.compiler.macspec import MacSpec
@@ -34,10 +34,10 @@ MAX_PARTS = 8
 PIXEL_PARTS = (2, 3, 4, 6)
 
 
-@dataclass(frozen=True)
-class Tiling:
+class Tiling(NamedTuple):
     """Tile sizes of a MAC pass: `mt` output pixels x `nt` output channels over `kc` input
-    channels (grouped/depthwise: a group's channels), and the loop order."""
+    channels (grouped/depthwise: a group's channels), and the loop order (a named tuple: the
+    mapper builds a few hundred candidates per pass)."""
 
     mt: int
     nt: int
@@ -45,11 +45,11 @@ class Tiling:
     channels_outer: bool
 
 
-@dataclass(frozen=True)
-class TileStep:
+class TileStep(NamedTuple):
     """One tile of a core's share: output pixels `m` x output channels `n` over reduction
     chunk `k` (each [lo, hi)); `first_k`/`last_k`: the first/last chunk of the reduction (the
-    accumulator is fresh / finished and routed out)."""
+    accumulator is fresh / finished and routed out). A named tuple: a pass makes one per tile
+    and core, and a tuple is the cheapest immutable record to build."""
 
     m: tuple[int, int]
     n: tuple[int, int]
@@ -93,8 +93,17 @@ def choose_tiling(spec: MacSpec, target: Target, m_share: int, n_share: int,
 
 def tiling_candidates(spec: MacSpec, target: Target, m_share: int, n_share: int,
                       extra_row_bytes: float, name: str) -> list[tuple[float, int, Tiling]]:
-    """(routed bytes, tiles, Tiling) of every candidate tiling of a pass whose largest core
-    share is m_share pixels x n_share channels, both loop orders.
+    """(routed bytes, tiles, Tiling) of every candidate tiling (`candidate_tilings`)."""
+    return [(routed_bytes(spec, target, m_share, n_share, tiling),
+             tile_count(spec, m_share, n_share, tiling), tiling)
+            for tiling in candidate_tilings(spec, target, m_share, n_share, extra_row_bytes,
+                                            name)]
+
+
+def candidate_tilings(spec: MacSpec, target: Target, m_share: int, n_share: int,
+                      extra_row_bytes: float, name: str) -> list[Tiling]:
+    """Every candidate tiling of a pass whose largest core share is m_share pixels x n_share
+    channels, both loop orders.
 
     `extra_row_bytes`: input-buffer bytes per row taken by the other operands of fused
     add/mul post-ops. Raises a one-line NpusimError naming layer `name` when not even the
@@ -106,7 +115,7 @@ def tiling_candidates(spec: MacSpec, target: Target, m_share: int, n_share: int,
     chan_unit = cols if spec.groups == 1 or spec.depthwise else spec.cout_g * max(1, cols // spec.cout_g)
     chan_unit = min(chan_unit, n_share)
     kcs = k_chunks(spec, target, n_share) if spec.groups == 1 else [spec.cin_g]
-    out: list[tuple[float, int, Tiling]] = []
+    out: list[Tiling] = []
     for kc in kcs:
         if spec.depthwise:
             w_per_chan = spec.taps * wb
@@ -161,10 +170,8 @@ def tiling_candidates(spec: MacSpec, target: Target, m_share: int, n_share: int,
             if mt_max < 1:
                 continue
             for mt in pixel_tiles(spec, rows, m_share, mt_max):
-                for channels_outer in (True, False):
-                    tiling = Tiling(mt, nt, kc, channels_outer)
-                    out.append((routed_bytes(spec, target, m_share, n_share, tiling),
-                                tile_count(spec, m_share, n_share, tiling), tiling))
+                out.append(Tiling(mt, nt, kc, True))
+                out.append(Tiling(mt, nt, kc, False))
     if not out:
         raise NpusimError(f"layer {name} does not fit the core buffers even as its smallest "
                           f"tile (one output row of one output channel over one input "

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if fmt == "table" and args.output is None:
         terminal.print_run_to_stdout(result)
         if args.ascii:
-            from simulator.core.roofline import default_x_axis, roofline_plot_data
+            from simulator.core.roofline_plot import default_x_axis, roofline_plot_data
             from simulator.report.ascii import roofline
             print(roofline(roofline_plot_data(result, default_x_axis(result))))
     elif fmt == "html":

@@ -163,15 +163,10 @@ class LlmResult(LazyModel):
 
     def roofline_plot_data(self, x_axis: str = "ops_per_dram_byte"):
         """The roofline with one point per phase (prefill, first and last decode step), as
-        `simulator.core.roofline.RooflinePlotData` for the plotters."""
-        from simulator.core.roofline import (
-            X_AXES,
-            RooflinePlotData,
-            RoofSegment,
-        )
-        from simulator.core.roofline import (
-            RooflinePoint as PlotPoint,
-        )
+        `simulator.core.roofline_plot.RooflinePlotData` for the plotters."""
+        from simulator.core.roofline import X_AXES
+        from simulator.core.roofline_plot import RooflinePlotData, RoofSegment
+        from simulator.core.roofline_plot import RooflinePoint as PlotPoint
 
         if x_axis not in X_AXES:
             raise ValueError(f"x_axis must be one of {X_AXES}, got {x_axis!r}")

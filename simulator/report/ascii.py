@@ -1,6 +1,6 @@
 """Compact text views for the terminal: a log-log roofline on a character grid, and bars.
 
-Only draws: the roofs, ridge and points come from `simulator.core.roofline.roofline_plot_data`.
+Only draws: the roofs, ridge and points come from `simulator.core.roofline_plot.roofline_plot_data`.
 Plain ASCII, so it survives any terminal, pipe or log file.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from simulator.core.roofline import RooflinePlotData
+from simulator.core.roofline_plot import RooflinePlotData
 from simulator.report.units import plain, si
 
 #: Characters: layer point, several layers in one cell, whole network, ridge, roofs.

@@ -181,7 +181,7 @@ def compression_lines(rows: Sequence[dict]) -> list[str]:
 
 def print_ascii(results: Sequence[RunResult], rows: Sequence[dict]) -> None:
     """A text roofline per run, then latency as bars (the terminal plus of `--ascii`)."""
-    from simulator.core.roofline import default_x_axis, roofline_plot_data
+    from simulator.core.roofline_plot import default_x_axis, roofline_plot_data
     from simulator.report import ascii
 
     for r in results:
@@ -218,7 +218,7 @@ class Comparison:
 
     def roofline(self):
         """The runs' rooflines overlaid on one axis (a matplotlib Figure)."""
-        from simulator.core.roofline import roofline_plot_data
+        from simulator.core.roofline_plot import roofline_plot_data
         from simulator.report.plots import compare_axis, compare_roofline_figure
         runs = [r for r in self.results
                 if r.roofline.get("peak_ops_per_s") and r.roofline.get("dram_bytes_per_s")]

@@ -245,7 +245,7 @@ def _figures_html(svgs: dict[str, str], files: dict[str, dict[str, Path]],
 
 def run_captions(result: RunResult) -> dict[str, str]:
     """Captions that depend on the run: the roofline's axis (`default_x_axis`)."""
-    from simulator.core.roofline import default_x_axis
+    from simulator.core.roofline_plot import default_x_axis
     if result.roofline.get("peak_ops_per_s") and default_x_axis(result) == "ops_per_sram_byte":
         return {"roofline": CAPTIONS["roofline_sram"]}
     return {}
@@ -413,7 +413,7 @@ def compare_figures(results: Sequence[RunResult], table_rows: Sequence[dict],
                     labels: Sequence[str]) -> dict:
     """The comparison's figures by file stem: grouped bars, and the overlaid rooflines when
     the runs have roofs."""
-    from simulator.core.roofline import roofline_plot_data
+    from simulator.core.roofline_plot import roofline_plot_data
     from simulator.report import plots
 
     figures = {"compare_bars": plots.compare_bars_figure(table_rows)}

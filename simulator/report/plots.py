@@ -2,7 +2,7 @@
 utilization, grouped headline bars, overlaid rooflines.
 
 This module only draws. Every number it shows comes from the `RunResult` or from
-`simulator.core.roofline.roofline_plot_data` (roofs, ridge and points are computed there, not
+`simulator.core.roofline_plot.roofline_plot_data` (roofs, ridge and points are computed there, not
 here). Style, tick labels, bars and rendering are shared with the sweep plots in
 `simulator.report.plotting`. Every function returns a matplotlib `Figure` (it shows itself in
 Jupyter); `run_figures` gives all of a run's figures by file stem.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Sequence
 
-from simulator.core.roofline import RooflinePlotData, default_x_axis, roofline_plot_data
+from simulator.core.roofline_plot import RooflinePlotData, default_x_axis, roofline_plot_data
 from simulator.report.plotting import (  # noqa: F401  (re-exported for callers)
     FORMATS,
     PALETTE,
@@ -393,7 +393,7 @@ def compare_bars_figure(rows: Sequence[dict], group_key: str = "workload",
 # ------------------------------------------------------------------------------------------
 def roofline(result: "RunResult", x_axis: str | None = None) -> "Figure":
     """The roofline of a run on `x_axis` (default: the honest one for its kind,
-    `simulator.core.roofline.default_x_axis`)."""
+    `simulator.core.roofline_plot.default_x_axis`)."""
     axis = x_axis or default_x_axis(result)
     title = f"{result.workload.get('name', '')} on {result.arch.get('name', '')}"
     if axis == "macs_per_weight_byte":

@@ -6,7 +6,7 @@ import math
 
 from helpers.report_fixtures import synthetic_result
 
-from simulator.core.roofline import roofline_plot_data
+from simulator.core.roofline_plot import roofline_plot_data
 from simulator.report import ascii
 
 

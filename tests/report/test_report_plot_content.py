@@ -10,7 +10,7 @@ import re
 import pytest
 from helpers.report_fixtures import layer, synthetic_result
 
-from simulator.core.roofline import default_x_axis, roofline_plot_data
+from simulator.core.roofline_plot import default_x_axis, roofline_plot_data
 from simulator.report import plots
 from simulator.report.plotting import figure_bytes, plain
 

@@ -44,7 +44,7 @@ def test_svg_fragment_prefixes_ids():
 
 
 def test_compare_figures(tmp_path):
-    from simulator.core.roofline import roofline_plot_data
+    from simulator.core.roofline_plot import roofline_plot_data
     from simulator.report.compare import summary_rows
 
     a = synthetic_result()

@@ -10,7 +10,8 @@ from helpers.report_fixtures import layer, synthetic_result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.core.roofline import roofline_plot_data, weight_bytes_for
+from simulator.core.roofline import weight_bytes_for
+from simulator.core.roofline_plot import roofline_plot_data
 
 # Made-up TPUv1-like machine: peak = 2 ops/MAC * 256*256 MACs * 700e6 Hz = 91.7504e12 ops/s.
 PEAK = 2 * 256 * 256 * 700e6

@@ -16,12 +16,9 @@ from typing import Literal
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from simulator.core.arch import Precision
+from simulator.core.constant_operand import WithConstant, operand_shapes
 from simulator.core.geometry import IntPair, PadSpec, Shape, broadcast_shapes, pair, window_out
 from simulator.core.layer_base import Activation, Gemm, LayerBase, ShapeError
-from simulator.core.vector_layers import (
-    WithConstant,
-    operand_shapes,
-)
 from simulator.core.winograd import ALGORITHMS, eligibility_problem, output_tiles
 
 

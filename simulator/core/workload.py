@@ -17,7 +17,7 @@ from simulator.core.arch import Precision, StrictModel
 from simulator.core.errors import FieldProblem, NpusimError, from_validation_error
 from simulator.core.geometry import Shape
 from simulator.core.layer_base import LayerBase, ShapeError
-from simulator.core.layer_union import LAYER_MODELS, LAYER_TYPES, Layer
+from simulator.core.layer_union import LAYER_TYPES, Layer, layer_model
 from simulator.core.layers import MatmulLayer
 from simulator.core.limits import MAX_COUNT, MAX_LAYERS, MAX_WORD_BYTES, power_of_two
 
@@ -79,7 +79,7 @@ class Workload(StrictModel):
             if layer_type not in LAYER_TYPES:
                 raise ValueError(f"unknown layer type {layer_type!r}; "
                                  f"use one of {', '.join(LAYER_TYPES)}")
-            known = LAYER_MODELS[layer_type].model_fields
+            known = layer_model(layer_type).model_fields
             for name in fields:
                 if name not in known or name == "type":
                     raise FieldProblem(f"{layer_type}.{name}", f"unknown field for a "

@@ -25,7 +25,6 @@ from simulator.core.activations import activation_cost
 from simulator.core.explain import formula
 from simulator.core.layer_base import LayerBase
 from simulator.core.layers import ActivationLayer, EltwiseLayer
-from simulator.core.vector_layers import NormLayer
 from simulator.kinds.systolic.accounting import LayerCost
 
 
@@ -60,7 +59,8 @@ def vector_layer_work(layer: LayerBase, hardwired: tuple[str, ...] | list[str]) 
     """Vector work of a layer without MACs."""
     if isinstance(layer, ActivationLayer):
         return activation_work(layer.function, layer.output_elements, hardwired, fused=False)
-    if isinstance(layer, NormLayer) and layer.kind != "batchnorm":
+    # by its type tag: the vector-layer family is imported only by workloads that use it
+    if layer.type == "norm" and layer.kind != "batchnorm":
         if "layernorm" in hardwired:
             elements = layer.output_elements
             return VectorWork(2.0 * elements, float(layer.vector_ops), 2, True)

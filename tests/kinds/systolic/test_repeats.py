@@ -93,8 +93,8 @@ def test_every_layer_field_is_in_the_key():
     """`repeat_key` reads the fields through `repr`: a field hidden from a model's repr
     (`Field(repr=False)`) would let two different layers share a key."""
     from simulator.core.layer_base import HuffmanCoding
-    from simulator.core.layer_union import LAYER_CLASSES
+    from simulator.core.layer_union import layer_models
 
-    for model in (*LAYER_CLASSES, HuffmanCoding):
+    for model in (*layer_models(), HuffmanCoding):
         hidden = [name for name, field in model.model_fields.items() if not field.repr]
         assert not hidden, f"{model.__name__}: {hidden}"

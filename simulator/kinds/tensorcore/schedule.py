@@ -82,8 +82,6 @@ def schedule_ops(ops: list[Op], repeats: list[Repeat] | tuple = ()
     cycles of one copy. Ties between predecessors resolve as in the simpy reference: the first
     dependency with the latest done, the first resource with the latest release. Raises
     NotPeriodic when a repeated step's relative times differ from the step before it."""
-    if not repeats:
-        return _schedule_plain(ops), {}
     timing: dict[int, OpTiming] = {}
     last: dict[str, int] = {}
     block_of = {i: rep for rep in repeats for i in range(rep.first, rep.last + 1)}
@@ -119,36 +117,6 @@ def schedule_ops(ops: list[Op], repeats: list[Repeat] | tuple = ()
                 if pending[rep.first] == 0:
                     durations[rep.first] = _close(rep, timing, shift)
     return timing, durations
-
-
-def _schedule_plain(ops: list[Op]) -> dict[int, OpTiming]:
-    """`schedule_ops` without repeats (no op is delayed by copies: the same recurrence)."""
-    timing: dict[int, OpTiming] = {}
-    last: dict[str, int] = {}
-    for op in ops:
-        ready, dep = 0.0, -1
-        for d in op.deps:
-            done = timing[d].done
-            if dep < 0 or done > ready:
-                ready, dep = done, d
-        start, pred, res_name = ready, -1, ""
-        op_id = op.id
-        for res in op.resources:
-            p = last.get(res)
-            if p is not None:
-                rel = timing[p].release
-                if rel > start:
-                    start, pred, res_name = rel, p, res
-            last[res] = op_id
-        release = start + op.busy_cycles
-        if pred >= 0:
-            t = OpTiming(ready, start, release, release + op.latency_cycles, pred, res_name)
-        elif dep >= 0:
-            t = OpTiming(ready, start, release, release + op.latency_cycles, dep, "dep")
-        else:
-            t = OpTiming(ready, start, release, release + op.latency_cycles)
-        timing[op_id] = t
-    return timing
 
 
 def _close(rep: Repeat, timing: dict[int, OpTiming], shift: dict[int, float]) -> float:

@@ -100,23 +100,22 @@ class LayerCost:
 def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
            buffer_bytes: dict[str, float]) -> tuple[LayerResult, LayerCounts]:
     """The layer's result and counted actions from its tallies (formulas into `cost.explain`)."""
-    ceil = math.ceil  # whole(x) = ceil(round(x, 6)), written out: a layer rounds ~20 tallies
     p = cost.precision
     macs, peak = cost.macs, cost.peak_macs_per_cycle
     executed = cost.macs_executed
     array_cycles = round(cost.compute_cycles, 6)
     if macs:
-        compute_cycles = max(ceil(executed / peak), ceil(array_cycles) - cost.shift)
+        compute_cycles = max(math.ceil(executed / peak), math.ceil(array_cycles) - cost.shift)
     else:
-        compute_cycles = ceil(array_cycles)
+        compute_cycles = math.ceil(array_cycles)
     dram_read, dram_write = cost.dram_read, cost.dram_write
-    rd = {op: ceil(round(dram_read[op], 6)) for op in OPERANDS}
-    wr = {op: ceil(round(dram_write[op], 6)) for op in OPERANDS}
+    rd = {op: whole(dram_read[op]) for op in OPERANDS}
+    wr = {op: whole(dram_write[op]) for op in OPERANDS}
     dram_read_bytes, dram_write_bytes = sum(rd.values()), sum(wr.values())
     dram_bytes = dram_read_bytes + dram_write_bytes
-    dram_floor = ceil(dram_bytes / bytes_per_cycle)
+    dram_floor = math.ceil(dram_bytes / bytes_per_cycle)
     pipeline = round(cost.total_cycles, 6)
-    cycles = max(compute_cycles, ceil(pipeline) - cost.shift, dram_floor)
+    cycles = max(compute_cycles, math.ceil(pipeline) - cost.shift, dram_floor)
     stall_cycles = cycles - compute_cycles
     stalls = attribute_stalls(stall_cycles, max(0, dram_floor - compute_cycles), cost.stalls)
 
@@ -134,7 +133,7 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
     sram_read = sram_write = 0
     sram_by_operand: dict[str, int] = {}
     for key, (r, w) in cost.sram.items():
-        whole_r, whole_w = ceil(round(r, 6)), ceil(round(w, 6))
+        whole_r, whole_w = whole(r), whole(w)
         cells[key] = (whole_r, whole_w)
         sram_read += whole_r
         sram_write += whole_w

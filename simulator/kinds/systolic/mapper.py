@@ -31,7 +31,8 @@ bandwidth (the properties the other objectives give up: a faster tiling may move
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Sequence
 
 import numpy as np
@@ -150,25 +151,21 @@ def _context_arrays(contexts: Sequence[GemmContext], seg: np.ndarray) -> dict[st
     return out
 
 
-def evaluate(c: Candidates, contexts: Sequence[GemmContext]) -> dict[str, np.ndarray]:
-    """Cycles, DRAM bytes and (when priced) energy of every candidate over all its GEMM's
-    instances: arrays of shape (orders, candidates). The contexts share the run's bandwidth,
-    latency, objective and buffer style."""
+def _bandwidth_free(c: Candidates, contexts: Sequence[GemmContext]) -> dict[str, np.ndarray]:
+    """The terms of `evaluate` that depend neither on DRAM bandwidth nor on its latency (cached
+    by `_prepared`: a sweep over bandwidth re-ranks with them): per-step compute, B's sharing
+    across steps, DRAM bytes and, when priced, energy."""
     ctx0 = contexts[0]
     x = _context_arrays(contexts, c.seg)
-    bw = ctx0.bytes_per_cycle
     reps = x["reps"]
     step = (x["inst_compute"] + c.overhead) / c.steps                          # (N,)
-    body = step + (c.counts * np.maximum(step, c.class_bytes / bw)).sum(axis=0)
     shared = (x["steps"] > 1) & c.b_whole & (c.fetches[1] > 0)
     b_factor = np.where(shared, x["groups"] / reps, 1.0)
     first_repeat = c.first_bytes - np.where(shared, c.b_event, 0.0)
     dram = reps * (c.a_bytes + c.c_write + c.c_read + c.b_bytes * b_factor)
-    cycles = (c.first_bytes / bw + reps * body + c.last_write / bw + x["first_exposed"]
-              + (reps - 1) * (np.maximum(step, (first_repeat + c.last_write) / bw) - step))
-    if ctx0.latency_cycles:
-        cycles = cycles + np.where(dram > 0, ctx0.latency_cycles, 0.0)
-    out = {"cycles": cycles, "dram": dram, "b_factor": b_factor, "step": step}
+    out = {"reps": reps, "reps_between": reps - 1, "step": step, "b_factor": b_factor,
+           "dram": dram, "moves_dram": dram > 0, "first_exposed": x["first_exposed"],
+           "repeat_bytes": first_repeat + c.last_write, "counts": c.counts.astype(float)}
     if ctx0.objective in ("energy", "edp") and ctx0.prices is not None:
         ratio = ctx0.prices.write_ratio
         pj = dram * x["dram"]
@@ -176,69 +173,102 @@ def evaluate(c: Candidates, contexts: Sequence[GemmContext]) -> dict[str, np.nda
             pj = pj + (reps * x[f"{role}_sram"]) * (rd + ratio * wr)
         out["energy"] = pj
         out["fixed"] = x["fixed_pj"] * reps
+    for value in out.values():
+        value.flags.writeable = False
     return out
+
+
+def evaluate(c: Candidates, contexts: Sequence[GemmContext],
+             free: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Cycles, DRAM bytes and (when priced) energy of every candidate over all its GEMM's
+    instances: arrays of shape (orders, candidates). The contexts share the run's bandwidth,
+    latency, objective and buffer style; `free` is `_bandwidth_free(c, contexts)` if known."""
+    ctx0 = contexts[0]
+    x = _bandwidth_free(c, contexts) if free is None else free
+    bw = ctx0.bytes_per_cycle
+    step = x["step"]
+    body = step + (x["counts"] * np.maximum(step, c.class_bytes / bw)).sum(axis=0)
+    cycles = (c.first_bytes / bw + x["reps"] * body + c.last_write / bw + x["first_exposed"]
+              + x["reps_between"] * (np.maximum(step, x["repeat_bytes"] / bw) - step))
+    if ctx0.latency_cycles:
+        cycles += np.where(x["moves_dram"], ctx0.latency_cycles, 0.0)
+    return {**x, "cycles": cycles}
 
 
 def _best(values: dict[str, np.ndarray], c: Candidates, objective: str) -> np.ndarray:
     """Flat index (order-major: order * N + candidate) of the best candidate of every problem."""
-    n = len(c.seg)
-    seg = np.broadcast_to(c.seg, c.feasible.shape).ravel()
-    allowed = c.order_ok.ravel()
-    feasible = c.feasible.ravel()
-    cycles = np.round(values["cycles"].ravel(), 6)
-    dram = np.round(values["dram"].ravel(), 3)
+    allowed, feasible = c.order_ok, c.feasible
+    cycles = np.round(values["cycles"], 6)
+    # a user's forced loop order first; without one every order is allowed (a constant key)
+    keys: list = [] if allowed.all() else [~allowed]
     if objective == "latency":
         # near ties (within LATENCY_TOLERANCE of the problem's fastest) go to the least DRAM
         usable = allowed & feasible
-        masked = np.where(usable, cycles, np.inf).reshape(-1, n).min(axis=0)
-        best = np.minimum.reduceat(masked, c.starts)
+        best = np.minimum.reduceat(np.where(usable, cycles, np.inf).min(axis=0), c.starts)
         if np.isinf(best).any():       # nothing fits: the fastest of the allowed ones
-            masked = np.where(allowed, cycles, np.inf).reshape(-1, n).min(axis=0)
-            best = np.where(np.isinf(best), np.minimum.reduceat(masked, c.starts), best)
-        near = cycles <= best[seg] * (1 + LATENCY_TOLERANCE)
-        keys = [~(near & feasible), dram, cycles]
+            fastest = np.where(allowed, cycles, np.inf).min(axis=0)
+            best = np.where(np.isinf(best), np.minimum.reduceat(fastest, c.starts), best)
+        near = cycles <= best[c.seg] * (1 + LATENCY_TOLERANCE)
+        keys += [~(near & feasible), (values["dram"], 3), cycles]
     elif objective == "dram":
-        keys = [~feasible, dram, cycles]
+        keys += [~feasible, (values["dram"], 3), cycles]
     else:
         energy = values.get("energy")
         if energy is None:
             raise ValueError(f"objective {objective!r} needs energy prices")
-        energy = energy.ravel()
         if objective == "edp":
-            fixed = np.broadcast_to(values["fixed"], c.feasible.shape).ravel()
-            primary = np.round((energy + fixed) * values["cycles"].ravel(), 3)
+            primary = ((energy + values["fixed"]) * values["cycles"], 3)
         else:
-            primary = np.round(energy, 9)
-        keys = [~feasible, primary, cycles]
+            primary = (energy, 9)
+        keys += [~feasible, primary, cycles]
     # ties (e.g. a DRAM-bound GEMM, where split tiles hide their fill/drain): the least tiling
-    # overhead, then the fewest steps, then the order's index
-    shape = c.feasible.shape
-    keys = [seg, ~allowed, *keys, np.broadcast_to(np.round(c.overhead, 6), shape).ravel(),
-            np.broadcast_to(c.steps, shape).ravel(),
-            np.broadcast_to(np.arange(shape[0])[:, None], shape).ravel()]
-    return lexmin_per_segment(keys[1:], c.seg, c.starts, shape[0])
+    # overhead, then the fewest steps, then the order's index (the lowest flat index)
+    keys += [(c.overhead, 6), c.steps]
+    return lexmin_per_segment(keys, c.seg, c.starts, len(ORDERS))
 
 
-def lexmin_per_segment(keys: Sequence[np.ndarray], seg: np.ndarray, starts: np.ndarray,
+def lexmin_per_segment(keys: Sequence, seg: np.ndarray, starts: np.ndarray,
                        blocks: int) -> np.ndarray:
     """The flat index of the least entry of every segment in the lexicographic order of `keys`
     (first key first; NaN after every number; ties to the lowest index), in segment order:
     what a stable `np.lexsort` of (segment, *keys) puts first in each segment. The flat layout
     is `blocks` blocks (loop orders) of the same N entries, `seg` (N,) the segment of each
-    entry, `starts` where each segment begins in it. Filters key by key instead of sorting:
-    an entry stays alive while it holds its segment's least value (0.3 ms instead of 0.95 ms
-    for ResNet-50's 5,460 candidates, a sort per design point of a sweep)."""
+    entry, `starts` where each segment begins in it. A key is an array of shape (blocks, N),
+    or (N,) when it is the same in every block, or (array, decimals): that array rounded.
+
+    Filters key by key instead of sorting: an entry stays alive while it holds its segment's
+    least value. The first key filters the whole layout; the next ones only the live entries
+    (gathered entry-major, so that each segment's live entries stay contiguous), and rounding
+    applies to those only; once every segment has one live entry the rest cannot change it."""
     n = len(seg)
-    alive = np.ones(blocks * n, dtype=bool)
+    t = o = bounds = None          # live entries (entry, block) and where each segment begins
     for key in keys:
-        values = np.where(alive, key, np.nan)  # fmin skips NaN: dead entries never win
-        least = np.fmin.reduceat(np.fmin.reduce(values.reshape(blocks, n), axis=0), starts)
-        least = np.broadcast_to(least[seg], (blocks, n)).ravel()
-        # an all-NaN segment keeps its live entries (NaN ties with NaN)
-        alive &= (values == least) | np.isnan(least)
-    idx = np.flatnonzero(alive)
-    _, first = np.unique(np.broadcast_to(seg, (blocks, n)).ravel()[idx], return_index=True)
-    return idx[first]
+        decimals = None
+        if isinstance(key, tuple):
+            key, decimals = key
+        if t is None:
+            values = key if decimals is None else np.round(key, decimals)
+            column = np.fmin.reduce(values, axis=0) if values.ndim == 2 else values
+            least = np.fmin.reduceat(column, starts)[seg]  # fmin skips NaN
+            keep = values == least
+            if values.dtype.kind == "f":  # an all-NaN segment keeps its live entries
+                keep |= np.isnan(least)
+            t, o = np.nonzero(np.broadcast_to(keep, (blocks, n)).T)
+        else:
+            values = key[o, t] if key.ndim == 2 else key[t]
+            if decimals is not None:
+                values = np.round(values, decimals)
+            least = np.repeat(np.fmin.reduceat(values, bounds), np.diff(bounds, append=len(t)))
+            keep = values == least
+            if values.dtype.kind == "f":
+                keep |= np.isnan(least)
+            t, o = t[keep], o[keep]
+        bounds = np.searchsorted(t, starts)   # every segment keeps a live entry
+        if len(t) == len(starts):
+            break
+    if t is None:
+        return starts.copy()
+    return np.minimum.reduceat(o * n + t, bounds)
 
 
 _CACHE: OrderedDict[tuple[TilingProblem, GemmContext], Choice] = OrderedDict()
@@ -281,6 +311,7 @@ def choose(problem: TilingProblem, ctx: GemmContext) -> Choice:
 def clear_cache() -> None:
     _CACHE.clear()
     _CANDIDATES.clear()
+    _PREPARED.clear()
 
 
 #: the candidate tilings of recent groups of problems: a sweep that changes only what the
@@ -288,25 +319,44 @@ def clear_cache() -> None:
 #: candidates; `Candidates` arrays are never written after they are built
 _CANDIDATES: OrderedDict[tuple[TilingProblem, ...], Candidates] = OrderedDict()
 CANDIDATES_CACHE_SIZE = 8
+#: the same candidates with their bandwidth-free terms (`_bandwidth_free`), by the problems and
+#: every context field but the DRAM bandwidth and latency: a sweep over those re-ranks with them
+_PREPARED: OrderedDict[tuple, tuple[Candidates, dict[str, np.ndarray]]] = OrderedDict()
+PREPARED_CACHE_SIZE = 4
+_BANDWIDTH_FREE_FIELDS = attrgetter(*(f.name for f in fields(GemmContext)
+                                      if f.name not in ("bytes_per_cycle", "latency_cycles")))
 
 
-def _candidates(problems: list[TilingProblem]) -> Candidates:
-    key = tuple(problems)
-    c = _CANDIDATES.get(key)
-    if c is None:
-        c = _CANDIDATES[key] = candidates(problems)
-        while len(_CANDIDATES) > CANDIDATES_CACHE_SIZE:
-            _CANDIDATES.popitem(last=False)
+def _lru(cache: OrderedDict, key, build, size: int):
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = build()
+        while len(cache) > size:
+            cache.popitem(last=False)
     else:
-        _CANDIDATES.move_to_end(key)
-    return c
+        cache.move_to_end(key)
+    return value
+
+
+def _candidates(problems: tuple[TilingProblem, ...]) -> Candidates:
+    return _lru(_CANDIDATES, problems, lambda: candidates(problems), CANDIDATES_CACHE_SIZE)
+
+
+def _prepared(problems: tuple[TilingProblem, ...], contexts: Sequence[GemmContext]
+              ) -> tuple[Candidates, dict[str, np.ndarray]]:
+    def build() -> tuple[Candidates, dict[str, np.ndarray]]:
+        c = _candidates(problems)
+        return c, _bandwidth_free(c, contexts)
+
+    key = (problems, tuple(map(_BANDWIDTH_FREE_FIELDS, contexts)))
+    return _lru(_PREPARED, key, build, PREPARED_CACHE_SIZE)
 
 
 def _choose_group(jobs: Sequence[tuple[TilingProblem, GemmContext]]) -> list[Choice]:
-    problems = [p for p, _ in jobs]
+    problems = tuple(p for p, _ in jobs)
     contexts = [x for _, x in jobs]
-    c = _candidates(problems)
-    values = evaluate(c, contexts)
+    c, free = _prepared(problems, contexts)
+    values = evaluate(c, contexts, free)
     best = _best(values, c, contexts[0].objective)
     n = len(c.seg)
     o_idx, t_idx = np.divmod(best, n)

@@ -165,7 +165,7 @@ def _bandwidth_free(c: Candidates, contexts: Sequence[GemmContext]) -> dict[str,
     dram = reps * (c.a_bytes + c.c_write + c.c_read + c.b_bytes * b_factor)
     out = {"reps": reps, "reps_between": reps - 1, "step": step, "b_factor": b_factor,
            "dram": dram, "moves_dram": dram > 0, "first_exposed": x["first_exposed"],
-           "repeat_bytes": first_repeat + c.last_write, "counts": c.counts.astype(float)}
+           "repeat_bytes": first_repeat + c.last_write}
     if ctx0.objective in ("energy", "edp") and ctx0.prices is not None:
         ratio = ctx0.prices.write_ratio
         pj = dram * x["dram"]
@@ -187,7 +187,7 @@ def evaluate(c: Candidates, contexts: Sequence[GemmContext],
     x = _bandwidth_free(c, contexts) if free is None else free
     bw = ctx0.bytes_per_cycle
     step = x["step"]
-    body = step + (x["counts"] * np.maximum(step, c.class_bytes / bw)).sum(axis=0)
+    body = step + (c.counts * np.maximum(step, c.class_bytes / bw)).sum(axis=0)
     cycles = (c.first_bytes / bw + x["reps"] * body + c.last_write / bw + x["first_exposed"]
               + x["reps_between"] * (np.maximum(step, x["repeat_bytes"] / bw) - step))
     if ctx0.latency_cycles:

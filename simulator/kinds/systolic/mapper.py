@@ -105,7 +105,30 @@ class Choice:
     sram: dict                       # role -> (read bytes, write bytes), all instances
     k_parts: int
     candidates: int
-    terms: dict                      # the closed form's terms for the chosen candidate
+    context: GemmContext
+    #: per instance, for `terms`: moves DRAM bytes, first and last transfer bytes, B's bytes
+    #: per load event, compute per step, B's share of instances, A, B, C write and C read
+    #: bytes, steps and bytes of each step class
+    pipeline: tuple
+
+    @property
+    def terms(self) -> dict[str, float]:
+        """The closed form's terms (`CYCLES_EXPRESSION`) and DRAM bytes of the chosen candidate."""
+        ctx = self.context
+        bw, reps = ctx.bytes_per_cycle, ctx.reps
+        moves_dram, first, last, b_event, step, b_factor, a, b, c_write, c_read, *per_class = \
+            self.pipeline
+        repeat = first - (b_event if b_factor < 1.0 else 0.0)
+        terms = {"latency": ctx.latency_cycles if moves_dram else 0.0,
+                 "d_first": first / bw, "reps": float(reps), "c": step, "d_last": last / bw,
+                 "first_exposed": ctx.first_exposed,
+                 "between": max(step, (repeat + last) / bw) - step,
+                 "a_per_instance": a, "b_per_instance": b, "b_instances": b_factor * reps,
+                 "c_write_per_instance": c_write, "c_read_per_instance": c_read}
+        for q in range(3):
+            terms[f"n{q}"] = float(per_class[q])
+            terms[f"d{q}"] = per_class[3 + q] / bw
+        return terms
 
     @property
     def dram_bytes(self) -> float:
@@ -278,28 +301,26 @@ def choose_many(jobs: Sequence[tuple[TilingProblem, GemmContext]]) -> list[Choic
     """The best candidate of every (problem, context) pair, for its context's objective. Pairs
     seen before come from a per-process cache; the rest are ranked together, grouped by what
     must be shared (array mode, bandwidth, objective)."""
-    out: list[Choice | None] = []
-    missing: dict[tuple, list[int]] = {}
+    out: list[Choice | None] = [None] * len(jobs)
+    missing: dict[tuple, dict[tuple[TilingProblem, GemmContext], list[int]]] = {}
     for i, job in enumerate(jobs):
         hit = _CACHE.get(job)
         if hit is not None:
             _CACHE.move_to_end(job)
-            out.append(hit)
+            out[i] = hit
             continue
-        out.append(None)
         problem, ctx = job
         group = (problem.dataflow, problem.rows, problem.cols, problem.overhead_mode,
                  problem.accumulator_rows, ctx.bytes_per_cycle, ctx.latency_cycles,
                  ctx.objective, ctx.unified, ctx.prices is None)
-        missing.setdefault(group, []).append(i)
-    for indices in missing.values():
-        unique = list(dict.fromkeys(jobs[i] for i in indices))
-        for job, choice in zip(unique, _choose_group(unique)):
+        missing.setdefault(group, {}).setdefault(job, []).append(i)
+    for pending in missing.values():
+        for (job, indices), choice in zip(pending.items(), _choose_group(list(pending))):
             _CACHE[job] = choice
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        for i in indices:
-            out[i] = _CACHE.get(jobs[i]) or _choose_group([jobs[i]])[0]
+            for i in indices:
+                out[i] = choice
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
     return out  # type: ignore[return-value]
 
 
@@ -358,56 +379,38 @@ def _choose_group(jobs: Sequence[tuple[TilingProblem, GemmContext]]) -> list[Cho
     c, free = _prepared(problems, contexts)
     values = evaluate(c, contexts, free)
     best = _best(values, c, contexts[0].objective)
-    n = len(c.seg)
-    o_idx, t_idx = np.divmod(best, n)
-    unified = contexts[0].unified
-    bw = contexts[0].bytes_per_cycle
-    sram = _sram(c, unified, values["b_factor"])
+    o_idx, t_idx = np.divmod(best, len(c.seg))
 
-    def pick(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim == 0:
-            return np.full(len(best), float(x))
-        if x.ndim == 1:
-            return x[t_idx]
-        return x[o_idx, t_idx]
+    def pick(x: np.ndarray) -> list:
+        return (x[t_idx] if x.ndim == 1 else x[o_idx, t_idx]).tolist()
 
-    cols = {name: pick(getattr(c, name)).tolist() for name in (
-        "tm", "tk", "tn", "fits", "overhead", "steps", "first_bytes", "last_write", "b_event",
-        "a_bytes", "b_bytes", "c_write", "c_read", "k_parts")}
-    vals = {name: pick(values[name]).tolist() for name in ("cycles", "dram", "b_factor", "step")}
-    roles = {role: (pick(rd).tolist(), pick(wr).tolist()) for role, (rd, wr) in sram.items()}
+    tm, tk, tn, fits, overhead, k_parts, step, cycles, moves_dram, b_factor, first, last, \
+        b_event, a_bytes, b_bytes, c_write, c_read = map(pick, (
+            c.tm, c.tk, c.tn, c.fits, c.overhead, c.k_parts, values["step"], values["cycles"],
+            values["moves_dram"], values["b_factor"], c.first_bytes, c.last_write, c.b_event,
+            c.a_bytes, c.b_bytes, c.c_write, c.c_read))
+    roles = {role: (pick(rd), pick(wr))
+             for role, (rd, wr) in _sram(c, contexts[0].unified, values["b_factor"]).items()}
     trips = c.trips[:, t_idx].T.tolist()
     fetches = c.fetches[:, o_idx, t_idx].T.tolist()
     counts = c.counts[:, o_idx, t_idx].T.tolist()
     class_bytes = c.class_bytes[:, o_idx, t_idx].T.tolist()
+    orders = o_idx.tolist()
+    per_problem = c.candidate_counts()
     choices = []
     for j, (problem, ctx) in enumerate(jobs):
         reps = ctx.reps
-        b_factor = vals["b_factor"][j]
-        step = vals["step"][j]
-        first, last = cols["first_bytes"][j], cols["last_write"][j]
-        repeat = first - (cols["b_event"][j] if b_factor < 1.0 else 0.0)
-        terms = {"latency": ctx.latency_cycles if vals["dram"][j] > 0 else 0.0,
-                 "d_first": first / bw, "reps": float(reps), "c": step, "d_last": last / bw,
-                 "first_exposed": ctx.first_exposed,
-                 "between": max(step, (repeat + last) / bw) - step,
-                 "a_per_instance": cols["a_bytes"][j], "b_per_instance": cols["b_bytes"][j],
-                 "b_instances": b_factor * reps, "c_write_per_instance": cols["c_write"][j],
-                 "c_read_per_instance": cols["c_read"][j]}
-        for q in range(3):
-            terms[f"n{q}"] = float(counts[j][q])
-            terms[f"d{q}"] = class_bytes[j][q] / bw
         choices.append(Choice(
-            problem=problem, tm=int(cols["tm"][j]), tk=int(cols["tk"][j]),
-            tn=int(cols["tn"][j]), order=ORDERS[int(o_idx[j])],
-            trips=tuple(int(v) for v in trips[j]), fetches=tuple(int(v) for v in fetches[j]),
-            fits=bool(cols["fits"][j]), overhead_cycles=cols["overhead"][j],
-            cycles=vals["cycles"][j], a_dram=reps * cols["a_bytes"][j],
-            b_dram=reps * cols["b_bytes"][j] * b_factor,
-            c_dram_write=reps * cols["c_write"][j], c_dram_read=reps * cols["c_read"][j],
+            problem=problem, tm=tm[j], tk=tk[j], tn=tn[j], order=ORDERS[orders[j]],
+            trips=tuple(trips[j]), fetches=tuple(fetches[j]), fits=fits[j],
+            overhead_cycles=overhead[j], cycles=cycles[j], a_dram=reps * a_bytes[j],
+            b_dram=reps * b_bytes[j] * b_factor[j], c_dram_write=reps * c_write[j],
+            c_dram_read=reps * c_read[j],
             sram={role: (rd[j] * reps, wr[j] * reps) for role, (rd, wr) in roles.items()},
-            k_parts=int(cols["k_parts"][j]), candidates=c.count(j), terms=terms))
+            k_parts=int(k_parts[j]), candidates=per_problem[j], context=ctx,
+            pipeline=(moves_dram[j], first[j], last[j], b_event[j], step[j], b_factor[j],
+                      a_bytes[j], b_bytes[j], c_write[j], c_read[j], *counts[j],
+                      *class_bytes[j])))
     return choices
 
 

@@ -137,11 +137,9 @@ class Candidates:
     acc_elem: np.ndarray       # (N,)
     out_elem: np.ndarray       # (N,)
 
-    def count(self, problem: int) -> int:
-        """Candidates of one problem (allowed orders x tile-size combinations)."""
-        lo = int(self.starts[problem])
-        hi = int(self.starts[problem + 1]) if problem + 1 < len(self.starts) else len(self.seg)
-        return int(self.order_ok[:, lo:hi].sum())
+    def candidate_counts(self) -> list[int]:
+        """Candidates of each problem (allowed orders x tile-size combinations)."""
+        return np.add.reduceat(self.order_ok.sum(axis=0), self.starts).tolist()
 
 
 def tile_sizes(dim: int, base: int, forced: int = 0) -> list[int]:

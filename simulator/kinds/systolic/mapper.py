@@ -31,7 +31,8 @@ bandwidth (the properties the other objectives give up: a faster tiling may move
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Sequence
 
 import numpy as np
@@ -104,7 +105,30 @@ class Choice:
     sram: dict                       # role -> (read bytes, write bytes), all instances
     k_parts: int
     candidates: int
-    terms: dict                      # the closed form's terms for the chosen candidate
+    context: GemmContext
+    #: per instance, for `terms`: moves DRAM bytes, first and last transfer bytes, B's bytes
+    #: per load event, compute per step, B's share of instances, A, B, C write and C read
+    #: bytes, steps and bytes of each step class
+    pipeline: tuple
+
+    @property
+    def terms(self) -> dict[str, float]:
+        """The closed form's terms (`CYCLES_EXPRESSION`) and DRAM bytes of the chosen candidate."""
+        ctx = self.context
+        bw, reps = ctx.bytes_per_cycle, ctx.reps
+        moves_dram, first, last, b_event, step, b_factor, a, b, c_write, c_read, *per_class = \
+            self.pipeline
+        repeat = first - (b_event if b_factor < 1.0 else 0.0)
+        terms = {"latency": ctx.latency_cycles if moves_dram else 0.0,
+                 "d_first": first / bw, "reps": float(reps), "c": step, "d_last": last / bw,
+                 "first_exposed": ctx.first_exposed,
+                 "between": max(step, (repeat + last) / bw) - step,
+                 "a_per_instance": a, "b_per_instance": b, "b_instances": b_factor * reps,
+                 "c_write_per_instance": c_write, "c_read_per_instance": c_read}
+        for q in range(3):
+            terms[f"n{q}"] = float(per_class[q])
+            terms[f"d{q}"] = per_class[3 + q] / bw
+        return terms
 
     @property
     def dram_bytes(self) -> float:
@@ -150,25 +174,21 @@ def _context_arrays(contexts: Sequence[GemmContext], seg: np.ndarray) -> dict[st
     return out
 
 
-def evaluate(c: Candidates, contexts: Sequence[GemmContext]) -> dict[str, np.ndarray]:
-    """Cycles, DRAM bytes and (when priced) energy of every candidate over all its GEMM's
-    instances: arrays of shape (orders, candidates). The contexts share the run's bandwidth,
-    latency, objective and buffer style."""
+def _bandwidth_free(c: Candidates, contexts: Sequence[GemmContext]) -> dict[str, np.ndarray]:
+    """The terms of `evaluate` that depend neither on DRAM bandwidth nor on its latency (cached
+    by `_prepared`: a sweep over bandwidth re-ranks with them): per-step compute, B's sharing
+    across steps, DRAM bytes and, when priced, energy."""
     ctx0 = contexts[0]
     x = _context_arrays(contexts, c.seg)
-    bw = ctx0.bytes_per_cycle
     reps = x["reps"]
     step = (x["inst_compute"] + c.overhead) / c.steps                          # (N,)
-    body = step + (c.counts * np.maximum(step, c.class_bytes / bw)).sum(axis=0)
     shared = (x["steps"] > 1) & c.b_whole & (c.fetches[1] > 0)
     b_factor = np.where(shared, x["groups"] / reps, 1.0)
     first_repeat = c.first_bytes - np.where(shared, c.b_event, 0.0)
     dram = reps * (c.a_bytes + c.c_write + c.c_read + c.b_bytes * b_factor)
-    cycles = (c.first_bytes / bw + reps * body + c.last_write / bw + x["first_exposed"]
-              + (reps - 1) * (np.maximum(step, (first_repeat + c.last_write) / bw) - step))
-    if ctx0.latency_cycles:
-        cycles = cycles + np.where(dram > 0, ctx0.latency_cycles, 0.0)
-    out = {"cycles": cycles, "dram": dram, "b_factor": b_factor, "step": step}
+    out = {"reps": reps, "reps_between": reps - 1, "step": step, "b_factor": b_factor,
+           "dram": dram, "moves_dram": dram > 0, "first_exposed": x["first_exposed"],
+           "repeat_bytes": first_repeat + c.last_write}
     if ctx0.objective in ("energy", "edp") and ctx0.prices is not None:
         ratio = ctx0.prices.write_ratio
         pj = dram * x["dram"]
@@ -176,69 +196,102 @@ def evaluate(c: Candidates, contexts: Sequence[GemmContext]) -> dict[str, np.nda
             pj = pj + (reps * x[f"{role}_sram"]) * (rd + ratio * wr)
         out["energy"] = pj
         out["fixed"] = x["fixed_pj"] * reps
+    for value in out.values():
+        value.flags.writeable = False
     return out
+
+
+def evaluate(c: Candidates, contexts: Sequence[GemmContext],
+             free: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Cycles, DRAM bytes and (when priced) energy of every candidate over all its GEMM's
+    instances: arrays of shape (orders, candidates). The contexts share the run's bandwidth,
+    latency, objective and buffer style; `free` is `_bandwidth_free(c, contexts)` if known."""
+    ctx0 = contexts[0]
+    x = _bandwidth_free(c, contexts) if free is None else free
+    bw = ctx0.bytes_per_cycle
+    step = x["step"]
+    body = step + (c.counts * np.maximum(step, c.class_bytes / bw)).sum(axis=0)
+    cycles = (c.first_bytes / bw + x["reps"] * body + c.last_write / bw + x["first_exposed"]
+              + x["reps_between"] * (np.maximum(step, x["repeat_bytes"] / bw) - step))
+    if ctx0.latency_cycles:
+        cycles += np.where(x["moves_dram"], ctx0.latency_cycles, 0.0)
+    return {**x, "cycles": cycles}
 
 
 def _best(values: dict[str, np.ndarray], c: Candidates, objective: str) -> np.ndarray:
     """Flat index (order-major: order * N + candidate) of the best candidate of every problem."""
-    n = len(c.seg)
-    seg = np.broadcast_to(c.seg, c.feasible.shape).ravel()
-    allowed = c.order_ok.ravel()
-    feasible = c.feasible.ravel()
-    cycles = np.round(values["cycles"].ravel(), 6)
-    dram = np.round(values["dram"].ravel(), 3)
+    allowed, feasible = c.order_ok, c.feasible
+    cycles = np.round(values["cycles"], 6)
+    # a user's forced loop order first; without one every order is allowed (a constant key)
+    keys: list = [] if allowed.all() else [~allowed]
     if objective == "latency":
         # near ties (within LATENCY_TOLERANCE of the problem's fastest) go to the least DRAM
         usable = allowed & feasible
-        masked = np.where(usable, cycles, np.inf).reshape(-1, n).min(axis=0)
-        best = np.minimum.reduceat(masked, c.starts)
+        best = np.minimum.reduceat(np.where(usable, cycles, np.inf).min(axis=0), c.starts)
         if np.isinf(best).any():       # nothing fits: the fastest of the allowed ones
-            masked = np.where(allowed, cycles, np.inf).reshape(-1, n).min(axis=0)
-            best = np.where(np.isinf(best), np.minimum.reduceat(masked, c.starts), best)
-        near = cycles <= best[seg] * (1 + LATENCY_TOLERANCE)
-        keys = [~(near & feasible), dram, cycles]
+            fastest = np.where(allowed, cycles, np.inf).min(axis=0)
+            best = np.where(np.isinf(best), np.minimum.reduceat(fastest, c.starts), best)
+        near = cycles <= best[c.seg] * (1 + LATENCY_TOLERANCE)
+        keys += [~(near & feasible), (values["dram"], 3), cycles]
     elif objective == "dram":
-        keys = [~feasible, dram, cycles]
+        keys += [~feasible, (values["dram"], 3), cycles]
     else:
         energy = values.get("energy")
         if energy is None:
             raise ValueError(f"objective {objective!r} needs energy prices")
-        energy = energy.ravel()
         if objective == "edp":
-            fixed = np.broadcast_to(values["fixed"], c.feasible.shape).ravel()
-            primary = np.round((energy + fixed) * values["cycles"].ravel(), 3)
+            primary = ((energy + values["fixed"]) * values["cycles"], 3)
         else:
-            primary = np.round(energy, 9)
-        keys = [~feasible, primary, cycles]
+            primary = (energy, 9)
+        keys += [~feasible, primary, cycles]
     # ties (e.g. a DRAM-bound GEMM, where split tiles hide their fill/drain): the least tiling
-    # overhead, then the fewest steps, then the order's index
-    shape = c.feasible.shape
-    keys = [seg, ~allowed, *keys, np.broadcast_to(np.round(c.overhead, 6), shape).ravel(),
-            np.broadcast_to(c.steps, shape).ravel(),
-            np.broadcast_to(np.arange(shape[0])[:, None], shape).ravel()]
-    return lexmin_per_segment(keys[1:], c.seg, c.starts, shape[0])
+    # overhead, then the fewest steps, then the order's index (the lowest flat index)
+    keys += [(c.overhead, 6), c.steps]
+    return lexmin_per_segment(keys, c.seg, c.starts, len(ORDERS))
 
 
-def lexmin_per_segment(keys: Sequence[np.ndarray], seg: np.ndarray, starts: np.ndarray,
+def lexmin_per_segment(keys: Sequence, seg: np.ndarray, starts: np.ndarray,
                        blocks: int) -> np.ndarray:
     """The flat index of the least entry of every segment in the lexicographic order of `keys`
     (first key first; NaN after every number; ties to the lowest index), in segment order:
     what a stable `np.lexsort` of (segment, *keys) puts first in each segment. The flat layout
     is `blocks` blocks (loop orders) of the same N entries, `seg` (N,) the segment of each
-    entry, `starts` where each segment begins in it. Filters key by key instead of sorting:
-    an entry stays alive while it holds its segment's least value (0.3 ms instead of 0.95 ms
-    for ResNet-50's 5,460 candidates, a sort per design point of a sweep)."""
+    entry, `starts` where each segment begins in it. A key is an array of shape (blocks, N),
+    or (N,) when it is the same in every block, or (array, decimals): that array rounded.
+
+    Filters key by key instead of sorting: an entry stays alive while it holds its segment's
+    least value. The first key filters the whole layout; the next ones only the live entries
+    (gathered entry-major, so that each segment's live entries stay contiguous), and rounding
+    applies to those only; once every segment has one live entry the rest cannot change it."""
     n = len(seg)
-    alive = np.ones(blocks * n, dtype=bool)
+    t = o = bounds = None          # live entries (entry, block) and where each segment begins
     for key in keys:
-        values = np.where(alive, key, np.nan)  # fmin skips NaN: dead entries never win
-        least = np.fmin.reduceat(np.fmin.reduce(values.reshape(blocks, n), axis=0), starts)
-        least = np.broadcast_to(least[seg], (blocks, n)).ravel()
-        # an all-NaN segment keeps its live entries (NaN ties with NaN)
-        alive &= (values == least) | np.isnan(least)
-    idx = np.flatnonzero(alive)
-    _, first = np.unique(np.broadcast_to(seg, (blocks, n)).ravel()[idx], return_index=True)
-    return idx[first]
+        decimals = None
+        if isinstance(key, tuple):
+            key, decimals = key
+        if t is None:
+            values = key if decimals is None else np.round(key, decimals)
+            column = np.fmin.reduce(values, axis=0) if values.ndim == 2 else values
+            least = np.fmin.reduceat(column, starts)[seg]  # fmin skips NaN
+            keep = values == least
+            if values.dtype.kind == "f":  # an all-NaN segment keeps its live entries
+                keep |= np.isnan(least)
+            t, o = np.nonzero(np.broadcast_to(keep, (blocks, n)).T)
+        else:
+            values = key[o, t] if key.ndim == 2 else key[t]
+            if decimals is not None:
+                values = np.round(values, decimals)
+            least = np.repeat(np.fmin.reduceat(values, bounds), np.diff(bounds, append=len(t)))
+            keep = values == least
+            if values.dtype.kind == "f":
+                keep |= np.isnan(least)
+            t, o = t[keep], o[keep]
+        bounds = np.searchsorted(t, starts)   # every segment keeps a live entry
+        if len(t) == len(starts):
+            break
+    if t is None:
+        return starts.copy()
+    return np.minimum.reduceat(o * n + t, bounds)
 
 
 _CACHE: OrderedDict[tuple[TilingProblem, GemmContext], Choice] = OrderedDict()
@@ -248,28 +301,26 @@ def choose_many(jobs: Sequence[tuple[TilingProblem, GemmContext]]) -> list[Choic
     """The best candidate of every (problem, context) pair, for its context's objective. Pairs
     seen before come from a per-process cache; the rest are ranked together, grouped by what
     must be shared (array mode, bandwidth, objective)."""
-    out: list[Choice | None] = []
-    missing: dict[tuple, list[int]] = {}
+    out: list[Choice | None] = [None] * len(jobs)
+    missing: dict[tuple, dict[tuple[TilingProblem, GemmContext], list[int]]] = {}
     for i, job in enumerate(jobs):
         hit = _CACHE.get(job)
         if hit is not None:
             _CACHE.move_to_end(job)
-            out.append(hit)
+            out[i] = hit
             continue
-        out.append(None)
         problem, ctx = job
         group = (problem.dataflow, problem.rows, problem.cols, problem.overhead_mode,
                  problem.accumulator_rows, ctx.bytes_per_cycle, ctx.latency_cycles,
                  ctx.objective, ctx.unified, ctx.prices is None)
-        missing.setdefault(group, []).append(i)
-    for indices in missing.values():
-        unique = list(dict.fromkeys(jobs[i] for i in indices))
-        for job, choice in zip(unique, _choose_group(unique)):
+        missing.setdefault(group, {}).setdefault(job, []).append(i)
+    for pending in missing.values():
+        for (job, indices), choice in zip(pending.items(), _choose_group(list(pending))):
             _CACHE[job] = choice
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        for i in indices:
-            out[i] = _CACHE.get(jobs[i]) or _choose_group([jobs[i]])[0]
+            for i in indices:
+                out[i] = choice
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
     return out  # type: ignore[return-value]
 
 
@@ -281,6 +332,7 @@ def choose(problem: TilingProblem, ctx: GemmContext) -> Choice:
 def clear_cache() -> None:
     _CACHE.clear()
     _CANDIDATES.clear()
+    _PREPARED.clear()
 
 
 #: the candidate tilings of recent groups of problems: a sweep that changes only what the
@@ -288,76 +340,77 @@ def clear_cache() -> None:
 #: candidates; `Candidates` arrays are never written after they are built
 _CANDIDATES: OrderedDict[tuple[TilingProblem, ...], Candidates] = OrderedDict()
 CANDIDATES_CACHE_SIZE = 8
+#: the same candidates with their bandwidth-free terms (`_bandwidth_free`), by the problems and
+#: every context field but the DRAM bandwidth and latency: a sweep over those re-ranks with them
+_PREPARED: OrderedDict[tuple, tuple[Candidates, dict[str, np.ndarray]]] = OrderedDict()
+PREPARED_CACHE_SIZE = 4
+_BANDWIDTH_FREE_FIELDS = attrgetter(*(f.name for f in fields(GemmContext)
+                                      if f.name not in ("bytes_per_cycle", "latency_cycles")))
 
 
-def _candidates(problems: list[TilingProblem]) -> Candidates:
-    key = tuple(problems)
-    c = _CANDIDATES.get(key)
-    if c is None:
-        c = _CANDIDATES[key] = candidates(problems)
-        while len(_CANDIDATES) > CANDIDATES_CACHE_SIZE:
-            _CANDIDATES.popitem(last=False)
+def _lru(cache: OrderedDict, key, build, size: int):
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = build()
+        while len(cache) > size:
+            cache.popitem(last=False)
     else:
-        _CANDIDATES.move_to_end(key)
-    return c
+        cache.move_to_end(key)
+    return value
+
+
+def _candidates(problems: tuple[TilingProblem, ...]) -> Candidates:
+    return _lru(_CANDIDATES, problems, lambda: candidates(problems), CANDIDATES_CACHE_SIZE)
+
+
+def _prepared(problems: tuple[TilingProblem, ...], contexts: Sequence[GemmContext]
+              ) -> tuple[Candidates, dict[str, np.ndarray]]:
+    def build() -> tuple[Candidates, dict[str, np.ndarray]]:
+        c = _candidates(problems)
+        return c, _bandwidth_free(c, contexts)
+
+    key = (problems, tuple(map(_BANDWIDTH_FREE_FIELDS, contexts)))
+    return _lru(_PREPARED, key, build, PREPARED_CACHE_SIZE)
 
 
 def _choose_group(jobs: Sequence[tuple[TilingProblem, GemmContext]]) -> list[Choice]:
-    problems = [p for p, _ in jobs]
+    problems = tuple(p for p, _ in jobs)
     contexts = [x for _, x in jobs]
-    c = _candidates(problems)
-    values = evaluate(c, contexts)
+    c, free = _prepared(problems, contexts)
+    values = evaluate(c, contexts, free)
     best = _best(values, c, contexts[0].objective)
-    n = len(c.seg)
-    o_idx, t_idx = np.divmod(best, n)
-    unified = contexts[0].unified
-    bw = contexts[0].bytes_per_cycle
-    sram = _sram(c, unified, values["b_factor"])
+    o_idx, t_idx = np.divmod(best, len(c.seg))
 
-    def pick(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim == 0:
-            return np.full(len(best), float(x))
-        if x.ndim == 1:
-            return x[t_idx]
-        return x[o_idx, t_idx]
+    def pick(x: np.ndarray) -> list:
+        return (x[t_idx] if x.ndim == 1 else x[o_idx, t_idx]).tolist()
 
-    cols = {name: pick(getattr(c, name)).tolist() for name in (
-        "tm", "tk", "tn", "fits", "overhead", "steps", "first_bytes", "last_write", "b_event",
-        "a_bytes", "b_bytes", "c_write", "c_read", "k_parts")}
-    vals = {name: pick(values[name]).tolist() for name in ("cycles", "dram", "b_factor", "step")}
-    roles = {role: (pick(rd).tolist(), pick(wr).tolist()) for role, (rd, wr) in sram.items()}
+    tm, tk, tn, fits, overhead, k_parts, step, cycles, moves_dram, b_factor, first, last, \
+        b_event, a_bytes, b_bytes, c_write, c_read = map(pick, (
+            c.tm, c.tk, c.tn, c.fits, c.overhead, c.k_parts, values["step"], values["cycles"],
+            values["moves_dram"], values["b_factor"], c.first_bytes, c.last_write, c.b_event,
+            c.a_bytes, c.b_bytes, c.c_write, c.c_read))
+    roles = {role: (pick(rd), pick(wr))
+             for role, (rd, wr) in _sram(c, contexts[0].unified, values["b_factor"]).items()}
     trips = c.trips[:, t_idx].T.tolist()
     fetches = c.fetches[:, o_idx, t_idx].T.tolist()
     counts = c.counts[:, o_idx, t_idx].T.tolist()
     class_bytes = c.class_bytes[:, o_idx, t_idx].T.tolist()
+    orders = o_idx.tolist()
+    per_problem = c.candidate_counts()
     choices = []
     for j, (problem, ctx) in enumerate(jobs):
         reps = ctx.reps
-        b_factor = vals["b_factor"][j]
-        step = vals["step"][j]
-        first, last = cols["first_bytes"][j], cols["last_write"][j]
-        repeat = first - (cols["b_event"][j] if b_factor < 1.0 else 0.0)
-        terms = {"latency": ctx.latency_cycles if vals["dram"][j] > 0 else 0.0,
-                 "d_first": first / bw, "reps": float(reps), "c": step, "d_last": last / bw,
-                 "first_exposed": ctx.first_exposed,
-                 "between": max(step, (repeat + last) / bw) - step,
-                 "a_per_instance": cols["a_bytes"][j], "b_per_instance": cols["b_bytes"][j],
-                 "b_instances": b_factor * reps, "c_write_per_instance": cols["c_write"][j],
-                 "c_read_per_instance": cols["c_read"][j]}
-        for q in range(3):
-            terms[f"n{q}"] = float(counts[j][q])
-            terms[f"d{q}"] = class_bytes[j][q] / bw
         choices.append(Choice(
-            problem=problem, tm=int(cols["tm"][j]), tk=int(cols["tk"][j]),
-            tn=int(cols["tn"][j]), order=ORDERS[int(o_idx[j])],
-            trips=tuple(int(v) for v in trips[j]), fetches=tuple(int(v) for v in fetches[j]),
-            fits=bool(cols["fits"][j]), overhead_cycles=cols["overhead"][j],
-            cycles=vals["cycles"][j], a_dram=reps * cols["a_bytes"][j],
-            b_dram=reps * cols["b_bytes"][j] * b_factor,
-            c_dram_write=reps * cols["c_write"][j], c_dram_read=reps * cols["c_read"][j],
+            problem=problem, tm=tm[j], tk=tk[j], tn=tn[j], order=ORDERS[orders[j]],
+            trips=tuple(trips[j]), fetches=tuple(fetches[j]), fits=fits[j],
+            overhead_cycles=overhead[j], cycles=cycles[j], a_dram=reps * a_bytes[j],
+            b_dram=reps * b_bytes[j] * b_factor[j], c_dram_write=reps * c_write[j],
+            c_dram_read=reps * c_read[j],
             sram={role: (rd[j] * reps, wr[j] * reps) for role, (rd, wr) in roles.items()},
-            k_parts=int(cols["k_parts"][j]), candidates=c.count(j), terms=terms))
+            k_parts=int(k_parts[j]), candidates=per_problem[j], context=ctx,
+            pipeline=(moves_dram[j], first[j], last[j], b_event[j], step[j], b_factor[j],
+                      a_bytes[j], b_bytes[j], c_write[j], c_read[j], *counts[j],
+                      *class_bytes[j])))
     return choices
 
 

@@ -137,11 +137,9 @@ class Candidates:
     acc_elem: np.ndarray       # (N,)
     out_elem: np.ndarray       # (N,)
 
-    def count(self, problem: int) -> int:
-        """Candidates of one problem (allowed orders x tile-size combinations)."""
-        lo = int(self.starts[problem])
-        hi = int(self.starts[problem + 1]) if problem + 1 < len(self.starts) else len(self.seg)
-        return int(self.order_ok[:, lo:hi].sum())
+    def candidate_counts(self) -> list[int]:
+        """Candidates of each problem (allowed orders x tile-size combinations)."""
+        return np.add.reduceat(self.order_ok.sum(axis=0), self.starts).tolist()
 
 
 def tile_sizes(dim: int, base: int, forced: int = 0) -> list[int]:
@@ -165,11 +163,30 @@ def _a_rows_in(t: np.ndarray, wo: np.ndarray, rows: np.ndarray, stride: np.ndarr
     return np.where(out_rows < 1.0, r * out_rows, full)
 
 
-_POS = np.arange(3).reshape(1, 3, 1)
 _ORDER_LOOPS = np.array([["mkn".index(loop) for loop in order] for order in ORDERS])
-#: in_index[x][o, p]: does the loop at position p of order o index operand x
-_IN_INDEX = {x: np.array([[loop in INDEX[x] for loop in order] for order in ORDERS]
-                         ).reshape(len(ORDERS), 3, 1) for x in "abc"}
+#: the one loop (0 m, 1 k, 2 n) that does not index each operand
+_OTHER = {x: next(i for i, d in enumerate("mkn") if d not in index) for x, index in INDEX.items()}
+
+
+def _innermost_table() -> dict[str, np.ndarray]:
+    """The reuse rule (module docstring) per operand, loop order and pattern of non-trivial
+    loops (bit 4: m, 2: k, 1: n has more than one trip): `[x][o, pattern]` is the position of
+    the innermost non-trivial loop indexing x (-1: none, x is loaded once)."""
+    out = {}
+    for x, index in INDEX.items():
+        j = np.full((len(ORDERS), 8), -1)
+        for o, order in enumerate(ORDERS):
+            for pattern in range(8):
+                nontrivial = {d for d, bit in zip("mkn", (4, 2, 1)) if pattern & bit}
+                j[o, pattern] = max((p for p, loop in enumerate(order)
+                                     if loop in index and loop in nontrivial), default=-1)
+        out[x] = j
+    return out
+
+
+_INNERMOST = _innermost_table()
+#: the position of each loop (0 m, 1 k, 2 n) in each order, (6, 1)
+_POSITION = [np.array([[order.index(d)] for order in ORDERS]) for d in "mkn"]
 _INF = float("inf")
 
 
@@ -182,38 +199,34 @@ def candidates(problems: Sequence[TilingProblem]) -> Candidates:
     row_dim, col_dim = SPATIAL[df]
     temporal = TEMPORAL[df]
     base = {row_dim: rows, col_dim: cols, temporal: 1}
-    tms, tks, tns, lengths = [], [], [], []
-    for p in problems:
-        dims = {"m": p.m, "k": p.k, "n": p.n}
-        forced = {"m": p.force_m, "k": p.force_k, "n": p.force_n}
-        sizes = [tile_sizes(dims[d], base[d], forced[d]) for d in "mkn"]
-        count = len(sizes[0]) * len(sizes[1]) * len(sizes[2])
-        lengths.append(count)
-        for m_ in sizes[0]:
-            for k_ in sizes[1]:
-                tms.extend([m_] * len(sizes[2]))
-                tks.extend([k_] * len(sizes[2]))
-                tns.extend(sizes[2])
-    lengths_a = np.array(lengths)
-    seg = np.repeat(np.arange(len(problems)), lengths_a)
-    starts = np.concatenate(([0], np.cumsum(lengths_a)[:-1]))
-    tm, tk, tn = np.array(tms, dtype=np.int64), np.array(tks, dtype=np.int64), \
-        np.array(tns, dtype=np.int64)
+    sizes = [(tile_sizes(p.m, base["m"], p.force_m), tile_sizes(p.k, base["k"], p.force_k),
+              tile_sizes(p.n, base["n"], p.force_n)) for p in problems]
+    lens = np.array([[len(d) for d in three] for three in sizes])         # (P, 3)
+    lengths = lens.prod(axis=1)
+    seg = np.repeat(np.arange(len(problems)), lengths)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    # each problem's combinations with m outermost: index = (i_m * len_k + i_k) * len_n + i_n
+    index = np.arange(len(seg)) - starts[seg]
+    i_n, i_mk = index % lens[seg, 2], index // lens[seg, 2]
+    i_k, i_m = i_mk % lens[seg, 1], i_mk // lens[seg, 1]
 
-    def per(field, dtype=float) -> np.ndarray:
-        return np.array([getattr(p, field) for p in problems], dtype=dtype)[seg]
+    def tiles_of(q: int, i: np.ndarray) -> np.ndarray:
+        values = np.array([v for three in sizes for v in three[q]], dtype=np.int64)
+        return values[(np.cumsum(lens[:, q]) - lens[:, q])[seg] + i]
 
-    def cap(field) -> np.ndarray:
-        return np.array([_INF if getattr(p, field) is None else getattr(p, field)
-                         for p in problems])[seg]
+    tm, tk, tn = tiles_of(0, i_m), tiles_of(1, i_k), tiles_of(2, i_n)
 
-    M, K, N = per("m", np.int64), per("k", np.int64), per("n", np.int64)
-    a_unique, b_elem = per("a_unique_bytes"), per("b_elem_bytes")
-    out_elem, acc_elem, a_elem = per("out_elem_bytes"), per("acc_elem_bytes"), per("a_elem_bytes")
-    a_in, b_in, c_out = per("a_in_dram", bool), per("b_in_dram", bool), per("c_to_dram", bool)
-    cap_a, cap_b, cap_c = cap("cap_a"), cap("cap_b"), per("cap_c")
-    conv_wo, conv_rows = per("conv_wo"), per("conv_rows")
-    conv_stride, conv_r = per("conv_stride"), per("conv_r")
+    # the problems' fields, one row per field, repeated for each of their candidates
+    M, K, N = np.array([(p.m, p.k, p.n) for p in problems], dtype=np.int64).T[:, seg]
+    a_in, b_in, c_out, spill_ok = np.array([
+        (p.a_in_dram, p.b_in_dram, p.c_to_dram, p.allow_psum_spill) for p in problems],
+        dtype=bool).T[:, seg]
+    (a_unique, b_elem, out_elem, acc_elem, a_elem, cap_a, cap_b, cap_c, conv_wo, conv_rows,
+     conv_stride, conv_r, slowdown, shift, fold_overhead) = np.array([
+        (p.a_unique_bytes, p.b_elem_bytes, p.out_elem_bytes, p.acc_elem_bytes, p.a_elem_bytes,
+         _INF if p.cap_a is None else p.cap_a, _INF if p.cap_b is None else p.cap_b, p.cap_c,
+         p.conv_wo, p.conv_rows, p.conv_stride, p.conv_r, p.rate_slowdown, p.shift_cycles,
+         p.fold_overhead_cycles) for p in problems], dtype=float).T[:, seg]
     trip_m, trip_k, trip_n = -(-M // tm), -(-K // tk), -(-N // tn)
     trips = np.stack([trip_m, trip_k, trip_n])
 
@@ -251,16 +264,14 @@ def candidates(problems: Sequence[TilingProblem]) -> Candidates:
     tiles = {"m": tm, "k": tk, "n": tn}
     t_tile, t_dim = tiles[temporal], dims[temporal]
     folds = -(-dims[row_dim] // rows) * -(-dims[col_dim] // cols)
-    slowdown = per("rate_slowdown")
     if p0.overhead_mode == "pipelined":
-        shift = per("shift_cycles")
         t_rem = t_dim % t_tile
         exposed = ((t_dim // t_tile) * np.maximum(0.0, shift - t_tile * slowdown)
                    + (t_rem > 0) * np.maximum(0.0, shift - t_rem * slowdown))
         overhead = folds * exposed
     else:
         # a slower precision repeats whole folds (multi-pass), a faster one packs the stream only
-        overhead = ((-(-t_dim // t_tile)) - 1) * folds * per("fold_overhead_cycles") \
+        overhead = ((-(-t_dim // t_tile)) - 1) * folds * fold_overhead \
             * np.maximum(1.0, slowdown)
 
     # the six loop orders: arrays of shape (orders, 3 positions, candidates)
@@ -270,44 +281,52 @@ def candidates(problems: Sequence[TilingProblem]) -> Candidates:
         order_ok = (wanted < 0) | (np.arange(len(ORDERS))[:, None] == wanted)
     else:
         order_ok = np.ones((len(ORDERS), len(seg)), bool)
-    trips_at = trips[_ORDER_LOOPS]
-    nontrivial = trips_at > 1
-    an = {}
-    for x in "abc":
-        inx = _IN_INDEX[x]
-        j = np.where(inx & nontrivial, _POS, -1).max(axis=1)                     # (6, N)
-        jj = j[:, None, :]
-        refetch = np.where(~inx & (_POS < jj), trips_at, 1).prod(axis=1)
-        events = np.where(_POS <= jj, trips_at, 1).prod(axis=1)
-        an[x] = [j, refetch, events]
+    # the six loop orders (6, N): prefix[q], the product of the trips of an order's q outermost
+    # loops; counts[q] = prefix[q + 1] - prefix[q], the steps whose loop at position q advanced
+    # (t0 - 1, t0 * (t1 - 1), t0 * t1 * (t2 - 1))
+    trips_at = trips[_ORDER_LOOPS]                                              # (6, 3, N)
+    prefix = np.empty((4,) + trips_at[:, 0].shape, dtype=np.int64)
+    prefix[0] = 1
+    np.multiply(trips_at[:, 0], 1, out=prefix[1])
+    np.multiply(prefix[1], trips_at[:, 1], out=prefix[2])
+    np.multiply(prefix[2], trips_at[:, 2], out=prefix[3])
+    counts = np.diff(prefix, axis=0)
+    pattern = (trip_m > 1) * 4 + (trip_k > 1) * 2 + (trip_n > 1)
     # An operand whose whole tensor fits its buffer is loaded once and stays, whatever the loop
     # order (nothing evicts it); likewise partial sums that all fit the output buffer never
     # spill. It still fills progressively on the first pass (same load events).
     a_resident = a_in & (a_unique <= cap_a)
     b_resident = b_in & (b_total <= cap_b)
-    an["a"][1] = np.where(a_resident, 1, an["a"][1])
-    an["b"][1] = np.where(b_resident, 1, an["b"][1])
-    a_bytes = np.where(a_in, np.where(a_resident, a_unique, a_pass * an["a"][1]), 0.0)
-    b_bytes = np.where(b_in, b_total * an["b"][1], 0.0)
+    resident = {"a": a_resident, "b": b_resident, "c": False}
+    fetched, events, inside = {}, {}, {}
+    for x in "abc":
+        # x's innermost non-trivial index loop j: x is fetched again on every trip of the loop
+        # not indexing it if that runs outside j; loads happen when a loop at or outside j
+        # advances (inside[x][q]: position q is at or outside j)
+        j = np.take(_INNERMOST[x], pattern, axis=1)                             # (6, N)
+        refetched = (_POSITION[_OTHER[x]] < j) & ~resident[x]
+        fetched[x] = 1 + (trips[_OTHER[x]] - 1) * refetched
+        inside[x] = [j >= q for q in range(3)]
+        events[x] = 1 + counts[0] * inside[x][0] + counts[1] * inside[x][1] \
+            + counts[2] * inside[x][2]
+    a_bytes = np.where(a_in, np.where(a_resident, a_unique, a_pass * fetched["a"]), 0.0)
+    b_bytes = np.where(b_in, b_total * fetched["b"], 0.0)
     psums_on_chip = c_full <= cap_c
-    visits = an["c"][1]
-    spill_ok = np.array([p.allow_psum_spill for p in problems])[seg] | psums_on_chip
+    visits = fetched["c"]
+    spill_ok = spill_ok | psums_on_chip
     ok = feasible & (spill_ok | (visits == 1))
     c_read = np.where(psums_on_chip, 0.0, (c_elems * acc_elem) * (visits - 1))
     c_write = np.where(c_out, c_elems * out_elem + c_read, c_read)
 
     # transfers: per load event, the last output write, and the three step classes
-    ev_c = an["c"][2]
-    a_event = a_bytes / an["a"][2]
-    b_event = b_bytes / an["b"][2]
+    ev_c = events["c"]
+    a_event = a_bytes / events["a"]
+    b_event = b_bytes / events["b"]
     c_total = c_write + c_read
     last_write = c_total / ev_c
     c_event = (c_total - last_write) / np.maximum(ev_c - 1, 1)
-    t0, t1, t2 = trips_at[:, 0, :], trips_at[:, 1, :], trips_at[:, 2, :]
-    counts = np.stack([t0 - 1, t0 * (t1 - 1), t0 * t1 * (t2 - 1)])
-    ja, jb, jc = an["a"][0], an["b"][0], an["c"][0]
-    class_bytes = np.stack([a_event * (pp <= ja) + b_event * (pp <= jb) + c_event * (pp <= jc)
-                            for pp in range(3)])
+    class_bytes = np.stack([a_event * inside["a"][q] + b_event * inside["b"][q]
+                            + c_event * inside["c"][q] for q in range(3)])
 
     # array-side SRAM reads (per instance) and partial-sum passes, by dataflow
     a_im2col = (M * K) * a_elem
@@ -329,8 +348,8 @@ def candidates(problems: Sequence[TilingProblem]) -> Candidates:
         steps=(trip_m * trip_k * trip_n).astype(float), a_reads=a_reads, b_reads=b_reads,
         k_parts=k_parts, b_whole=(tk >= K) & (tn >= N), order_ok=order_ok, feasible=ok,
         a_bytes=a_bytes, b_bytes=b_bytes, c_write=c_write, c_read=c_read,
-        first_bytes=a_event + b_event, last_write=last_write, b_event=b_event, counts=counts,
-        class_bytes=class_bytes, fetches=np.stack([an["a"][1], an["b"][1], visits]),
+        first_bytes=a_event + b_event, last_write=last_write, b_event=b_event, counts=counts.astype(float),
+        class_bytes=class_bytes, fetches=np.stack([fetched["a"], fetched["b"], visits]),
         c_elems=c_elems, acc_elem=acc_elem, out_elem=out_elem))
 
 

@@ -40,7 +40,7 @@ from simulator.kinds.systolic.gemm import (
 )
 from simulator.kinds.systolic.mapper import OBJECTIVES, Prices, choose_many
 from simulator.kinds.systolic.precision import Rate, layer_precision, layer_rate, run_rate
-from simulator.kinds.systolic.repeats import renamed, repeat_key
+from simulator.kinds.systolic.repeats import repeat_key
 from simulator.kinds.systolic.vector import cost_vector_layer, vector_layer_work
 
 
@@ -66,18 +66,28 @@ class LayerPlan:
 
 @dataclass(frozen=True)
 class BatchRun:
-    """The layers of one (sub-)batch, their counted actions, warnings and explanations."""
+    """The layers of one (sub-)batch, their counted actions, warnings and explanations;
+    `copy_of` maps a layer that repeats an earlier one to it (`EngineRun.copy_of`)."""
 
     layers: list[LayerResult]
     counts: list[LayerCounts]
     warnings: list[str]
     explanations: dict[str, KindExplanation] = field(default_factory=dict)
+    copy_of: dict[int, int] = field(default_factory=dict)
 
     def repeated(self, times: int) -> "BatchRun":
         """The same batch run `times` times back to back (sub-batches)."""
-        return BatchRun([_repeat(r, times) for r in self.layers],
-                        [c.scaled(times) for c in self.counts], self.warnings,
-                        self.explanations)
+        layers: list[LayerResult] = []
+        counts: list[LayerCounts] = []
+        for i, (result, count) in enumerate(zip(self.layers, self.counts)):
+            j = self.copy_of.get(i)
+            if j is None:
+                layers.append(_repeat(result, times))
+                counts.append(count.scaled(times))
+            else:
+                layers.append(copy_layer(layers[j], {"name": result.name}))
+                counts.append(counts[j])
+        return BatchRun(layers, counts, self.warnings, self.explanations, self.copy_of)
 
     @property
     def cycles(self) -> int:
@@ -279,7 +289,9 @@ class SystolicModel:
         explanations = {}
         for i, layer in enumerate(layers):
             if i in copy_of:
-                out.append(renamed(out[copy_of[i]], layer.name))
+                # layer j's figures under this layer's name, sharing j's dicts: simulator.api
+                # gives the run's result its own copy (EngineRun.copy_of)
+                out.append(copy_layer(out[copy_of[i]], {"name": layer.name}))
                 counts.append(counts[copy_of[i]])  # immutable: shared
                 continue
             cost = costs[i]
@@ -288,7 +300,7 @@ class SystolicModel:
             counts.append(count)
             if cost.explain is not None:
                 explanations[layer.name] = cost.explain
-        return BatchRun(out, counts, list(dict.fromkeys(warnings)), explanations)
+        return BatchRun(out, counts, list(dict.fromkeys(warnings)), explanations, copy_of)
 
     def _cost_layers(self, layers: list[LayerBase], plans: list[LayerPlan], indices: list[int],
                      costs: list) -> None:

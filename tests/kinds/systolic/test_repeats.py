@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import simulator.kinds.systolic.model as systolic_model
-from simulator.api import simulate
+from simulator.api import run, simulate
 from simulator.compress import prune, share_weights
 from simulator.io.llm import load_llm
 from simulator.io.load import load_arch, load_workload
@@ -29,6 +29,42 @@ def _both(arch, workload, monkeypatch):
 def test_a_run_with_repeats_copied_equals_a_run_without(arch, workload, monkeypatch):
     shortcut, alone = _both(load_arch(arch), load_workload(workload), monkeypatch)
     assert shortcut.model_dump() == alone.model_dump()
+
+
+def _containers(value, out):
+    if isinstance(value, (dict, list)):
+        out.add(id(value))
+        for item in value.values() if isinstance(value, dict) else value:
+            _containers(item, out)
+    return out
+
+
+@pytest.mark.parametrize("batch", [1, 16])
+def test_copied_layers_share_nothing(batch):
+    """A run's layers, copies included (whole batch or sub-batches), hold their own dicts and
+    lists: changing one layer's figures never changes another's."""
+    workload = load_workload("googlenet" if batch > 1 else "resnet50")
+    if batch > 1:  # spills at batch 16: the run is a sub-batch's, repeated
+        workload = type(workload).model_validate(
+            {**workload.model_dump(), "batch": batch}).resolve()
+    result, engine_run = run(load_arch("tpu_v1"), workload)
+    assert engine_run.copy_of  # some layers are copies
+    seen: set[int] = set()
+    for layer in result.layers:
+        mine: set[int] = set()
+        for value in (*layer.__dict__.values(), *(layer.model_extra or {}).values()):
+            _containers(value, mine)
+        assert not mine & seen, layer.name
+        seen |= mine
+    if batch == 1:  # two identical bottleneck convs (l2b2_c1 is a copy of l2b1_c1)
+        first, copy = (next(l for l in result.layers if l.name == name)
+                       for name in ("l2b1_c1", "l2b2_c1"))
+        assert first.model_dump(exclude={"name"}) == copy.model_dump(exclude={"name"})
+        before = copy.model_dump()
+        first.stall_breakdown_cycles["x"] = 1
+        first.mapping["trips"]["m"] += 1
+        first.energy_breakdown_pj["mac"] = 0.0
+        assert copy.model_dump() == before
 
 
 @pytest.mark.parametrize("phase", ["prefill", "decode"])

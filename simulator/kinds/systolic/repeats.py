@@ -15,33 +15,42 @@ Tested: every result field of a run with and without the shortcut is equal
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from marshal import dumps
+from operator import itemgetter
+from typing import Any
 
 from simulator.core.layer_base import LayerBase
 from simulator.kinds.base import RunOptions
 
 #: fields that name things (the layer, its producers) and so never change a figure
 _NAMING_FIELDS = frozenset({"name", "inputs"})
-_FIGURE_FIELDS: dict[type, tuple[str, ...]] = {}
+#: per layer class, what reads its other fields' values from a layer's `__dict__`
+_FIGURE_FIELDS: dict[type, Callable[[dict], Any]] = {}
 
 
-def _figure_fields(cls: type[LayerBase]) -> tuple[str, ...]:
-    names = _FIGURE_FIELDS.get(cls)
-    if names is None:
-        names = _FIGURE_FIELDS[cls] = tuple(n for n in cls.model_fields
-                                            if n not in _NAMING_FIELDS)
-    return names
+def _figure_fields(cls: type[LayerBase]) -> Callable[[dict], Any]:
+    getter = _FIGURE_FIELDS.get(cls)
+    if getter is None:
+        names = [n for n in cls.model_fields if n not in _NAMING_FIELDS]
+        getter = _FIGURE_FIELDS[cls] = itemgetter(*names)
+    return getter
 
 
 def repeat_key(layer: LayerBase, plan: Hashable, options: RunOptions) -> Hashable | None:
     """What a layer's figures depend on, or None when it must be costed on its own (a mapping
-    override or user weights name it). The field values enter by `repr`: exact for the
-    numbers, strings, lists and nested models that layer fields hold (a float's repr
-    round-trips; every field is in a model's repr, tested), and cheaper than hashing them one
-    by one."""
+    override or user weights name it). The field values enter as bytes: `marshal` (format 2,
+    which writes every value in full: no back-references) writes the numbers, strings and lists
+    layer fields hold exactly and by type (1, 1.0 and True differ; a float as its 8 bytes), so
+    equal bytes mean equal values; a value marshal cannot write (a nested model) falls back to
+    the whole tuple's `repr` (every field is in a model's repr, tested). Bound shapes are tuples
+    of integers, compared as they are."""
     if layer.name in options.mapping or layer.name in options.weights or layer.weights_file:
         return None
-    values = layer.__dict__
-    fields = repr(tuple(values[name] for name in _figure_fields(type(layer))))
+    values = _figure_fields(type(layer))(layer.__dict__)
+    try:
+        fields: bytes | str = dumps(values, 2)
+    except ValueError:
+        fields = repr(values)
     return (type(layer), fields, layer.inputs is None, len(layer.inputs or ()),
-            repr(layer.input_shapes), layer.output_shape, layer.batch, plan)
+            tuple(layer.input_shapes), layer.output_shape, layer.batch, plan)

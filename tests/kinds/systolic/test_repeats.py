@@ -134,3 +134,31 @@ def test_every_layer_field_is_in_the_key():
     for model in (*layer_models(), HuffmanCoding):
         hidden = [name for name, field in model.model_fields.items() if not field.repr]
         assert not hidden, f"{model.__name__}: {hidden}"
+
+
+def test_keys_tell_values_apart_by_type_and_nested_models():
+    """Field values enter the key exactly: a float and an equal int differ, a nested model
+    (Huffman coding, written by repr) takes part with all its fields."""
+    from simulator.core.arch import Precision
+    from simulator.core.workload import workload_from_dict
+    from simulator.kinds.base import RunOptions
+
+    def fc(**fields):  # every layer reads the same 128 features
+        return {"type": "linear", "input": [128], "out_features": 64, **fields}
+
+    workload = workload_from_dict({"name": "w", "layers": [
+        {"name": "a", **fc()}, {"name": "b", **fc()}, {"name": "c", **fc(weight_density=0.5)},
+        {"name": "d", **fc(huffman={"weight_histogram": [3, 1]})},
+        {"name": "e", **fc(huffman={"weight_histogram": [3, 1]})},
+        {"name": "f", **fc(huffman={"weight_histogram": [1, 3]})}]})
+    options = RunOptions(precision=Precision())
+    keys = [repeat_key(layer, None, options) for layer in workload.layers]
+    assert keys[0] == keys[1] != keys[2] and keys[3] == keys[4] != keys[5]
+    assert isinstance(keys[0][1], bytes) and isinstance(keys[3][1], str)
+    layer = workload.layers[0]
+    values = layer.__dict__
+    values["weight_density"] = 1  # an int where the model holds 1.0: no longer the same key
+    try:
+        assert repeat_key(layer, None, options) != keys[0]
+    finally:
+        values["weight_density"] = 1.0

@@ -120,9 +120,17 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
     else:
         compute_cycles = whole(cost.compute_cycles)
     dram_read, dram_write = cost.dram_read, cost.dram_write
-    rd = {op: whole(dram_read[op]) for op in OPERANDS}
-    wr = {op: whole(dram_write[op]) for op in OPERANDS}
-    dram_read_bytes, dram_write_bytes = sum(rd.values()), sum(wr.values())
+    rd: dict[str, int] = {}
+    wr: dict[str, int] = {}
+    dram_by_operand: dict[str, int] = {}
+    dram_read_bytes = dram_write_bytes = 0
+    for op in OPERANDS:
+        r = rd[op] = whole(dram_read[op])
+        w = wr[op] = whole(dram_write[op])
+        dram_read_bytes += r
+        dram_write_bytes += w
+        if r + w:
+            dram_by_operand[op] = r + w
     dram_bytes = dram_read_bytes + dram_write_bytes
     dram_floor = math.ceil(dram_bytes / bytes_per_cycle)
     cycles = max(compute_cycles, whole(cost.total_cycles) - cost.shift, dram_floor)
@@ -152,10 +160,7 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
         actions.append(SramAccess(component=f"sram:{buffer}", size_bytes=buffer_bytes[buffer],
                                   width_bits=SRAM_ACCESS_BITS, read_bytes=r, write_bytes=w,
                                   operand=operand))
-    dram_by_operand = {}
     for op in OPERANDS:
-        if rd[op] + wr[op]:
-            dram_by_operand[op] = rd[op] + wr[op]
         moved = dram_read[op] + dram_write[op]
         if moved:
             actions.append(DramAccess(nbytes=moved, operand=op))

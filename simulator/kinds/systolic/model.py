@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from simulator.core.actions import LayerCounts
 from simulator.core.arch import Precision
@@ -44,11 +45,11 @@ from simulator.kinds.systolic.repeats import repeat_key
 from simulator.kinds.systolic.vector import cost_vector_layer, vector_layer_work
 
 
-@dataclass(frozen=True)
-class LayerPlan:
+class LayerPlan(NamedTuple):
     """Where a layer's operands live (unified buffer residency): inputs in DRAM, the right
     operand of an activation x activation product in DRAM, output to DRAM, the unified-buffer
-    bytes free to stage DRAM-sourced tiles, and whether its KV cache stays on chip."""
+    bytes free to stage DRAM-sourced tiles, and whether its KV cache stays on chip. (A named
+    tuple: one is built per layer and run, at a quarter of a frozen dataclass's cost.)"""
 
     a_dram_flags: tuple[bool, ...]
     out_dram: bool
@@ -377,8 +378,9 @@ class SystolicModel:
                     last_use[p] = max(last_use[p], i)
                     consumed[p] = True
         capacity = float(self.arch.memory.unified_buffer_bytes)
-        size = [layer.output_elements * scale
-                * layer_precision(layer, self.precision).activation_bits / 8 for layer in layers]
+        run = self.precision
+        size = [layer.output_elements * scale * layer_precision(layer, run).activation_bits / 8
+                for layer in layers]
         live = [0.0] * n
         for t in range(n):
             for j in range(t, last_use[t] + 1):
@@ -402,9 +404,12 @@ class SystolicModel:
                 for j in range(t, last_use[t] + 1):
                     held[j] += size[t]
         plan = []
-        for i in range(n):
-            flags = tuple(p is None or not resident[p] for p in producers[i])
-            own = sum(size[t] for t in {i, *producers[i]} if t is not None and resident[t])
+        for i, prods in enumerate(producers):
+            flags = tuple([p is None or not resident[p] for p in prods])
+            own = 0  # the layer's own resident operands and output, in the set's order
+            for t in {i, *prods}:
+                if t is not None and resident[t]:
+                    own += size[t]
             staging = max(0.0, capacity - (held[i] - own))
             plan.append(LayerPlan(flags, not resident[i], staging, i in kv_kept))
         return plan

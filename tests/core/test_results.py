@@ -4,6 +4,7 @@ and the JSON contract (docs/formats.md)."""
 import json
 
 import pytest
+from helpers.sharing import layer_containers
 from pydantic import ValidationError
 
 from simulator.core.results import (
@@ -227,15 +228,6 @@ def test_copy_layer_is_model_copy(update):
         assert layer.cycles == 100 and "x" not in (layer.__pydantic_extra__ or {})
 
 
-def _containers(value, out):
-    """The ids of every dict and list inside `value` (itself included)."""
-    if isinstance(value, (dict, list)):
-        out.add(id(value))
-        for item in value.values() if isinstance(value, dict) else value:
-            _containers(item, out)
-    return out
-
-
 def test_renamed_layer_is_a_deep_model_copy():
     """renamed_layer = model_copy(update={name, a deep copy of every dict and list}): the
     same state, and nothing shared with the original at any depth."""
@@ -251,12 +243,8 @@ def test_renamed_layer_is_a_deep_model_copy():
         slow = layer.model_copy(update=update)
         assert _state(fast) == _state(slow)
         assert fast.model_dump_json() == slow.model_dump_json()
-        mine: set[int] = set()
-        theirs: set[int] = set()
-        for model, ids in ((fast, mine), (layer, theirs)):
-            for value in (*model.__dict__.values(), *(model.model_extra or {}).values()):
-                _containers(value, ids)
-        assert mine and not mine & theirs
+        mine = layer_containers(fast)
+        assert mine and not mine & layer_containers(layer)
         fast.stall_breakdown_cycles["x"] = 1
         if "mapping" in (fast.model_extra or {}):
             fast.mapping["trips"]["m"] = 9

@@ -4,6 +4,7 @@ and note of a run is the same as when every layer is costed on its own."""
 from __future__ import annotations
 
 import pytest
+from helpers.sharing import layer_containers
 
 import simulator.kinds.systolic.model as systolic_model
 from simulator.api import run, simulate
@@ -31,14 +32,6 @@ def test_a_run_with_repeats_copied_equals_a_run_without(arch, workload, monkeypa
     assert shortcut.model_dump() == alone.model_dump()
 
 
-def _containers(value, out):
-    if isinstance(value, (dict, list)):
-        out.add(id(value))
-        for item in value.values() if isinstance(value, dict) else value:
-            _containers(item, out)
-    return out
-
-
 @pytest.mark.parametrize("batch", [1, 16])
 def test_copied_layers_share_nothing(batch):
     """A run's layers, copies included (whole batch or sub-batches), hold their own dicts and
@@ -51,9 +44,7 @@ def test_copied_layers_share_nothing(batch):
     assert engine_run.copy_of  # some layers are copies
     seen: set[int] = set()
     for layer in result.layers:
-        mine: set[int] = set()
-        for value in (*layer.__dict__.values(), *(layer.model_extra or {}).values()):
-            _containers(value, mine)
+        mine = layer_containers(layer)
         assert not mine & seen, layer.name
         seen |= mine
     if batch == 1:  # two identical bottleneck convs (l2b2_c1 is a copy of l2b1_c1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Any
+from typing import Any, Collection
 
 from simulator import __version__  # the one version string, re-exported here
 from simulator.core.arch import ArchBase, Precision
@@ -19,7 +19,7 @@ from simulator.core.errors import NpusimError
 from simulator.core.explain import KindExplanation, LayerExplanation, WhatIf
 from simulator.core.layers import type_label
 from simulator.core.limits import INT64_MAX
-from simulator.core.results import LayerResult, RunResult, copy_layer
+from simulator.core.results import LayerResult, RunResult, copy_layer, renamed_layer
 from simulator.core.roofline import roofline_fields, roofs_for, weight_bytes_for
 from simulator.core.workload import Workload, transforms_text
 from simulator.io.load import load_arch, load_workload
@@ -77,7 +77,7 @@ def run(arch: ArchBase | str, workload: Workload | str, overrides: list[str] | N
     except NpusimError as exc:
         _name_files(exc, arch, workload)
         raise
-    check_result_range(result, arch.file)
+    check_result_range(result, arch.file, engine_run.copy_of)
     return result, engine_run
 
 
@@ -101,12 +101,18 @@ def _name_files(error: NpusimError, arch: ArchBase, workload: Workload) -> None:
         error.file = arch.file
 
 
-def check_result_range(result: RunResult, arch_file: str | None = None) -> None:
+def check_result_range(result: RunResult, arch_file: str | None = None,
+                       repeats: Collection[int] = ()) -> None:
     """Every count of a result fits a signed 64-bit integer (numpy, SQLite and most JSON
     readers hold no more): inputs within the limits can still ask for more cycles than that on
-    a slow enough chip (1 kB/s of DRAM at 1 THz), which is refused rather than stored wrong."""
+    a slow enough chip (1 kB/s of DRAM at 1 THz), which is refused rather than stored wrong.
+    `repeats`: indices of layers whose figures are an earlier layer's (`EngineRun.copy_of`),
+    checked through it."""
     isfinite = math.isfinite
-    for layer in [result.totals, *result.layers]:
+    layers = result.layers
+    if repeats:
+        layers = [layer for i, layer in enumerate(layers) if i not in repeats]
+    for layer in [result.totals, *layers]:
         # every field and extra, as iterating the model gives them (without its generator)
         extra = layer.__pydantic_extra__
         for values in (layer.__dict__, extra) if extra else (layer.__dict__,):
@@ -144,8 +150,12 @@ def _result(arch: ArchBase, workload: Workload, precision: Precision, table: Ene
     roofs = roofs_for(run.peak_macs_per_cycle, arch.clock_hz, arch.dram.bandwidth_gbps * 1e9,
                       run.sram_bytes_per_s)
     specs = {spec.name: spec for spec in workload.layers}
-    layers = []
-    for layer, counts in zip(run.layers, run.counts):
+    layers: list[LayerResult] = []
+    copy_of = run.copy_of
+    for i, (layer, counts) in enumerate(zip(run.layers, run.counts)):
+        if i in copy_of:  # the figures of an earlier layer: its result, renamed, own dicts
+            layers.append(renamed_layer(layers[copy_of[i]], layer.name))
+            continue
         # energy, roofline, stored weight bytes (for the MACs-per-weight-byte roofline) and
         # the type as tables show it (conv/dw, conv/g, conv/pw): one copy of the engine's layer
         update = pricer.layer_energy(layer, counts)

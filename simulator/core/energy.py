@@ -139,9 +139,6 @@ class Pricer:
         self._write_ratio = table.sram_write_to_read_ratio
         self._price = {SramAccess: self._sram, Macs: self._macs, RegisterAccess: self._register,
                        DramAccess: self._dram, VectorOps: self._vector, WireTransfer: self._wire}
-        #: priced layer counts by identity (an engine hands repeated layers the same counts
-        #: object); the counts are held so that an id is never reused while cached
-        self._layers: dict[int, tuple[LayerCounts, dict[str, Any]]] = {}
 
     def action_pj(self, action: Action) -> float:
         """The energy of one counted action (the formulas: docs/models.md, energy section)."""
@@ -210,24 +207,16 @@ class Pricer:
 
     def layer_energy(self, layer: LayerResult, counts: LayerCounts) -> dict[str, Any]:
         """The energy fields `price_layer` sets, as an update of `layer` (fresh dicts)."""
-        cached = self._layers.get(id(counts))
-        if cached is None:
-            breakdown, by_operand = self.price(counts.actions)
-            energy = sum(breakdown.values(), 0.0)
-            baselines = {name: self.total_pj(actions)
-                         for name, actions in counts.baselines.items()}
-            cached = self._layers[id(counts)] = (counts, {
-                "energy": energy, "breakdown": breakdown, "by_operand": by_operand,
-                "baselines": baselines})
-        priced = cached[1]
-        energy = priced["energy"]
-        update: dict[str, Any] = {"energy_pj": energy,
-                                  "energy_breakdown_pj": dict(priced["breakdown"]),
-                                  "energy_by_operand_pj": dict(priced["by_operand"])}
-        extra = layer.model_extra or {}
-        for name, baseline in priced["baselines"].items():
-            update[name] = {**extra.get(name, {}), "energy_pj": baseline,
-                            "energy_ratio": baseline / energy if energy else 0.0}
+        breakdown, by_operand = self.price(counts.actions)
+        energy = sum(breakdown.values(), 0.0)
+        update: dict[str, Any] = {"energy_pj": energy, "energy_breakdown_pj": breakdown,
+                                  "energy_by_operand_pj": by_operand}
+        if counts.baselines:
+            extra = layer.model_extra or {}
+            for name, actions in counts.baselines.items():
+                baseline = self.total_pj(actions)
+                update[name] = {**extra.get(name, {}), "energy_pj": baseline,
+                                "energy_ratio": baseline / energy if energy else 0.0}
         return update
 
 

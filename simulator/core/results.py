@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
@@ -191,6 +191,48 @@ def copy_layer(layer: LayerResult, update: dict[str, Any] | None = None) -> Laye
                 extra[key] = value
         fields_set.update(update)
     copied = _new(cls)
+    _set(copied, "__dict__", values)
+    _set(copied, "__pydantic_extra__", extra)
+    _set(copied, "__pydantic_fields_set__", fields_set)
+    _set(copied, "__pydantic_private__", None)  # results hold no private attributes (tested)
+    return copied
+
+
+_CONTAINERS = (dict, list)
+#: LayerResult's contract fields that hold a dict (of numbers, as their types declare)
+_MAP_FIELDS = tuple(name for name, field in LayerResult.model_fields.items()
+                    if get_origin(field.annotation) is dict)
+
+
+def _own(value: Any) -> Any:
+    """A copy of the dicts and lists inside `value` (numbers and strings are immutable)."""
+    if isinstance(value, dict):
+        return {k: _own(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_own(v) if isinstance(v, _CONTAINERS) else v for v in value]
+    return value
+
+
+def renamed_layer(layer: LayerResult, name: str) -> LayerResult:
+    """A copy of `layer` for the layer `name` that shares no dict or list with it, so that a
+    later change to one never reaches the other: `copy_layer(layer, update)` with `update` =
+    the name and a copy of every dict and list value (field or extra, all the way down; the
+    contract maps hold numbers, so a flat copy is a whole one), each joining the fields set."""
+    values = dict(layer.__dict__)
+    values["name"] = name
+    fields_set = set(layer.__pydantic_fields_set__)
+    fields_set.add("name")
+    for key in _MAP_FIELDS:
+        values[key] = dict(values[key])
+    fields_set.update(_MAP_FIELDS)
+    extra = layer.__pydantic_extra__
+    if extra is not None:
+        extra = dict(extra)
+        for key, value in extra.items():
+            if isinstance(value, _CONTAINERS):
+                extra[key] = _own(value)
+                fields_set.add(key)
+    copied = _new(type(layer))
     _set(copied, "__dict__", values)
     _set(copied, "__pydantic_extra__", extra)
     _set(copied, "__pydantic_fields_set__", fields_set)

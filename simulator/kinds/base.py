@@ -87,6 +87,10 @@ class EngineRun:
     span_cycles: the run's span when the engine overlaps layers (their per-layer cycles then
         sum to more; `totals.cycles` is the span, `totals.overlap_cycles` the difference);
         None when layers run one after another.
+    copy_of: layer index i -> the index j < i of an earlier layer whose figures layer i
+        repeats: `layers[i]` equals `layers[j]` but for its name (it may share dicts with it)
+        and `counts[i]` is `counts[j]`, so `simulator.api` prices and annotates layer j once
+        and gives layer i its own copy of the result. Empty: every layer stands alone.
     """
 
     layers: tuple[LayerResult, ...]
@@ -100,12 +104,16 @@ class EngineRun:
     sram_bytes_per_s: float | None = None
     explanations: Mapping[str, KindExplanation] = field(default_factory=_empty)
     span_cycles: int | None = None
+    copy_of: Mapping[int, int] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         if len(self.layers) != len(self.counts):
             raise ValueError(f"{len(self.layers)} layer results but {len(self.counts)} "
                              "action counts")
-        for name in ("engine_totals", "priced_totals", "explanations"):
+        for i, j in self.copy_of.items():
+            if not 0 <= j < i < len(self.layers) or self.counts[i] is not self.counts[j]:
+                raise ValueError(f"layer {i} cannot be a copy of layer {j}")
+        for name in ("engine_totals", "priced_totals", "explanations", "copy_of"):
             value = getattr(self, name)
             if not isinstance(value, MappingProxyType):
                 object.__setattr__(self, name, MappingProxyType(dict(value)))

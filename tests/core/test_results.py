@@ -4,9 +4,17 @@ and the JSON contract (docs/formats.md)."""
 import json
 
 import pytest
+from helpers.sharing import layer_containers
 from pydantic import ValidationError
 
-from simulator.core.results import LAYER_FIELDS, LayerResult, RunResult, copy_layer, layer_result
+from simulator.core.results import (
+    LAYER_FIELDS,
+    LayerResult,
+    RunResult,
+    copy_layer,
+    layer_result,
+    renamed_layer,
+)
 from simulator.report import files
 
 
@@ -218,6 +226,30 @@ def test_copy_layer_is_model_copy(update):
         fast.cycles = 7
         fast.__pydantic_extra__["x"] = 1
         assert layer.cycles == 100 and "x" not in (layer.__pydantic_extra__ or {})
+
+
+def test_renamed_layer_is_a_deep_model_copy():
+    """renamed_layer = model_copy(update={name, a deep copy of every dict and list}): the
+    same state, and nothing shared with the original at any depth."""
+    import copy
+
+    extra = {"folds": 3, "mapping": {"tile_m": 8, "trips": {"m": 1}, "order": ["m", "k"]}}
+    for layer in (layer_result(_values(), dict(extra)), LayerResult(**GOOD),
+                  LayerResult(**GOOD, **copy.deepcopy(extra))):
+        fast = renamed_layer(layer, "b")
+        update = {"name": "b", **{key: copy.deepcopy(value) for key, value in
+                                  {**layer.__dict__, **(layer.model_extra or {})}.items()
+                                  if isinstance(value, (dict, list))}}
+        slow = layer.model_copy(update=update)
+        assert _state(fast) == _state(slow)
+        assert fast.model_dump_json() == slow.model_dump_json()
+        mine = layer_containers(fast)
+        assert mine and not mine & layer_containers(layer)
+        fast.stall_breakdown_cycles["x"] = 1
+        if "mapping" in (fast.model_extra or {}):
+            fast.mapping["trips"]["m"] = 9
+            assert layer.mapping["trips"]["m"] == 1
+        assert "x" not in layer.stall_breakdown_cycles
 
 
 def test_only_from_layers_skips_summing_the_totals_again():

@@ -58,6 +58,22 @@ def test_engine_run_checks_one_count_record_per_layer():
         EngineRun(layers=(object(),), counts=(), peak_macs_per_cycle=1.0)  # type: ignore[arg-type]
 
 
+def test_engine_run_checks_its_copies():
+    """A layer can only repeat an earlier layer, with the very same counts."""
+    from simulator.core.actions import LayerCounts
+
+    layers, same = (object(), object(), object()), LayerCounts()
+    EngineRun(layers=layers, counts=(same, LayerCounts(), same), peak_macs_per_cycle=1.0,
+              copy_of={2: 0})  # type: ignore[arg-type]
+    for copy_of, counts in (({0: 2}, (same, LayerCounts(), same)),
+                            ({2: 2}, (same, LayerCounts(), same)),
+                            ({3: 0}, (same, LayerCounts(), same)),
+                            ({2: 0}, (same, LayerCounts(), LayerCounts()))):
+        with pytest.raises(ValueError, match="cannot be a copy"):
+            EngineRun(layers=layers, counts=counts, peak_macs_per_cycle=1.0,
+                      copy_of=copy_of)  # type: ignore[arg-type]
+
+
 def test_systolic_runs_at_two_precisions_are_independent():
     arch = arch_from_dict({
         "name": "tinytpu", "kind": "systolic", "clock_mhz": 1000,

@@ -35,7 +35,19 @@ SRAM_ACCESS_BITS = 64
 
 
 def whole(value: float) -> int:
-    """Whole bytes (or cycles) of a float tally: the ceiling after rounding to 6 decimals."""
+    """Whole bytes (or cycles) of a float tally: the ceiling after rounding to 6 decimals.
+
+    `round(value, 6)` is a decimal conversion (over a microsecond), so it is taken only where
+    it can change the answer: a whole value is its own ceiling, and a value more than 1e-6
+    above its floor rounds to more than the floor (the decimal is at least floor + 1e-6, and
+    the float nearest it lies within half a unit in the last place of it, which is below
+    5e-7 wherever a fraction of 1e-6 is representable), so its ceiling is floor + 1."""
+    floor = math.floor(value)
+    fraction = value - floor  # exact: value and floor are within a factor of two (or floor = 0)
+    if fraction == 0:
+        return floor
+    if fraction > 1e-6:
+        return floor + 1
     return math.ceil(round(value, 6))
 
 
@@ -103,19 +115,25 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
     p = cost.precision
     macs, peak = cost.macs, cost.peak_macs_per_cycle
     executed = cost.macs_executed
-    array_cycles = round(cost.compute_cycles, 6)
     if macs:
-        compute_cycles = max(math.ceil(executed / peak), math.ceil(array_cycles) - cost.shift)
+        compute_cycles = max(math.ceil(executed / peak), whole(cost.compute_cycles) - cost.shift)
     else:
-        compute_cycles = math.ceil(array_cycles)
+        compute_cycles = whole(cost.compute_cycles)
     dram_read, dram_write = cost.dram_read, cost.dram_write
-    rd = {op: whole(dram_read[op]) for op in OPERANDS}
-    wr = {op: whole(dram_write[op]) for op in OPERANDS}
-    dram_read_bytes, dram_write_bytes = sum(rd.values()), sum(wr.values())
+    rd: dict[str, int] = {}
+    wr: dict[str, int] = {}
+    dram_by_operand: dict[str, int] = {}
+    dram_read_bytes = dram_write_bytes = 0
+    for op in OPERANDS:
+        r = rd[op] = whole(dram_read[op])
+        w = wr[op] = whole(dram_write[op])
+        dram_read_bytes += r
+        dram_write_bytes += w
+        if r + w:
+            dram_by_operand[op] = r + w
     dram_bytes = dram_read_bytes + dram_write_bytes
     dram_floor = math.ceil(dram_bytes / bytes_per_cycle)
-    pipeline = round(cost.total_cycles, 6)
-    cycles = max(compute_cycles, math.ceil(pipeline) - cost.shift, dram_floor)
+    cycles = max(compute_cycles, whole(cost.total_cycles) - cost.shift, dram_floor)
     stall_cycles = cycles - compute_cycles
     stalls = attribute_stalls(stall_cycles, max(0, dram_floor - compute_cycles), cost.stalls)
 
@@ -142,10 +160,7 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
         actions.append(SramAccess(component=f"sram:{buffer}", size_bytes=buffer_bytes[buffer],
                                   width_bits=SRAM_ACCESS_BITS, read_bytes=r, write_bytes=w,
                                   operand=operand))
-    dram_by_operand = {}
     for op in OPERANDS:
-        if rd[op] + wr[op]:
-            dram_by_operand[op] = rd[op] + wr[op]
         moved = dram_read[op] + dram_write[op]
         if moved:
             actions.append(DramAccess(nbytes=moved, operand=op))
@@ -155,8 +170,9 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
     utilization = executed / (cycles * peak) if cycles and macs else 0.0
 
     if cost.explain is not None:
-        _explain_totals(cost, compute_cycles, cycles, array_cycles, pipeline, dram_bytes,
-                        bytes_per_cycle, rd, wr, cells, utilization)
+        _explain_totals(cost, compute_cycles, cycles, round(cost.compute_cycles, 6),
+                        round(cost.total_cycles, 6), dram_bytes, bytes_per_cycle, rd, wr,
+                        cells, utilization)
 
     ops = 2 * macs + layer.vector_ops
     # built without re-validating each field (every value is one of ours, of the right type),

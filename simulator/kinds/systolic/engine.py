@@ -163,7 +163,8 @@ class SystolicEngine(Engine):
         return EngineRun(
             layers=tuple(layers), counts=tuple(run.counts), peak_macs_per_cycle=peak,
             warnings=tuple(dict.fromkeys(warnings)),
-            assumptions=tuple(self._assumptions(model)), explanations=explanations)
+            assumptions=tuple(self._assumptions(model)), explanations=explanations,
+            copy_of=run.copy_of)
 
     def _assumptions(self, model: SystolicModel) -> list[str]:
         a = self.arch

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from simulator.core.actions import LayerCounts
 from simulator.core.arch import Precision
@@ -40,15 +41,15 @@ from simulator.kinds.systolic.gemm import (
 )
 from simulator.kinds.systolic.mapper import OBJECTIVES, Prices, choose_many
 from simulator.kinds.systolic.precision import Rate, layer_precision, layer_rate, run_rate
-from simulator.kinds.systolic.repeats import renamed, repeat_key
+from simulator.kinds.systolic.repeats import repeat_key
 from simulator.kinds.systolic.vector import cost_vector_layer, vector_layer_work
 
 
-@dataclass(frozen=True)
-class LayerPlan:
+class LayerPlan(NamedTuple):
     """Where a layer's operands live (unified buffer residency): inputs in DRAM, the right
     operand of an activation x activation product in DRAM, output to DRAM, the unified-buffer
-    bytes free to stage DRAM-sourced tiles, and whether its KV cache stays on chip."""
+    bytes free to stage DRAM-sourced tiles, and whether its KV cache stays on chip. (A named
+    tuple: one is built per layer and run, at a quarter of a frozen dataclass's cost.)"""
 
     a_dram_flags: tuple[bool, ...]
     out_dram: bool
@@ -66,18 +67,28 @@ class LayerPlan:
 
 @dataclass(frozen=True)
 class BatchRun:
-    """The layers of one (sub-)batch, their counted actions, warnings and explanations."""
+    """The layers of one (sub-)batch, their counted actions, warnings and explanations;
+    `copy_of` maps a layer that repeats an earlier one to it (`EngineRun.copy_of`)."""
 
     layers: list[LayerResult]
     counts: list[LayerCounts]
     warnings: list[str]
     explanations: dict[str, KindExplanation] = field(default_factory=dict)
+    copy_of: dict[int, int] = field(default_factory=dict)
 
     def repeated(self, times: int) -> "BatchRun":
         """The same batch run `times` times back to back (sub-batches)."""
-        return BatchRun([_repeat(r, times) for r in self.layers],
-                        [c.scaled(times) for c in self.counts], self.warnings,
-                        self.explanations)
+        layers: list[LayerResult] = []
+        counts: list[LayerCounts] = []
+        for i, (result, count) in enumerate(zip(self.layers, self.counts)):
+            j = self.copy_of.get(i)
+            if j is None:
+                layers.append(_repeat(result, times))
+                counts.append(count.scaled(times))
+            else:
+                layers.append(copy_layer(layers[j], {"name": result.name}))
+                counts.append(counts[j])
+        return BatchRun(layers, counts, self.warnings, self.explanations, self.copy_of)
 
     @property
     def cycles(self) -> int:
@@ -279,7 +290,9 @@ class SystolicModel:
         explanations = {}
         for i, layer in enumerate(layers):
             if i in copy_of:
-                out.append(renamed(out[copy_of[i]], layer.name))
+                # layer j's figures under this layer's name, sharing j's dicts: simulator.api
+                # gives the run's result its own copy (EngineRun.copy_of)
+                out.append(copy_layer(out[copy_of[i]], {"name": layer.name}))
                 counts.append(counts[copy_of[i]])  # immutable: shared
                 continue
             cost = costs[i]
@@ -288,7 +301,7 @@ class SystolicModel:
             counts.append(count)
             if cost.explain is not None:
                 explanations[layer.name] = cost.explain
-        return BatchRun(out, counts, list(dict.fromkeys(warnings)), explanations)
+        return BatchRun(out, counts, list(dict.fromkeys(warnings)), explanations, copy_of)
 
     def _cost_layers(self, layers: list[LayerBase], plans: list[LayerPlan], indices: list[int],
                      costs: list) -> None:
@@ -365,8 +378,9 @@ class SystolicModel:
                     last_use[p] = max(last_use[p], i)
                     consumed[p] = True
         capacity = float(self.arch.memory.unified_buffer_bytes)
-        size = [layer.output_elements * scale
-                * layer_precision(layer, self.precision).activation_bits / 8 for layer in layers]
+        run = self.precision
+        size = [layer.output_elements * scale * layer_precision(layer, run).activation_bits / 8
+                for layer in layers]
         live = [0.0] * n
         for t in range(n):
             for j in range(t, last_use[t] + 1):
@@ -390,9 +404,12 @@ class SystolicModel:
                 for j in range(t, last_use[t] + 1):
                     held[j] += size[t]
         plan = []
-        for i in range(n):
-            flags = tuple(p is None or not resident[p] for p in producers[i])
-            own = sum(size[t] for t in {i, *producers[i]} if t is not None and resident[t])
+        for i, prods in enumerate(producers):
+            flags = tuple([p is None or not resident[p] for p in prods])
+            own = 0  # the layer's own resident operands and output, in the set's order
+            for t in {i, *prods}:
+                if t is not None and resident[t]:
+                    own += size[t]
             staging = max(0.0, capacity - (held[i] - own))
             plan.append(LayerPlan(flags, not resident[i], staging, i in kv_kept))
         return plan

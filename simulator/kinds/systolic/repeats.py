@@ -6,64 +6,51 @@ decoder blocks are copies. A systolic layer's figures are a function of the laye
 bound shapes and batch, where its operands live (the residency plan) and the run (arch and
 options); the layer's name and the names of its inputs play no part. `repeat_key` is that
 function's argument; two layers with equal keys get equal figures, so `simulate_batch` costs
-the first and copies it for the others (`renamed`). A layer the user pins by name (mapping
-override, weight file) is always costed on its own. Tested: every result field of a run with
-and without the shortcut is equal (tests/kinds/systolic/test_repeats.py).
+the first and copies it for the others, and the run says which layer repeats which
+(`EngineRun.copy_of`: `simulator.api` prices and annotates the first and copies its result).
+A layer the user pins by name (mapping override, weight file) is always costed on its own.
+Tested: every result field of a run with and without the shortcut is equal
+(tests/kinds/systolic/test_repeats.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from marshal import dumps
+from operator import itemgetter
 from typing import Any
 
 from simulator.core.layer_base import LayerBase
-from simulator.core.results import LayerResult, copy_layer
 from simulator.kinds.base import RunOptions
 
 #: fields that name things (the layer, its producers) and so never change a figure
 _NAMING_FIELDS = frozenset({"name", "inputs"})
-_FIGURE_FIELDS: dict[type, tuple[str, ...]] = {}
+#: per layer class, what reads its other fields' values from a layer's `__dict__`
+_FIGURE_FIELDS: dict[type, Callable[[dict], Any]] = {}
 
 
-def _figure_fields(cls: type[LayerBase]) -> tuple[str, ...]:
-    names = _FIGURE_FIELDS.get(cls)
-    if names is None:
-        names = _FIGURE_FIELDS[cls] = tuple(n for n in cls.model_fields
-                                            if n not in _NAMING_FIELDS)
-    return names
+def _figure_fields(cls: type[LayerBase]) -> Callable[[dict], Any]:
+    getter = _FIGURE_FIELDS.get(cls)
+    if getter is None:
+        names = [n for n in cls.model_fields if n not in _NAMING_FIELDS]
+        getter = _FIGURE_FIELDS[cls] = itemgetter(*names)
+    return getter
 
 
 def repeat_key(layer: LayerBase, plan: Hashable, options: RunOptions) -> Hashable | None:
     """What a layer's figures depend on, or None when it must be costed on its own (a mapping
-    override or user weights name it). The field values enter by `repr`: exact for the
-    numbers, strings, lists and nested models that layer fields hold (a float's repr
-    round-trips; every field is in a model's repr, tested), and cheaper than hashing them one
-    by one."""
+    override or user weights name it). The field values enter as bytes: `marshal` (format 2,
+    which writes every value in full: no back-references) writes the numbers, strings and lists
+    layer fields hold exactly and by type (1, 1.0 and True differ; a float as its 8 bytes), so
+    equal bytes mean equal values; a value marshal cannot write (a nested model) falls back to
+    the whole tuple's `repr` (every field is in a model's repr, tested). Bound shapes are tuples
+    of integers, compared as they are."""
     if layer.name in options.mapping or layer.name in options.weights or layer.weights_file:
         return None
-    values = layer.__dict__
-    fields = repr(tuple(values[name] for name in _figure_fields(type(layer))))
+    values = _figure_fields(type(layer))(layer.__dict__)
+    try:
+        fields: bytes | str = dumps(values, 2)
+    except ValueError:
+        fields = repr(values)
     return (type(layer), fields, layer.inputs is None, len(layer.inputs or ()),
-            repr(layer.input_shapes), layer.output_shape, layer.batch, plan)
-
-
-_CONTAINERS = (dict, list)
-
-
-def _own(value: Any) -> Any:
-    """A copy of the dicts and lists inside `value` (numbers and strings are immutable)."""
-    if isinstance(value, dict):
-        return {k: _own(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
-    if isinstance(value, list):
-        return [_own(v) if isinstance(v, _CONTAINERS) else v for v in value]
-    return value
-
-
-def renamed(result: LayerResult, name: str) -> LayerResult:
-    """A copy of `result` for the layer `name` (its own copies of every dict and list, so a
-    later change to one layer's figures never reaches the other)."""
-    update: dict[str, Any] = {"name": name}
-    for key, value in {**result.__dict__, **(result.model_extra or {})}.items():
-        if isinstance(value, _CONTAINERS):
-            update[key] = _own(value)
-    return copy_layer(result, update)
+            tuple(layer.input_shapes), layer.output_shape, layer.batch, plan)

@@ -4,9 +4,10 @@ and note of a run is the same as when every layer is costed on its own."""
 from __future__ import annotations
 
 import pytest
+from helpers.sharing import layer_containers
 
 import simulator.kinds.systolic.model as systolic_model
-from simulator.api import simulate
+from simulator.api import run, simulate
 from simulator.compress import prune, share_weights
 from simulator.io.llm import load_llm
 from simulator.io.load import load_arch, load_workload
@@ -29,6 +30,32 @@ def _both(arch, workload, monkeypatch):
 def test_a_run_with_repeats_copied_equals_a_run_without(arch, workload, monkeypatch):
     shortcut, alone = _both(load_arch(arch), load_workload(workload), monkeypatch)
     assert shortcut.model_dump() == alone.model_dump()
+
+
+@pytest.mark.parametrize("batch", [1, 16])
+def test_copied_layers_share_nothing(batch):
+    """A run's layers, copies included (whole batch or sub-batches), hold their own dicts and
+    lists: changing one layer's figures never changes another's."""
+    workload = load_workload("googlenet" if batch > 1 else "resnet50")
+    if batch > 1:  # spills at batch 16: the run is a sub-batch's, repeated
+        workload = type(workload).model_validate(
+            {**workload.model_dump(), "batch": batch}).resolve()
+    result, engine_run = run(load_arch("tpu_v1"), workload)
+    assert engine_run.copy_of  # some layers are copies
+    seen: set[int] = set()
+    for layer in result.layers:
+        mine = layer_containers(layer)
+        assert not mine & seen, layer.name
+        seen |= mine
+    if batch == 1:  # two identical bottleneck convs (l2b2_c1 is a copy of l2b1_c1)
+        first, copy = (next(l for l in result.layers if l.name == name)
+                       for name in ("l2b1_c1", "l2b2_c1"))
+        assert first.model_dump(exclude={"name"}) == copy.model_dump(exclude={"name"})
+        before = copy.model_dump()
+        first.stall_breakdown_cycles["x"] = 1
+        first.mapping["trips"]["m"] += 1
+        first.energy_breakdown_pj["mac"] = 0.0
+        assert copy.model_dump() == before
 
 
 @pytest.mark.parametrize("phase", ["prefill", "decode"])
@@ -98,3 +125,31 @@ def test_every_layer_field_is_in_the_key():
     for model in (*layer_models(), HuffmanCoding):
         hidden = [name for name, field in model.model_fields.items() if not field.repr]
         assert not hidden, f"{model.__name__}: {hidden}"
+
+
+def test_keys_tell_values_apart_by_type_and_nested_models():
+    """Field values enter the key exactly: a float and an equal int differ, a nested model
+    (Huffman coding, written by repr) takes part with all its fields."""
+    from simulator.core.arch import Precision
+    from simulator.core.workload import workload_from_dict
+    from simulator.kinds.base import RunOptions
+
+    def fc(**fields):  # every layer reads the same 128 features
+        return {"type": "linear", "input": [128], "out_features": 64, **fields}
+
+    workload = workload_from_dict({"name": "w", "layers": [
+        {"name": "a", **fc()}, {"name": "b", **fc()}, {"name": "c", **fc(weight_density=0.5)},
+        {"name": "d", **fc(huffman={"weight_histogram": [3, 1]})},
+        {"name": "e", **fc(huffman={"weight_histogram": [3, 1]})},
+        {"name": "f", **fc(huffman={"weight_histogram": [1, 3]})}]})
+    options = RunOptions(precision=Precision())
+    keys = [repeat_key(layer, None, options) for layer in workload.layers]
+    assert keys[0] == keys[1] != keys[2] and keys[3] == keys[4] != keys[5]
+    assert isinstance(keys[0][1], bytes) and isinstance(keys[3][1], str)
+    layer = workload.layers[0]
+    values = layer.__dict__
+    values["weight_density"] = 1  # an int where the model holds 1.0: no longer the same key
+    try:
+        assert repeat_key(layer, None, options) != keys[0]
+    finally:
+        values["weight_density"] = 1.0

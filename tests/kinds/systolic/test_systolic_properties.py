@@ -171,3 +171,28 @@ def test_macs_conserved_and_utilization_bounded(arch_dict, wl):
     assert result.totals.macs == wl.macs
     for layer in result.layers:
         assert 0 <= layer.utilization <= 1 + 1e-9
+
+
+@st.composite
+def tallies(draw):
+    """Float tallies, many of them just above or below a whole number (where rounding to 6
+    decimals decides the ceiling)."""
+    base = draw(st.one_of(st.integers(-(1 << 60), 1 << 60).map(float),
+                          st.floats(-1e18, 1e18, allow_nan=False)))
+    step = draw(st.sampled_from([0.0, 1e-7, 4.999999e-7, 5e-7, 5.000001e-7, 1e-6, 1.000001e-6,
+                                 0.5, 1 - 1e-6, 1 - 5e-7]))
+    value = float(math.floor(base)) + step if draw(st.booleans()) else base
+    for _ in range(draw(st.integers(0, 2))):
+        value = math.nextafter(value, draw(st.sampled_from([math.inf, -math.inf])))
+    return value
+
+
+@SETTINGS
+@given(tallies())
+def test_whole_is_the_ceiling_after_rounding_to_6_decimals(value):
+    """accounting.whole skips the (slow) decimal rounding where it cannot matter; it must give
+    what the rule says everywhere."""
+    from simulator.kinds.systolic.accounting import whole
+
+    assert whole(value) == math.ceil(round(value, 6))
+    assert type(whole(value)) is int

@@ -8,8 +8,7 @@ The batch multiplies activations, MACs and the GEMM M dimension.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import Field, NonNegativeInt, PositiveInt, PrivateAttr
 
@@ -47,14 +46,15 @@ class HuffmanCoding(StrictModel):
     source: str = Field("default", description="where the histograms come from (file, note)")
 
 
-@dataclass(frozen=True)
-class Gemm:
+class Gemm(NamedTuple):
     """One lowered matrix multiply: (M x K) activations times (K x N) weights.
 
     `groups` independent GEMMs of this size run with distinct weights (grouped / depthwise conv,
     attention heads). `steps` sequential repeats reuse the same weights, each depending on the
     previous one (LSTM time steps). `weights_are_activations` marks activation x activation
     products (attention), whose "weights" come from on-chip activations, not from the model.
+    A named tuple (immutable, built in half the time of a frozen dataclass: layers lower to
+    GEMMs on every run and sweep point); compare GEMMs with each other, not with plain tuples.
     """
 
     m: int

@@ -31,9 +31,8 @@ bandwidth (the properties the other objectives give up: a faster tiling may move
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -48,8 +47,7 @@ LATENCY_TOLERANCE = 0.002
 CACHE_SIZE = 32768
 
 
-@dataclass(frozen=True)
-class Prices:
+class Prices(NamedTuple):
     """pJ per byte of each traffic the tiling choice changes (from the run's energy table), and
     the energy of one instance it does not change (MACs, registers: for EDP)."""
 
@@ -62,8 +60,7 @@ class Prices:
     fixed_pj: float = 0.0
 
 
-@dataclass(frozen=True)
-class GemmContext:
+class GemmContext(NamedTuple):
     """What a GEMM's choice depends on besides its tiling problem (hashable, so choices cache).
 
     inst_compute: compute cycles of one instance; reps = groups * steps instances run back to
@@ -84,8 +81,7 @@ class GemmContext:
     prices: Prices | None = None
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """The chosen tiling of one GEMM and what it costs over all its instances."""
 
     problem: TilingProblem
@@ -344,8 +340,8 @@ CANDIDATES_CACHE_SIZE = 8
 #: every context field but the DRAM bandwidth and latency: a sweep over those re-ranks with them
 _PREPARED: OrderedDict[tuple, tuple[Candidates, dict[str, np.ndarray]]] = OrderedDict()
 PREPARED_CACHE_SIZE = 4
-_BANDWIDTH_FREE_FIELDS = attrgetter(*(f.name for f in fields(GemmContext)
-                                      if f.name not in ("bytes_per_cycle", "latency_cycles")))
+_BANDWIDTH_FREE_FIELDS = attrgetter(*(f for f in GemmContext._fields
+                                      if f not in ("bytes_per_cycle", "latency_cycles")))
 
 
 def _lru(cache: OrderedDict, key, build, size: int):

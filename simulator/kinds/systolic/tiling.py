@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import permutations
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -51,8 +51,7 @@ TEMPORAL = {"os": "k", "ws": "m", "is": "n"}
 SPATIAL = {"os": ("m", "n"), "ws": ("k", "n"), "is": ("k", "m")}
 
 
-@dataclass(frozen=True)
-class TilingProblem:
+class TilingProblem(NamedTuple):
     """Everything the candidate tilings of one GEMM depend on (hashable, so they are cached).
 
     Sizes in bytes; `cap_*` are the bytes one tile may use (already halved when

@@ -20,7 +20,7 @@ narrow MACs per PE, so only the streamed rows shrink (ceil(T x s)) and fill/drai
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from simulator.core.arch import Precision
 from simulator.core.errors import NpusimError
@@ -28,8 +28,7 @@ from simulator.core.layer_base import LayerBase
 from simulator.kinds.systolic.arch import SystolicArch
 
 
-@dataclass(frozen=True)
-class Rate:
+class Rate(NamedTuple):
     """A MAC datapath at one precision: rate relative to native, and the label it runs as."""
 
     rate: float

@@ -19,7 +19,7 @@ unit, or two streaming passes where the arch hard-wires `layernorm`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from simulator.core.activations import activation_cost
 from simulator.core.explain import formula
@@ -28,8 +28,7 @@ from simulator.core.layers import ActivationLayer, EltwiseLayer
 from simulator.kinds.systolic.accounting import LayerCost
 
 
-@dataclass(frozen=True)
-class VectorWork:
+class VectorWork(NamedTuple):
     """Element operations that take vector-unit cycles, those that cost energy, and how many
     times the input is read (passes)."""
 

@@ -19,6 +19,7 @@ Execution model:
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import os
@@ -132,6 +133,9 @@ def _init_worker(ctx: WorkerContext) -> None:
     _CONTEXT = ctx
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent()  # a killed sweep leaves no orphans (simulator/dse/orphans.py)
+    # what the worker holds for the whole sweep (modules, the context) is never garbage: the
+    # collector stops re-scanning it after every few thousand allocations of a design point
+    gc.freeze()
 
 
 def _pool_task(tasks: list[Task]) -> list[dict[str, Any]]:

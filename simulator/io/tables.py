@@ -26,9 +26,20 @@ def _read_energy_yaml(path: str) -> dict:
     return read_yaml(Path(path))
 
 
+@lru_cache(maxsize=64)
+def _bundled_table(name: str) -> str | None:
+    """The resolved file of the bundled table `name` (None: not a bundled table's name). Looked
+    up once per process, as the tables are parsed once: every run and sweep point prices with
+    one (a lookup stats the file twice)."""
+    if "/" in name or "\\" in name:
+        return None
+    path = table_dir() / f"{name}.yaml"
+    return str(path.resolve()) if path.is_file() else None
+
+
 def is_bundled_table(name: str) -> bool:
     """True when `name` is the name of a bundled table (`horowitz_45nm`), not a path."""
-    return "/" not in name and "\\" not in name and (table_dir() / f"{name}.yaml").is_file()
+    return _bundled_table(name) is not None
 
 
 def load_energy_table(config: EnergyConfig | None = None, technology_nm: float = 45.0,
@@ -38,14 +49,15 @@ def load_energy_table(config: EnergyConfig | None = None, technology_nm: float =
     `source` is the arch file, named in errors about the arch's energy block. A table given
     by path must already be resolved (`simulator.io.load` makes it relative to the arch)."""
     config = config or EnergyConfig()
-    path = Path(config.table)
-    if is_bundled_table(config.table):
-        path = table_dir() / f"{config.table}.yaml"
-    elif not path.exists():
-        raise NpusimError(f"energy table {config.table!r} not found", file=source,
-                          field="energy.table", fix="give a YAML table's path, relative to the "
-                          "arch file, or a bundled table such as horowitz_45nm")
-    data = dict(_read_energy_yaml(str(path.resolve())))
+    file = _bundled_table(config.table)
+    if file is None:
+        if not Path(config.table).exists():
+            raise NpusimError(f"energy table {config.table!r} not found", file=source,
+                              field="energy.table", fix="give a YAML table's path, relative to "
+                              "the arch file, or a bundled table such as horowitz_45nm")
+        file = str(Path(config.table).resolve())
+    path = Path(file)
+    data = dict(_read_energy_yaml(file))
     data["arithmetic_pj"] = dict(data.get("arithmetic_pj", {}))
     for key, value in config.overrides_pj.items():
         if key in data["arithmetic_pj"] or re.fullmatch(r"(int|fp)\d{1,2}_(add|mult)", key):
@@ -86,10 +98,11 @@ def _read_area_table(path: str) -> AreaTable:
 
 def load_area_table(name_or_path: str = "area_45nm") -> AreaTable:
     """Load a bundled (`area_45nm`) or user area table; parsed once per process."""
-    path = Path(name_or_path)
-    if not path.exists():
-        path = table_dir() / f"{name_or_path}.yaml"
+    file = _bundled_table(name_or_path)
+    if file is None:
+        path = Path(name_or_path)
         if not path.exists():
             raise NpusimError(f"area table {name_or_path!r} not found",
                               fix="give a path to a YAML area table or use area_45nm")
-    return _read_area_table(str(path.resolve()))
+        file = str(path.resolve())
+    return _read_area_table(file)

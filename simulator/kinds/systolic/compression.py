@@ -15,16 +15,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from simulator.core.geometry import packed_bytes
 from simulator.core.layer_base import LayerBase
 from simulator.kinds.systolic.arch import SystolicArch
 
 
-@dataclass(frozen=True)
-class LayerCompression:
-    """How a layer's compression shows on this chip."""
+class LayerCompression(NamedTuple):
+    """How a layer's compression shows on this chip. (A named tuple: one is built per weighted
+    layer and run, at a fraction of a frozen dataclass's cost.)"""
 
     weight_bytes: float          # stored weight bytes moved from DRAM (all groups)
     executed_fraction: float     # MACs the datapath executes (1.0: dense)

@@ -93,89 +93,98 @@ def prepare_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost
     kv = isinstance(layer, MatmulLayer) and layer.kv_cache and not layer.weights
     override = model.override(layer, gemms)
     winograd = isinstance(layer, ConvLayer) and layer.winograd is not None
+    direct_conv = isinstance(layer, ConvLayer) and not winograd
     pipelined = arch.array.pipelined_folds
+    overhead_mode = "pipelined" if pipelined else "scalesim"
+    shift_cycles = arch.shift_cycles
+    skew = rows + cols - 2
     objective = model.objective
+    bytes_per_cycle, latency_cycles = model.bytes_per_cycle, model.latency_cycles
+    priced = model.priced
+    # the conv halo geometry of the input rows (TilingProblem conv_*), the same for every GEMM
+    conv_wo, conv_stride, conv_r = 1, 1, 1
+    if direct_conv:
+        _, ho, conv_wo = layer.output_shape
+        kh, _ = pair(layer.kernel)
+        dh, _ = pair(layer.dilation)
+        conv_stride, _ = pair(layer.stride)
+        conv_r = dh * (kh - 1) + 1
+        conv_halo_rows = layer.batch * ((ho - 1) * conv_stride + conv_r)
+    if unified:
+        a_in_dram, c_to_dram = plan.a_in_dram, plan.out_dram
+        cap_a = plan.ub_free * half if a_in_dram else None
+        cap_c = mem.accumulator_bytes * half
+    else:
+        a_in_dram = c_to_dram = True
+        cap_a = mem.ifmap_sram_bytes * half
+        cap_c = mem.ofmap_sram_bytes * half
     work = GemmLayerWork(rate=rate, s=s, a_bytes=a_bytes, comp=comp, kv=kv, unified=unified,
                          out_elements=out_elements)
     for gemm in gemms:
-        reps = gemm.groups * gemm.steps
+        m, k, n, groups, steps = gemm.m, gemm.k, gemm.n, gemm.groups, gemm.steps
+        reps = groups * steps
         act_b = gemm.weights_are_activations
         fraction = 1.0 if act_b or comp is None else comp.executed_fraction
         work.executed += gemm.macs * fraction
-        mp = map_gemm(gemm.m, gemm.k, gemm.n, rows, cols, df)
-        work.folds_total += mp.folds * reps
-        work.eff_weighted += mp.mapping_efficiency * mp.folds * reps
-        work.scalesim_cycles += reps * mp.folds * mp.per_fold_cycles
+        mp = map_gemm(m, k, n, rows, cols, df)
+        folds = mp.folds
+        work.folds_total += folds * reps
+        work.eff_weighted += mp.mapping_efficiency * folds * reps
+        work.scalesim_cycles += reps * folds * mp.per_fold_cycles
         t_eff = mp.t * fraction
         overhead = mp.fold_overhead_cycles
         if pipelined:
-            inst_compute = mp.folds * t_eff * s + (rows + cols - 2)
-            first_exposed = float(arch.shift_cycles)
+            inst_compute = folds * t_eff * s + skew
+            first_exposed = float(shift_cycles)
         elif s >= 1:
-            inst_compute = mp.folds * (t_eff + overhead) * s
+            inst_compute = folds * (t_eff + overhead) * s
             first_exposed = 0.0
         else:
-            inst_compute = mp.folds * (math.ceil(t_eff * s) + overhead)
+            inst_compute = folds * (math.ceil(t_eff * s) + overhead)
             first_exposed = 0.0
 
         # A's DRAM footprint: the real input (per instance), with conv halo geometry
         out_elem = a_bytes
-        if isinstance(layer, ConvLayer) and not winograd:
-            a_unique = in_elements / gemm.groups * a_bytes
-            _, ho, wo = layer.output_shape
-            kh, _ = pair(layer.kernel)
-            dh, _ = pair(layer.dilation)
-            sh, _ = pair(layer.stride)
-            span = dh * (kh - 1) + 1
-            geo = dict(conv_wo=wo, conv_stride=sh, conv_r=span,
-                       conv_rows=layer.batch * ((ho - 1) * sh + span))
+        if direct_conv:
+            a_unique = in_elements / groups * a_bytes
+            conv_rows = conv_halo_rows
         elif winograd:
             # the input and output cross DRAM once in real (untransformed) form
             a_unique = in_elements * a_bytes / reps
-            out_elem = out_elements * a_bytes / (reps * gemm.m * gemm.n)
-            geo = dict(conv_rows=gemm.m)
-        elif act_b:
-            a_unique = gemm.m * gemm.k * a_bytes
-            geo = dict(conv_rows=gemm.m)
+            out_elem = out_elements * a_bytes / (reps * m * n)
+            conv_rows = m
         else:
-            a_unique = gemm.m * gemm.k * a_bytes
-            geo = dict(conv_rows=gemm.m)
+            a_unique = m * k * a_bytes
+            conv_rows = m
         b_elem = a_bytes if act_b else w_elem
         if unified:
             if act_b:
                 b_in_dram = (not plan.kv_resident) if kv else plan.b_in_dram
             else:
                 b_in_dram = True
-            cap_a = plan.ub_free * half if plan.a_in_dram else None
             if not b_in_dram:
                 cap_b = None
             elif act_b:
                 cap_b = plan.ub_free * half
             else:
                 cap_b = mem.weight_fifo_tiles * rows * cols * b_elem * half
-            cap_c = mem.accumulator_bytes * half
-            c_to_dram = plan.out_dram
-            a_in_dram = plan.a_in_dram
         else:
-            b_in_dram = a_in_dram = c_to_dram = True
-            cap_a = mem.ifmap_sram_bytes * half
+            b_in_dram = True
             cap_b = mem.filter_sram_bytes * half
-            cap_c = mem.ofmap_sram_bytes * half
         problem = TilingProblem(
-            m=gemm.m, k=gemm.k, n=gemm.n, rows=rows, cols=cols, dataflow=df,
+            m=m, k=k, n=n, rows=rows, cols=cols, dataflow=df,
             a_unique_bytes=a_unique, b_elem_bytes=b_elem, out_elem_bytes=out_elem,
             acc_elem_bytes=acc_bytes, a_in_dram=a_in_dram, b_in_dram=b_in_dram,
             c_to_dram=c_to_dram, cap_a=cap_a, cap_b=cap_b, cap_c=cap_c,
-            allow_psum_spill=not unified,
-            overhead_mode="pipelined" if pipelined else "scalesim",
-            fold_overhead_cycles=overhead, shift_cycles=arch.shift_cycles,
-            rate_slowdown=s, accumulator_rows=unified, a_elem_bytes=a_bytes, **geo, **override)
+            allow_psum_spill=not unified, conv_wo=conv_wo, conv_stride=conv_stride,
+            conv_r=conv_r, conv_rows=conv_rows, overhead_mode=overhead_mode,
+            fold_overhead_cycles=overhead, shift_cycles=shift_cycles,
+            rate_slowdown=s, accumulator_rows=unified, a_elem_bytes=a_bytes, **override)
         ctx = GemmContext(
-            inst_compute=inst_compute, reps=reps, groups=gemm.groups, steps=gemm.steps,
-            bytes_per_cycle=model.bytes_per_cycle,
-            latency_cycles=model.latency_cycles, first_exposed=first_exposed,
-            objective=objective, unified=unified,
-            prices=model.prices(lp, gemm, unified, act_b, b_elem) if model.priced else None)
+            inst_compute=inst_compute, reps=reps, groups=groups, steps=steps,
+            bytes_per_cycle=bytes_per_cycle, latency_cycles=latency_cycles,
+            first_exposed=first_exposed, objective=objective, unified=unified,
+            prices=model.prices(lp, gemm, unified, act_b, b_elem) if priced else None)
         work.gemms.append((gemm, mp, reps, act_b, t_eff))
         work.jobs.append((problem, ctx))
     return work
@@ -191,8 +200,23 @@ def complete_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCos
     load_cause = "weight_load" if df == "ws" else "stationary_load"
     gemm_cycles = []
     first = choices[0] if choices else None
+    # the (buffer, operand) each SRAM traffic role of a GEMM is tallied under, by whether its
+    # right operand is an activation
+    if unified:
+        out_roles = {"a": ("unified_buffer", "ifmap"), "c": ("accumulators", "ofmap"),
+                     "out": ("unified_buffer", "ofmap")}
+        roles_by_act_b = {False: {**out_roles, "b": ("weight_fifo", "filter")},
+                          True: {**out_roles, "b": ("unified_buffer", "ifmap")}}
+    else:
+        out_roles = {"a": ("ifmap_sram", "ifmap"), "c": ("ofmap_sram", "ofmap")}
+        roles_by_act_b = {False: {**out_roles, "b": ("filter_sram", "filter")},
+                          True: {**out_roles, "b": ("filter_sram", "ifmap")}}
+    sram_add, dram_read, dram_write = cost.sram_add, cost.dram_read, cost.dram_write
+    explaining = cost.explain is not None
+    macs = 0
     for (gemm, mp, reps, act_b, t_eff), (problem, ctx), ch in zip(work.gemms, work.jobs,
                                                                   choices):
+        macs += gemm.macs
         first_exposed = ctx.first_exposed
         inst_compute = ctx.inst_compute
         if not ch.fits:
@@ -204,25 +228,19 @@ def complete_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCos
         else:
             cost.stall("tiling_fill_drain", reps * ch.overhead_cycles)
         cost.compute_cycles += reps * inst_compute
-        b_key = "ifmap" if act_b else "filter"
-        cost.dram_read["ifmap"] += ch.a_dram
-        cost.dram_read[b_key] += ch.b_dram
-        cost.dram_write["ofmap"] += ch.c_dram_write
-        cost.dram_read["ofmap"] += ch.c_dram_read
+        dram_read["ifmap"] += ch.a_dram
+        dram_read["ifmap" if act_b else "filter"] += ch.b_dram
+        dram_write["ofmap"] += ch.c_dram_write
+        dram_read["ofmap"] += ch.c_dram_read
         cost.total_cycles += ch.cycles
         gemm_cycles.append(ch.cycles)
-        roles = ({"a": ("unified_buffer", "ifmap"),
-                  "b": ("unified_buffer", "ifmap") if act_b else ("weight_fifo", "filter"),
-                  "c": ("accumulators", "ofmap"), "out": ("unified_buffer", "ofmap")}
-                 if unified else
-                 {"a": ("ifmap_sram", "ifmap"), "b": ("filter_sram", b_key),
-                  "c": ("ofmap_sram", "ofmap")})
+        roles = roles_by_act_b[act_b]
         for role, (rd, wr) in ch.sram.items():
-            cost.sram_add(*roles[role], read=rd, write=wr)
-        if cost.explain is not None:
+            sram_add(*roles[role], read=rd, write=wr)
+        if explaining:
             _explain_gemm(cost, layer, gemm, mp, ch, ctx, s, t_eff, objective, arch)
 
-    cost.macs = sum(g[0].macs for g in work.gemms)
+    cost.macs = macs
     cost.macs_executed = work.executed
     _vector_work(model, layer, cost, unified, work.a_bytes, work.out_elements)
     mapping = {"dataflow": df, "objective": objective}

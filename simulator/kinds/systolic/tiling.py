@@ -307,6 +307,7 @@ def candidates(problems: Sequence[TilingProblem], ranked_only: bool = False) -> 
     if ranked_only:
         keep = ranked_columns(order_ok & ok, seg, starts)
         if not keep.all():
+            keep = np.flatnonzero(keep)  # indices: one gather per array
             (seg, tm, tk, tn, M, K, N, a_in, b_in, c_out, a_unique, b_elem, out_elem, acc_elem,
              a_elem, cap_a, cap_b, conv_wo, conv_rows, conv_stride, conv_r, slowdown, shift,
              fold_overhead, trip_m, trip_k, trip_n, rows_tile, a_per_row, b_total, c_elems,

@@ -277,7 +277,7 @@ def lexmin_per_segment(keys: Sequence, seg: np.ndarray, starts: np.ndarray,
             values = key[o, t] if key.ndim == 2 else key[t]
             if decimals is not None:
                 values = np.round(values, decimals)
-            least = np.repeat(np.fmin.reduceat(values, bounds), np.diff(bounds, append=len(t)))
+            least = np.fmin.reduceat(values, bounds)[seg[t]]
             keep = values == least
             if values.dtype.kind == "f":
                 keep |= np.isnan(least)

@@ -135,10 +135,13 @@ class Candidates:
     c_elems: np.ndarray        # (N,): M x N of the candidate's problem
     acc_elem: np.ndarray       # (N,)
     out_elem: np.ndarray       # (N,)
+    #: candidates of each problem (allowed orders x tile-size combinations), counted before
+    #: `candidates(..., ranked_only=True)` drops the ones that cannot be chosen
+    problem_candidates: tuple[int, ...]
 
     def candidate_counts(self) -> list[int]:
         """Candidates of each problem (allowed orders x tile-size combinations)."""
-        return np.add.reduceat(self.order_ok.sum(axis=0), self.starts).tolist()
+        return list(self.problem_candidates)
 
 
 def tile_sizes(dim: int, base: int, forced: int = 0) -> list[int]:
@@ -189,10 +192,43 @@ _POSITION = [np.array([[order.index(d)] for order in ORDERS]) for d in "mkn"]
 _INF = float("inf")
 
 
-def candidates(problems: Sequence[TilingProblem]) -> Candidates:
+def _innermost(x: str, pattern: np.ndarray) -> np.ndarray:
+    """(6, N): per loop order, the position of operand x's innermost non-trivial index loop
+    (-1: none) for each candidate's pattern of non-trivial loops."""
+    return np.take(_INNERMOST[x], pattern, axis=1)
+
+
+def _fetches(x: str, innermost: np.ndarray, trips: np.ndarray, resident) -> np.ndarray:
+    """(6, N): fetches of each of x's tiles (the reuse rule): again on every trip of the loop
+    that does not index x when that loop runs outside x's innermost index loop, unless x is
+    resident (its whole tensor stays in its buffer)."""
+    refetched = (_POSITION[_OTHER[x]] < innermost) & np.logical_not(resident)
+    return 1 + (trips[_OTHER[x]] - 1) * refetched
+
+
+def ranked_columns(allowed_feasible: np.ndarray, seg: np.ndarray,
+                   starts: np.ndarray) -> np.ndarray:
+    """(N,) the tile-size combinations the mapper can choose: those with a feasible candidate
+    in an allowed loop order, or all of a problem's when it has none. Every objective
+    (mapper._best) ranks an allowed order first and a feasible candidate next (under latency
+    the fastest feasible one is `near` by definition), so where a problem has an allowed
+    feasible candidate the choice and every candidate that ties with it on a key lie in these
+    columns; keeping all the orders of a kept column keeps the flat order (order-major) of the
+    kept entries, so ties still go to the same one."""
+    column = allowed_feasible.any(axis=0)
+    has_any = np.logical_or.reduceat(column, starts)
+    return column | ~has_any[seg]
+
+
+def candidates(problems: Sequence[TilingProblem], ranked_only: bool = False) -> Candidates:
     """Every candidate tiling of every problem with its closed-form traffic (see the module
     docstring). The problems must share the array and its mode (dataflow, rows, cols, overhead
-    mode, accumulator rows): the GEMMs of one run do."""
+    mode, accumulator rows): the GEMMs of one run do.
+
+    `ranked_only`: only the tile-size combinations that can be the mapper's choice
+    (`ranked_columns`): where a problem has a candidate in an allowed loop order that is
+    feasible, the others are dropped before their traffic is computed. `candidate_counts()`
+    still counts every candidate."""
     p0 = problems[0]
     df, rows, cols = p0.dataflow, p0.rows, p0.cols
     row_dim, col_dim = SPATIAL[df]
@@ -227,14 +263,10 @@ def candidates(problems: Sequence[TilingProblem]) -> Candidates:
          p.conv_wo, p.conv_rows, p.conv_stride, p.conv_r, p.rate_slowdown, p.shift_cycles,
          p.fold_overhead_cycles) for p in problems], dtype=float).T[:, seg]
     trip_m, trip_k, trip_n = -(-M // tm), -(-K // tk), -(-N // tn)
-    trips = np.stack([trip_m, trip_k, trip_n])
 
     # per-pass bytes and tile bytes of each operand
     rows_tile = _a_rows_in(tm.astype(float), conv_wo, conv_rows, conv_stride, conv_r)
-    m_rem = M % tm
-    rows_rem = _a_rows_in(m_rem.astype(float), conv_wo, conv_rows, conv_stride, conv_r)
     a_per_row = a_unique / conv_rows
-    a_pass = np.maximum(a_unique, ((M // tm) * rows_tile + (m_rem > 0) * rows_rem) * a_per_row)
     a_tile = rows_tile * (a_per_row / K) * tk
     b_total = (K * N) * b_elem
     b_tile = (tk * tn) * b_elem
@@ -258,6 +290,41 @@ def candidates(problems: Sequence[TilingProblem]) -> Candidates:
                 & (a_tile <= np.maximum(cap_a, a_tile[first]))
                 & (b_tile <= np.maximum(cap_b, b_tile[first])))
 
+    # the loop orders a user allows (a forced order), and which candidates are feasible: C's
+    # visits (partial sums leave the buffer when > 1) decide whether they may spill
+    forced_order = [ORDERS.index(p.force_order) if p.force_order else -1 for p in problems]
+    if any(o >= 0 for o in forced_order):
+        wanted = np.array(forced_order)[seg]
+        order_ok = (wanted < 0) | (np.arange(len(ORDERS))[:, None] == wanted)
+    else:
+        order_ok = np.ones((len(ORDERS), len(seg)), bool)
+    trips = np.stack([trip_m, trip_k, trip_n])
+    pattern = (trip_m > 1) * 4 + (trip_k > 1) * 2 + (trip_n > 1)
+    psums_on_chip = c_full <= cap_c
+    visits = _fetches("c", _innermost("c", pattern), trips, False)
+    ok = feasible & (spill_ok | psums_on_chip | (visits == 1))
+    problem_candidates = tuple(np.add.reduceat(order_ok.sum(axis=0), starts).tolist())
+    if ranked_only:
+        keep = ranked_columns(order_ok & ok, seg, starts)
+        if not keep.all():
+            keep = np.flatnonzero(keep)  # indices: one gather per array
+            (seg, tm, tk, tn, M, K, N, a_in, b_in, c_out, a_unique, b_elem, out_elem, acc_elem,
+             a_elem, cap_a, cap_b, conv_wo, conv_rows, conv_stride, conv_r, slowdown, shift,
+             fold_overhead, trip_m, trip_k, trip_n, rows_tile, a_per_row, b_total, c_elems,
+             fits, pattern, psums_on_chip, trips, order_ok, visits, ok) = (
+                x[..., keep] for x in (
+                    seg, tm, tk, tn, M, K, N, a_in, b_in, c_out, a_unique, b_elem, out_elem,
+                    acc_elem, a_elem, cap_a, cap_b, conv_wo, conv_rows, conv_stride, conv_r,
+                    slowdown, shift, fold_overhead, trip_m, trip_k, trip_n, rows_tile,
+                    a_per_row, b_total, c_elems, fits, pattern, psums_on_chip, trips,
+                    order_ok, visits, ok))
+            starts = np.searchsorted(seg, np.arange(len(problems)))
+
+    # A's bytes per pass over the input (halo rows of every M tile)
+    m_rem = M % tm
+    rows_rem = _a_rows_in(m_rem.astype(float), conv_wo, conv_rows, conv_stride, conv_r)
+    a_pass = np.maximum(a_unique, ((M // tm) * rows_tile + (m_rem > 0) * rows_rem) * a_per_row)
+
     # cycles of splitting the temporal dimension (per instance)
     dims = {"m": M, "k": K, "n": N}
     tiles = {"m": tm, "k": tk, "n": tn}
@@ -273,13 +340,6 @@ def candidates(problems: Sequence[TilingProblem]) -> Candidates:
         overhead = ((-(-t_dim // t_tile)) - 1) * folds * fold_overhead \
             * np.maximum(1.0, slowdown)
 
-    # the six loop orders: arrays of shape (orders, 3 positions, candidates)
-    forced_order = [ORDERS.index(p.force_order) if p.force_order else -1 for p in problems]
-    if any(o >= 0 for o in forced_order):
-        wanted = np.array(forced_order)[seg]
-        order_ok = (wanted < 0) | (np.arange(len(ORDERS))[:, None] == wanted)
-    else:
-        order_ok = np.ones((len(ORDERS), len(seg)), bool)
     # the six loop orders (6, N): prefix[q], the product of the trips of an order's q outermost
     # loops; counts[q] = prefix[q + 1] - prefix[q], the steps whose loop at position q advanced
     # (t0 - 1, t0 * (t1 - 1), t0 * t1 * (t2 - 1))
@@ -290,30 +350,24 @@ def candidates(problems: Sequence[TilingProblem]) -> Candidates:
     np.multiply(prefix[1], trips_at[:, 1], out=prefix[2])
     np.multiply(prefix[2], trips_at[:, 2], out=prefix[3])
     counts = np.diff(prefix, axis=0)
-    pattern = (trip_m > 1) * 4 + (trip_k > 1) * 2 + (trip_n > 1)
     # An operand whose whole tensor fits its buffer is loaded once and stays, whatever the loop
     # order (nothing evicts it); likewise partial sums that all fit the output buffer never
     # spill. It still fills progressively on the first pass (same load events).
     a_resident = a_in & (a_unique <= cap_a)
     b_resident = b_in & (b_total <= cap_b)
-    resident = {"a": a_resident, "b": b_resident, "c": False}
-    fetched, events, inside = {}, {}, {}
-    for x in "abc":
-        # x's innermost non-trivial index loop j: x is fetched again on every trip of the loop
-        # not indexing it if that runs outside j; loads happen when a loop at or outside j
+    fetched = {"a": None, "b": None, "c": visits}
+    events, inside = {}, {}
+    for x, resident in (("a", a_resident), ("b", b_resident), ("c", False)):
+        # loads happen when a loop at or outside x's innermost non-trivial index loop j
         # advances (inside[x][q]: position q is at or outside j)
-        j = np.take(_INNERMOST[x], pattern, axis=1)                             # (6, N)
-        refetched = (_POSITION[_OTHER[x]] < j) & ~resident[x]
-        fetched[x] = 1 + (trips[_OTHER[x]] - 1) * refetched
+        j = _innermost(x, pattern)                                              # (6, N)
+        if fetched[x] is None:
+            fetched[x] = _fetches(x, j, trips, resident)
         inside[x] = [j >= q for q in range(3)]
         events[x] = 1 + counts[0] * inside[x][0] + counts[1] * inside[x][1] \
             + counts[2] * inside[x][2]
     a_bytes = np.where(a_in, np.where(a_resident, a_unique, a_pass * fetched["a"]), 0.0)
     b_bytes = np.where(b_in, b_total * fetched["b"], 0.0)
-    psums_on_chip = c_full <= cap_c
-    visits = fetched["c"]
-    spill_ok = spill_ok | psums_on_chip
-    ok = feasible & (spill_ok | (visits == 1))
     c_read = np.where(psums_on_chip, 0.0, (c_elems * acc_elem) * (visits - 1))
     c_write = np.where(c_out, c_elems * out_elem + c_read, c_read)
 
@@ -349,7 +403,8 @@ def candidates(problems: Sequence[TilingProblem]) -> Candidates:
         a_bytes=a_bytes, b_bytes=b_bytes, c_write=c_write, c_read=c_read,
         first_bytes=a_event + b_event, last_write=last_write, b_event=b_event, counts=counts.astype(float),
         class_bytes=class_bytes, fetches=np.stack([fetched["a"], fetched["b"], visits]),
-        c_elems=c_elems, acc_elem=acc_elem, out_elem=out_elem))
+        c_elems=c_elems, acc_elem=acc_elem, out_elem=out_elem,
+        problem_candidates=problem_candidates))
 
 
 def _read_only(c: Candidates) -> Candidates:

@@ -113,14 +113,15 @@ def check_result_range(result: RunResult, arch_file: str | None = None,
     if repeats:
         layers = [layer for i, layer in enumerate(layers) if i not in repeats]
     for layer in [result.totals, *layers]:
-        # every field and extra, as iterating the model gives them (without its generator)
-        extra = layer.__pydantic_extra__
-        for values in (layer.__dict__, extra) if extra else (layer.__dict__,):
+        # every field and extra, as iterating the model gives them (without its generator);
+        # fields read from the model's dict (cheaper than its attributes)
+        fields, extra = layer.__dict__, layer.__pydantic_extra__
+        for values in (fields, extra) if extra else (fields,):
             counts = [value for value in values.values() if type(value) is int]
             if counts and (max(counts) > INT64_MAX or min(counts) < -INT64_MAX):
                 _out_of_range(layer, values, arch_file)
-        if not (isfinite(layer.energy_pj) and isfinite(layer.latency_s)
-                and all(map(isfinite, layer.energy_breakdown_pj.values()))):
+        if not (isfinite(fields["energy_pj"]) and isfinite(fields["latency_s"])
+                and all(map(isfinite, fields["energy_breakdown_pj"].values()))):
             raise NpusimError(f"{_where(layer)}: its energy or latency overflows a float (an "
                               "energy per action or a latency this large is not physical)",
                               file=arch_file, fix="check the energy overrides and latencies of "

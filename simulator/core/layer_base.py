@@ -174,7 +174,9 @@ class LayerBase(StrictModel):
 
     @property
     def macs(self) -> int:
-        return sum(g.macs for g in self.gemms())
+        """MACs of the layer's GEMMs (the layer types with GEMMs compute it in closed form)."""
+        gemms = self.gemms()
+        return sum(g.macs for g in gemms) if gemms else 0
 
     @property
     def vector_ops(self) -> int:

@@ -148,6 +148,19 @@ class ConvLayer(LayerBase):
                      n=self.out_channels // self.groups, groups=self.groups * alpha * alpha)]
 
     @property
+    def macs(self) -> int:
+        """The MACs of `gemms()` (M x K x N x groups) without building the GEMMs: a workload's
+        summary reads every layer's MACs on every run (tested equal to the GEMM sum)."""
+        groups, n = self.groups, self.out_channels // self.groups
+        if self.winograd:
+            alpha = ALGORITHMS[self.winograd].alpha
+            return (self.batch * self.winograd_tiles * (self.in_channels // groups) * n
+                    * groups * alpha * alpha)
+        _, ho, wo = self.output_shape
+        kh, kw = pair(self.kernel)
+        return self.batch * ho * wo * (kh * kw * self.in_channels // groups) * n * groups
+
+    @property
     def weight_params(self) -> int:
         kh, kw = pair(self.kernel)
         return self.out_channels * kh * kw * self.in_channels // self.groups
@@ -209,6 +222,12 @@ class LinearLayer(LayerBase):
         return [Gemm(m=self.batch * self.token_count, k=self.features_in, n=self.out_features)]
 
     @property
+    def macs(self) -> int:
+        """The MACs of `gemms()` without building them (tested equal)."""
+        tokens, features = self._tokens_and_features(self.input_shape)
+        return self.batch * tokens * features * self.out_features
+
+    @property
     def weight_params(self) -> int:
         return self.features_in * self.out_features
 
@@ -250,6 +269,12 @@ class MatmulLayer(LayerBase):
         # activation x activation: every sample has its own right operand (its keys, values)
         return [Gemm(m=self.m, k=self.k, n=self.n, groups=self.count * self.batch,
                      weights_are_activations=True)]
+
+    @property
+    def macs(self) -> int:
+        """The MACs of `gemms()` (either lowering: every sample's M x K x N, `count` times)
+        without building them (tested equal)."""
+        return self.batch * self.m * self.k * self.n * self.count
 
     @property
     def weight_params(self) -> int:
@@ -300,6 +325,12 @@ class LstmLayer(LayerBase):
     def gemms(self) -> list[Gemm]:
         return [Gemm(m=self.batch, k=self.features_in + self.hidden_size, n=4 * self.hidden_size,
                      steps=self.steps)]
+
+    @property
+    def macs(self) -> int:
+        """The MACs of `gemms()` without building them (tested equal)."""
+        steps, features = self._steps_and_features(self.input_shape)
+        return self.batch * (features + self.hidden_size) * 4 * self.hidden_size * steps
 
     @property
     def weight_params(self) -> int:

@@ -44,23 +44,31 @@ def _layer_sums(layers: list["LayerResult"]) -> tuple[dict[str, int], dict[str, 
     maps: dict[str, dict] = {key: {} for key in _MAP_SUMS}
     breakdown, by_operand, dram_by_operand, stall_breakdown = maps.values()
     for layer in layers:
-        cycles += layer.cycles
-        macs += layer.macs
-        ops += layer.ops
-        dram_read += layer.dram_read_bytes
-        dram_write += layer.dram_write_bytes
-        sram_read += layer.sram_read_bytes
-        sram_write += layer.sram_write_bytes
-        stalls += layer.stall_cycles
-        for total, part in ((breakdown, layer.energy_breakdown_pj),
-                            (by_operand, layer.energy_by_operand_pj),
-                            (dram_by_operand, layer.dram_bytes_by_operand),
-                            (stall_breakdown, layer.stall_breakdown_cycles)):
-            for key, value in part.items():
-                total[key] = total.get(key, 0) + value
+        # the fields from the model's dict: pydantic's __getattr__ hook makes every attribute
+        # read of a model about three times slower than a dict look-up
+        values = layer.__dict__
+        cycles += values["cycles"]
+        macs += values["macs"]
+        ops += values["ops"]
+        dram_read += values["dram_read_bytes"]
+        dram_write += values["dram_write_bytes"]
+        sram_read += values["sram_read_bytes"]
+        sram_write += values["sram_write_bytes"]
+        stalls += values["stall_cycles"]
+        _add_into(breakdown, values["energy_breakdown_pj"])
+        _add_into(by_operand, values["energy_by_operand_pj"])
+        _add_into(dram_by_operand, values["dram_bytes_by_operand"])
+        _add_into(stall_breakdown, values["stall_breakdown_cycles"])
     return ({"cycles": cycles, "macs": macs, "ops": ops, "dram_read_bytes": dram_read,
              "dram_write_bytes": dram_write, "sram_read_bytes": sram_read,
              "sram_write_bytes": sram_write, "stall_cycles": stalls}, maps)
+
+
+def _add_into(total: dict, part: dict) -> None:
+    """Add `part`'s values into `total` key by key (a key new to `total` starts from 0)."""
+    get = total.get
+    for key, value in part.items():
+        total[key] = get(key, 0) + value
 
 
 def _where_cycles_go(layer: "LayerResult") -> str:
@@ -133,17 +141,23 @@ class LayerResult(LazyModel):
 
     @model_validator(mode="after")
     def _identities(self) -> "LayerResult":
-        if self.cycles != self.compute_cycles + self.stall_cycles:
-            raise ValueError(f"layer {self.name!r}: cycles {self.cycles} != compute_cycles "
-                             f"{self.compute_cycles} + stall_cycles {self.stall_cycles}")
-        stalls = sum(self.stall_breakdown_cycles.values())
-        if stalls != self.stall_cycles:
+        # checked on every layer an engine builds and again when a run is assembled: the
+        # fields are read from the model's dict (an attribute read of a pydantic model costs
+        # three dict look-ups, through its __getattr__ hook)
+        values = self.__dict__
+        cycles, compute, stall_cycles = (values["cycles"], values["compute_cycles"],
+                                         values["stall_cycles"])
+        if cycles != compute + stall_cycles:
+            raise ValueError(f"layer {self.name!r}: cycles {cycles} != compute_cycles "
+                             f"{compute} + stall_cycles {stall_cycles}")
+        stalls = sum(values["stall_breakdown_cycles"].values())
+        if stalls != stall_cycles:
             raise ValueError(f"layer {self.name!r}: stall_breakdown_cycles sum to {stalls}, "
-                             f"stall_cycles is {self.stall_cycles}")
-        energy = sum(self.energy_breakdown_pj.values(), 0.0)
-        if not _same_energy(self.energy_pj, energy):
-            raise ValueError(f"layer {self.name!r}: energy_pj {self.energy_pj} != the sum of "
-                             f"energy_breakdown_pj {energy}")
+                             f"stall_cycles is {stall_cycles}")
+        energy = sum(values["energy_breakdown_pj"].values(), 0.0)
+        if not _same_energy(values["energy_pj"], energy):
+            raise ValueError(f"layer {self.name!r}: energy_pj {values['energy_pj']} != the sum "
+                             f"of energy_breakdown_pj {energy}")
         return self
 
 
@@ -207,7 +221,11 @@ _MAP_FIELDS = tuple(name for name, field in LayerResult.model_fields.items()
 def _own(value: Any) -> Any:
     """A copy of the dicts and lists inside `value` (numbers and strings are immutable)."""
     if isinstance(value, dict):
-        return {k: _own(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
+        copied = dict(value)  # then a copy of each container in it
+        for key, item in value.items():
+            if isinstance(item, _CONTAINERS):
+                copied[key] = _own(item)
+        return copied
     if isinstance(value, list):
         return [_own(v) if isinstance(v, _CONTAINERS) else v for v in value]
     return value

@@ -67,12 +67,14 @@ def annotate(layer: LayerResult, roofs: Roofs, clock_hz: float) -> LayerResult:
 def roofline_fields(layer: LayerResult, roofs: Roofs, clock_hz: float) -> dict[str, Any]:
     """A layer's roofline fields (intensity, bound, attainable and achieved rates, latency)
     from its ops, DRAM bytes and cycles."""
-    intensity = operational_intensity(layer.ops, layer.dram_bytes)
-    latency_s = layer.cycles / clock_hz
+    values = layer.__dict__  # the fields, without the model's (slower) attribute reads
+    ops = values["ops"]
+    intensity = operational_intensity(ops, values["dram_read_bytes"] + values["dram_write_bytes"])
+    latency_s = values["cycles"] / clock_hz
     return {"operational_intensity": intensity, "bound": roofs.bound(intensity),
             "attainable_ops_per_s": roofs.attainable_ops_per_s(intensity),
             "latency_s": latency_s,
-            "achieved_ops_per_s": layer.ops / latency_s if latency_s else 0.0}
+            "achieved_ops_per_s": ops / latency_s if latency_s else 0.0}
 
 
 def lower_bound_cycles(ops: float, dram_bytes: float, roofs: Roofs, clock_hz: float) -> float:

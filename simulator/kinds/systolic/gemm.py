@@ -37,7 +37,8 @@ from simulator.kinds.systolic.tiling import ORDERS, SPATIAL, TEMPORAL, TilingPro
 from simulator.kinds.systolic.vector import activation_work
 
 if TYPE_CHECKING:  # pragma: no cover
-    from simulator.kinds.systolic.model import LayerPlan, SystolicModel
+    from simulator.kinds.systolic.model import SystolicModel
+    from simulator.kinds.systolic.residency import LayerPlan
 
 
 def needs_layout(layer: LayerBase) -> bool:

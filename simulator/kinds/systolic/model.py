@@ -34,6 +34,7 @@ from simulator.kinds.systolic.arch import SystolicArch
 from simulator.kinds.systolic.compression import UNUSED_TEXT, LayerCompression, layer_compression
 from simulator.kinds.systolic.gemm import (
     complete_gemm_layer,
+    gemm_setup,
     prepare_gemm_layer,
     validate_override,
 )
@@ -108,6 +109,8 @@ class SystolicModel:
         #: buffer sizes in bytes (the energy of an access depends on the size)
         self.buffer_bytes = {k: float(v) for k, v in sizes.items() if v}
         self.pipelined = arch.array.pipelined_folds
+        #: what every MAC layer reads from the arch (gemm.py)
+        self.setup = gemm_setup(arch)
         self.peak_macs_per_cycle = rows * cols * self.rate.rate
         #: the fastest layer's peak (a layer quantized to a faster datapath than the run's)
         self.max_peak = self.peak_macs_per_cycle
@@ -238,7 +241,7 @@ class SystolicModel:
         self._batch_unused = []
         layers = workload.layers
         n = len(layers)
-        if self.arch.memory.style == "unified":
+        if self.setup.unified:
             plans = self.residency(workload)
         else:
             plans = [LayerPlan(tuple([True] * max(1, len(layer.input_shapes))), True, 0.0)
@@ -296,11 +299,9 @@ class SystolicModel:
             gemms = layer.gemms()
             if gemms:
                 cost.shift = 0 if self.pipelined else 1
-                cost.peak_macs_per_cycle = (self.arch.array.rows * self.arch.array.cols
-                                            * self.layer_rate(layer, precision).rate)
+                work = prepare_gemm_layer(self, layer, cost, lp, gemms)
                 self.max_peak = max(self.max_peak, cost.peak_macs_per_cycle)
-                pending.append((i, layer, cost, lp,
-                                prepare_gemm_layer(self, layer, cost, lp, gemms)))
+                pending.append((i, layer, cost, lp, work))
             else:
                 self._vector_layer(layer, cost, lp)
             costs[i] = cost
@@ -315,11 +316,12 @@ class SystolicModel:
     def _vector_layer(self, layer: LayerBase, cost: LayerCost, plan: LayerPlan) -> None:
         if self.options.mapping.get(layer.name):
             self.override(layer, [])
-        work = vector_layer_work(layer, self.arch.hardwired_activations)
+        setup = self.setup
+        work = vector_layer_work(layer, setup.hardwired_activations)
         cost_vector_layer(
-            layer, cost, work, rate=self.arch.vector_rate,
+            layer, cost, work, rate=setup.vector_rate,
             a_bytes=cost.precision.activation_bits / 8, a_dram_flags=list(plan.a_dram_flags),
-            out_dram=plan.out_dram, unified=self.arch.memory.style == "unified",
+            out_dram=plan.out_dram, unified=setup.unified,
             bytes_per_cycle=self.bytes_per_cycle, latency_cycles=self.latency_cycles,
             weight_bytes=layer.operand_bytes(cost.precision)["weights"])
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 from simulator.core.actions import (
     Action,
@@ -32,6 +33,16 @@ OPERANDS = ("ifmap", "filter", "ofmap")
 #: SRAM access width of the array-side buffers: energy is priced per 64-bit access (Horowitz's
 #: SRAM figures are for 64-bit reads)
 SRAM_ACCESS_BITS = 64
+
+# The action records, built by keyword through their own `__new__`: calling a named-tuple class
+# by keyword makes `type.__call__` pack the keywords into a dict for its Python-level `__new__`,
+# which costs more than the record itself (a layer builds about ten); the records are the same.
+_macs = partial(Macs.__new__, Macs)
+_register_access = partial(RegisterAccess.__new__, RegisterAccess)
+_sram_access = partial(SramAccess.__new__, SramAccess)
+_dram_access = partial(DramAccess.__new__, DramAccess)
+_vector_ops = partial(VectorOps.__new__, VectorOps)
+_layer_counts = partial(LayerCounts.__new__, LayerCounts)
 
 
 def whole(value: float) -> int:
@@ -139,14 +150,14 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
 
     actions: list[Action] = []
     if macs:
-        actions.append(Macs(component="mac", count=executed, precision=p))
+        actions.append(_macs(component="mac", count=executed, precision=p))
         # one activation-, weight- and partial-sum-register access per MAC at their widths
-        actions.append(RegisterAccess(component="register", bits=executed * p.activation_bits,
-                                      operand="ifmap"))
-        actions.append(RegisterAccess(component="register", bits=executed * p.weight_bits,
-                                      operand="filter"))
-        actions.append(RegisterAccess(component="register", bits=executed * p.accumulator_bits,
-                                      operand="ofmap"))
+        actions.append(_register_access(component="register",
+                                        bits=executed * p.activation_bits, operand="ifmap"))
+        actions.append(_register_access(component="register", bits=executed * p.weight_bits,
+                                        operand="filter"))
+        actions.append(_register_access(component="register",
+                                        bits=executed * p.accumulator_bits, operand="ofmap"))
     cells: dict[tuple[str, str], tuple[int, int]] = {}
     sram_read = sram_write = 0
     sram_by_operand: dict[str, int] = {}
@@ -157,16 +168,16 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
         sram_write += whole_w
         buffer, operand = key
         sram_by_operand[operand] = sram_by_operand.get(operand, 0) + whole_r + whole_w
-        actions.append(SramAccess(component=f"sram:{buffer}", size_bytes=buffer_bytes[buffer],
-                                  width_bits=SRAM_ACCESS_BITS, read_bytes=r, write_bytes=w,
-                                  operand=operand))
+        actions.append(_sram_access(component=f"sram:{buffer}",
+                                    size_bytes=buffer_bytes[buffer], width_bits=SRAM_ACCESS_BITS,
+                                    read_bytes=r, write_bytes=w, operand=operand))
     for op in OPERANDS:
         moved = dram_read[op] + dram_write[op]
         if moved:
-            actions.append(DramAccess(nbytes=moved, operand=op))
+            actions.append(_dram_access(nbytes=moved, operand=op))
     if cost.vector_ops:
-        actions.append(VectorOps(component="vector", count=cost.vector_ops,
-                                 bits=p.activation_bits, number_format=p.number_format))
+        actions.append(_vector_ops(component="vector", count=cost.vector_ops,
+                                   bits=p.activation_bits, number_format=p.number_format))
     utilization = executed / (cycles * peak) if cycles and macs else 0.0
 
     if cost.explain is not None:
@@ -189,7 +200,7 @@ def finish(layer: LayerBase, cost: LayerCost, bytes_per_cycle: float,
         "utilization": utilization, "operational_intensity": 0.0, "bound": "compute",
         "attainable_ops_per_s": 0.0, "achieved_ops_per_s": 0.0, "weight_bytes": 0,
         "type_label": ""}, dict(cost.extras))
-    return result, LayerCounts(tuple(actions))
+    return result, _layer_counts(tuple(actions))
 
 
 def _explain_totals(cost: LayerCost, compute_cycles: int, cycles: int, array_cycles: float,

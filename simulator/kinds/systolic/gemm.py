@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, NamedTuple
 
 from simulator.core.explain import formula
 from simulator.core.geometry import pair
@@ -37,7 +38,9 @@ from simulator.kinds.systolic.tiling import ORDERS, SPATIAL, TEMPORAL, TilingPro
 from simulator.kinds.systolic.vector import activation_work
 
 if TYPE_CHECKING:  # pragma: no cover
-    from simulator.kinds.systolic.model import LayerPlan, SystolicModel
+    from simulator.kinds.systolic.arch import SystolicArch
+    from simulator.kinds.systolic.model import SystolicModel
+    from simulator.kinds.systolic.residency import LayerPlan
 
 
 def needs_layout(layer: LayerBase) -> bool:
@@ -50,6 +53,54 @@ def needs_layout(layer: LayerBase) -> bool:
         return False
     shape = tuple(layer.input_shapes[1])
     return len(shape) >= 2 and shape[-2:] == (layer.n, layer.k) and layer.n != layer.k
+
+
+class GemmSetup(NamedTuple):
+    """What every MAC layer of a run reads from the arch, read once per run (an arch field is
+    a pydantic attribute, several times slower to read than a tuple's)."""
+
+    rows: int
+    cols: int
+    dataflow: str
+    unified: bool
+    half: float                  # the share of a buffer one tile may use (0.5 double-buffered)
+    pipelined: bool
+    overhead_mode: str           # TilingProblem.overhead_mode
+    shift_cycles: int
+    skew: int                    # fill/drain skew of a pipelined GEMM: rows + cols - 2
+    cap_c: float                 # output tile bytes: accumulators (unified) or ofmap SRAM
+    split_cap_a: float | None    # split SRAMs: ifmap SRAM bytes per tile
+    split_cap_b: float | None    # split SRAMs: filter SRAM bytes per tile
+    fifo_elements: int | None    # unified: weight FIFO elements (tiles x rows x cols)
+    vector_rate: float
+    hardwired_activations: tuple[str, ...]
+
+
+def gemm_setup(arch: "SystolicArch") -> GemmSetup:
+    """The run's `GemmSetup`."""
+    mem, array = arch.memory, arch.array
+    rows, cols = array.rows, array.cols
+    unified = mem.style == "unified"
+    half = 0.5 if mem.double_buffered else 1.0
+    pipelined = array.pipelined_folds
+    return GemmSetup(
+        rows=rows, cols=cols, dataflow=array.dataflow, unified=unified, half=half,
+        pipelined=pipelined, overhead_mode="pipelined" if pipelined else "scalesim",
+        shift_cycles=arch.shift_cycles, skew=rows + cols - 2,
+        cap_c=(mem.accumulator_bytes if unified else mem.ofmap_sram_bytes) * half,
+        split_cap_a=None if unified else mem.ifmap_sram_bytes * half,
+        split_cap_b=None if unified else mem.filter_sram_bytes * half,
+        fifo_elements=mem.weight_fifo_tiles * rows * cols if unified else None,
+        vector_rate=arch.vector_rate,
+        hardwired_activations=tuple(arch.hardwired_activations))
+
+
+#: a tiling problem and a GEMM context, built by keyword through their own `__new__`: calling
+#: a named-tuple class by keyword makes `type.__call__` pack the keywords into a dict for its
+#: Python-level `__new__`, which costs more than the record itself (a layer builds one each per
+#: GEMM); the records are the same
+_problem = partial(TilingProblem.__new__, TilingProblem)
+_context = partial(GemmContext.__new__, GemmContext)
 
 
 @dataclass
@@ -75,34 +126,31 @@ class GemmLayerWork:
 
 def prepare_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
                        plan: "LayerPlan", gemms: list) -> GemmLayerWork:
-    """Phase 1: map every GEMM of the layer and state its tiling problem and context."""
-    arch, mem = model.arch, model.arch.memory
-    rows, cols, df = arch.array.rows, arch.array.cols, arch.array.dataflow
-    unified = mem.style == "unified"
-    half = 0.5 if mem.double_buffered else 1.0
+    """Phase 1: map every GEMM of the layer and state its tiling problem and context; the
+    layer's MAC rate sets its peak (`cost.peak_macs_per_cycle`)."""
+    (rows, cols, df, unified, half, pipelined, overhead_mode, shift_cycles, skew, cap_c,
+     split_cap_a, split_cap_b, fifo_elements, _, _) = model.setup
     lp = cost.precision
     rate = model.layer_rate(layer, lp)
+    cost.peak_macs_per_cycle = rows * cols * rate.rate
     s = rate.slowdown
     a_bytes, acc_bytes = lp.activation_bits / 8, lp.accumulator_bits / 8
     weight_gemms = [g for g in gemms if not g.weights_are_activations]
     weight_elems = sum(g.k * g.n * g.groups for g in weight_gemms)
     comp = model.compression(layer, lp.weight_bits, weight_elems) if weight_gemms else None
     out_elements = layer.output_elements
-    in_elements = layer.input_elements
     w_elem = (comp.weight_bytes / weight_elems) if comp and weight_elems else lp.weight_bits / 8
     kv = isinstance(layer, MatmulLayer) and layer.kv_cache and not layer.weights
     override = model.override(layer, gemms)
     winograd = isinstance(layer, ConvLayer) and layer.winograd is not None
     direct_conv = isinstance(layer, ConvLayer) and not winograd
-    pipelined = arch.array.pipelined_folds
-    overhead_mode = "pipelined" if pipelined else "scalesim"
-    shift_cycles = arch.shift_cycles
-    skew = rows + cols - 2
     objective = model.objective
     bytes_per_cycle, latency_cycles = model.bytes_per_cycle, model.latency_cycles
     priced = model.priced
     # the conv halo geometry of the input rows (TilingProblem conv_*), the same for every GEMM
     conv_wo, conv_stride, conv_r = 1, 1, 1
+    if direct_conv or winograd:
+        in_elements = layer.input_elements
     if direct_conv:
         _, ho, conv_wo = layer.output_shape
         kh, _ = pair(layer.kernel)
@@ -113,17 +161,15 @@ def prepare_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost
     if unified:
         a_in_dram, c_to_dram = plan.a_in_dram, plan.out_dram
         cap_a = plan.ub_free * half if a_in_dram else None
-        cap_c = mem.accumulator_bytes * half
     else:
         a_in_dram = c_to_dram = True
-        cap_a = mem.ifmap_sram_bytes * half
-        cap_c = mem.ofmap_sram_bytes * half
+        cap_a = split_cap_a
     work = GemmLayerWork(rate=rate, s=s, a_bytes=a_bytes, comp=comp, kv=kv, unified=unified,
                          out_elements=out_elements)
     for gemm in gemms:
         m, k, n, groups, steps = gemm.m, gemm.k, gemm.n, gemm.groups, gemm.steps
-        reps = groups * steps
         act_b = gemm.weights_are_activations
+        reps = groups * steps
         fraction = 1.0 if act_b or comp is None else comp.executed_fraction
         work.executed += gemm.macs * fraction
         mp = map_gemm(m, k, n, rows, cols, df)
@@ -167,11 +213,11 @@ def prepare_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost
             elif act_b:
                 cap_b = plan.ub_free * half
             else:
-                cap_b = mem.weight_fifo_tiles * rows * cols * b_elem * half
+                cap_b = fifo_elements * b_elem * half
         else:
             b_in_dram = True
-            cap_b = mem.filter_sram_bytes * half
-        problem = TilingProblem(
+            cap_b = split_cap_b
+        problem = _problem(
             m=m, k=k, n=n, rows=rows, cols=cols, dataflow=df,
             a_unique_bytes=a_unique, b_elem_bytes=b_elem, out_elem_bytes=out_elem,
             acc_elem_bytes=acc_bytes, a_in_dram=a_in_dram, b_in_dram=b_in_dram,
@@ -179,8 +225,10 @@ def prepare_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost
             allow_psum_spill=not unified, conv_wo=conv_wo, conv_stride=conv_stride,
             conv_r=conv_r, conv_rows=conv_rows, overhead_mode=overhead_mode,
             fold_overhead_cycles=overhead, shift_cycles=shift_cycles,
-            rate_slowdown=s, accumulator_rows=unified, a_elem_bytes=a_bytes, **override)
-        ctx = GemmContext(
+            rate_slowdown=s, accumulator_rows=unified, a_elem_bytes=a_bytes)
+        if override:
+            problem = problem._replace(**override)
+        ctx = _context(
             inst_compute=inst_compute, reps=reps, groups=groups, steps=steps,
             bytes_per_cycle=bytes_per_cycle, latency_cycles=latency_cycles,
             first_exposed=first_exposed, objective=objective, unified=unified,
@@ -190,27 +238,28 @@ def prepare_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost
     return work
 
 
+_UNIFIED_OUT = {"a": ("unified_buffer", "ifmap"), "c": ("accumulators", "ofmap"),
+                "out": ("unified_buffer", "ofmap")}
+_SPLIT_OUT = {"a": ("ifmap_sram", "ifmap"), "c": ("ofmap_sram", "ofmap")}
+#: the (buffer, operand) each SRAM traffic role of a GEMM is tallied under: SRAM_ROLES[unified
+#: buffers][right operand is an activation][role]
+SRAM_ROLES = {True: {False: {**_UNIFIED_OUT, "b": ("weight_fifo", "filter")},
+                     True: {**_UNIFIED_OUT, "b": ("unified_buffer", "ifmap")}},
+              False: {False: {**_SPLIT_OUT, "b": ("filter_sram", "filter")},
+                      True: {**_SPLIT_OUT, "b": ("filter_sram", "ifmap")}}}
+
+
 def complete_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCost,
                         plan: "LayerPlan", work: GemmLayerWork, choices: list[Choice]) -> None:
     """Phase 2: tally the chosen tilings, then the layer's vector work and engine fields."""
-    arch = model.arch
-    df = arch.array.dataflow
+    arch, setup = model.arch, model.setup
+    df = setup.dataflow
     unified, s, objective = work.unified, work.s, model.objective
-    pipelined = arch.array.pipelined_folds
+    pipelined = setup.pipelined
     load_cause = "weight_load" if df == "ws" else "stationary_load"
     gemm_cycles = []
     first = choices[0] if choices else None
-    # the (buffer, operand) each SRAM traffic role of a GEMM is tallied under, by whether its
-    # right operand is an activation
-    if unified:
-        out_roles = {"a": ("unified_buffer", "ifmap"), "c": ("accumulators", "ofmap"),
-                     "out": ("unified_buffer", "ofmap")}
-        roles_by_act_b = {False: {**out_roles, "b": ("weight_fifo", "filter")},
-                          True: {**out_roles, "b": ("unified_buffer", "ifmap")}}
-    else:
-        out_roles = {"a": ("ifmap_sram", "ifmap"), "c": ("ofmap_sram", "ofmap")}
-        roles_by_act_b = {False: {**out_roles, "b": ("filter_sram", "filter")},
-                          True: {**out_roles, "b": ("filter_sram", "ifmap")}}
+    roles_by_act_b = SRAM_ROLES[unified]
     sram_add, dram_read, dram_write = cost.sram_add, cost.dram_read, cost.dram_write
     explaining = cost.explain is not None
     macs = 0
@@ -258,8 +307,11 @@ def complete_gemm_layer(model: "SystolicModel", layer: LayerBase, cost: LayerCos
                    "activations_out": "dram" if (plan.out_dram or not unified) else "on-chip"}
     if kv:
         cost.extras["kv_cache"] = "on-chip" if (unified and plan.kv_resident) else "dram"
+    # a layer at the run's precision runs on the run's datapath, whose label is its own
+    # (precision.run_rate); only a layer at its own widths may run on another one
     p = cost.precision
-    if rate.datapath != label(p.activation_bits, p.weight_bits, p.number_format):
+    if rate is not model.rate and rate.datapath != label(p.activation_bits, p.weight_bits,
+                                                         p.number_format):
         cost.extras["mac_datapath"] = rate.datapath
     if cost.explain is not None and len(gemm_cycles) > 1:
         terms = {f"gemm{i}": c for i, c in enumerate(gemm_cycles)}
@@ -271,7 +323,7 @@ def _vector_work(model: "SystolicModel", layer: LayerBase, cost: LayerCost, unif
     """The element-wise work of a MAC layer: after the array (sequential), except LSTM gate math,
     which the activation pipeline overlaps with the next step's matmul."""
     arch = model.arch
-    rate = arch.vector_rate
+    rate = model.setup.vector_rate
     explaining = cost.explain is not None
     out_buf = "unified_buffer" if unified else "ofmap_sram"
     out_bytes = out_elements * a_bytes
@@ -286,7 +338,7 @@ def _vector_work(model: "SystolicModel", layer: LayerBase, cost: LayerCost, unif
     activation = getattr(layer, "activation", None)
     extra = 0.0
     if activation:
-        work = activation_work(activation, out_elements, arch.hardwired_activations,
+        work = activation_work(activation, out_elements, model.setup.hardwired_activations,
                                fused=True)
         ops += work.energy_ops
         if work.cycle_ops:

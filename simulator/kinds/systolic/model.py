@@ -1,5 +1,6 @@
-"""One run of the systolic model: which activations (and KV caches) stay on chip, and each
-layer's cycles, bytes and counted actions (engine.py chooses the sub-batches and returns the run).
+"""One run of the systolic model: which activations (and KV caches) stay on chip (residency.py),
+and each layer's cycles, bytes and counted actions (engine.py chooses the sub-batches and
+returns the run).
 
 Per layer:
 1. Lower to GEMMs (`layer.gemms()`), map each to the array with SCALE-Sim's conventions
@@ -18,16 +19,13 @@ Formulas and assumptions: docs/models.md (sections 2 and 3).
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from simulator.core.actions import LayerCounts
 from simulator.core.arch import Precision
 from simulator.core.errors import NpusimError
 from simulator.core.explain import KindExplanation
 from simulator.core.layer_base import LayerBase
-from simulator.core.layers import MatmulLayer
 from simulator.core.results import LayerResult, copy_layer
 from simulator.core.workload import Workload
 from simulator.kinds.base import RunOptions
@@ -36,33 +34,15 @@ from simulator.kinds.systolic.arch import SystolicArch
 from simulator.kinds.systolic.compression import UNUSED_TEXT, LayerCompression, layer_compression
 from simulator.kinds.systolic.gemm import (
     complete_gemm_layer,
+    gemm_setup,
     prepare_gemm_layer,
     validate_override,
 )
 from simulator.kinds.systolic.mapper import OBJECTIVES, Prices, choose_many
 from simulator.kinds.systolic.precision import Rate, layer_precision, layer_rate, run_rate
 from simulator.kinds.systolic.repeats import repeat_key
+from simulator.kinds.systolic.residency import LayerPlan, workload_residency
 from simulator.kinds.systolic.vector import cost_vector_layer, vector_layer_work
-
-
-class LayerPlan(NamedTuple):
-    """Where a layer's operands live (unified buffer residency): inputs in DRAM, the right
-    operand of an activation x activation product in DRAM, output to DRAM, the unified-buffer
-    bytes free to stage DRAM-sourced tiles, and whether its KV cache stays on chip. (A named
-    tuple: one is built per layer and run, at a quarter of a frozen dataclass's cost.)"""
-
-    a_dram_flags: tuple[bool, ...]
-    out_dram: bool
-    ub_free: float
-    kv_resident: bool = False
-
-    @property
-    def a_in_dram(self) -> bool:
-        return self.a_dram_flags[0]
-
-    @property
-    def b_in_dram(self) -> bool:
-        return self.a_dram_flags[1] if len(self.a_dram_flags) > 1 else self.a_dram_flags[0]
 
 
 @dataclass(frozen=True)
@@ -129,6 +109,8 @@ class SystolicModel:
         #: buffer sizes in bytes (the energy of an access depends on the size)
         self.buffer_bytes = {k: float(v) for k, v in sizes.items() if v}
         self.pipelined = arch.array.pipelined_folds
+        #: what every MAC layer reads from the arch (gemm.py)
+        self.setup = gemm_setup(arch)
         self.peak_macs_per_cycle = rows * cols * self.rate.rate
         #: the fastest layer's peak (a layer quantized to a faster datapath than the run's)
         self.max_peak = self.peak_macs_per_cycle
@@ -259,7 +241,7 @@ class SystolicModel:
         self._batch_unused = []
         layers = workload.layers
         n = len(layers)
-        if self.arch.memory.style == "unified":
+        if self.setup.unified:
             plans = self.residency(workload)
         else:
             plans = [LayerPlan(tuple([True] * max(1, len(layer.input_shapes))), True, 0.0)
@@ -317,11 +299,9 @@ class SystolicModel:
             gemms = layer.gemms()
             if gemms:
                 cost.shift = 0 if self.pipelined else 1
-                cost.peak_macs_per_cycle = (self.arch.array.rows * self.arch.array.cols
-                                            * self.layer_rate(layer, precision).rate)
+                work = prepare_gemm_layer(self, layer, cost, lp, gemms)
                 self.max_peak = max(self.max_peak, cost.peak_macs_per_cycle)
-                pending.append((i, layer, cost, lp,
-                                prepare_gemm_layer(self, layer, cost, lp, gemms)))
+                pending.append((i, layer, cost, lp, work))
             else:
                 self._vector_layer(layer, cost, lp)
             costs[i] = cost
@@ -336,128 +316,22 @@ class SystolicModel:
     def _vector_layer(self, layer: LayerBase, cost: LayerCost, plan: LayerPlan) -> None:
         if self.options.mapping.get(layer.name):
             self.override(layer, [])
-        work = vector_layer_work(layer, self.arch.hardwired_activations)
+        setup = self.setup
+        work = vector_layer_work(layer, setup.hardwired_activations)
         cost_vector_layer(
-            layer, cost, work, rate=self.arch.vector_rate,
+            layer, cost, work, rate=setup.vector_rate,
             a_bytes=cost.precision.activation_bits / 8, a_dram_flags=list(plan.a_dram_flags),
-            out_dram=plan.out_dram, unified=self.arch.memory.style == "unified",
+            out_dram=plan.out_dram, unified=setup.unified,
             bytes_per_cycle=self.bytes_per_cycle, latency_cycles=self.latency_cycles,
             weight_bytes=layer.operand_bytes(cost.precision)["weights"])
 
     # ---- unified-buffer residency ---------------------------------------------------------
     def residency(self, workload: Workload, scale: float = 1.0) -> list[LayerPlan]:
-        """Which activation tensors and KV caches live in the unified buffer.
-
-        Activations (a simple, capacity-monotone compiler policy): a tensor stays on chip iff
-        the live footprint (every tensor produced and not yet consumed; the network input
-        streams in from DRAM) fits the buffer at every layer of its lifetime. A tensor without
-        consumers is a network output and goes to DRAM. The staging space for a DRAM-sourced
-        operand at layer i is the buffer minus the other resident tensors live at i.
-        KV caches (persistent across decode steps): in layer order, a cache stays on chip iff
-        it, the caches kept before it and the peak live activations all fit; the activations
-        then share what the kept caches leave (so keeping a cache never spills one)."""
-        layers = workload.layers
-        n = len(layers)
-        index = {layer.name: i for i, layer in enumerate(layers)}
-        producers: list[list[int | None]] = []
-        for i, layer in enumerate(layers):
-            if layer.inputs:
-                prods: list[int | None] = [index[name] for name in layer.inputs]
-                if layer.input is not None:
-                    prods[0] = None
-            elif layer.input is not None or i == 0:
-                prods = [None]
-            else:
-                prods = [i - 1]
-            producers.append(prods)
-        last_use = list(range(n))
-        consumed = [False] * n
-        for i, prods in enumerate(producers):
-            for p in prods:
-                if p is not None:
-                    last_use[p] = max(last_use[p], i)
-                    consumed[p] = True
-        capacity = float(self.arch.memory.unified_buffer_bytes)
-        run = self.precision
-        size = [layer.output_elements * scale * layer_precision(layer, run).activation_bits / 8
-                for layer in layers]
-        live = [0.0] * n
-        for t in range(n):
-            for j in range(t, last_use[t] + 1):
-                live[j] += size[t]
-        peak = max(live, default=0.0)
-        kv_kept: set[int] = set()
-        kv_total = 0.0
-        for i, layer in enumerate(layers):
-            if isinstance(layer, MatmulLayer) and layer.kv_cache and not layer.weights:
-                kv = (layer.k * layer.n * layer.count * layer.batch * scale
-                      * layer_precision(layer, self.precision).activation_bits / 8)
-                if kv_total + kv + peak <= capacity:
-                    kv_kept.add(i)
-                    kv_total += kv
-        capacity -= kv_total
-        resident = _fit_by_next_use(producers, consumed, last_use, size, capacity)
-        # only resident tensors occupy the buffer; spilled ones live in DRAM
-        held = [0.0] * n
-        for t in range(n):
-            if resident[t]:
-                for j in range(t, last_use[t] + 1):
-                    held[j] += size[t]
-        plan = []
-        for i, prods in enumerate(producers):
-            flags = tuple([p is None or not resident[p] for p in prods])
-            own = 0  # the layer's own resident operands and output, in the set's order
-            for t in {i, *prods}:
-                if t is not None and resident[t]:
-                    own += size[t]
-            staging = max(0.0, capacity - (held[i] - own))
-            plan.append(LayerPlan(flags, not resident[i], staging, i in kv_kept))
-        return plan
-
-
-def _fit_by_next_use(producers: list[list[int | None]], consumed: list[bool], last_use: list[int],
-                     size: list[float], capacity: float) -> list[bool]:
-    """Which activation tensors stay in the unified buffer for their whole lifetime.
-
-    Layer by layer, while the tensors held at that layer overflow the buffer, the one whose
-    next use lies farthest ahead is sent to DRAM for its whole lifetime (Belady's rule, as a
-    compiler that knows the schedule applies it; ties: the larger tensor). A tensor a layer
-    consumes now has the nearest next use, so the operands of the layer in flight are the last
-    to go: at a Llama FFN's down projection the block input (read again by the residual add)
-    and the projection's output spill, while its 11008-wide input stays. A tensor without
-    consumers is a network output and goes to DRAM."""
-    n = len(size)
-    uses: list[list[int]] = [[] for _ in range(n)]  # consumers of each tensor, ascending
-    for i, prods in enumerate(producers):
-        for p in prods:
-            if p is not None and (not uses[p] or uses[p][-1] != i):
-                uses[p].append(i)
-    expiring: list[list[int]] = [[] for _ in range(n)]
-    for t in range(n):
-        if consumed[t]:
-            expiring[last_use[t]].append(t)
-    resident = list(consumed)
-    active: set[int] = set()  # resident tensors live at the current layer
-    held = 0.0
-    for j in range(n):
-        if resident[j]:
-            active.add(j)
-            held += size[j]
-        if held > capacity:
-            def next_use(t: int) -> int:
-                k = bisect_left(uses[t], j if t != j else j + 1)
-                return uses[t][k] if k < len(uses[t]) else n
-            for t in sorted(active, key=lambda t: (-next_use(t), -size[t], t)):
-                if held <= capacity:
-                    break
-                resident[t] = False
-                active.discard(t)
-                held -= size[t]
-        for t in expiring[j]:
-            if t in active:
-                active.discard(t)
-                held -= size[t]
-    return resident
+        """Which activation tensors and KV caches live in the unified buffer, at `scale` times
+        the workload's batch (residency.py: Belady's rule for activations, KV caches in layer
+        order next to the peak live activations)."""
+        return workload_residency(workload.layers, self.precision,
+                                  self.arch.memory.unified_buffer_bytes, scale)
 
 
 _ADDITIVE = ("cycles", "compute_cycles", "stall_cycles", "macs", "ops",

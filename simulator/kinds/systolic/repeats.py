@@ -45,12 +45,17 @@ def repeat_key(layer: LayerBase, plan: Hashable, options: RunOptions) -> Hashabl
     equal bytes mean equal values; a value marshal cannot write (a nested model) falls back to
     the whole tuple's `repr` (every field is in a model's repr, tested). Bound shapes are tuples
     of integers, compared as they are."""
-    if layer.name in options.mapping or layer.name in options.weights or layer.weights_file:
+    # the field values from the layer's `__dict__` (one attribute read of a pydantic model
+    # costs about ten dict look-ups)
+    field_values = layer.__dict__
+    name = field_values["name"]
+    if name in options.mapping or name in options.weights or field_values["weights_file"]:
         return None
-    values = _figure_fields(type(layer))(layer.__dict__)
+    values = _figure_fields(type(layer))(field_values)
     try:
         fields: bytes | str = dumps(values, 2)
     except ValueError:
         fields = repr(values)
-    return (type(layer), fields, layer.inputs is None, len(layer.inputs or ()),
+    inputs = field_values["inputs"]
+    return (type(layer), fields, inputs is None, len(inputs or ()),
             tuple(layer.input_shapes), layer.output_shape, layer.batch, plan)

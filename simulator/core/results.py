@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import operator
-import sys
 from typing import Any, Literal, get_origin
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
@@ -163,10 +162,7 @@ class LayerResult(LazyModel):
 
 
 #: LayerResult's contract fields in declaration order (what `layer_result` takes)
-#: (interned, as the keys of a dict literal are: comparing a layer's keys with them is then
-#: a test of identity per key, not of characters)
-LAYER_FIELDS: tuple[str, ...] = tuple(map(sys.intern, LayerResult.model_fields))
-_LAYER_FIELD_SET = frozenset(LAYER_FIELDS)  # copied into a set without hashing each name
+LAYER_FIELDS: tuple[str, ...] = tuple(LayerResult.model_fields)
 _new = object.__new__
 _set = object.__setattr__
 
@@ -183,7 +179,7 @@ def layer_result(values: dict[str, Any], extra: dict[str, Any]) -> LayerResult:
                          f"{tuple(values)}")
     result = _new(LayerResult)
     _set(result, "__dict__", values)
-    _set(result, "__pydantic_fields_set__", set(_LAYER_FIELD_SET))
+    _set(result, "__pydantic_fields_set__", set(LAYER_FIELDS))
     _set(result, "__pydantic_extra__", extra)
     _set(result, "__pydantic_private__", None)
     return result._identities()

@@ -114,10 +114,23 @@ class ConvLayer(LayerBase):
 
     def direct_gemms(self) -> list[Gemm]:
         """The direct (im2col) lowering: M = N*Ho*Wo, K = R*S*C/g, N = F/g, one GEMM per group."""
+        return [Gemm(*self._direct_dims())]
+
+    def _direct_dims(self) -> tuple[int, int, int, int]:
+        """(M, K, N, groups) of the direct lowering."""
         _, ho, wo = self.output_shape
         kh, kw = pair(self.kernel)
-        return [Gemm(m=self.batch * ho * wo, k=kh * kw * self.in_channels // self.groups,
-                     n=self.out_channels // self.groups, groups=self.groups)]
+        return (self.batch * ho * wo, kh * kw * self.in_channels // self.groups,
+                self.out_channels // self.groups, self.groups)
+
+    def _gemm_dims(self) -> tuple[int, int, int, int]:
+        """(M, K, N, groups) of the lowering `gemms()` uses."""
+        if not self.winograd:
+            return self._direct_dims()
+        # Lavin & Gray Sec. 4.1: alpha^2 element-wise GEMMs (tiles x C/g) @ (C/g x F/g) per group
+        alpha = ALGORITHMS[self.winograd].alpha
+        return (self.batch * self.winograd_tiles, self.in_channels // self.groups,
+                self.out_channels // self.groups, self.groups * alpha * alpha)
 
     @property
     def winograd_tiles(self) -> int:
@@ -140,25 +153,14 @@ class ConvLayer(LayerBase):
         return self.batch * self.winograd_tiles * per_tile
 
     def gemms(self) -> list[Gemm]:
-        if not self.winograd:
-            return self.direct_gemms()
-        # Lavin & Gray Sec. 4.1: alpha^2 element-wise GEMMs (tiles x C/g) @ (C/g x F/g) per group
-        alpha = ALGORITHMS[self.winograd].alpha
-        return [Gemm(m=self.batch * self.winograd_tiles, k=self.in_channels // self.groups,
-                     n=self.out_channels // self.groups, groups=self.groups * alpha * alpha)]
+        return [Gemm(*self._gemm_dims())]
 
     @property
     def macs(self) -> int:
-        """The MACs of `gemms()` (M x K x N x groups) without building the GEMMs: a workload's
-        summary reads every layer's MACs on every run (tested equal to the GEMM sum)."""
-        groups, n = self.groups, self.out_channels // self.groups
-        if self.winograd:
-            alpha = ALGORITHMS[self.winograd].alpha
-            return (self.batch * self.winograd_tiles * (self.in_channels // groups) * n
-                    * groups * alpha * alpha)
-        _, ho, wo = self.output_shape
-        kh, kw = pair(self.kernel)
-        return self.batch * ho * wo * (kh * kw * self.in_channels // groups) * n * groups
+        """M x K x N x groups of `gemms()`, from the same dimensions without building the GEMM
+        record: a workload's summary reads every layer's MACs on every run."""
+        m, k, n, groups = self._gemm_dims()
+        return m * k * n * groups
 
     @property
     def weight_params(self) -> int:
@@ -219,13 +221,18 @@ class LinearLayer(LayerBase):
         return self._tokens_and_features(self.input_shape)[0]
 
     def gemms(self) -> list[Gemm]:
-        return [Gemm(m=self.batch * self.token_count, k=self.features_in, n=self.out_features)]
+        return [Gemm(*self._gemm_dims())]
+
+    def _gemm_dims(self) -> tuple[int, int, int]:
+        """(M, K, N): every token of the batch times the weight matrix."""
+        tokens, features = self._tokens_and_features(self.input_shape)
+        return self.batch * tokens, features, self.out_features
 
     @property
     def macs(self) -> int:
-        """The MACs of `gemms()` without building them (tested equal)."""
-        tokens, features = self._tokens_and_features(self.input_shape)
-        return self.batch * tokens * features * self.out_features
+        """M x K x N of `gemms()`, without building the GEMM record."""
+        m, k, n = self._gemm_dims()
+        return m * k * n
 
     @property
     def weight_params(self) -> int:
@@ -323,14 +330,18 @@ class LstmLayer(LayerBase):
         return self._steps_and_features(self.input_shape)[1]
 
     def gemms(self) -> list[Gemm]:
-        return [Gemm(m=self.batch, k=self.features_in + self.hidden_size, n=4 * self.hidden_size,
-                     steps=self.steps)]
+        return [Gemm(*self._gemm_dims())]
+
+    def _gemm_dims(self) -> tuple[int, int, int, int, int]:
+        """(M, K, N, groups, steps): the four gates' weights times [x_t, h_{t-1}], per step."""
+        steps, features = self._steps_and_features(self.input_shape)
+        return self.batch, features + self.hidden_size, 4 * self.hidden_size, 1, steps
 
     @property
     def macs(self) -> int:
-        """The MACs of `gemms()` without building them (tested equal)."""
-        steps, features = self._steps_and_features(self.input_shape)
-        return self.batch * (features + self.hidden_size) * 4 * self.hidden_size * steps
+        """M x K x N x steps of `gemms()`, without building the GEMM record."""
+        m, k, n, _, steps = self._gemm_dims()
+        return m * k * n * steps
 
     @property
     def weight_params(self) -> int:
